@@ -1,0 +1,54 @@
+# Two commands do all set-up on a fresh machine that has only python3:
+#   make report   create .venv, install, generate the bundled synthetic data, run every study
+#   make test     create .venv, install, run the whole test suite
+# Both are idempotent: nothing is reinstalled, regenerated or rerun when nothing changed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DATASET ?= data/raw/synthetic-default
+PERSONS ?= 50000
+SEED    ?= 1
+PYTEST_ARGS ?=
+
+SOURCES := $(shell find src notebooks -type f \( -name '*.py' -o -name '*.ipynb' -o -name '*.yml' -o -name '*.typ' -o -name '*.lua' \) 2>/dev/null)
+
+.PHONY: report test lab data bench clean help
+
+help:
+	@echo "make report | make test | make lab | make data | make bench | make clean"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name rendeert --display-name "Python (rendeert)" >/dev/null
+	@touch $(STAMP)
+
+data: $(DATASET)/dataset.yml
+
+$(DATASET)/dataset.yml: | $(STAMP)
+	$(BIN)/rendeert synth --persons $(PERSONS) --seed $(SEED) --out $(DATASET)
+
+# Reruns every study only when the code, the notebooks or the data changed.
+reports/.make-report: $(STAMP) $(DATASET)/dataset.yml $(SOURCES)
+	$(BIN)/rendeert run all --dataset $(DATASET)
+	@touch $@
+
+report: reports/.make-report
+	@echo "Reports: reports/<study>/latest/report.pdf"
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf data/processed/*/ reports/*/ reports/.make-report

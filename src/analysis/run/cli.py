@@ -1,0 +1,162 @@
+"""The ``rendeert`` command line.
+
+    rendeert synth --persons N --seed S --out DIR     generate a synthetic dataset
+    rendeert validate DIR                             check a dataset against the contract
+    rendeert studies                                  list studies and their parameters
+    rendeert run STUDY|all [--dataset DIR] [-p NAME VALUE]... [-f params.yml] [--lang nl|en] [--out DIR]
+    rendeert rerun reports/<study>/<run-id>           rerun from a manifest, compare estimates
+
+Bad input (a dataset that breaks the contract, an unknown parameter) is
+reported without a traceback and exits with status 2; a failing run exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from analysis.errors import AnalysisError, DataValidationError, ParameterError, RunError, StudyError
+
+EXIT_BAD_INPUT = 2
+EXIT_FAILED = 1
+
+
+def _cmd_synth(args) -> int:
+    from analysis.data.synthetic import generate
+
+    scenario = {"pre_exit_dip": True} if args.pre_exit_dip else {}
+    out = generate(Path(args.out), n_persons=args.persons, seed=args.seed, **scenario)
+    print(f"Synthetic dataset written to {out}")
+    return 0
+
+
+def _cmd_validate(args) -> int:
+    from analysis.data import load_dataset
+
+    ds = load_dataset(Path(args.dataset), merge_touching=args.merge_touching)
+    rows = ", ".join(f"{name} {len(frame):,}" for name, frame in ds.tables.items())
+    print(f"{ds.path}: valid ({rows} rows).")
+    return 0
+
+
+def _cmd_studies(args) -> int:
+    from analysis.run.catalog import list_studies
+
+    for study in list_studies().values():
+        print(f"{study.name}  ({study.notebook.name}): {study.title}")
+        for p in study.user_parameters:
+            print(f"    {p.name}: {p.type_name} = {p.default}  # {p.help}")
+    return 0
+
+
+def _given_parameters(args) -> dict:
+    from analysis.run.params import load_parameter_file
+
+    given = {}
+    if args.file:
+        given.update(load_parameter_file(args.file))
+    for name, value in args.param or []:
+        given[name] = value
+    if args.dataset is not None:
+        given["dataset"] = args.dataset
+    if args.lang is not None:
+        given["lang"] = args.lang
+    return given
+
+
+def _cmd_run(args) -> int:
+    from analysis.run.catalog import list_studies
+    from analysis.run.runner import run_study
+
+    given = _given_parameters(args)
+    out = Path(args.out) if args.out else None
+    if args.study != "all":
+        outcome = run_study(args.study, given, out_root=out, pdf=not args.no_pdf)
+        print(f"{outcome.study}: {outcome.run_dir}")
+        return 0
+    failures = []
+    for study in list_studies().values():
+        declared = {p.name for p in study.user_parameters}
+        mine = {k: v for k, v in given.items() if k in declared}
+        print(f"== {study.name}", flush=True)
+        try:
+            outcome = run_study(study.name, mine, out_root=out, pdf=not args.no_pdf)
+            print(f"{study.name}: {outcome.run_dir}", flush=True)
+        except AnalysisError as exc:
+            failures.append((study.name, str(exc)))
+            print(f"{study.name}: FAILED\n{exc}", file=sys.stderr, flush=True)
+    if failures:
+        print("\nFailed studies:", file=sys.stderr)
+        for name, msg in failures:
+            print(f"  {name}: {msg.splitlines()[0]}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+def _cmd_rerun(args) -> int:
+    from analysis.run.runner import rerun
+
+    outcome, diffs = rerun(Path(args.run_dir))
+    if diffs:
+        print(f"Rerun {outcome.run_dir}: estimates DIFFER from {args.run_dir}:")
+        for d in diffs:
+            print(f"  {d}")
+        return EXIT_FAILED
+    n = len(outcome.results.get("estimates", []))
+    print(f"Rerun {outcome.run_dir}: all {n} estimates identical to {args.run_dir}.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rendeert", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth", help="generate a synthetic register dataset with known truth")
+    p.add_argument("--persons", type=int, default=50_000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", required=True)
+    p.add_argument("--pre-exit-dip", action="store_true", help="build in a health dip before exit to work")
+    p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("validate", help="check a dataset directory against the data contract")
+    p.add_argument("dataset")
+    p.add_argument("--merge-touching", action="store_true", help="merge touching spells (recorded)")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("studies", help="list the studies and their parameters")
+    p.set_defaults(func=_cmd_studies)
+
+    p = sub.add_parser("run", help="run one study, or all of them")
+    p.add_argument("study", help="a study name (see `rendeert studies`) or 'all'")
+    p.add_argument("--dataset", help="dataset directory (data contract)")
+    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"))
+    p.add_argument("-f", "--file", help="YAML file of parameters")
+    p.add_argument("--lang", choices=("nl", "en"))
+    p.add_argument("--out", help="output root (default: reports/)")
+    p.add_argument("--no-pdf", action="store_true", help="skip the PDF (faster, for checks)")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("rerun", help="rerun a report from its manifest and compare the estimates")
+    p.add_argument("run_dir")
+    p.set_defaults(func=_cmd_rerun)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (DataValidationError, ParameterError, StudyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (RunError, AnalysisError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

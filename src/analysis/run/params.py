@@ -1,0 +1,108 @@
+"""Check and convert run parameters against a study's declared parameters.
+
+Papermill only warns about unknown parameters; the runner refuses them, and
+refuses values of the wrong type, before any kernel starts. A parameter's help
+text may end in ``[a|b|c]`` to list the allowed values, which are then checked
+too (``lang: str = "nl"  # report language [nl|en]``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from analysis.errors import ParameterError
+from analysis.run.catalog import RUNNER_PARAMETERS, Study
+
+_CHOICES = re.compile(r"\[([^\[\]]+\|[^\[\]]+)\]\s*$")
+_TRUE = {"true", "yes", "1", "y", "ja"}
+_FALSE = {"false", "no", "0", "n", "nee"}
+
+
+def allowed_values(help_text: str) -> tuple[str, ...] | None:
+    """Allowed values listed at the end of a help text as ``[a|b|c]``, if any."""
+    m = _CHOICES.search(help_text or "")
+    return tuple(v.strip() for v in m.group(1).split("|")) if m else None
+
+
+def _convert(name: str, type_name: str, value: Any) -> Any:
+    base = type_name.split("[")[0].strip().lower()
+    text = isinstance(value, str)
+    try:
+        if base == "int":
+            if isinstance(value, bool) or (not text and not isinstance(value, int)):
+                raise ValueError
+            return int(value)
+        if base == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if base == "bool":
+            if isinstance(value, bool):
+                return value
+            if text and value.strip().lower() in _TRUE | _FALSE:
+                return value.strip().lower() in _TRUE
+            raise ValueError
+        if base in ("list", "tuple"):
+            if text:
+                parsed = yaml.safe_load(value) if value.strip().startswith("[") else [
+                    v.strip() for v in value.split(",") if v.strip()
+                ]
+                value = parsed
+            if not isinstance(value, (list, tuple)):
+                raise ValueError
+            return list(value)
+        if base == "dict":
+            if text:
+                value = yaml.safe_load(value)
+            if not isinstance(value, dict):
+                raise ValueError
+            return value
+        if base == "str":
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+                raise ValueError
+            return str(value)
+    except (ValueError, TypeError, yaml.YAMLError):
+        raise ParameterError(
+            f"Parameter {name!r} must be of type {type_name}; received {value!r}."
+        ) from None
+    return value  # an undeclared type (None): passed through as given
+
+
+def load_parameter_file(path: str | Path) -> dict:
+    """Parameters from a YAML file (``-f params.yml``): a mapping of name to value."""
+    p = Path(path)
+    if not p.is_file():
+        raise ParameterError(f"Parameter file {str(p)!r} does not exist.")
+    data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ParameterError(f"Parameter file {p.name} must hold a mapping name: value; found {type(data).__name__}.")
+    return data
+
+
+def validate_parameters(study: Study, given: Mapping[str, Any]) -> dict:
+    """Checked and converted parameters for ``study``; raises ``ParameterError`` listing valid ones."""
+    declared = {p.name: p for p in study.user_parameters}
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        listing = "\n".join(f"  {p.name}: {p.type_name} = {p.default}  # {p.help}" for p in declared.values())
+        raise ParameterError(
+            f"Study {study.name!r} has no parameter {', '.join(map(repr, unknown))}. "
+            f"Valid parameters:\n{listing}"
+        )
+    checked = {}
+    for name, value in given.items():
+        spec = declared[name]
+        converted = _convert(name, spec.type_name, value)
+        choices = allowed_values(spec.help)
+        if choices is not None and str(converted) not in choices:
+            raise ParameterError(
+                f"Parameter {name!r} must be one of {', '.join(choices)}; received {converted!r}."
+            )
+        checked[name] = converted
+    for name in RUNNER_PARAMETERS:
+        checked.pop(name, None)
+    return checked
