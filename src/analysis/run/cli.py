@@ -5,6 +5,7 @@
     rendeert studies                                  list studies and their parameters
     rendeert run STUDY|all [--dataset DIR] [-p NAME VALUE]... [-f params.yml] [--lang nl|en] [--out DIR]
     rendeert rerun reports/<study>/<run-id>           rerun from a manifest, compare estimates
+    rendeert batch STUDY [--grid grid.yml] [-p NAME v1,v2]... [--workers N] [--scheduler tcp://H:P] [--resume]
 
 Bad input (a dataset that breaks the contract, an unknown parameter) is
 reported without a traceback and exits with status 2; a failing run exits 1.
@@ -108,6 +109,25 @@ def _cmd_rerun(args) -> int:
     return 0
 
 
+def _cmd_batch(args) -> int:
+    from analysis.run.batch import failures_table, read_grid, run_batch
+
+    grid = read_grid(args.grid, args.param)
+    fixed = {}
+    if args.dataset is not None:
+        fixed["dataset"] = args.dataset
+    if args.lang is not None:
+        fixed["lang"] = args.lang
+    batch_dir = run_batch(args.study, grid, fixed=fixed, workers=args.workers, scheduler=args.scheduler,
+                          resume=args.resume, out_root=Path(args.out) if args.out else None, pdf=not args.no_pdf)
+    print(f"Batch written to {batch_dir} (runs.csv, summary.csv)")
+    failed = failures_table(batch_dir)
+    if failed:
+        print(failed, file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rendeert", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -140,6 +160,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rerun", help="rerun a report from its manifest and compare the estimates")
     p.add_argument("run_dir")
     p.set_defaults(func=_cmd_rerun)
+    p = sub.add_parser("batch", help="run a study for every combination of parameter values")
+    p.add_argument("study")
+    p.add_argument("--grid", help="YAML mapping: parameter -> list of values")
+    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUES"),
+                   help="comma-separated values, or @municipalities for every code in the dataset")
+    p.add_argument("--dataset")
+    p.add_argument("--lang", choices=("nl", "en"))
+    p.add_argument("--workers", type=int, help="local processes (default: number of cores)")
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler, tcp://HOST:PORT")
+    p.add_argument("--resume", action="store_true", help="skip runs whose results exist (same parameters and data)")
+    p.add_argument("--out", help="output root (default: reports/)")
+    p.add_argument("--no-pdf", action="store_true")
+    p.set_defaults(func=_cmd_batch)
     return parser
 
 

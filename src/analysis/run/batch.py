@@ -1,0 +1,293 @@
+"""Batches: one study over many parameter sets, in parallel, each run in its own directory.
+
+    rendeert batch STUDY --grid grid.yml [-p NAME v1,v2 ...] [--workers N] [--scheduler tcp://HOST:PORT] [--resume]
+
+The grid is the Cartesian product of the listed values (a YAML mapping of
+name -> list, or ``-p NAME v1,v2``; the value ``@municipalities`` expands to
+every municipality code in the dataset). Every combination is one run through
+:func:`analysis.run.runner.run_study` in a separate process with its own
+kernel, run directory, figures and manifest, so nothing shared can be
+overwritten. Runs go to a local process pool (``--workers``, default the
+number of cores) or, with ``--scheduler``, to an existing Dask distributed
+cluster; notebooks do not change. A failing run does not stop the others; the
+batch ends with a table of failures and a non-zero exit. ``--resume`` skips
+combinations whose results already exist with the same parameters and the
+same dataset hash. Each batch writes ``reports/<study>/batch-<id>/`` with
+``runs.csv`` (one row per run: parameters, status, run directory, error) and
+``summary.csv`` (every estimate of every run, one row each).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import socket
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping
+
+import pandas as pd
+import yaml
+
+from analysis.errors import AnalysisError, ParameterError
+from analysis.paths import reports_root
+
+ALL_MUNICIPALITIES = "@municipalities"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    key: str
+    parameters: dict
+
+
+def expand_grid(grid: Mapping[str, Any]) -> list[dict]:
+    """Every combination of the grid's values (scalars count as one value)."""
+    names = list(grid)
+    values = [v if isinstance(v, (list, tuple)) else [v] for v in grid.values()]
+    for name, vals in zip(names, values):
+        if len(vals) == 0:
+            raise ParameterError(f"Grid parameter {name!r} has no values.")
+    return [dict(zip(names, combo)) for combo in itertools.product(*values)]
+
+
+def read_grid(path: str | Path | None, params: list[tuple[str, str]] | None) -> dict:
+    """Merge a grid file and ``-p NAME v1,v2`` options into one mapping name -> values."""
+    grid: dict = {}
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise ParameterError(f"Grid file {str(p)!r} does not exist.")
+        loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ParameterError(f"Grid file {p.name} must be a mapping of parameter name to a list of values.")
+        grid.update(loaded)
+    for name, value in params or []:
+        grid[name] = [v.strip() for v in str(value).split(",")] if value != ALL_MUNICIPALITIES else value
+    return grid
+
+
+def _municipalities(dataset: str | None) -> list[str]:
+    from analysis.paths import resolve_path
+
+    if not dataset:
+        raise ParameterError(f"{ALL_MUNICIPALITIES} needs a dataset (--dataset) to list municipalities from.")
+    d = resolve_path(dataset)
+    for name in ("persons.parquet", "persons.csv"):
+        if (d / name).is_file():
+            frame = pd.read_parquet(d / name, columns=["municipality_code"]) if name.endswith("parquet") \
+                else pd.read_csv(d / name, usecols=["municipality_code"], dtype=str)
+            return sorted(frame["municipality_code"].dropna().unique())
+    raise ParameterError(f"No persons table in {str(d)!r} to list municipalities from.")
+
+
+def _effective_key(parameters: Mapping[str, Any], defaults: Mapping[str, str]) -> str:
+    """A run's identity: its declared defaults overlaid with the parameters it was given."""
+    import ast
+
+    effective = {}
+    for name, text in defaults.items():
+        try:
+            effective[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            effective[name] = text
+    effective.update(parameters)
+    return json.dumps(effective, sort_keys=True, default=str)
+
+
+def plan(study: str, grid: Mapping[str, Any], fixed: Mapping[str, Any]) -> list[RunSpec]:
+    """Validated run specifications, one per grid combination (checked before anything starts)."""
+    from analysis.run.runner import prepare
+
+    grid = dict(grid)
+    for name, value in list(grid.items()):
+        if value == ALL_MUNICIPALITIES or value == [ALL_MUNICIPALITIES]:
+            grid[name] = _municipalities(fixed.get("dataset"))
+    specs = []
+    for combo in expand_grid(grid):
+        params = {**fixed, **combo}
+        spec, checked = prepare(study, params)
+        key = _effective_key(checked, {p.name: p.default for p in spec.user_parameters})
+        specs.append(RunSpec(key=key, parameters=checked))
+    return specs
+
+
+def _previous_results(study: str, out_root: Path) -> dict:
+    """Existing successful runs of ``study``: key (parameters + dataset hash) -> run directory."""
+    found = {}
+    base = out_root / study
+    if not base.is_dir():
+        return found
+    for manifest_path in base.glob("*/manifest.json"):
+        try:
+            m = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if m.get("status") == "ok" and (manifest_path.parent / "results.json").is_file():
+            dhash = (m.get("dataset") or {}).get("sha256")
+            key = _effective_key(m["parameters"], m.get("defaults", {}))
+            found[(key, dhash)] = manifest_path.parent
+    return found
+
+
+def _dataset_hash(params: Mapping[str, Any]) -> str | None:
+    from analysis.run.manifest import dataset_fingerprint
+
+    if "dataset" not in params:
+        return None
+    return dataset_fingerprint(Path(params["dataset"]))["sha256"]
+
+
+def execute_one(study: str, parameters: dict, out_root: str, pdf: bool = True) -> dict:
+    """Run one combination (in a worker process); never raises: returns a status record."""
+    from analysis.run.runner import run_study
+
+    where = f"{socket.gethostname()}:{os.getpid()}"
+    started = time.perf_counter()
+    try:
+        outcome = run_study(study, parameters, out_root=Path(out_root), progress=False, pdf=pdf,
+                            extra_manifest={"batch_worker": where})
+        return {"status": "ok", "run_dir": str(outcome.run_dir), "error": "", "worker": where,
+                "seconds": round(time.perf_counter() - started, 1)}
+    except AnalysisError as exc:
+        return {"status": "failed", "run_dir": "", "error": str(exc), "worker": where,
+                "seconds": round(time.perf_counter() - started, 1)}
+    except Exception as exc:  # a crash in one run must not stop the batch; it is reported
+        return {"status": "failed", "run_dir": "", "error": f"{type(exc).__name__}: {exc}", "worker": where,
+                "seconds": round(time.perf_counter() - started, 1)}
+
+
+class _Progress:
+    """One live line for the batch: done, failed, running, of total."""
+
+    def __init__(self, total: int, enabled: bool = True):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, desc="batch", unit="run", disable=not enabled, file=sys.stderr)
+        self.failed = 0
+
+    def update(self, record: dict, running: int) -> None:
+        self.failed += record["status"] == "failed"
+        self.bar.set_postfix(failed=self.failed, running=running)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def run_batch(
+    study: str,
+    grid: Mapping[str, Any],
+    *,
+    fixed: Mapping[str, Any] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = False,
+    out_root: Path | None = None,
+    pdf: bool = True,
+    progress: bool = True,
+) -> Path:
+    """Run ``study`` for every grid combination; returns the batch directory (runs.csv, summary.csv)."""
+    out_root = Path(out_root) if out_root else reports_root()
+    specs = plan(study, grid, dict(fixed or {}))
+    batch_dir = out_root / study / f"batch-{datetime.now().strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    batch_dir.mkdir(parents=True)
+    previous = _previous_results(study, out_root) if resume else {}
+    hashes: dict = {}
+    records, todo = [], []
+    for spec in specs:
+        dpath = spec.parameters.get("dataset")
+        if dpath not in hashes:
+            hashes[dpath] = _dataset_hash(spec.parameters)
+        hit = previous.get((spec.key, hashes[dpath]))
+        if hit is not None:
+            records.append({"key": spec.key, **spec.parameters, "status": "skipped", "run_dir": str(hit),
+                            "error": "", "worker": "", "seconds": 0.0})
+        else:
+            todo.append(spec)
+    bar = _Progress(len(todo), enabled=progress)
+    if scheduler:
+        records += _run_dask(study, todo, scheduler, out_root, pdf, bar)
+    else:
+        records += _run_local(study, todo, workers or os.cpu_count() or 1, out_root, pdf, bar)
+    bar.close()
+    runs = pd.DataFrame(records)
+    runs.to_csv(batch_dir / "runs.csv", index=False)
+    summarise(runs, batch_dir)
+    return batch_dir
+
+
+def _run_local(study, todo, workers, out_root, pdf, bar) -> list[dict]:
+    records = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending = {pool.submit(execute_one, study, s.parameters, str(out_root), pdf): s for s in todo}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                spec = pending.pop(fut)
+                try:
+                    rec = fut.result()
+                except Exception as exc:  # the worker process itself died: report, do not lose the run
+                    rec = {"status": "failed", "run_dir": "", "error": f"worker died: {exc!r}", "worker": "",
+                           "seconds": 0.0}
+                records.append({"key": spec.key, **spec.parameters, **rec})
+                bar.update(rec, running=min(len(pending), workers))
+    return records
+
+
+def _run_dask(study, todo, scheduler, out_root, pdf, bar) -> list[dict]:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise ParameterError(
+            "--scheduler needs the packages dask and distributed (pip install 'dask[distributed]')."
+        ) from None
+    records = []
+    with Client(scheduler, timeout="30s") as client:
+        futures = {
+            client.submit(execute_one, study, s.parameters, str(out_root), pdf, pure=False, retries=1,
+                          key=f"rendeert-{study}-{i}"): s
+            for i, s in enumerate(todo)
+        }
+        for fut in as_completed(futures):
+            spec = futures[fut]
+            try:
+                rec = fut.result()
+            except Exception as exc:  # lost worker after retries: reported, not lost
+                rec = {"status": "failed", "run_dir": "", "error": f"worker lost: {exc!r}", "worker": "",
+                       "seconds": 0.0}
+            records.append({"key": spec.key, **spec.parameters, **rec})
+            bar.update(rec, running=sum(not f.done() for f in futures))
+    return records
+
+
+def summarise(runs: pd.DataFrame, batch_dir: Path) -> pd.DataFrame:
+    """summary.csv: every estimate of every successful (or resumed) run, one row each."""
+    rows = []
+    for _, run in runs.iterrows():
+        if run["status"] not in ("ok", "skipped"):
+            continue
+        results = json.loads((Path(run["run_dir"]) / "results.json").read_text(encoding="utf-8"))
+        for e in results["estimates"]:
+            rows.append({"run_dir": run["run_dir"], **{f"param_{k}": v for k, v in results["parameters"].items()},
+                         **e})
+    summary = pd.DataFrame(rows)
+    summary.to_csv(batch_dir / "summary.csv", index=False)
+    return summary
+
+
+def failures_table(batch_dir: Path) -> str:
+    runs = pd.read_csv(batch_dir / "runs.csv", dtype=str).fillna("")
+    failed = runs[runs["status"] == "failed"]
+    if failed.empty:
+        return ""
+    lines = [f"{len(failed)} of {len(runs)} runs failed:"]
+    for _, r in failed.iterrows():
+        first = r["error"].splitlines()[0] if r["error"] else ""
+        lines.append(f"  {r['key']}: {first}")
+    return "\n".join(lines)
