@@ -1,0 +1,13 @@
+"""Data: the contract, loading and validation, the processed store, synthetic data, adapters."""
+
+from analysis.data.load import Dataset, load_dataset
+
+__all__ = ["Dataset", "load_dataset", "build_store", "Store"]
+
+
+def __getattr__(name):  # the store pulls in DuckDB: import it only when asked for
+    if name in ("build_store", "Store"):
+        from analysis.data import store
+
+        return getattr(store, name)
+    raise AttributeError(name)

@@ -1,0 +1,103 @@
+"""The data contract as data: tables, columns, types and allowed codes.
+
+The single source of truth for ``load.py``'s checks; mirrors
+``shared/data-contract.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+SEX = ("F", "M")
+BENEFITS = ("bijstand", "ww", "wia", "other")
+KINDS = ("marriage", "registered_partnership", "cohabitation")
+END_REASONS = ("divorce", "separation", "death")
+MIGRATION = ("dutch", "western", "non_western")
+EDUCATION = ("low", "middle", "high")
+MUNICIPALITY_PATTERN = r"^GM\d{4}$"
+#: Words that make a column look identifying; a column named so, or starting or ending with one, is refused.
+IDENTIFYING = ("bsn", "name", "address", "postcode", "adres", "naam")
+#: ``name`` is allowed only where the contract itself puts it.
+ALLOWED_IDENTIFYING = {"municipalities": {"name"}}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # "id", "str", "int", "float", "date", "code"
+    required: bool = True
+    codes: tuple = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    nullable: bool = False
+    pattern: str | None = None
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    required: bool
+    columns: tuple
+    spell: bool = False  # has start_date/end_date that must not overlap per person
+    spell_key: tuple = ("person_id",)
+    references_persons: bool = True
+    unique: tuple = field(default_factory=tuple)
+
+
+TABLES = {
+    "persons": Table("persons", True, (
+        Column("person_id", "id"),
+        Column("sex", "code", codes=SEX),
+        Column("birth_year", "int", minimum=1900, maximum=2030),
+        Column("municipality_code", "str", pattern=MUNICIPALITY_PATTERN),
+        Column("migration_background", "code", required=False, codes=MIGRATION, nullable=True),
+        Column("education", "code", required=False, codes=EDUCATION, nullable=True),
+    ), references_persons=False, unique=("person_id",)),
+    "benefit_spells": Table("benefit_spells", True, (
+        Column("person_id", "id"),
+        Column("benefit", "code", codes=BENEFITS),
+        Column("start_date", "date"),
+        Column("end_date", "date", nullable=True),
+        Column("municipality_code", "str", pattern=MUNICIPALITY_PATTERN),
+        Column("monthly_amount_eur", "float", required=False, minimum=0, nullable=True),
+    ), spell=True, spell_key=("person_id", "benefit")),
+    "employment_spells": Table("employment_spells", True, (
+        Column("person_id", "id"),
+        Column("start_date", "date"),
+        Column("end_date", "date", nullable=True),
+        Column("monthly_wage_eur", "float", required=False, nullable=True),
+    ), spell=True),
+    "partnerships": Table("partnerships", True, (
+        Column("person_id", "id"),
+        Column("partner_id", "id", nullable=True),
+        Column("kind", "code", codes=KINDS),
+        Column("start_date", "date"),
+        Column("end_date", "date", nullable=True),
+        Column("end_reason", "code", codes=END_REASONS, nullable=True),
+    ), spell=True),
+    "health_yearly": Table("health_yearly", True, (
+        Column("person_id", "id"),
+        Column("year", "int", minimum=1900, maximum=2100),
+        Column("healthcare_costs_eur", "float", minimum=0),
+        Column("mental_healthcare_costs_eur", "float", minimum=0),
+        Column("gp_costs_eur", "float", minimum=0),
+        Column("antidepressants", "int", codes=(0, 1)),
+    ), unique=("person_id", "year")),
+    "interventions": Table("interventions", False, (
+        Column("person_id", "id"),
+        Column("intervention", "str"),
+        Column("start_date", "date"),
+        Column("end_date", "date", nullable=True),
+        Column("cost_eur", "float", minimum=0),
+    )),
+    "participation_ladder": Table("participation_ladder", False, (
+        Column("person_id", "id"),
+        Column("date", "date"),
+        Column("step", "int", minimum=1, maximum=6),
+    )),
+    "municipalities": Table("municipalities", False, (
+        Column("municipality_code", "str", pattern=MUNICIPALITY_PATTERN),
+        Column("name", "str"),
+        Column("population", "int", required=False, minimum=0, nullable=True),
+    ), references_persons=False, unique=("municipality_code",)),
+}

@@ -1,0 +1,96 @@
+"""Synthetic register data with known causal truth.
+
+``simulate`` draws a population, runs the monthly model (``model.py``) in the
+factual world and in one counterfactual world per cause (the cause's effect
+switched off, the same random numbers), writes the contract's tables and
+computes ``truth.json`` from the potential outcomes (``truth.py``). The causal
+effects are built in (``model.EFFECTS``); the truths are not copied from them
+but measured as differences between the worlds, on exactly the estimands the
+studies report (docs/architecture.md).
+
+    rendeert synth --persons 50000 --seed 1 --out data/raw/synthetic-default
+
+Deterministic for a given seed and size.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from analysis.data.synthetic import model, tables as tb, truth as tr
+from analysis.errors import ParameterError
+
+START_YEAR = 2014
+N_MONTHS = 120
+
+
+@dataclass(frozen=True)
+class SyntheticDraw:
+    tables: dict
+    truth: dict
+    meta: dict
+
+    def write(self, out_dir: str | Path) -> Path:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, frame in self.tables.items():
+            frame.to_parquet(out / f"{name}.parquet", index=False)
+        meta = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in self.meta.items()}
+        (out / "dataset.yml").write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
+        (out / "truth.json").write_text(json.dumps(self.truth, indent=2) + "\n", encoding="utf-8")
+        return out
+
+
+def _population(n: int, rng: np.random.Generator) -> model.Population:
+    weights = np.array([w for _, _, w in tb.MUNICIPALITIES])
+    return model.Population(
+        sex_f=(rng.random(n) < 0.5).astype(np.int8),
+        birth_year=rng.integers(1950, 2001, n),
+        education=np.searchsorted([0.3, 0.7, 1.0], rng.random(n)).astype(np.int8),
+        migration=np.searchsorted([0.76, 0.86, 1.0], rng.random(n)).astype(np.int8),
+        municipality=np.searchsorted(np.cumsum(weights / weights.sum()), rng.random(n)).astype(np.int16),
+        u=rng.normal(size=n),
+    )
+
+
+def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = False) -> SyntheticDraw:
+    """Simulate ``n_persons`` over 2014-2023 and compute the truths; see the module docstring."""
+    if not isinstance(n_persons, (int, np.integer)) or n_persons < 100:
+        raise ParameterError(f"n_persons={n_persons!r}: give an integer of at least 100.")
+    rng = np.random.default_rng([seed, 1])
+    pop = _population(int(n_persons), rng)
+    worlds = {
+        name: model.simulate_world(pop, seed=seed, n_months=N_MONTHS, start_year=START_YEAR, switch_off=off)
+        for name, off in (("factual", None), ("no_divorce", "divorce"), ("no_job_loss", "job_loss"),
+                          ("no_programme", "programme"))
+    }
+    ids = np.array([f"P{i:07d}" for i in range(n_persons)], dtype=object)
+    health, health_truth = tr.health(pop, worlds["factual"], seed=seed, start_year=START_YEAR,
+                                     pre_exit_dip=pre_exit_dip)
+    frames = tr.contract_tables(pop, worlds["factual"], ids, health, seed=seed, start_year=START_YEAR)
+    truths = tr.truths(pop, worlds, health_truth, start_year=START_YEAR)
+    meta = {
+        "name": f"synthetic-n{n_persons}-seed{seed}" + ("-dip" if pre_exit_dip else ""),
+        "source": "rendeert synthetic register simulator (analysis.data.synthetic), "
+                  f"{n_persons} persons, seed {seed}" + (", pre-exit health dip" if pre_exit_dip else ""),
+        "observation_start": f"{START_YEAR}-01-01",
+        "observation_end": f"{START_YEAR + N_MONTHS // 12 - 1}-12-31",
+    }
+    truth = {
+        "truths": truths,
+        "definitions": tr.DEFINITIONS,
+        "parameters": {"n_persons": n_persons, "seed": seed, "pre_exit_dip": pre_exit_dip,
+                       "effects_in_model": model.EFFECTS},
+    }
+    return SyntheticDraw(tables=frames, truth=truth, meta=meta)
+
+
+def generate(out_dir: str | Path, *, n_persons: int = 50_000, seed: int = 0, **scenario) -> Path:
+    """Simulate and write a dataset directory (parquet tables, dataset.yml, truth.json)."""
+    return simulate(n_persons, seed=seed, **scenario).write(out_dir)

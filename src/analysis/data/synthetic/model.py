@@ -1,0 +1,177 @@
+"""The monthly model of the synthetic register: who works, divorces, enters and leaves bijstand.
+
+Vectorised over persons, a loop over months only. Every random number is drawn
+from a stream keyed by (seed, month, purpose), in the same order in every
+"world", so that the factual world and the counterfactual worlds (a cause's
+effect switched off) share their random numbers: common random numbers make
+the difference between worlds the causal effect for each person.
+
+Selection is realistic on purpose. A latent trait ``u`` (employability and
+mental health, unobserved in the data) drives job loss, job finding, bijstand
+entry and exit, programme assignment and health; observed education,
+migration background and age do too. The partnership process does not depend
+on work or bijstand, so separations happen at the same moment in every world.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+N_MONTHS_DEFAULT = 120
+
+#: Causal effects built into the model (log-odds unless said otherwise). The truths in truth.json
+#: are NOT these numbers: they are computed from the simulated potential outcomes.
+EFFECTS = {
+    "divorce_entry_F": 2.3,        # bijstand entry log-odds, first 12 months after a separation, women
+    "divorce_entry_M": 1.3,        # idem, men
+    "divorce_dependent_extra": 0.8,  # extra when not employed in the 12 months before the separation
+    "job_loss_entry": 1.2,         # bijstand entry log-odds, first 12 months after losing a job
+    "programme_exit_work": 0.9,    # exit-to-work log-odds during months 1..12 after a programme start
+}
+
+
+def logistic(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@dataclass
+class Population:
+    sex_f: np.ndarray
+    birth_year: np.ndarray
+    education: np.ndarray  # 0 low, 1 middle, 2 high
+    migration: np.ndarray  # 0 dutch, 1 western, 2 non_western
+    municipality: np.ndarray  # index into MUNICIPALITIES
+    u: np.ndarray  # latent employability / health
+
+
+@dataclass
+class World:
+    """Monthly states of one world (bool matrices persons x months) and its events."""
+
+    employed: np.ndarray
+    bijstand: np.ndarray
+    ww: np.ndarray
+    partnered: np.ndarray
+    separation_month: np.ndarray  # first separation (divorce/separation) month, -1 if none
+    job_loss_month: np.ndarray  # first job loss month, -1 if none
+    programme_month: np.ndarray  # first programme start month, -1 if none
+    programme_kind: np.ndarray  # 0 werkfit, 1 taaltraject
+    exit_to_work: np.ndarray  # bool matrix: bijstand ended this month and work started
+    union_kind: np.ndarray  # kind of the current union (0 marriage, 1 registered, 2 cohabitation)
+    union_events: list  # (person, start_month, end_month or -1, kind, reason) for closed/open unions
+
+
+def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int,
+                   switch_off: str | None = None) -> World:
+    """Run the monthly model; ``switch_off`` names an effect to remove ("divorce", "job_loss", "programme")."""
+    n = len(pop.u)
+    edu_score = pop.education - 1.0
+    nonwest = (pop.migration == 2).astype(float)
+    e = 0.7 * edu_score + 0.9 * pop.u - 0.35 * nonwest  # employability index
+    emp = np.zeros((n, n_months), dtype=bool)
+    bij = np.zeros((n, n_months), dtype=bool)
+    ww = np.zeros((n, n_months), dtype=bool)
+    par = np.zeros((n, n_months), dtype=bool)
+    etw = np.zeros((n, n_months), dtype=bool)
+    sep_m = np.full(n, -1, dtype=np.int32)
+    jl_m = np.full(n, -1, dtype=np.int32)
+    last_sep = np.full(n, -10_000, dtype=np.int32)
+    last_jl = np.full(n, -10_000, dtype=np.int32)
+    prog_m = np.full(n, -1, dtype=np.int32)
+    prog_kind = np.zeros(n, dtype=np.int8)
+    dur = np.zeros(n, dtype=np.int32)  # months in the current bijstand spell
+    ww_left = np.zeros(n, dtype=np.int32)
+    last_emp = np.full(n, -10_000, dtype=np.int32)  # last month employed
+    kind = np.zeros(n, dtype=np.int8)
+    union_start = np.full(n, -1, dtype=np.int32)
+    unions: list = []
+
+    rng0 = np.random.default_rng([seed, 10_001])
+    age0 = start_year - pop.birth_year
+    working = (age0 >= 18) & (age0 <= 66)
+    p_emp0 = logistic(1.1 + 1.1 * e)
+    cur_emp = working & (rng0.random(n) < p_emp0)
+    p_bij0 = logistic(-2.9 - 1.2 * e)
+    cur_bij = working & ~cur_emp & (rng0.random(n) < p_bij0)
+    p_par0 = np.clip(0.15 + 0.012 * (age0 - 18), 0.05, 0.7)
+    cur_par = (age0 >= 18) & (rng0.random(n) < p_par0)
+    kind[:] = np.searchsorted([0.6, 0.65, 1.0], rng0.random(n))
+    union_start[cur_par] = -1 - rng0.integers(1, 240, cur_par.sum())
+    dur[cur_bij] = rng0.integers(1, 60, cur_bij.sum())
+    last_emp[cur_emp] = -1
+
+    for t in range(n_months):
+        rng = np.random.default_rng([seed, t])
+        draws = rng.random((9, n))
+        age = start_year + t // 12 - pop.birth_year
+        active = (age >= 18) & (age <= 66)
+
+        # partnerships: independent of work and bijstand (same timing in every world)
+        form = ~cur_par & (age >= 18) & (draws[0] < 0.004)
+        h_sep = logistic(-5.9 - 0.25 * edu_score - 0.25 * pop.u + 0.5 * (kind == 2))
+        split = cur_par & (draws[1] < h_sep)
+        for i in np.flatnonzero(split):
+            unions.append((i, int(union_start[i]), t, int(kind[i]), "separation" if kind[i] == 2 else "divorce"))
+        first_sep = split & (sep_m < 0)
+        sep_m[first_sep] = t
+        last_sep[split] = t
+        cur_par = (cur_par & ~split) | form
+        kind[form] = np.searchsorted([0.45, 0.5, 1.0], draws[2][form])
+        union_start[form] = t
+
+        # employment: job loss and job finding (not while in bijstand: exits handled below)
+        h_loss = logistic(-4.7 - 0.5 * e)
+        lose = cur_emp & active & (draws[3] < h_loss)
+        first_jl = lose & (jl_m < 0)
+        jl_m[first_jl] = t
+        last_jl[lose] = t
+        ww_start = lose & (draws[4] < 0.55)
+        ww_left[ww_start] = 3 + (draws[5][ww_start] * 10).astype(np.int32)
+        h_find = logistic(-2.4 + 0.9 * e)
+        find = ~cur_emp & ~cur_bij & active & (draws[4] < h_find) & ~lose
+        cur_emp = (cur_emp & ~lose & active) | find
+        ww_now = ww_left > 0
+        ww_left = np.maximum(ww_left - 1, 0)
+        ww_now &= ~cur_emp
+
+        # bijstand entry
+        since_sep = t - last_sep
+        since_jl = t - last_jl
+        lin = -6.4 - 1.0 * e + 0.2 * (pop.sex_f == 1)
+        if switch_off != "divorce":
+            recent = (since_sep >= 0) & (since_sep < 12)
+            dep = (t - last_emp) > 12
+            lin = lin + recent * np.where(pop.sex_f == 1, EFFECTS["divorce_entry_F"], EFFECTS["divorce_entry_M"])
+            lin = lin + recent * dep * EFFECTS["divorce_dependent_extra"]
+        if switch_off != "job_loss":
+            lin = lin + ((since_jl >= 0) & (since_jl < 12)) * EFFECTS["job_loss_entry"]
+        enter = ~cur_bij & ~cur_emp & ~ww_now & active & (draws[6] < logistic(lin))
+
+        # bijstand exit: to work (programme raises it) or for other reasons
+        on_prog = (prog_m >= 0) & (t - prog_m >= 1) & (t - prog_m <= 12)
+        lin_w = -3.3 + 1.0 * e - 0.015 * np.minimum(dur, 60)
+        if switch_off != "programme":
+            lin_w = lin_w + on_prog * EFFECTS["programme_exit_work"]
+        to_work = cur_bij & (draws[7] < logistic(lin_w))
+        other = cur_bij & ~to_work & (draws[7] > 1 - logistic(-4.0 + 0.1 * (age > 60)))
+        aged_out = cur_bij & ~active
+        # programme assignment: caseworkers pick recipients with better prospects, after 3 months
+        h_prog = logistic(-4.1 + 0.7 * e + 0.5 * pop.u)
+        start_prog = cur_bij & ~to_work & ~other & (dur >= 3) & (prog_m < 0) & active & (draws[8] < h_prog)
+        prog_m[start_prog] = t
+        prog_kind[start_prog] = ((pop.migration[start_prog] == 2) & (pop.education[start_prog] == 0)).astype(np.int8)
+
+        leave = to_work | other | aged_out
+        etw[:, t] = to_work
+        cur_emp = cur_emp | to_work
+        cur_bij = (cur_bij & ~leave) | enter
+        dur = np.where(cur_bij, np.where(enter, 1, dur + 1), 0)
+        last_emp[cur_emp] = t
+        emp[:, t], bij[:, t], ww[:, t], par[:, t] = cur_emp, cur_bij, ww_now, cur_par
+    for i in np.flatnonzero(cur_par):
+        unions.append((i, int(union_start[i]), -1, int(kind[i]), ""))
+    return World(employed=emp, bijstand=bij, ww=ww, partnered=par, separation_month=sep_m, job_loss_month=jl_m,
+                 programme_month=prog_m, programme_kind=prog_kind, exit_to_work=etw, union_kind=kind,
+                 union_events=unions)
