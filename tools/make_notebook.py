@@ -1,7 +1,7 @@
 """Write a study notebook from a compact description (used by developers, not at run time).
 
 Usage: python tools/make_notebook.py SPEC.py OUT.ipynb, where SPEC.py defines CELLS,
-a list of ("markdown" | "code" | "parameters", source) pairs. Notebooks are written
+a list of ("markdown" | "code" | "parameters" | "summary", source) pairs. Notebooks are written
 without outputs, with the parameters cell tagged for papermill.
 """
 
@@ -24,6 +24,8 @@ def build(cells) -> nbformat.NotebookNode:
             nb.cells.append(new_markdown_cell(source))
         elif kind == "parameters":
             nb.cells.append(new_code_cell(source, metadata={"tags": ["parameters"]}))
+        elif kind == "summary":  # its outputs open the PDF, after the title block
+            nb.cells.append(new_code_cell(source, metadata={"tags": ["summary"]}))
         else:
             nb.cells.append(new_code_cell(source))
     for i, cell in enumerate(nb.cells):

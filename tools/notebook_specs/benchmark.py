@@ -34,6 +34,6 @@ study = benchmark.setup(dataset=dataset, municipality=municipality, year=year, a
 ("markdown", "Context: the national number of bijstand benefits per month since 1998."),
 ("code", "benchmark.national_series(study)"),
 ("markdown", "Key numbers, built from the results."),
-("code", "benchmark.summary(study)"),
+("summary", "benchmark.summary(study)"),
 ("code", "study.finish();"),
 ]

@@ -38,7 +38,7 @@ study = overview.setup(dataset=dataset, municipality=municipality, lang=lang, ou
 ("markdown", "Health by bijstand status (descriptive: the exit_health study asks the causal question)."),
 ("code", "overview.health_by_status(study);"),
 ("markdown", "Key numbers, built from the results (the PDF shows this summary first)."),
-("code", "overview.summary(study)"),
+("summary", "overview.summary(study)"),
 ("markdown", "Write results.json and the disclosure log."),
 ("code", "study.finish();"),
 ]

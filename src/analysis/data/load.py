@@ -294,4 +294,4 @@ def load_dataset(path: str | Path, *, merge_touching: bool = False) -> Dataset:
     content = json.dumps({"files": hashes, "options": {"merge_touching": bool(merge_touching)},
                           "store_version": STORE_VERSION}, sort_keys=True)
     return Dataset(path=path.resolve(), meta=meta, tables=tables, sha256=hashes,
-                   content_hash=hashlib.sha256(content.encode()).hexdigest()[:16], options=options)
+                   content_hash=hashlib.sha256(content.encode()).hexdigest(), options=options)

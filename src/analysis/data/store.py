@@ -181,7 +181,7 @@ def _build(con: duckdb.DuckDBPyConnection, ds: Dataset, out: Path) -> None:
 def build_store(dataset: Dataset, *, root: str | Path = "data/processed") -> Store:
     """Build (or reuse) the processed store of ``dataset`` under ``root``."""
     base = Path(root) / _slug(dataset.name)
-    target = base / dataset.content_hash
+    target = base / dataset.content_hash[:16]
     if target.is_dir() and all((target / f"{t}.parquet").is_file() for t in TABLES):
         return Store(root=target, dataset=dataset)
     base.mkdir(parents=True, exist_ok=True)

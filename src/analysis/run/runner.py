@@ -169,24 +169,27 @@ def run_study(
     manifest["disclosure_log"] = disclosure_log
     manifest["execution_seconds"] = round(time.perf_counter() - started, 2)
 
+    info_path = run_dir / "report_info.json"
+    info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
+    manifest.update(status="ok", end_time=_now())
     if pdf:
         from analysis.report.pdf import export_pdf
 
         meta = {
-            "dataset_name": results.get("dataset", {}).get("name"),
-            "dataset_source": results.get("dataset", {}).get("source"),
+            "dataset_name": info.get("dataset_name") or results.get("dataset", {}).get("name"),
+            "dataset_source": info.get("dataset_source"),
             "run_date": manifest["start_time"][:10],
-            "parameters": params,
+            "parameters": results.get("parameters") or params,
             "run_id": run_id,
         }
         export_pdf(
             notebook_out, run_dir / "report.pdf",
-            title=results.get("title") or study.title,
+            title=info.get("title") or study.title,
             meta=meta,
             appendix={"manifest": manifest, "disclosure_log": disclosure_log},
             lang=str(params.get("lang", "nl")),
         )
-    manifest.update(status="ok", end_time=_now())
+    manifest.update(end_time=_now())
     mf.write_json(run_dir / "manifest.json", manifest)
     _link_latest(run_dir)
     return RunOutcome(study=study.name, run_dir=run_dir, results=results, manifest=manifest)

@@ -63,11 +63,9 @@ class StudyContext:
         meta = self.dataset.meta
         return {
             "study": self.study,
-            "title": self.title,
             "parameters": {k: v for k, v in self.parameters.items() if k != "output_dir"},
             "dataset": {
                 "name": meta.get("name"),
-                "source": meta.get("source"),
                 "path": str(self.dataset.path),
                 "sha256": self.dataset.content_hash,
             },
@@ -80,6 +78,10 @@ class StudyContext:
         path = self.output_dir / "results.json"
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self.results(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (self.output_dir / "report_info.json").write_text(json.dumps({
+            "title": self.title, "dataset_name": self.dataset.meta.get("name"),
+            "dataset_source": self.dataset.meta.get("source"),
+        }, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (self.output_dir / "disclosure_log.json").write_text(
             json.dumps(self.report.log.to_records(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )

@@ -1,0 +1,5 @@
+"""Duration and hazards: Kaplan-Meier (and, where built, Cox, competing risks, discrete-time hazards)."""
+
+from analysis.estimators.survival.kaplan_meier import KaplanMeierResult, kaplan_meier
+
+__all__ = ["kaplan_meier", "KaplanMeierResult"]
