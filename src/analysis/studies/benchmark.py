@@ -212,7 +212,8 @@ def funnels(ctx: StudyContext) -> None:
         ax.set_xscale("log")
         ax.set_xlabel(t(f"benchmark.den.{den}", ctx.lang))
         ax.set_title(t(f"benchmark.funnel.{key}", ctx.lang), fontsize=10)
-        ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{100 * v:.0f}%".replace(".", ",")))
+        ax.yaxis.set_major_formatter(plt.FuncFormatter(
+            lambda v, _: f"{100 * v:.1f}%".replace(".", "," if ctx.lang == "nl" else ".")))
     axes[0, 0].legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     ctx.report.figure(fig, caption=t("benchmark.funnel_caption", ctx.lang, year=ctx.parameters["year"]))
@@ -240,7 +241,8 @@ def trend(ctx: StudyContext) -> pd.DataFrame:
     all_years = set(gm["year"])
     if years != all_years or code in set(changes["code"]):
         note = t("benchmark.series_break", ctx.lang, code=code)
-    ctx.report.table(shown, caption=t("benchmark.trend_caption", ctx.lang, code=code), note=note)
+    ctx.report.table(shown, caption=t("benchmark.trend_caption", ctx.lang, code=code), note=note,
+                     number_formats={t("benchmark.ind.density", ctx.lang): "num1"})
     n_merged = int((changes["status"] == "discontinued").sum())
     ctx.report.markdown(t("benchmark.mergers", ctx.lang, n=n_merged))
     return mine
