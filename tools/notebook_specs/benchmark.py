@@ -14,7 +14,7 @@ limits (Spiegelhalter 2005) show which differences exceed chance variation. No c
 municipality: str = "GM0363"  # municipality code (GM + 4 digits); GM0363 is Amsterdam
 year: int = 2017  # year of comparison [2015|2016|2017]
 age_class: str = "all"  # CBS age class [all|below_pension_age|from_pension_age]
-dataset: str = ""  # directory with the StatLine exports; empty: the bundled data/statline
+statline_dir: str = ""  # directory with CBS StatLine exports; empty: the bundled data/statline
 lang: str = "nl"  # report language [nl|en]
 output_dir: str = ""  # set by the runner: where results.json and figures go
 """),
@@ -22,7 +22,7 @@ output_dir: str = ""  # set by the runner: where results.json and figures go
 ("code", """
 from analysis.studies import benchmark
 
-study = benchmark.setup(dataset=dataset, municipality=municipality, year=year, age_class=age_class,
+study = benchmark.setup(statline_dir=statline_dir, municipality=municipality, year=year, age_class=age_class,
                         lang=lang, output_dir=output_dir)
 """),
 ("markdown", "The indicators beside the medians of all municipalities and of the size class."),

@@ -67,9 +67,9 @@ def _source(directory: Path) -> StatlineSource:
     })
 
 
-def setup(*, dataset: str = "", municipality: str = "GM0363", year: int = 2017, age_class: str = "all",
+def setup(*, statline_dir: str = "", municipality: str = "GM0363", year: int = 2017, age_class: str = "all",
           lang: str = "nl", output_dir: str = "") -> StudyContext:
-    """Validate the parameters and load the CBS tables (the bundled ones when ``dataset`` is empty)."""
+    """Validate the parameters and load the CBS tables (the bundled ones when ``statline_dir`` is empty)."""
     import tempfile
 
     from analysis.data.statline import bundled_dir, load_participatiewet
@@ -80,7 +80,7 @@ def setup(*, dataset: str = "", municipality: str = "GM0363", year: int = 2017, 
 
     check_choice("lang", lang, LANGUAGES)
     check_choice("age_class", age_class, AGE_CLASSES)
-    directory = resolve_path(dataset) if dataset else bundled_dir()
+    directory = resolve_path(statline_dir) if statline_dir else bundled_dir()
     source = _source(directory)
     tables = load_participatiewet(directory=directory)
     if year not in set(tables["year"]):
