@@ -24,7 +24,7 @@ DEFINITIONS = {
     "share_inflow_after_divorce": "share of inflows from month 13 on with a partnership ending in divorce or separation in the inflow month or the 12 months before (factual data)",
     "excess_bijstand_after_divorce_12m_F": "mean over women with a first separation in month s (1 <= s, s+12 in the window) of bijstand in s+12, factual minus the world without the separation's effect",
     "excess_bijstand_after_divorce_12m_M": "the same for men",
-    "attributable_share_inflow_divorce_24m": "inflows in months s..s+24 after first separations (within months 13-120) in the factual world minus the world without the effect, over all factual inflows in months 13-120",
+    "attributable_share_inflow_divorce_24m": "inflows in months s..s+24 after first separations in month s >= 1 (counted within months 13-120) in the factual world minus the world without the effect, over all factual inflows in months 13-120",
     "*_job_loss*": "the same with the first end of an employment spell (month of its end date) as the event",
     "att_<outcome>": "mean over person-years t >= g of persons whose first exit to work falls in year g >= 2015 (cohorts with a pre-period), outcome with minus without the work effect on health",
     "att_<outcome>_e<k>": "the same over person-years with t - g = k",
@@ -206,7 +206,7 @@ def _event_truths(pop, fact: World, cf: World, first_event: np.ndarray, all_even
         out[f"excess_bijstand_after_{tag}_12m_{sex}"] = float(
             (fact.bijstand[rows, s[rows] + 12].astype(float) - cf.bijstand[rows, s[rows] + 12]).mean())
     excess = 0.0
-    rows = np.flatnonzero(s >= 0)
+    rows = np.flatnonzero(s >= 1)  # first separations with a pre-period, as the study's design
     for e in range(HORIZON + 1):
         t = s[rows] + e
         ok = (t >= P_START) & (t < T)

@@ -159,6 +159,19 @@ class GroupTimeResult(EffectResult):
                                   "balance_e": balance_e},
                             diagnostics={**diagnostics, "influence": inf_mat})
 
+    def linear_combination(self, weights: np.ndarray) -> tuple[float, float, np.ndarray]:
+        """Estimate, standard error and influence function of sum_k weights[k] * ATT(cell k), fixed weights.
+
+        For totals such as the number of extra events among the treated (weights = cohort sizes).
+        """
+        weights = np.asarray(weights, dtype=float)
+        idx = np.flatnonzero(weights != 0)
+        att = self.estimates["estimate"].to_numpy()[idx]
+        inf = np.zeros(self.n_units)
+        for k, w in zip(idx, weights[idx]):
+            inf += w * self.influence(int(k))
+        return float(att @ weights[idx]), self._se(inf), inf
+
     def pretrend_test(self, *, max_cells: int = 400) -> dict:
         """Wald test that all pre-treatment ATT(g,t) are zero (R did's pre-test, W and its p-value).
 
