@@ -39,9 +39,10 @@ def _year_any(matrix: np.ndarray) -> np.ndarray:
 
 
 def first_exit_year(world: World) -> np.ndarray:
+    """Year of the last bijstand month before the first exit to work (the year of the spell's end date)."""
     has = world.exit_to_work.any(axis=1)
     first = np.where(has, world.exit_to_work.argmax(axis=1), -1)
-    return np.where(has, first // 12, -1)
+    return np.where(has & (first >= 1), (first - 1) // 12, -1)
 
 
 def health(pop: Population, world: World, *, seed: int, start_year: int, pre_exit_dip: bool):
