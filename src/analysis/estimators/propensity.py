@@ -211,7 +211,7 @@ def att_aipw(frame: pd.DataFrame, *, outcome: str, treatment: str, covariates: S
                         diagnostics={"balance": balance_table(frame[keep], treatment=treatment, covariates=covariates,
                                                               weights=weights),
                                      "propensity": ps, "treated": d, "dropped_by_trimming": int((~keep).sum()),
-                                     "warnings": notes})
+                                     "influence": inf, "kept": keep, "warnings": notes})
 
 
 def att_matching(frame: pd.DataFrame, *, outcome: str, treatment: str, covariates: Sequence[str] = (),

@@ -49,14 +49,15 @@ class SyntheticDraw:
 
 def _population(n: int, rng: np.random.Generator) -> model.Population:
     weights = np.array([w for _, _, w in tb.MUNICIPALITIES])
-    return model.Population(
-        sex_f=(rng.random(n) < 0.5).astype(np.int8),
-        birth_year=rng.integers(1950, 2001, n),
-        education=np.searchsorted([0.3, 0.7, 1.0], rng.random(n)).astype(np.int8),
-        migration=np.searchsorted([0.76, 0.86, 1.0], rng.random(n)).astype(np.int8),
-        municipality=np.searchsorted(np.cumsum(weights / weights.sum()), rng.random(n)).astype(np.int16),
-        u=rng.normal(size=n),
-    )
+    education = np.searchsorted([0.3, 0.7, 1.0], rng.random(n)).astype(np.int8)
+    sex_f = (rng.random(n) < 0.5).astype(np.int8)
+    birth_year = rng.integers(1950, 2001, n)
+    migration = np.searchsorted([0.76, 0.86, 1.0], rng.random(n)).astype(np.int8)
+    municipality = np.searchsorted(np.cumsum(weights / weights.sum()), rng.random(n)).astype(np.int16)
+    u = rng.normal(size=n)
+    assessment = np.clip(np.round(3.0 + 1.1 * u + 0.3 * (education - 1) + rng.normal(0, 0.45, n)), 1, 6)
+    return model.Population(sex_f=sex_f, birth_year=birth_year, education=education, migration=migration,
+                            municipality=municipality, u=u, assessment=assessment.astype(np.int8))
 
 
 def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = False) -> SyntheticDraw:
@@ -68,7 +69,7 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     worlds = {
         name: model.simulate_world(pop, seed=seed, n_months=N_MONTHS, start_year=START_YEAR, switch_off=off)
         for name, off in (("factual", None), ("no_divorce", "divorce"), ("no_job_loss", "job_loss"),
-                          ("no_programme", "programme"))
+                          ("no_programme", "programme"), ("delayed_start", "delay_start"))
     }
     ids = np.array([f"P{i:07d}" for i in range(n_persons)], dtype=object)
     health, health_truth = tr.health(pop, worlds["factual"], seed=seed, start_year=START_YEAR,

@@ -44,6 +44,7 @@ class Population:
     migration: np.ndarray  # 0 dutch, 1 western, 2 non_western
     municipality: np.ndarray  # index into MUNICIPALITIES
     u: np.ndarray  # latent employability / health
+    assessment: np.ndarray  # caseworker's participation-ladder assessment (1..6), a noisy proxy of u
 
 
 @dataclass
@@ -65,7 +66,8 @@ class World:
 
 def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int,
                    switch_off: str | None = None) -> World:
-    """Run the monthly model; ``switch_off`` names an effect to remove ("divorce", "job_loss", "programme")."""
+    """Run the monthly model; ``switch_off`` names an effect to remove ("divorce", "job_loss", "programme"),
+    or "delay_start": the first programme start offered to a person does not happen (later ones may)."""
     n = len(pop.u)
     edu_score = pop.education - 1.0
     nonwest = (pop.migration == 2).astype(float)
@@ -81,6 +83,7 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
     last_jl = np.full(n, -10_000, dtype=np.int32)
     prog_m = np.full(n, -1, dtype=np.int32)
     prog_kind = np.zeros(n, dtype=np.int8)
+    skipped = np.zeros(n, dtype=bool)  # "delay_start" world: the first start offered did not happen
     dur = np.zeros(n, dtype=np.int32)  # months in the current bijstand spell
     ww_left = np.zeros(n, dtype=np.int32)
     last_emp = np.full(n, -10_000, dtype=np.int32)  # last month employed
@@ -157,9 +160,15 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
         to_work = cur_bij & (draws[7] < logistic(lin_w))
         other = cur_bij & ~to_work & (draws[7] > 1 - logistic(-4.0 + 0.1 * (age > 60)))
         aged_out = cur_bij & ~active
-        # programme assignment: caseworkers pick recipients with better prospects, after 3 months
-        h_prog = logistic(-4.1 + 0.7 * e + 0.5 * pop.u)
+        # programme assignment: caseworkers pick recipients with better prospects, after 3 months, on what
+        # they observe (the ladder assessment, education, age): selection on observables, strong enough
+        # that a naive comparison is clearly wrong
+        h_prog = logistic(-4.2 + 1.5 * (pop.assessment - 3) + 0.3 * edu_score - 0.02 * (age - 40))
         start_prog = cur_bij & ~to_work & ~other & (dur >= 3) & (prog_m < 0) & active & (draws[8] < h_prog)
+        if switch_off == "delay_start":
+            skip_now = start_prog & ~skipped
+            skipped |= skip_now
+            start_prog &= ~skip_now
         prog_m[start_prog] = t
         prog_kind[start_prog] = ((pop.migration[start_prog] == 2) & (pop.education[start_prog] == 0)).astype(np.int8)
 

@@ -28,7 +28,8 @@ DEFINITIONS = {
     "*_job_loss*": "the same with the first end of an employment spell (month of its end date) as the event",
     "att_<outcome>": "mean over person-years t >= g of persons whose first exit to work falls in year g >= 2015 (cohorts with a pre-period), outcome with minus without the work effect on health",
     "att_<outcome>_e<k>": "the same over person-years with t - g = k",
-    "att_months_bijstand_24m": "mean over first programme starts in month m (m+24 in the window) of months with bijstand in m+1..m+24, factual minus the world without the programme's effect",
+    "att_months_bijstand_24m": "mean over first programme starts in month m (m+24 in the window) of months with bijstand in m+1..m+24, factual minus the world where that start does not happen then (later starts may: the risk-set estimand of starting now versus not now, Sianesi 2004)",
+    "att_months_bijstand_24m_vs_never": "the same against the world without any programme effect",
     "att_employed_24m": "the same for being employed in month m+24",
 }
 
@@ -148,14 +149,19 @@ def contract_tables(pop: Population, world: World, ids: np.ndarray, health: pd.D
         "start_date": pstart, "end_date": pend.where(pend <= obs_end),
         "cost_eur": np.round(np.where(kind == 1, 2400.0, 3600.0) * (0.8 + 0.4 * rng.random(len(prog))), 2),
     })
-    # participation ladder: recipients measured in January, better prospects climb higher
-    rows, yrs = np.nonzero(world.bijstand[:, ::12])
-    after_prog = (world.programme_month[rows] >= 0) & (yrs * 12 - world.programme_month[rows] >= 12)
-    step = np.clip(np.round(2.7 + 0.9 * pop.u[rows] + 0.4 * (pop.education[rows] - 1) + after_prog
-                            + rng.normal(0, 0.6, len(rows))), 1, 6).astype(int)
-    ladder = pd.DataFrame({"person_id": ids[rows],
-                           "date": pd.to_datetime([f"{start_year + y}-01-15" for y in yrs]) if len(rows) else [],
-                           "step": step})
+    # participation ladder: the caseworker's assessment, recorded at the start of every bijstand spell
+    # and each January in bijstand; one step up 12 months after a programme start
+    rows_s, first_s = bij["_row"].to_numpy(), bij["_first"].to_numpy()
+    rows_j, yrs = np.nonzero(world.bijstand[:, ::12])
+    rows = np.concatenate([rows_s, rows_j])
+    months = np.concatenate([first_s, yrs * 12])
+    dates = np.concatenate([pd.to_datetime(bij["start_date"]).to_numpy().astype("datetime64[D]"),
+                            tb._dates(start_year, yrs * 12, np.full(len(yrs), 14))])
+    after_prog = (world.programme_month[rows] >= 0) & (months - world.programme_month[rows] >= 12)
+    step = np.clip(pop.assessment[rows] + after_prog, 1, 6).astype(int)
+    ladder = pd.DataFrame({"person_id": ids[rows], "date": pd.to_datetime(dates), "step": step})
+    obs_start = pd.Timestamp(start_year, 1, 1)
+    ladder = ladder[ladder["date"] >= obs_start].drop_duplicates().sort_values(["person_id", "date"])
     counts = persons["municipality_code"].value_counts()
     municipalities = pd.DataFrame({
         "municipality_code": [c for c, _, _ in tb.MUNICIPALITIES], "name": [m for _, m, _ in tb.MUNICIPALITIES],
@@ -252,7 +258,6 @@ def truths(pop: Population, worlds: dict, health_truth: dict, *, start_year: int
             for e in range(4):
                 out[f"att_{outcome}_e{e}"] = float(diff[treated_py & (k == e)].mean())
     # intervention
-    cf = worlds["no_programme"]
     m = fact.programme_month
     by = {}
     for name, code in (("all", None), ("werkfit", 0), ("taaltraject", 1)):
@@ -261,13 +266,15 @@ def truths(pop: Population, worlds: dict, health_truth: dict, *, start_year: int
             sel &= fact.programme_kind == code
         rows = np.flatnonzero(sel)
         idx = m[rows][:, None] + np.arange(1, HORIZON + 1)[None, :]
-        months1 = fact.bijstand[rows[:, None], idx].sum(axis=1)
-        months0 = cf.bijstand[rows[:, None], idx].sum(axis=1)
-        emp1 = fact.employed[rows, m[rows] + HORIZON].astype(float)
-        emp0 = cf.employed[rows, m[rows] + HORIZON].astype(float)
-        by[name] = {"att_months_bijstand_24m": float((months1 - months0).mean()) if len(rows) else None,
-                    "att_employed_24m": float((emp1 - emp0).mean()) if len(rows) else None,
-                    "participants": int(len(rows))}
+        entry = {"participants": int(len(rows))}
+        for suffix, cf in (("", worlds["delayed_start"]), ("_vs_never", worlds["no_programme"])):
+            months1 = fact.bijstand[rows[:, None], idx].sum(axis=1)
+            months0 = cf.bijstand[rows[:, None], idx].sum(axis=1)
+            emp1 = fact.employed[rows, m[rows] + HORIZON].astype(float)
+            emp0 = cf.employed[rows, m[rows] + HORIZON].astype(float)
+            entry[f"att_months_bijstand_24m{suffix}"] = float((months1 - months0).mean()) if len(rows) else None
+            entry[f"att_employed_24m{suffix}"] = float((emp1 - emp0).mean()) if len(rows) else None
+        by[name] = entry
     out["att_months_bijstand_24m"] = by["werkfit"]["att_months_bijstand_24m"]
     out["att_employed_24m"] = by["werkfit"]["att_employed_24m"]
     out["by_intervention"] = by

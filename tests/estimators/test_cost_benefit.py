@@ -1,0 +1,40 @@
+"""Cost-benefit against closed forms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analysis.errors import ParameterError
+from analysis.estimators.cost_benefit import cost_benefit, normal_draws, npv
+
+CLOSED = 1e-10  # same arithmetic
+
+
+def test_annuity_formula():
+    r, n, c = 0.04, 10, 100.0
+    assert npv([c] * n, rate=r) == pytest.approx(c * (1 - (1 + r) ** -n) / r, abs=CLOSED)
+
+
+def test_zero_discount_is_the_plain_sum():
+    assert npv([1.0, 2.0, 3.5], rate=0.0) == pytest.approx(6.5, abs=CLOSED)
+
+
+def test_zero_effect_gives_minus_cost_and_never_pays_off():
+    draws = normal_draws([0.0], [[1e-12]], n_draws=2000)[:, 0] * 0
+    res = cost_benefit(draws, benefit=0.0, cost=3000.0)
+    assert res.net_benefit == -3000.0 and res.prob_pays_off == 0.0 and res.break_even_cost == 0.0
+
+
+def test_probability_matches_normal_closed_form():
+    from scipy import stats
+
+    draws = normal_draws([5000.0], [[1000.0 ** 2]], n_draws=200_000, seed=1)[:, 0]
+    res = cost_benefit(draws, benefit=5000.0, cost=4000.0)
+    assert res.prob_pays_off == pytest.approx(stats.norm.sf(-1.0), abs=0.005)  # Monte Carlo margin, 200k draws
+    assert res.benefit_cost_ratio == pytest.approx(1.25)
+
+
+def test_bad_rate():
+    with pytest.raises(ParameterError, match=r"discount rate 1.5 must lie in \[0, 1\)"):
+        npv([1.0], rate=1.5)
