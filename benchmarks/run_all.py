@@ -1,0 +1,110 @@
+"""Run every benchmark step in a fresh process and tabulate seconds and peak memory.
+
+    python benchmarks/run_all.py [--sizes 50000 1000000] [--studies]
+
+Each step runs as ``python benchmarks/run_all.py --step NAME --persons N`` in its own
+process, so the peak resident set size (``ru_maxrss`` of the child) is that step's alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+DATA = Path(tempfile.gettempdir()) / "rendeert-bench"
+
+
+def dataset(n: int) -> Path:
+    return DATA / f"synthetic-{n}"
+
+
+def step(name: str, n: int) -> dict:
+    start = time.perf_counter()
+    extra = {}
+    if name == "generate":
+        from analysis.data.synthetic import generate
+
+        generate(dataset(n), n_persons=n, seed=1)
+    elif name == "validate":
+        from analysis.data import load_dataset
+
+        ds = load_dataset(dataset(n))
+        extra["rows"] = int(sum(len(t) for t in ds.tables.values()))
+    elif name == "store":
+        import shutil
+
+        from analysis.data import build_store, load_dataset
+
+        ds = load_dataset(dataset(n))
+        root = DATA / f"processed-{n}"
+        shutil.rmtree(root, ignore_errors=True)
+        start = time.perf_counter()  # the build alone
+        store = build_store(ds, root=root)
+        extra["person_month_rows"] = int(store.connect().execute("SELECT count(*) FROM person_month").fetchone()[0])
+    elif name == "did":
+        import numpy as np
+
+        from analysis.estimators import att_gt
+
+        rng = np.random.default_rng(0)
+        periods = 10
+        g = rng.choice([0, 4, 6, 8], size=n)
+        y = rng.normal(size=(n, periods)) + 0.5 * ((g[:, None] > 0) & (np.arange(1, periods + 1)[None, :] >= g[:, None]))
+        frame = pd.DataFrame({"id": np.repeat(np.arange(n), periods), "t": np.tile(np.arange(1, periods + 1), n),
+                              "y": y.ravel(), "g": np.repeat(g, periods)})
+        start = time.perf_counter()
+        r = att_gt(frame, outcome="y", unit="id", time="t", cohort="g")
+        r.aggregate("simple")
+        extra["cells"] = len(r.estimates)
+    elif name.startswith("study:"):
+        from analysis.run.runner import run_study
+
+        run_study(name.split(":", 1)[1], {"dataset": str(dataset(n))}, out_root=DATA / "reports", progress=False)
+    else:
+        raise SystemExit(f"unknown step {name}")
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"step": name, "persons": n, "seconds": round(seconds, 2), "peak_mb": round(peak_mb), **extra}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", nargs="+", type=int, default=[50_000, 1_000_000])
+    parser.add_argument("--step")
+    parser.add_argument("--persons", type=int)
+    parser.add_argument("--studies", action="store_true", help="also time every study at the smallest size")
+    args = parser.parse_args()
+    if args.step:
+        print(json.dumps(step(args.step, args.persons)))
+        return
+    rows = []
+    plan = [(s, n) for n in args.sizes for s in ("generate", "validate", "store", "did")]
+    if args.studies:
+        plan += [(f"study:{s}", min(args.sizes)) for s in ("overview", "intake", "exit_health", "intervention")]
+    for name, n in plan:
+        out = subprocess.run([sys.executable, __file__, "--step", name, "--persons", str(n)], capture_output=True,
+                             text=True)
+        if out.returncode != 0:
+            rows.append({"step": name, "persons": n, "seconds": None, "peak_mb": None,
+                         "error": out.stderr.strip().splitlines()[-1] if out.stderr else "failed"})
+        else:
+            rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(rows[-1], flush=True)
+    table = pd.DataFrame(rows)
+    (HERE / "results").mkdir(exist_ok=True)
+    table.to_csv(HERE / "results" / "benchmarks.csv", index=False)
+    (HERE / "results" / "benchmarks.md").write_text(table.to_markdown(index=False) + "\n")
+    print(table.to_markdown(index=False))
+
+
+if __name__ == "__main__":
+    main()
