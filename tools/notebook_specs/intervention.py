@@ -36,6 +36,8 @@ study = programme_study.setup(dataset=dataset, intervention=intervention, outcom
 ("code", "frame = programme_study.risk_sets(study)"),
 ("markdown", "Effects by estimator; the naive difference shows what the design corrects."),
 ("code", "programme_study.effects(study);"),
+("markdown", "Effects per subgroup when `by` asks for them (small groups withheld)."),
+("code", "programme_study.by_group(study);"),
 ("markdown", "Balance, overlap and sensitivity to unmeasured confounding."),
 ("code", "programme_study.diagnostics(study)"),
 ("markdown", "Exit curves for participants and their comparison group."),

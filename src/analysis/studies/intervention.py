@@ -180,6 +180,35 @@ def effects(ctx: StudyContext) -> pd.DataFrame:
     return table
 
 
+def by_group(ctx: StudyContext) -> pd.DataFrame | None:
+    """AIPW effects per subgroup (``by`` = sex or municipality); small groups are withheld."""
+    from analysis.estimators.propensity import att_aipw
+    from analysis.report.labels import t
+
+    by = ctx.parameters["by"]
+    if by == "none":
+        return None
+    frame = ctx.frames["risk_sets"]  # type: ignore[attr-defined]
+    column = "sex" if by == "sex" else "municipality_code"
+    covs = [c for c in ctx.frames["covariates"] if not c.startswith("muni_") and c != "female"]  # type: ignore[attr-defined]
+    rows = []
+    for value, part in frame.groupby(column):
+        n_part = int(part["treated"].sum())
+        row = {t("intake.group", ctx.lang): value, t("intervention.participants", ctx.lang): n_part,
+               t("estimate", ctx.lang): np.nan, t("std_error", ctx.lang): np.nan}
+        if n_part >= ctx.report.policy.min_units and (part["treated"] == 0).sum() >= ctx.report.policy.min_units:
+            covs_here = [c for c in covs if part[c].std() > 0]
+            r = att_aipw(part, outcome="months_bijstand", treatment="treated", covariates=covs_here,
+                         cluster="person_id", seed=ctx.parameters["seed"], folds=3).to_frame().loc["ATT"]
+            row[t("estimate", ctx.lang)], row[t("std_error", ctx.lang)] = r["estimate"], r["std_error"]
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    ctx.report.table(table, caption=t("intervention.by_caption", ctx.lang, h=ctx.parameters["outcome_months"]),
+                     counts=t("intervention.participants", ctx.lang),
+                     number_formats={t("estimate", ctx.lang): "num2", t("std_error", ctx.lang): "num2"})
+    return table
+
+
 def _naive(ctx, frame, outcome):
     """Participants minus all eligible non-participants, unadjusted (cluster-robust SE)."""
     y, d = frame[outcome].to_numpy(float), frame["treated"].to_numpy()
