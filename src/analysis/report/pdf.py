@@ -64,6 +64,7 @@ def _preamble(title: str, meta: Mapping, lang: str) -> str:
 #show figure: set block(breakable: true)
 #show figure.caption: set text(size: 9pt)
 #show table.cell: set text(size: 8.5pt)
+#show table.cell: set par(justify: false)
 #set table(stroke: (x, y) => if y == 0 {{ (bottom: 0.6pt) }} else {{ none }}, inset: (x: 5pt, y: 3.5pt))
 #show quote: it => block(fill: rgb("#fff3e0"), stroke: (left: 3pt + rgb("#d55e00")), inset: 8pt, width: 100%, it.body)
 """
