@@ -1,6 +1,7 @@
 """Estimators: functions returning frozen results objects (see results.py)."""
 
 from analysis.estimators.did import GroupTimeResult, att_gt
+from analysis.estimators.event_study import event_study
 from analysis.estimators.cost_benefit import cost_benefit, npv
 from analysis.estimators.propensity import (
     att_aipw, att_ipw, att_matching, att_regression, difference_in_means, e_value,
@@ -12,4 +13,4 @@ from analysis.estimators.twfe import did_2x2
 
 __all__ = ["EffectResult", "tidy_estimates", "kaplan_meier", "KaplanMeierResult", "att_gt", "GroupTimeResult", "cox", "CoxResult", "did_2x2",
            "att_aipw", "att_ipw", "att_matching", "att_regression", "difference_in_means", "e_value",
-           "risk_set_frame", "npv", "cost_benefit"]
+           "risk_set_frame", "npv", "cost_benefit", "event_study"]

@@ -1,0 +1,304 @@
+"""Event studies with unit and period fixed effects: TWFE dummies and Sun-Abraham (2021).
+
+``event_study`` regresses the outcome on unit effects, period effects and
+event-time dummies (``estimator="twfe"``), or on cohort x event-time
+interactions aggregated with cohort shares (``estimator="sun_abraham"``,
+Sun & Abraham 2021, J. Econometrics 225(2), the interaction-weighted
+estimator), with standard errors clustered by unit (CR1, the small-sample
+factor of fixest/pyfixest: ``G/(G-1) * (N-1)/(N-K)``).
+
+Which path a call takes (``result.diagnostics["path"]``):
+
+- ``"cohort moments"`` (hand-written, :mod:`.cells`): a balanced panel (every
+  unit observed in every period, no missing outcome) clustered by unit. Every
+  regressor is then a function of (cohort, period), so OLS and the clustered
+  covariance are exact functions of per-cohort sums ``n_g``, ``S_g`` and
+  ``C_g = sum y_i y_i'`` (derivation in :mod:`.cells`), computed in one pass
+  over the outcome matrix or streamed from Parquet (:mod:`.panel_input`). This
+  is written by hand because pyfixest, which materialises the long design, does
+  not fit 1,000,000 persons x 120 months with person and month effects in 24 GB;
+  the moments need O(cohorts x months^2) memory.
+- ``"pyfixest"`` (:mod:`.general`): any other panel (unbalanced, missing
+  outcomes, clusters other than the unit) goes to ``pyfixest.feols`` with the
+  same event columns. Rows with a missing outcome are dropped and counted.
+
+Both paths agree with ``pyfixest.feols("y ~ i(rel_time, ref=-1) | unit + time",
+vcov={"CRV1": "unit"})`` (tests/estimators/test_event_study.py).
+
+Choices (also in ``result.spec``): event times outside ``window`` are binned at
+the endpoints (``e=lo`` means lo or more periods before, ``e=hi`` hi or more
+after); cohort 0 or NaN is never treated; Sun-Abraham uses the never-treated
+units as control cohort, or, when there are none, the last-treated cohort, and
+then drops the periods from that cohort's first treated period on. The
+Sun-Abraham weights are cohort shares among the units observed at each event
+time, treated as fixed in the delta method (as fixest's ``sunab`` aggregation
+and pyfixest's saturated event study do).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from threadpoolctl import threadpool_limits
+
+from analysis.errors import DataValidationError, ParameterError, PreTrendWarning, StudyError, check_choice
+from analysis.estimators.event_study.cells import cohort_moments, fit_from_moments
+from analysis.estimators.event_study.design import event_design
+from analysis.estimators.event_study.general import COLLINEAR_HINT, fit_with_pyfixest, long_design
+from analysis.estimators.event_study.panel_input import (NotBalanced, balanced_matrix, cohort_values,
+                                                         parquet_moments)
+from analysis.estimators.results import EffectResult, tidy_estimates
+
+__all__ = ["event_study", "ESTIMATORS"]
+
+ESTIMATORS = ("twfe", "sun_abraham")
+ESTIMANDS = {"twfe": "TWFE event study", "sun_abraham": "Sun-Abraham IW"}
+
+
+def event_study(data: pd.DataFrame | str | Path, *, outcome: str, unit: str, time: str, cohort: str,
+                window: tuple[int, int] = (-24, 36), reference: int = -1,
+                estimator: Literal["twfe", "sun_abraham"] = "twfe", cluster: str | None = None,
+                alpha: float = 0.05) -> EffectResult:
+    """Dynamic effects by event time with unit and period fixed effects.
+
+    Parameters
+    ----------
+    data
+        A long panel (one row per unit and period) as a DataFrame, or the path
+        of a Parquet file with those columns (streamed; see the module docstring).
+    outcome, unit, time, cohort
+        Column names. ``time`` holds integer periods (e.g. month index); ``cohort``
+        the first treated period in the same units, 0 or NaN for never treated,
+        constant within a unit.
+    window
+        ``(lo, hi)`` event times reported; times outside are binned at the endpoints.
+    reference
+        The omitted event time (inside the window); effects are relative to it.
+    estimator
+        ``"twfe"`` (event-time dummies) or ``"sun_abraham"`` (interaction-weighted).
+    cluster
+        Cluster column; ``None`` clusters by ``unit``.
+    alpha
+        1 - confidence level; intervals use a t distribution with G - 1 df (as pyfixest).
+
+    Returns
+    -------
+    EffectResult
+        Terms ``"e=k"`` for each event time in the window with data, except the
+        reference; ``n`` is the number of treated units observed at that event time.
+    """
+    check_choice("estimator", estimator, ESTIMATORS)
+    window, reference, alpha = _check_options(window, reference, alpha)
+    for name, value in (("outcome", outcome), ("unit", unit), ("time", time), ("cohort", cohort)):
+        if not isinstance(value, str):
+            raise ParameterError(f"{name}={value!r} must be a column name (str).")
+    if cluster is not None and not isinstance(cluster, str):
+        raise ParameterError(f"cluster={cluster!r} must be a column name (str) or None (cluster by unit).")
+    by_unit = cluster is None or cluster == unit
+    columns = dict(outcome=outcome, unit=unit, time=time, cohort=cohort)
+
+    # The fast path runs many small and skinny matrix products; multi-threaded OpenBLAS
+    # spends more time synchronising than computing on them (measured 40x slower on the
+    # 2-core project machine under load), so BLAS runs single-threaded during the call
+    # (pyfixest's demeaning is numba, not BLAS, and is not affected).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _event_study(data, columns=columns, by_unit=by_unit, cluster=cluster, window=window,
+                            reference=reference, estimator=estimator, alpha=alpha)
+
+
+def _event_study(data, *, columns, by_unit, cluster, window, reference, estimator, alpha) -> EffectResult:
+    outcome, unit, time, cohort = (columns[k] for k in ("outcome", "unit", "time", "cohort"))
+    facts: dict[str, object] = {"rows_dropped_missing_outcome": 0}
+    frame = None
+    moments = None
+    if isinstance(data, (str, Path)):
+        path = Path(data)
+        if not path.is_file():
+            raise ParameterError(f"data={str(data)!r}: no such Parquet file; pass a DataFrame or a file path.")
+        if by_unit:
+            try:
+                moments, read = parquet_moments(path, **columns)
+                facts["source"] = f"parquet ({read['read_order']})"
+            except NotBalanced as why:
+                facts["path_reason"] = f"not a balanced panel ({why})"
+        if moments is None:
+            frame = _read_parquet(path, [outcome, unit, time, cohort] + ([] if by_unit else [cluster]))
+            facts["source"] = "parquet (loaded)"
+    elif isinstance(data, pd.DataFrame):
+        frame = data
+        facts["source"] = "DataFrame"
+    else:
+        raise ParameterError(f"data must be a pandas DataFrame or a Parquet path; got {type(data).__name__}.")
+
+    if frame is not None:
+        frame = _validated(frame, cluster=None if by_unit else cluster, **columns)
+        facts["rows_dropped_missing_outcome"] = int(frame[outcome].isna().sum())
+        if by_unit:
+            try:
+                matrix, unit_cohort, periods, _ = balanced_matrix(frame, **columns)
+                cohorts = np.unique(unit_cohort)
+                moments = cohort_moments(matrix, np.searchsorted(cohorts, unit_cohort), cohorts, periods)
+            except NotBalanced as why:
+                facts["path_reason"] = f"not a balanced panel ({why})"
+        else:
+            facts["path_reason"] = f"clustered by {cluster!r}, not by unit"
+
+    options = dict(window=window, reference=reference, estimator=estimator)
+    if moments is not None:
+        fitted = _fit_fast(moments, **options)
+    else:
+        fitted = _fit_general(frame.dropna(subset=[outcome]), cluster=cluster or unit, **columns, **options)
+    return _result(fitted, facts, alpha=alpha, spec={**columns, **options, "cluster": cluster or unit,
+                                                     "alpha": alpha})
+
+
+def _check_options(window, reference, alpha):
+    try:
+        lo, hi = (int(v) for v in window)
+        ok = (lo, hi) == tuple(window) and lo < hi
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ParameterError(f"window={window!r} must be two integers (lo, hi) with lo < hi, e.g. (-24, 36).")
+    if not isinstance(reference, (int, np.integer)) or not lo <= reference <= hi:
+        raise ParameterError(f"reference={reference!r} must be an integer event time inside window=({lo}, {hi}).")
+    if not isinstance(alpha, (float, int)) or not 0 < alpha < 1:
+        raise ParameterError(f"alpha={alpha!r} must lie strictly between 0 and 1, e.g. 0.05.")
+    return (lo, hi), int(reference), float(alpha)
+
+
+def _read_parquet(path: Path, names: list[str]) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    available = pq.ParquetFile(path).schema_arrow.names
+    missing = [c for c in names if c not in available]
+    if missing:
+        raise DataValidationError(f"{path}: columns {missing} not found; the file has {available}.")
+    return pq.read_table(path, columns=list(dict.fromkeys(names))).to_pandas()
+
+
+def _validated(frame, *, outcome, unit, time, cohort, cluster):
+    names = [outcome, unit, time, cohort] + ([cluster] if cluster else [])
+    missing = [c for c in names if c not in frame.columns]
+    if missing:
+        raise ParameterError(f"columns {missing} are not in the data; it has {list(frame.columns)[:20]}.")
+    for name in (outcome, time, cohort):
+        if not pd.api.types.is_numeric_dtype(frame[name]) or pd.api.types.is_bool_dtype(frame[name]):
+            raise DataValidationError(f"column {name!r} must be numeric; it is {frame[name].dtype}.")
+    for name in [unit, time] + ([cluster] if cluster else []):
+        if frame[name].isna().any():
+            raise DataValidationError(f"column {name!r} has {int(frame[name].isna().sum())} missing values; "
+                                      "every row needs one. Drop or fix those rows first.")
+    t = frame[time].to_numpy(dtype=float)
+    g = cohort_values(frame[cohort])
+    for name, values in ((time, t), (cohort, g)):
+        bad = values != np.round(values)
+        if bad.any():
+            raise DataValidationError(f"column {name!r} must hold whole periods; {int(bad.sum())} rows do not "
+                                      f"(e.g. {values[bad][:3].tolist()}). Use an integer period index.")
+    varying = pd.Series(g).groupby(frame[unit].to_numpy()).nunique()
+    if (varying > 1).any():
+        raise DataValidationError(f"column {cohort!r} varies within {int((varying > 1).sum())} units "
+                                  f"(e.g. {varying[varying > 1].index[:5].tolist()}); the cohort is the first "
+                                  "treated period and must be constant within a unit.")
+    return frame
+
+
+def _sun_abraham_control(cohorts, counts, periods):
+    """Control cohort and how many leading periods to keep (Sun & Abraham 2021, sec. 4)."""
+    present = cohorts[counts > 0]
+    if (present == 0).any():
+        return 0.0, len(periods), "never treated"
+    last = present.max()
+    keep = int((np.asarray(periods, dtype=float) < last).sum())
+    if len(present) < 2 or keep < 2:
+        raise StudyError("Sun-Abraham needs a control cohort: there are no never-treated units and the "
+                         f"last-treated cohort ({last:g}) leaves {keep} period(s) before its treatment.")
+    return float(last), keep, f"last treated (cohort {last:g}; periods from {last:g} on dropped)"
+
+
+def _fit_fast(moments, *, window, reference, estimator):
+    control, label = 0.0, "never treated"
+    if estimator == "sun_abraham":
+        control, keep, label = _sun_abraham_control(moments.cohorts, moments.counts, moments.periods)
+        moments = moments.first_periods(keep)
+    design = event_design(moments.cohorts, moments.periods, moments.counts, window=window,
+                          reference=reference, estimator=estimator, control_cohort=control)
+    if not design.terms:
+        raise StudyError(f"No treated unit is observed at any event time in window={window}.")
+    fit = fit_from_moments(moments, design.design)
+    if fit.rank_deficient:
+        raise StudyError("The event-time columns are collinear with the unit and period effects. "
+                         + COLLINEAR_HINT)
+    n_units = int(moments.counts.sum())
+    return dict(design=design, coef=fit.coef, vcov=fit.vcov, n_obs=fit.n_obs, n_units=n_units,
+                n_clusters=fit.n_clusters, n_periods=len(moments.periods), control=label,
+                path="cohort moments")
+
+
+def _fit_general(frame, *, outcome, unit, time, cohort, cluster, window, reference, estimator):
+    work = frame.assign(_cohort=cohort_values(frame[cohort]))
+    control, label = 0.0, "never treated"
+    if estimator == "sun_abraham":
+        per_unit = work.groupby(unit)["_cohort"].first()
+        cohorts, counts = np.unique(per_unit.to_numpy(), return_counts=True)
+        periods = np.sort(work[time].unique())
+        control, keep, label = _sun_abraham_control(cohorts, counts, periods)
+        work = work[work[time].to_numpy(dtype=float) < periods[keep - 1] + 0.5]
+    work, design = long_design(work, unit=unit, cohort_col="_cohort", time=time, window=window,
+                               reference=reference, estimator=estimator, control_cohort=control)
+    if not design.terms:
+        raise StudyError(f"No treated unit is observed at any event time in window={window}.")
+    coef, vcov, n_obs, n_clusters = fit_with_pyfixest(work, outcome=outcome, unit=unit, time=time,
+                                                      cluster=cluster, n_columns=len(design.columns))
+    return dict(design=design, coef=coef, vcov=vcov, n_obs=n_obs, n_units=int(work[unit].nunique()),
+                n_clusters=n_clusters, n_periods=int(work[time].nunique()), control=label, path="pyfixest")
+
+
+def _result(fitted, facts, *, alpha, spec) -> EffectResult:
+    design = fitted["design"]
+    estimate = design.weights @ fitted["coef"]
+    vcov = design.weights @ fitted["vcov"] @ design.weights.T
+    # a variance can come out as -1e-30 on noiseless data: it is zero
+    std_error = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
+    terms = [f"e={k}" for k in design.terms]
+    dof = fitted["n_clusters"] - 1
+    table = tidy_estimates(terms, estimate, std_error, n=design.units, alpha=alpha, dof=dof)
+    n_columns = len(design.columns)
+    residual_dof = fitted["n_obs"] - fitted["n_units"] - (fitted["n_periods"] - 1) - n_columns
+    pre = [i for i, k in enumerate(design.terms) if k < spec["reference"]]
+    diagnostics: dict[str, object] = {
+        "path": fitted["path"], **facts, "n_units": fitted["n_units"], "n_obs": fitted["n_obs"],
+        "n_periods": fitted["n_periods"], "n_clusters": fitted["n_clusters"],
+        "residual_dof": int(residual_dof), "n_event_columns": n_columns,
+        "control_cohort": fitted["control"], "terms_without_data": [f"e={k}" for k in design.empty],
+        "vcov": pd.DataFrame(vcov, index=terms, columns=terms), "warnings": [],
+    }
+    if spec["estimator"] == "sun_abraham":
+        diagnostics["cohort_weights"] = pd.DataFrame(
+            [{"term": f"e={k}", "cohort": g, "weight": design.weights[design.terms.index(k), j]}
+             for j, (g, k) in enumerate(design.columns)])
+    if pre:
+        diagnostics["pretrend_test"] = _wald(estimate[pre], vcov[np.ix_(pre, pre)], dof)
+        if diagnostics["pretrend_test"]["p_value"] < alpha:
+            msg = (f"Pre-trend test rejects zero pre-treatment effects jointly (F = "
+                   f"{diagnostics['pretrend_test']['statistic']:.2f}, p = {diagnostics['pretrend_test']['p_value']:.3g}"
+                   f", {len(pre)} terms): parallel trends are doubtful; do not read the effects as causal.")
+            diagnostics["warnings"].append(msg)
+            warnings.warn(msg, PreTrendWarning, stacklevel=4)
+    spec = {**spec, "endpoints": "binned (e<=lo counted as lo, e>=hi as hi)",
+            "never_treated": "cohort 0 or NaN", "vcov": "CR1 (pyfixest/fixest small-sample factor)"}
+    return EffectResult(estimates=table, estimand=ESTIMANDS[spec["estimator"]], spec=spec,
+                        diagnostics=diagnostics)
+
+
+def _wald(estimate, vcov, dof) -> dict:
+    """Joint F test that the pre-treatment terms are zero (Wald / q, F(q, G-1))."""
+    q = len(estimate)
+    statistic = float(estimate @ np.linalg.solve(vcov, estimate)) / q
+    return {"statistic": statistic, "df": q, "df_denom": int(dof), "p_value": float(stats.f.sf(statistic, q, dof))}

@@ -1,0 +1,75 @@
+"""General path of the event study: any panel (unbalanced, missing outcomes, other clusters), on pyfixest.
+
+The event-time columns are built here (same binning and the same columns as the
+fast path, :mod:`.design`) and the regression ``y ~ columns | unit + period``
+with CR1 standard errors is left to ``pyfixest.feols`` (fixest's algorithms,
+tested against R). It needs the whole long table in memory, so it is meant for
+panels up to a few million rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import StudyError
+from analysis.estimators.event_study.design import EventDesign, binned_event_time
+
+
+def long_design(frame: pd.DataFrame, *, unit: str, cohort_col: str, time: str, window: tuple[int, int],
+                reference: int, estimator: str, control_cohort: float) -> tuple[pd.DataFrame, EventDesign]:
+    """Event columns ``ev0, ev1, ...`` on the long table, and the matching EventDesign (no grid)."""
+    g = frame[cohort_col].to_numpy(dtype=float)
+    e = binned_event_time(g, frame[time].to_numpy(dtype=float), window)
+    treated = (g != 0) & (g != control_cohort)
+    lo, hi = window
+    wanted = [k for k in range(lo, hi + 1) if k != reference]
+    cells = pd.DataFrame({"g": g[treated], "e": e[treated], "unit": frame[unit].to_numpy()[treated]})
+    units_at = cells.groupby(["e", "g"])["unit"].nunique()
+    terms = [k for k in wanted if k in units_at.index.get_level_values("e")]
+    empty = [k for k in wanted if k not in terms]
+    columns = []
+    values = {}
+    if estimator == "twfe":
+        for j, k in enumerate(terms):
+            columns.append((None, k))
+            values[f"ev{j}"] = (treated & (e == k)).astype(float)
+        weights = np.eye(len(terms))
+    else:
+        for k in terms:
+            for gv in units_at.loc[k].index:
+                values[f"ev{len(columns)}"] = (treated & (g == gv) & (e == k)).astype(float)
+                columns.append((gv, k))
+        weights = np.zeros((len(terms), len(columns)))
+        for j, (gv, k) in enumerate(columns):
+            row = terms.index(k)
+            weights[row, j] = units_at.loc[(k, gv)] / units_at.loc[k].sum()
+    units = np.array([cells.loc[cells["e"] == k, "unit"].nunique() for k in terms], dtype=np.int64)
+    design = EventDesign(design=np.zeros((0, 0, len(columns))), columns=columns, terms=terms,
+                         weights=weights, units=units, empty=empty)
+    return frame.assign(**values), design
+
+
+def fit_with_pyfixest(frame: pd.DataFrame, *, outcome: str, unit: str, time: str, cluster: str,
+                      n_columns: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """``feols(outcome ~ ev0 + ... | unit + time, vcov={"CRV1": cluster})``: coef, vcov, N, G."""
+    import pyfixest as pf
+
+    names = [f"ev{j}" for j in range(n_columns)]
+    renamed = pd.DataFrame({"y__": frame[outcome].to_numpy(dtype=float), "unit__": frame[unit].to_numpy(),
+                            "time__": frame[time].to_numpy(), "cluster__": frame[cluster].to_numpy()})
+    for name in names:
+        renamed[name] = frame[name].to_numpy()
+    fit = pf.feols(f"y__ ~ {' + '.join(names)} | unit__ + time__", data=renamed, vcov={"CRV1": "cluster__"})
+    kept = list(fit._coefnames)
+    if kept != names:
+        dropped = [n for n in names if n not in kept]
+        raise StudyError(f"{len(dropped)} event-time columns are collinear with the unit and period "
+                         "effects and were dropped by the regression; the remaining effects are not "
+                         "comparable to the reference period. " + COLLINEAR_HINT)
+    return np.asarray(fit.coef(), dtype=float), np.asarray(fit._vcov, dtype=float), int(fit._N), int(fit._G[0])
+
+
+COLLINEAR_HINT = ("Typical cause: no never-treated units and a window that covers every event time "
+                  "(no binned endpoints); narrow `window` so the endpoints bin, or use "
+                  "estimator='sun_abraham', which then uses the last-treated cohort as control.")
