@@ -36,6 +36,8 @@ study = exit_health.setup(dataset=dataset, outcomes=outcomes, exit_window_days=e
 ("code", "frame = exit_health.panel(study)"),
 ("markdown", "Effects per outcome: simple ATT, event time, pre-trend tests (a rejection is shown prominently)."),
 ("code", "effects = exit_health.effects(study)"),
+("markdown", "TWFE and Sun-Abraham event studies beside Callaway & Sant'Anna, as a diagnostic."),
+("code", "exit_health.fixed_effects_diagnostic(study);"),
 ("markdown", "The placebo beside the main result, and heterogeneity by sex and age group."),
 ("code", "exit_health.placebo_and_heterogeneity(study);"),
 ("markdown", "Health returns in euros per exit to work, for the intervention study's returns."),

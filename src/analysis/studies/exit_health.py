@@ -155,6 +155,36 @@ def effects(ctx: StudyContext) -> dict:
     return out
 
 
+def fixed_effects_diagnostic(ctx: StudyContext) -> pd.DataFrame:
+    """TWFE and Sun-Abraham event studies beside Callaway & Sant'Anna (a diagnostic: TWFE can be biased
+    under heterogeneous effects by exit year; the three agreeing is reassuring)."""
+    from analysis.estimators import event_study
+    from analysis.report.labels import t
+
+    frame = ctx.frames["panel"]  # type: ignore[attr-defined]
+    frame = frame[frame["g_work"] != frame["year"].min()]  # no pre-period: dropped, as Callaway & Sant'Anna do
+    lo, hi = ctx.parameters["event_window"]
+    rows = []
+    for outcome in [o for o in DYNAMIC if o in ctx.parameters["outcomes"]]:
+        cs = ctx.frames["effects"][outcome][2].estimates  # type: ignore[attr-defined]
+        fe = {est: event_study(frame, outcome=outcome, unit="person_id", time="year", cohort="g_work",
+                               window=(lo, hi), reference=-1, estimator=est).estimates
+              for est in ("twfe", "sun_abraham")}
+        for k in range(0, 4):
+            term = f"e={k}"
+            rows.append({t("exit_health.outcome", ctx.lang): t(f"exit_health.outcome.{outcome}", ctx.lang),
+                         t("exit_health.event_year", ctx.lang): k,
+                         "Callaway-Sant'Anna": cs.loc[term, "estimate"] if term in cs.index else np.nan,
+                         "TWFE": fe["twfe"].loc[term, "estimate"] if term in fe["twfe"].index else np.nan,
+                         "Sun-Abraham": fe["sun_abraham"].loc[term, "estimate"] if term in fe["sun_abraham"].index
+                         else np.nan})
+    table = pd.DataFrame(rows)
+    ctx.report.table(table, caption=t("exit_health.fe_caption", ctx.lang),
+                     number_formats={"Callaway-Sant'Anna": "num3", "TWFE": "num3", "Sun-Abraham": "num3",
+                                     t("exit_health.event_year", ctx.lang): "int"})
+    return table
+
+
 def placebo_and_heterogeneity(ctx: StudyContext) -> pd.DataFrame:
     """The placebo (exit for other reasons) beside the main effect, and effects by sex and age group."""
     from analysis.report.labels import t
