@@ -8,8 +8,10 @@
                          merged); open spells end at observation_end with ``censored``; months are
                          integers ``year * 12 + month - 1``;
 - ``person_year``        one row per person and year of the window: age, sex, municipality,
-                         bijstand on 31 December, months with bijstand and with employment, and the
-                         health outcomes (null where health_yearly has no row);
+                         bijstand on 31 December, months with bijstand and with employment (summed
+                         over spells from their month ranges, no month grid: a month shared by two
+                         consecutive jobs counts for each, capped at 12 a year), and the health
+                         outcomes (null where health_yearly has no row);
 - ``person_month``       one row per month for persons who receive bijstand at some time in the
                          window (the population of the exit_health and intervention studies), from
                          their first to their last month in the window: bijstand, other benefit,
@@ -121,11 +123,13 @@ def _build(con: duckdb.DuckDBPyConnection, ds: Dataset, out: Path) -> None:
     write("person_year", f"""
         WITH grid AS (SELECT p.person_id, y.year, y.year - p.birth_year AS age, p.sex, p.municipality_code
                       FROM raw_persons p CROSS JOIN years y),
-        bm AS (SELECT person_id, m // 12 AS year, count(DISTINCT m) AS months FROM (
-                 SELECT person_id, unnest(range(GREATEST(start_month, {m0}), end_month + 1)) AS m FROM bs)
+        bm AS (SELECT b.person_id, y.year,
+                      sum(LEAST(b.end_month, y.year * 12 + 11) - GREATEST(b.start_month, y.year * 12) + 1) AS months
+               FROM bs b JOIN years y ON b.start_month <= y.year * 12 + 11 AND b.end_month >= y.year * 12
                GROUP BY ALL),
-        em AS (SELECT person_id, m // 12 AS year, count(DISTINCT m) AS months FROM (
-                 SELECT person_id, unnest(range(sm, LEAST(em, {m1}) + 1)) AS m FROM emp WHERE em >= {m0})
+        em AS (SELECT e.person_id, y.year,
+                      least(12, sum(LEAST(e.em, y.year * 12 + 11) - GREATEST(e.sm, y.year * 12) + 1)) AS months
+               FROM emp e JOIN years y ON e.sm <= y.year * 12 + 11 AND e.em >= y.year * 12
                GROUP BY ALL),
         dec AS (SELECT DISTINCT b.person_id, y.year FROM bs b JOIN years y
                 ON b.start_date <= make_date(y.year, 12, 31) AND b.end_date >= make_date(y.year, 12, 31))
