@@ -87,6 +87,7 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
     dur = np.zeros(n, dtype=np.int32)  # months in the current bijstand spell
     ww_left = np.zeros(n, dtype=np.int32)
     last_emp = np.full(n, -10_000, dtype=np.int32)  # last month employed
+    left_other = np.full(n, -10_000, dtype=np.int32)  # month of the last exit from bijstand not into work
     kind = np.zeros(n, dtype=np.int8)
     union_start = np.full(n, -1, dtype=np.int32)
     unions: list = []
@@ -133,7 +134,9 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
         ww_start = lose & (draws[4] < 0.55)
         ww_left[ww_start] = 3 + (draws[5][ww_start] * 10).astype(np.int32)
         h_find = logistic(-2.4 + 0.9 * e)
-        find = ~cur_emp & ~cur_bij & active & (draws[4] < h_find) & ~lose
+        # no job in the month right after leaving bijstand for other reasons: such a job could start within
+        # 31 days of the spell's end and would then count as an exit to work in the data
+        find = ~cur_emp & ~cur_bij & active & (draws[4] < h_find) & ~lose & (t - left_other >= 2)
         cur_emp = (cur_emp & ~lose & active) | find
         ww_now = ww_left > 0
         ww_left = np.maximum(ww_left - 1, 0)
@@ -173,6 +176,7 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
         prog_kind[start_prog] = ((pop.migration[start_prog] == 2) & (pop.education[start_prog] == 0)).astype(np.int8)
 
         leave = to_work | other | aged_out
+        left_other[other | aged_out] = t
         etw[:, t] = to_work
         cur_emp = cur_emp | to_work
         cur_bij = (cur_bij & ~leave) | enter
