@@ -48,3 +48,31 @@ def funnel_position(rate: float, n: float, p0: float, *, levels: Sequence[float]
         elif rate < limits[f"lower_{tag}"]:
             verdict = f"below_{tag}"
     return verdict
+
+
+def funnel_limits_normal(target: float, se, *, levels: Sequence[float] = (0.95, 0.998)) -> pd.DataFrame:
+    """Control limits for estimates with standard errors ``se`` around ``target`` (Spiegelhalter 2005, sec. 3).
+
+    For an approximately normal estimate the limits are ``target +/- z * se``; plotted against the
+    precision ``1 / se`` they form the funnel. Used to compare effect estimates between
+    municipalities, where the target is the precision-weighted mean of the estimates.
+    """
+    se = np.asarray(se, dtype=float)
+    if (se <= 0).any() or not np.isfinite(se).all():
+        raise ParameterError("funnel_limits_normal: every standard error must be positive and finite.")
+    out = {"se": se, "precision": 1 / se}
+    for level in levels:
+        if not 0 < level < 1:
+            raise ParameterError(f"level={level!r} must lie between 0 and 1 (for example 0.95).")
+        z = stats.norm.ppf(0.5 + level / 2)
+        tag = f"{level * 100:g}"
+        out[f"lower_{tag}"] = target - z * se
+        out[f"upper_{tag}"] = target + z * se
+    return pd.DataFrame(out)
+
+
+def precision_weighted_mean(estimates, se) -> tuple[float, float]:
+    """Fixed-effect (inverse-variance) pooled estimate and its standard error."""
+    est, se = np.asarray(estimates, dtype=float), np.asarray(se, dtype=float)
+    w = 1 / se**2
+    return float((w * est).sum() / w.sum()), float(np.sqrt(1 / w.sum()))

@@ -129,19 +129,27 @@ def _appendix(appendix: Mapping, lang: str) -> str:
 def export_pdf(notebook_path: str | Path, pdf_path: str | Path, *, title: str, meta: Mapping | None = None,
                appendix: Mapping | None = None, lang: str = "nl") -> Path:
     """Write the report PDF of an executed notebook; keep the .typ beside it when compiling fails."""
+    notebook_path = Path(notebook_path)
+    return markdown_to_pdf(notebook_markdown(notebook_path), pdf_path, title=title, meta=meta, appendix=appendix,
+                           lang=lang, root=notebook_path.parent, what=notebook_path.name)
+
+
+def markdown_to_pdf(markdown: str, pdf_path: str | Path, *, title: str, meta: Mapping | None = None,
+                    appendix: Mapping | None = None, lang: str = "nl", root: str | Path | None = None,
+                    what: str = "the report") -> Path:
+    """Pandoc markdown (figures relative to ``root``) -> PDF with the house page design."""
     import pypandoc
     import typst
 
-    notebook_path, pdf_path = Path(notebook_path), Path(pdf_path)
-    root = notebook_path.parent
-    markdown = notebook_markdown(notebook_path)
+    pdf_path = Path(pdf_path)
+    root = Path(root) if root else pdf_path.parent
     try:
         body = subprocess.run(
             [pypandoc.get_pandoc_path(), "-f", "markdown", "-t", "typst", "--wrap=none"],
             input=markdown, capture_output=True, text=True, check=True, cwd=root, timeout=120,
         ).stdout
     except (subprocess.CalledProcessError, OSError, subprocess.TimeoutExpired) as exc:
-        raise RunError(f"pandoc could not convert the report of {notebook_path.name}: {exc}") from None
+        raise RunError(f"pandoc could not convert {what}: {exc}") from None
     source = _preamble(title, meta or {}, lang) + _title_block(title, meta or {}, lang) + body + _appendix(
         appendix or {}, lang)
     typ = pdf_path.with_suffix(".typ")

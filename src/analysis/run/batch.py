@@ -13,8 +13,11 @@ cluster; notebooks do not change. A failing run does not stop the others; the
 batch ends with a table of failures and a non-zero exit. ``--resume`` skips
 combinations whose results already exist with the same parameters and the
 same dataset hash. Each batch writes ``reports/<study>/batch-<id>/`` with
-``runs.csv`` (one row per run: parameters, status, run directory, error) and
-``summary.csv`` (every estimate of every run, one row each).
+``runs.csv`` (one row per run: parameters, status, run directory, worker,
+error naming the failing cell), ``summary.csv`` (every estimate of every run,
+one row each, after cross-run disclosure control) and ``summary.pdf`` (forest
+plot, funnel plot for municipality comparisons, table): see
+:mod:`analysis.run.summary`.
 """
 
 from __future__ import annotations
@@ -191,8 +194,13 @@ def run_batch(
     out_root: Path | None = None,
     pdf: bool = True,
     progress: bool = True,
+    estimate: str | None = None,
 ) -> Path:
-    """Run ``study`` for every grid combination; returns the batch directory (runs.csv, summary.csv)."""
+    """Run ``study`` for every grid combination; returns the batch directory (runs.csv, summary.csv/.pdf).
+
+    ``estimate`` names the estimate that summary.pdf compares across runs (default: the first
+    with a standard error).
+    """
     out_root = Path(out_root) if out_root else reports_root()
     specs = plan(study, grid, dict(fixed or {}))
     batch_dir = out_root / study / f"batch-{datetime.now().strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
@@ -218,7 +226,8 @@ def run_batch(
     bar.close()
     runs = pd.DataFrame(records)
     runs.to_csv(batch_dir / "runs.csv", index=False)
-    summarise(runs, batch_dir)
+    summarise(runs, batch_dir, study=study, estimate=estimate, pdf=pdf,
+              lang=str(dict(fixed or {}).get("lang", "nl")))
     return batch_dir
 
 
@@ -266,8 +275,16 @@ def _run_dask(study, todo, scheduler, out_root, pdf, bar) -> list[dict]:
     return records
 
 
-def summarise(runs: pd.DataFrame, batch_dir: Path) -> pd.DataFrame:
-    """summary.csv: every estimate of every successful (or resumed) run, one row each."""
+def summarise(runs: pd.DataFrame, batch_dir: Path, *, study: str = "", estimate: str | None = None,
+              pdf: bool = True, lang: str = "nl") -> pd.DataFrame:
+    """summary.csv (and summary.pdf): every estimate of every successful or resumed run, one row each.
+
+    Cross-run disclosure control runs first (:func:`analysis.run.summary.cross_run_control`), so
+    nothing in the summary, and nothing left in the runs, gives a small figure away by subtraction.
+    """
+    from analysis.report.disclosure import DisclosurePolicy
+    from analysis.run.summary import apply_to_runs, cross_run_control, write_summary_pdf
+
     rows = []
     for _, run in runs.iterrows():
         if run["status"] not in ("ok", "skipped"):
@@ -276,8 +293,16 @@ def summarise(runs: pd.DataFrame, batch_dir: Path) -> pd.DataFrame:
         for e in results["estimates"]:
             rows.append({"run_dir": run["run_dir"], **{f"param_{k}": v for k, v in results["parameters"].items()},
                          **e})
-    summary = pd.DataFrame(rows)
+    columns = ["run_dir", "name", "estimate", "se", "ci_low", "ci_high", "n", "unit", "suppressed"]
+    summary = pd.DataFrame(rows) if rows else pd.DataFrame(columns=columns)
+    policy = DisclosurePolicy.load()
+    summary, log = cross_run_control(summary, policy)
+    apply_to_runs(log)
     summary.to_csv(batch_dir / "summary.csv", index=False)
+    (batch_dir / "disclosure_log.json").write_text(json.dumps(log, indent=2, default=str), encoding="utf-8")
+    if pdf:
+        write_summary_pdf(batch_dir, summary, runs, study=study, estimate=estimate, lang=lang, policy=policy,
+                          log=log)
     return summary
 
 

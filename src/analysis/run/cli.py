@@ -119,8 +119,9 @@ def _cmd_batch(args) -> int:
     if args.lang is not None:
         fixed["lang"] = args.lang
     batch_dir = run_batch(args.study, grid, fixed=fixed, workers=args.workers, scheduler=args.scheduler,
-                          resume=args.resume, out_root=Path(args.out) if args.out else None, pdf=not args.no_pdf)
-    print(f"Batch written to {batch_dir} (runs.csv, summary.csv)")
+                          resume=args.resume, out_root=Path(args.out) if args.out else None, pdf=not args.no_pdf,
+                          estimate=args.estimate)
+    print(f"Batch written to {batch_dir} (runs.csv, summary.csv{'' if args.no_pdf else ', summary.pdf'})")
     failed = failures_table(batch_dir)
     if failed:
         print(failed, file=sys.stderr)
@@ -172,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="skip runs whose results exist (same parameters and data)")
     p.add_argument("--out", help="output root (default: reports/)")
     p.add_argument("--no-pdf", action="store_true")
+    p.add_argument("--estimate", help="estimate compared across runs in summary.pdf (default: first with an se)")
     p.set_defaults(func=_cmd_batch)
     return parser
 

@@ -88,6 +88,10 @@ def prepare(study_name: str, given: Mapping[str, Any]) -> tuple[Study, dict]:
     checked = validate_parameters(study, given)
     if "dataset" in checked:
         checked["dataset"] = str(_dataset_dir(checked))
+    elif any(p.name == "dataset" for p in study.user_parameters):  # the declared default must exist too
+        import ast
+
+        _dataset_dir({"dataset": ast.literal_eval(study.parameter("dataset").default)})
     return study, checked
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.errors import ParameterError, StudyError
+from analysis.errors import ParameterError
 from analysis.studies.base import StudyContext, setup_study
 
 WORKING_AGE = (18, 66)
@@ -201,11 +201,13 @@ def inflow_outflow(ctx: StudyContext) -> pd.DataFrame:
                          policy=ctx.report.policy, log=ctx.report.log, name="inflow")
     tout = safe_aggregate(outflow[outflow["year"].isin(years)], by=["year"], stat="count",
                           policy=ctx.report.policy, log=ctx.report.log, name="outflow")
-    for _, r in tin.iterrows():
+    counted = {int(r["year"]): r for _, r in tin.iterrows()}
+    for year in years:  # a year without any inflow (a small gemeente) is a count of 0: withheld by the rule
+        r = counted.get(year)
         ctx.add_estimates([{
-            "name": f"inflow_{int(r['year'])}", "estimate": None if pd.isna(r["value"]) else float(r["value"]),
-            "se": None, "ci_low": None, "ci_high": None, "n": int(r["n"]), "unit": "spells",
-            "suppressed": bool(r["suppressed"]),
+            "name": f"inflow_{year}", "estimate": None if r is None or pd.isna(r["value"]) else float(r["value"]),
+            "se": None, "ci_low": None, "ci_high": None, "n": 0 if r is None else int(r["n"]), "unit": "spells",
+            "suppressed": False if r is None else bool(r["suppressed"]),
         }])
     both = pd.concat([tin.assign(flow=t("inflow", ctx.lang)), tout.assign(flow=t("outflow", ctx.lang))])
     fig = figures.grouped_bars(both, x="year", y="value", group="flow", ylabel=t("overview.spells", ctx.lang))
@@ -232,8 +234,12 @@ def spell_durations(ctx: StudyContext):
     ).df()
     first_month = pd.Timestamp(start.year, start.month, 1) + pd.offsets.MonthBegin(1)
     spells = spells[pd.to_datetime(spells["start_date"]) >= first_month]
-    if len(spells) < ctx.report.policy.min_units:
-        raise StudyError(f"Only {len(spells)} bijstand spells start in the window: too few to describe durations.")
+    if len(spells) < ctx.report.policy.min_units:  # a small gemeente: withheld, the rest of the report stands
+        ctx.add_estimates([{"name": "median_spell_months", "estimate": None, "se": None, "ci_low": None,
+                            "ci_high": None, "n": int(len(spells)), "unit": "months", "suppressed": False}])  # withheld by the rule
+        ctx.report.log.add(t("overview.km_caption", ctx.lang), "all", "min_units", int(len(spells)))
+        ctx.report.markdown(f"*{t('suppressed_note', ctx.lang, min_units=ctx.report.policy.min_units)}*")
+        return None
     spells["ended"] = spells["ended"].astype(int)
     km = kaplan_meier(spells, duration="months", event="ended")
     med = km.median

@@ -1,0 +1,79 @@
+"""Cross-run disclosure control and the batch summary (summary.csv, summary.pdf)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from analysis.report.disclosure import DisclosurePolicy
+from analysis.run.summary import apply_to_runs, choose_estimate, cross_run_control
+
+POLICY = DisclosurePolicy()  # CBS default: at least 10 units
+
+
+def _row(run, municipality, n, name="rate", estimate=0.1, suppressed=False, window=12):
+    return {"run_dir": run, "param_municipality": municipality, "param_window_months": window, "name": name,
+            "estimate": estimate, "se": 0.01, "ci_low": 0.08, "ci_high": 0.12, "n": n, "unit": "share",
+            "suppressed": suppressed}
+
+
+def test_total_minus_all_but_one_part_is_withheld():
+    """'all' (n=100) with GM1 (60) and GM2 (35) published gives away the other 5 units: withhold."""
+    summary = pd.DataFrame([_row("r0", "all", 100), _row("r1", "GM0001", 60), _row("r2", "GM0002", 35)])
+    out, log = cross_run_control(summary, POLICY)
+    withheld = out[out["suppressed"]]
+    assert list(withheld["run_dir"]) == ["r2"], "the smallest published part is withheld first"
+    assert withheld[["estimate", "se", "ci_low", "ci_high"]].isna().all().all()
+    assert log == [{"run_dir": "r2", "name": "rate", "rule": "cross_run_difference", "n": 5, "withheld": True}]
+
+
+def test_exact_partition_and_large_remainder_are_safe():
+    """A remainder of 0 reveals nothing new; one of 10 or more units is publishable on its own."""
+    exact = pd.DataFrame([_row("r0", "all", 100), _row("r1", "GM0001", 60), _row("r2", "GM0002", 40)])
+    large = pd.DataFrame([_row("r0", "all", 100), _row("r1", "GM0001", 60), _row("r2", "GM0002", 30)])
+    for summary in (exact, large):
+        out, log = cross_run_control(summary, POLICY)
+        assert not out["suppressed"].any() and log == []
+
+
+def test_withholding_continues_until_the_remainder_is_safe():
+    """Remainder 2; withholding GM3 (n=3) makes it 5, still small, so GM2 (n=20) goes too: 25."""
+    summary = pd.DataFrame([_row("r0", "all", 100), _row("r1", "GM0001", 75), _row("r2", "GM0002", 20),
+                            _row("r3", "GM0003", 3, suppressed=False)])
+    out, log = cross_run_control(summary, POLICY)
+    assert set(out.loc[out["suppressed"], "run_dir"]) == {"r3", "r2"}
+    assert [e["n"] for e in log] == [2, 5]
+
+
+def test_groups_are_separate_per_estimate_and_other_parameters():
+    """Runs with another window_months are other populations: they do not pair with this 'all'."""
+    summary = pd.DataFrame([_row("r0", "all", 100), _row("r1", "GM0001", 95),
+                            _row("r2", "GM0001", 95, window=6), _row("r3", "all", 100, name="other")])
+    out, log = cross_run_control(summary, POLICY)
+    assert list(out.loc[out["suppressed"], "run_dir"]) == ["r1"]
+
+
+def test_apply_to_runs_withholds_in_the_run_itself(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").write_text(json.dumps({"estimates": [
+        {"name": "rate", "estimate": 0.1, "se": 0.01, "ci_low": 0.08, "ci_high": 0.12, "n": 35, "suppressed": False},
+        {"name": "kept", "estimate": 1.0, "se": None, "ci_low": None, "ci_high": None, "n": 35, "suppressed": False}]}))
+    (run / "report.pdf").write_bytes(b"%PDF-1.7")
+    apply_to_runs([{"run_dir": str(run), "name": "rate", "rule": "cross_run_difference", "n": 5, "withheld": True}])
+    estimates = {e["name"]: e for e in json.loads((run / "results.json").read_text())["estimates"]}
+    assert estimates["rate"]["suppressed"] and estimates["rate"]["estimate"] is None
+    assert estimates["kept"]["estimate"] == 1.0
+    assert not (run / "report.pdf").exists() and (run / "report.pdf.withheld").exists()
+    assert json.loads((run / "disclosure_log.json").read_text())[0]["rule"] == "cross_run_difference"
+
+
+def test_choose_estimate():
+    summary = pd.DataFrame([{**_row("r0", "all", 100, name="count"), "se": None}, _row("r0", "all", 100)])
+    assert choose_estimate(summary, None) == "rate"
+    from analysis.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="not an estimate of these runs"):
+        choose_estimate(summary, "nope")
