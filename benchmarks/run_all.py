@@ -65,6 +65,11 @@ def step(name: str, n: int) -> dict:
         r = att_gt(frame, outcome="y", unit="id", time="t", cohort="g")
         r.aggregate("simple")
         extra["cells"] = len(r.estimates)
+    elif name.startswith("bench_did:"):  # benchmarks/bench_did.py cases at their target sizes
+        sys.path.insert(0, str(HERE))
+        import bench_did
+
+        extra = {k: v for k, v in bench_did.run(name.split(":", 1)[1], n).items() if k.endswith("_s")}
     elif name.startswith("study:"):
         from analysis.run.runner import run_study
 
@@ -88,6 +93,7 @@ def main() -> None:
         return
     rows = []
     plan = [(s, n) for n in args.sizes for s in ("generate", "validate", "store", "did")]
+    plan += [("bench_did:unconditional", 1_000_000), ("bench_did:dr", 100_000)]
     if args.studies:
         plan += [(f"study:{s}", min(args.sizes)) for s in ("overview", "intake", "exit_health", "intervention")]
     for name, n in plan:

@@ -4,37 +4,52 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
 
 from analysis.errors import ParameterError, check_choice
-from analysis.estimators.did.attgt import CONTROLS, METHODS, Panel, cell_effect, cells, make_panel, masks
+from analysis.estimators.did.attgt import CONTROLS, METHODS, cells, estimate_cells
+from analysis.estimators.did.panel import Panel, make_panel
 from analysis.estimators.did.result import GroupTimeResult, uniform_critical_value
 from analysis.estimators.results import tidy_estimates
 
-__all__ = ["att_gt", "GroupTimeResult", "uniform_critical_value"]
+__all__ = ["att_gt", "GroupTimeResult", "Panel", "uniform_critical_value"]
 
 
-def att_gt(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
-           control: str = "never_treated", covariates: Sequence[str] = (), method: str = "dr",
-           alpha: float = 0.05, seed: int = 0, event_window: tuple | None = None,
-           weights: str | None = None) -> GroupTimeResult:
+def att_gt(data: pd.DataFrame | Panel, *, outcome: str | None = None, unit: str | None = None,
+           time: str | None = None, cohort: str | None = None, control: str = "never_treated",
+           covariates: Sequence[str] = (), method: str = "dr", alpha: float = 0.05, seed: int = 0,
+           event_window: tuple | None = None, weights: str | None = None) -> GroupTimeResult:
     """Group-time average treatment effects on the treated (Callaway & Sant'Anna 2021).
 
     Parameters
     ----------
     data
-        Long panel: one row per unit and period.
+        Long panel (one row per unit and period) with the columns named below, or a
+        :class:`Panel` built with ``Panel.from_arrays(y, cohort, covariates=...)`` (then the
+        column names, ``covariates`` and ``weights`` are not used).
     cohort
-        The first treated period; 0 (or NaN) for never treated (as ``first.treat`` in R's mpdta).
+        The first treated period; 0 for never treated (as ``first.treat`` in R's mpdta).
+        Cohorts after the last period count as never treated.
     control
         "never_treated" or "not_yet_treated" (never treated plus units first treated after
         both the period and the base period).
+    covariates
+        Columns for conditional parallel trends. With panel data R ``did`` uses each cell's
+        base-period values; a covariate constant within units is stored once.
     method
-        "dr" (doubly robust, the default as in R), "ipw" or "reg". Without covariates all
-        three are the difference in mean changes.
+        "dr" (``DRDID::drdid_panel``, the default as in R), "ipw" (``std_ipw_did_panel``) or
+        "reg" (``reg_did_panel``). Without covariates all three are the difference in mean changes.
     event_window
         Estimate only cells with ``t - g`` in this closed range (monthly register panels).
+
+    Paths (``result.diagnostics["path"]``):
+
+    - panel building: "balanced, sorted: reshape" when the frame is balanced and sorted by
+      unit then period (the fast path: columns reshaped to units x periods); otherwise
+      "long: scatter" (ids factorised, values scattered into a matrix; units missing a
+      period are dropped with a warning, as R ``did`` does by default); "arrays" for a Panel.
+    - estimation: "unconditional: sums by cohort" without covariates (every cell from
+      per-cohort sums, O(n x T) per aggregation); "covariates: 2x2 <method> per cell" with them.
 
     Standard errors are analytic, from influence functions, clustered by unit (R did's
     ``bstrap = FALSE``); uniform bands come from the multiplier bootstrap in ``aggregate``.
@@ -43,50 +58,46 @@ def att_gt(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: st
     check_choice("method", method, METHODS)
     if not 0 < alpha < 1:
         raise ParameterError(f"alpha={alpha!r} must lie strictly between 0 and 1.")
-    panel = make_panel(data, outcome=outcome, unit=unit, time=time, cohort=cohort,
-                       covariates=tuple(covariates), weights=weights)
+    if isinstance(data, Panel):
+        panel = data
+        covariates = [f"x{j}" for j in range(1, panel.x.shape[-1])] if panel.x is not None else []
+    else:
+        names = {"outcome": outcome, "unit": unit, "time": time, "cohort": cohort}
+        absent = [k for k, v in names.items() if v is None]
+        if absent:
+            raise ParameterError(f"att_gt: {', '.join(absent)} must name columns of the long frame "
+                                 "(or pass a Panel built with Panel.from_arrays).")
+        panel = make_panel(data, outcome=outcome, unit=unit, time=time, cohort=cohort,
+                           covariates=tuple(covariates), weights=weights)
     grid = cells(panel, event_window=event_window)
     if grid.empty:
         raise ParameterError("att_gt: no (group, period) cells to estimate: no treated cohort after the "
                              "first period (or none inside the event window).")
-    if covariates == () or not covariates:
-        panel_used = Panel(y=panel.y, cohort=panel.cohort, periods=panel.periods, units=panel.units, x=None,
-                           weights=panel.weights)
-    else:
-        panel_used = panel
-    atts, ses, n_t, n_c = [], [], [], []
-    n = len(panel.cohort)
-    for row in grid.itertuples(index=False):
-        treat, ctrl = masks(panel_used, row.group, row.t_index, row.base_index, control)
-        if treat.sum() == 0 or ctrl.sum() == 0:
-            atts.append(np.nan)
-            ses.append(np.nan)
-        else:
-            att, inf = cell_effect(panel_used, ctrl, treat, row.t_index, row.base_index, method)
-            atts.append(att)
-            ses.append(np.sqrt(np.sum(inf ** 2)) / n)
-        n_t.append(int(treat.sum()))
-        n_c.append(int(ctrl.sum()))
-    grid = grid.assign(estimate=atts, std_error=ses, n_treated=n_t, n_control=n_c)
-    empty = grid["estimate"].isna()
-    grid = grid[~empty].reset_index(drop=True)
+    est = estimate_cells(panel, grid, control=control, method=method)
+    keep = ~pd.isna(est.att)
+    kept = keep.nonzero()[0]
+    grid = grid.assign(estimate=est.att, std_error=est.std_error, n_treated=est.n_treated,
+                       n_control=est.n_control)[keep].reset_index(drop=True)
     terms = [f"ATT({_f(g)},{_f(t)})" for g, t in zip(grid["group"], grid["time"])]
     table = tidy_estimates(terms, grid["estimate"], grid["std_error"], n=grid["n_treated"] + grid["n_control"],
                            alpha=alpha)
     for col in ("group", "time", "event_time", "n_treated", "n_control"):
         table[col] = grid[col].to_numpy()
-    t_idx, b_idx, grp = grid["t_index"].to_numpy(), grid["base_index"].to_numpy(), grid["group"].to_numpy()
 
-    def influence(k: int) -> np.ndarray:
-        treat, ctrl = masks(panel_used, grp[k], int(t_idx[k]), int(b_idx[k]), control)
-        return cell_effect(panel_used, ctrl, treat, int(t_idx[k]), int(b_idx[k]), method)[1]
+    def influence(k: int):
+        return est.influence(int(kept[k]))
 
-    diagnostics = {"n_units": n, "n_periods": len(panel.periods), "cells_without_controls": int(empty.sum()),
-                   "path": "balanced panel, matrix", "warnings": []}
+    def influence_sum(idx, w):
+        return est.influence_sum(kept[list(idx)] if len(idx) else kept[:0], w)
+
+    diagnostics = {"n_units": len(panel.cohort), "n_periods": len(panel.periods),
+                   "cells_without_controls": int((~keep).sum()), "path": f"{panel.path}; {est.engine}",
+                   "warnings": []}
     spec = {"outcome": outcome, "control": control, "method": method, "covariates": list(covariates),
             "base_period": "varying", "alpha": alpha, "seed": seed, "event_window": event_window}
     return GroupTimeResult(estimates=table, estimand="ATT(g,t)", spec=spec, diagnostics=diagnostics,
-                           influence=influence, cohorts=panel.cohort, weights=panel.weights)
+                           influence=influence, influence_sum=influence_sum, cohorts=panel.cohort,
+                           weights=panel.weights)
 
 
 def _f(v) -> str:

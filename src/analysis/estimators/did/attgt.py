@@ -1,96 +1,54 @@
-"""Callaway & Sant'Anna (2021) group-time average treatment effects, ATT(g,t).
+"""Callaway & Sant'Anna (2021) group-time average treatment effects, ATT(g,t), on a :class:`Panel`.
 
-Reproduces R ``did::att_gt`` (panel data, ``base_period = "varying"``,
-analytic standard errors from influence functions) and its aggregations
-(``aggte``: simple, group, dynamic, calendar, including the estimation effect
-of the aggregation weights). Written by hand because no maintained Python
-package reproduces R ``did`` to 1e-6 at register scale: csdid follows R but
-stores an n-by-cells influence matrix (9 GB at 100,000 x 60 here). This
-implementation keeps the outcome as a units-by-periods matrix and recomputes a
-cell's influence function when an aggregation needs it, so memory is O(n x T).
+Reproduces R ``did::att_gt`` (panel data, ``base_period = "varying"``, analytic
+standard errors from influence functions). Written by hand because no maintained
+Python package reproduces R ``did`` at register scale: csdid stores an
+n-by-cells influence matrix (9 GB at 100,000 x 60). Here no units x cells matrix
+is formed; a cell's influence function is recomputed when an aggregation needs it.
 
-Paths. Balanced panels (every unit in every period) take the matrix path;
-units missing a period are dropped first, with a count in a warning (an
-unbalanced-panel estimator in the style of R's ``allow_unbalanced_panel`` is
-not implemented). Without covariates every method ("dr", "ipw", "reg") is the
-difference in mean changes (as in R). With covariates, "reg" is the outcome
-regression estimator of Heckman, Ichimura & Todd (1997) and "dr" and "ipw"
-follow Sant'Anna & Zhao (2020) (``DRDID::drdid_panel``, ``std_ipw_did_panel``),
-with logit propensity scores.
+Two engines, chosen by whether there are covariates:
 
-References: Callaway, B. & Sant'Anna, P. (2021), J. Econometrics 225(2);
-Sant'Anna, P. & Zhao, J. (2020), J. Econometrics 219(1).
+- Unconditional (every method is the difference in mean changes, as in R): per
+  (period, base period) pair one pass over the units gives weighted sums by cohort
+  (``np.bincount``); every cell's ATT and standard error follow from those sums.
+  A weighted sum of cells' influence functions is sum_j y[:, j] * D[j, cohort] - O[cohort]
+  for small coefficient tables D and O, so an aggregation costs O(n x T) whatever
+  the number of cells.
+- Covariates ("dr", "ipw", "reg"; :mod:`.drdid`): per cell the 2x2 estimator on the
+  cell's subsample with base-period covariates. The propensity-score logit depends only
+  on who is in the subsample and on the covariates, so it is fitted once per
+  (cohort, comparison set, base period if a covariate varies) and reused.
+
+References: Callaway, B. & Sant'Anna, P. (2021), J. Econometrics 225(2), 200-230;
+Sant'Anna, P. & Zhao, J. (2020), J. Econometrics 219(1), 101-122.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from analysis.errors import AnalysisWarning, DataValidationError, ParameterError, check_choice
+from analysis.estimators.did.drdid import _with_covariates, fit_logit  # noqa: F401  (_with_covariates: propensity.py)
+from analysis.estimators.did.panel import Panel, make_panel  # noqa: F401  (re-exported)
 
 CONTROLS = ("never_treated", "not_yet_treated")
 METHODS = ("dr", "ipw", "reg")
 
 
 @dataclass(frozen=True)
-class Panel:
-    """A balanced panel as matrices: outcome (n x T), cohort per unit, covariates (n x k, base period)."""
+class CellEstimates:
+    """ATT(g,t) per cell of the grid (NaN where a cell has no comparison units) and the influence maps."""
 
-    y: np.ndarray
-    cohort: np.ndarray  # first treated period value, 0 = never treated
-    periods: np.ndarray
-    units: np.ndarray
-    x: np.ndarray | None
-    weights: np.ndarray
-
-
-def make_panel(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
-               covariates: Sequence[str] = (), weights: str | None = None) -> Panel:
-    """Pivot a long panel to matrices; refuse bad input, drop units missing periods (with a warning)."""
-    cols = [outcome, unit, time, cohort, *covariates] + ([weights] if weights else [])
-    missing = [c for c in cols if c not in data.columns]
-    if missing:
-        raise ParameterError(f"att_gt: columns {missing} not in the data; columns are {list(data.columns)}.")
-    frame = data[cols]
-    if frame[[outcome, time, cohort]].isna().any().any():
-        bad = int(frame[[outcome, time, cohort]].isna().any(axis=1).sum())
-        raise DataValidationError(f"att_gt: {bad} rows have a missing {outcome}, {time} or {cohort}.")
-    if frame.duplicated([unit, time]).any():
-        raise DataValidationError(f"att_gt: {int(frame.duplicated([unit, time]).sum())} duplicate {unit}-{time} rows.")
-    per_unit = frame.groupby(unit)[cohort].nunique()
-    if (per_unit > 1).any():
-        raise DataValidationError(f"att_gt: {int((per_unit > 1).sum())} units have more than one {cohort} value.")
-    periods = np.sort(frame[time].unique())
-    wide = frame.pivot(index=unit, columns=time, values=outcome)
-    complete = wide.notna().all(axis=1)
-    if not complete.all():
-        warnings.warn(f"att_gt: {int((~complete).sum())} units miss at least one period and are dropped "
-                      "(balanced-panel path).", AnalysisWarning, stacklevel=3)
-        wide = wide[complete]
-    firsts = frame.drop_duplicates(unit).set_index(unit).loc[wide.index]
-    g = firsts[cohort].to_numpy(dtype=float)
-    g = np.where(np.isnan(g) | np.isinf(g), 0.0, g)
-    unknown = (g != 0) & ~np.isin(g, periods) & (g <= periods.max())
-    if unknown.any():
-        raise DataValidationError(f"att_gt: {int(unknown.sum())} units have a {cohort} that is not one of the periods.")
-    g = np.where(g > periods.max(), 0.0, g)  # treated after the panel ends: never treated within it
-    early = (g != 0) & (g <= periods[0])
-    if early.any():
-        warnings.warn(f"att_gt: {int(early.sum())} units treated in the first period are dropped "
-                      "(no pre-treatment period).", AnalysisWarning, stacklevel=3)
-    keep = ~early
-    x = None
-    if covariates:
-        base = frame[frame[time] == periods[0]].set_index(unit).loc[wide.index, list(covariates)]
-        x = np.column_stack([np.ones(len(base)), base.to_numpy(dtype=float)])[keep]
-    w = firsts[weights].to_numpy(dtype=float)[keep] if weights else np.ones(int(keep.sum()))
-    return Panel(y=wide.to_numpy(dtype=float)[keep], cohort=g[keep], periods=periods,
-                 units=wide.index.to_numpy()[keep], x=x, weights=w)
+    att: np.ndarray
+    std_error: np.ndarray
+    n_treated: np.ndarray
+    n_control: np.ndarray
+    influence: Callable[[int], np.ndarray]                          # cell k -> n-vector
+    influence_sum: Callable[[np.ndarray, np.ndarray], np.ndarray]   # (cells, weights) -> n-vector
+    engine: str
 
 
 def cells(panel: Panel, *, event_window: tuple | None = None) -> pd.DataFrame:
@@ -111,97 +69,146 @@ def cells(panel: Panel, *, event_window: tuple | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["group", "time", "t_index", "base_index", "event_time"])
 
 
-def _logit(x: np.ndarray, d: np.ndarray, w: np.ndarray, iters: int = 50) -> np.ndarray:
-    beta = np.zeros(x.shape[1])
-    for _ in range(iters):
-        p = 1 / (1 + np.exp(-x @ beta))
-        grad = x.T @ (w * (d - p))
-        hess = (x * (w * p * (1 - p))[:, None]).T @ x
-        step = np.linalg.solve(hess, grad)
-        beta += step
-        if np.max(np.abs(step)) < 1e-12:
-            break
-    return beta
-
-
-def cell_effect(panel: Panel, control_mask: np.ndarray, treat_mask: np.ndarray, ti: int, bi: int,
-                method: str) -> tuple[float, np.ndarray]:
-    """ATT of one cell and its influence function over all n units (R's scaling: n / n_sub)."""
-    n = len(panel.cohort)
-    sub = treat_mask | control_mask
-    dy = panel.y[sub, ti] - panel.y[sub, bi]
-    d = treat_mask[sub].astype(float)
-    w = panel.weights[sub]
-    n_sub = int(sub.sum())
-    if panel.x is None:
-        w1, w0 = w * d, w * (1 - d)
-        mu1, mu0 = (w1 @ dy) / w1.sum(), (w0 @ dy) / w0.sum()
-        att = mu1 - mu0
-        inf_sub = w1 * (dy - mu1) / w1.mean() - w0 * (dy - mu0) / w0.mean()
-    else:
-        att, inf_sub = _with_covariates(panel.x[sub], dy, d, w, method)
-    inf = np.zeros(n)
-    inf[sub] = inf_sub * n / n_sub
-    return float(att), inf
-
-
-def _with_covariates(x, dy, d, w, method):
-    """Sant'Anna & Zhao (2020) panel estimators and influence functions (DRDID::*_panel)."""
-    n = len(dy)
-    ctrl = d == 0
-    xtx = (x[ctrl] * w[ctrl, None]).T @ x[ctrl]
-    beta = np.linalg.solve(xtx, (x[ctrl] * w[ctrl, None]).T @ dy[ctrl])
-    or_delta = x @ beta
-    wols_x = (w * ctrl)[:, None] * x
-    wols_ex = ((w * ctrl) * (dy - or_delta))[:, None] * x
-    asy_lin_or = wols_ex @ np.linalg.inv(wols_x.T @ x / n)
-    if method == "reg":  # DRDID::reg_did_panel
-        w_t = w * d
-        reg_t, reg_c = w_t * dy, w_t * or_delta
-        eta_t, eta_c = reg_t.mean() / w_t.mean(), reg_c.mean() / w_t.mean()
-        inf_t = (reg_t - w_t * eta_t) / w_t.mean()
-        m1 = (w_t[:, None] * x).mean(axis=0)
-        inf_c = (reg_c - w_t * eta_c + asy_lin_or @ m1) / w_t.mean()
-        return eta_t - eta_c, inf_t - inf_c
-    gamma = _logit(x, d, w)
-    ps = np.clip(1 / (1 + np.exp(-x @ gamma)), 1e-16, 1 - 1e-6)
-    score_ps = (w * (d - ps))[:, None] * x
-    hess_ps = (x * (w * ps * (1 - ps))[:, None]).T @ x / n
-    asy_lin_ps = score_ps @ np.linalg.inv(hess_ps)
-    w_treat = w * d
-    w_cont = w * ps * (1 - d) / (1 - ps)
-    if method == "ipw":
-        att_t = w_treat * dy
-        att_c = w_cont * dy
-        eta_t, eta_c = att_t.mean() / w_treat.mean(), att_c.mean() / w_cont.mean()
-        att = eta_t - eta_c
-        inf_t = (att_t - w_treat * eta_t) / w_treat.mean()
-        inf_c1 = (att_c - w_cont * eta_c) / w_cont.mean()
-        m2 = (((w_cont * (dy - eta_c))[:, None] * x).mean(axis=0)) / w_cont.mean()
-        inf_c = inf_c1 + asy_lin_ps @ m2
-        return att, inf_t - inf_c
-    # doubly robust (drdid_panel)
-    dr_t = w_treat * (dy - or_delta)
-    dr_c = w_cont * (dy - or_delta)
-    eta_t, eta_c = dr_t.mean() / w_treat.mean(), dr_c.mean() / w_cont.mean()
-    att = eta_t - eta_c
-    inf_t1 = dr_t - w_treat * eta_t
-    m1 = (w_treat[:, None] * x).mean(axis=0)
-    inf_t = (inf_t1 - asy_lin_or @ m1) / w_treat.mean()
-    inf_c1 = dr_c - w_cont * eta_c
-    m2 = ((w_cont * (dy - or_delta - eta_c))[:, None] * x).mean(axis=0)
-    inf_c2 = asy_lin_ps @ m2
-    m3 = (w_cont[:, None] * x).mean(axis=0)
-    inf_c3 = -asy_lin_or @ m3
-    inf_c = (inf_c1 + inf_c2 + inf_c3) / w_cont.mean()
-    return att, inf_t - inf_c
-
-
-def masks(panel: Panel, g: float, t_index: int, base_index: int, control: str) -> tuple[np.ndarray, np.ndarray]:
-    treat = panel.cohort == g
+def comparison_cohorts(groups: np.ndarray, g: float, later_period: float, control: str) -> np.ndarray:
+    """Which cohort values (0 = never treated) form the comparison group of cell (g, t)."""
     if control == "never_treated":
-        ctrl = panel.cohort == 0
-    else:
-        later = panel.periods[max(t_index, base_index)]
-        ctrl = (panel.cohort == 0) | ((panel.cohort > later) & (panel.cohort != g))
-    return treat, ctrl
+        return groups == 0
+    return (groups == 0) | ((groups > later_period) & (groups != g))
+
+
+def estimate_cells(panel: Panel, grid: pd.DataFrame, *, control: str, method: str) -> CellEstimates:
+    """ATT(g,t), standard errors and influence maps for every cell of ``grid``."""
+    if panel.x is None:
+        return _unconditional(panel, grid, control)
+    return _conditional(panel, grid, control, method)
+
+
+def _unconditional(panel: Panel, grid: pd.DataFrame, control: str) -> CellEstimates:
+    y, w, n = panel.y, panel.weights, len(panel.cohort)
+    groups, code = np.unique(panel.cohort, return_inverse=True)
+    m = len(groups)
+    count = np.bincount(code, minlength=m).astype(float)
+    sw, sw2 = np.bincount(code, w, m), np.bincount(code, w * w, m)
+    ti, bi = grid["t_index"].to_numpy(), grid["base_index"].to_numpy()
+    tc = np.searchsorted(groups, grid["group"].to_numpy())
+    later = panel.periods[np.maximum(ti, bi)]
+    comp = np.array([comparison_cohorts(groups, g, lt, control) for g, lt in zip(grid["group"], later)],
+                    dtype=float).reshape(len(grid), m)
+    # weighted sums of the change (shifted by its mean, against cancellation) by cohort, per (t, base) pair
+    pair_id, pair_index = np.unique(np.column_stack([ti, bi]), axis=0, return_inverse=True)
+    pair_index = np.asarray(pair_index).ravel()
+    shift = np.empty(len(pair_id))
+    s1, s2, s3 = (np.empty((len(pair_id), m)) for _ in range(3))
+    for p, (t_idx, b_idx) in enumerate(pair_id):
+        dy = y[:, t_idx] - y[:, b_idx]
+        shift[p] = dy.mean()
+        dy -= shift[p]
+        wd = w * dy
+        s1[p] = np.bincount(code, wd, m)
+        s2[p] = np.bincount(code, w * wd, m)
+        s3[p] = np.bincount(code, wd * wd, m)
+    a1, a2, a3 = s1[pair_index, tc], s2[pair_index, tc], s3[pair_index, tc]
+    S1 = sw[tc]
+    S0 = comp @ sw
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mu1 = a1 / S1
+        mu0 = np.einsum("km,km->k", comp, s1[pair_index]) / S0
+        var1 = (a3 - 2 * mu1 * a2 + mu1 ** 2 * sw2[tc]) / S1 ** 2
+        var0 = (np.einsum("km,km->k", comp, s3[pair_index]) - 2 * mu0 * np.einsum("km,km->k", comp, s2[pair_index])
+                + mu0 ** 2 * (comp @ sw2)) / S0 ** 2
+    empty = S0 == 0
+    att = np.where(empty, np.nan, mu1 - mu0)
+    se = np.where(empty, np.nan, np.sqrt(np.maximum(var1, 0) + np.maximum(var0, 0)))
+    mu1, mu0 = mu1 + shift[pair_index], mu0 + shift[pair_index]   # back to the unshifted change
+
+    def influence(k: int) -> np.ndarray:
+        dy = y[:, ti[k]] - y[:, bi[k]]
+        treat = code == tc[k]
+        ctrl = comp[k][code] > 0
+        return n * w * (treat * (dy - mu1[k]) / S1[k] - ctrl * (dy - mu0[k]) / S0[k])
+
+    def influence_sum(idx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        idx, weights = np.asarray(idx, dtype=int), np.asarray(weights, dtype=float)
+        d_tab = np.zeros((y.shape[1], m))
+        o_tab = np.zeros(m)
+        a_t, a_c = weights / S1[idx], weights / S0[idx]
+        np.add.at(d_tab, (ti[idx], tc[idx]), a_t)
+        np.add.at(d_tab, (bi[idx], tc[idx]), -a_t)
+        np.add.at(o_tab, tc[idx], a_t * mu1[idx])
+        ctrl_coef = comp[idx] * a_c[:, None]                   # cells x cohorts
+        np.add.at(d_tab, ti[idx], -ctrl_coef)
+        np.add.at(d_tab, bi[idx], ctrl_coef)
+        o_tab -= (ctrl_coef * mu0[idx, None]).sum(axis=0)
+        out = -o_tab[code]
+        for j in np.flatnonzero(np.any(d_tab != 0, axis=1)):
+            out += d_tab[j][code] * y[:, j]
+        return n * w * out
+
+    return CellEstimates(att=att, std_error=se, n_treated=count[tc].astype(int), n_control=(comp @ count).astype(int),
+                         influence=influence, influence_sum=influence_sum, engine="unconditional: sums by cohort")
+
+
+def _conditional(panel: Panel, grid: pd.DataFrame, control: str, method: str) -> CellEstimates:
+    y, w, n, cohort = panel.y, panel.weights, len(panel.cohort), panel.cohort
+    groups = np.unique(cohort)
+    g_arr = grid["group"].to_numpy()
+    ti, bi = grid["t_index"].to_numpy(), grid["base_index"].to_numpy()
+    later = panel.periods[np.maximum(ti, bi)]
+    logit_cache: dict[tuple, np.ndarray] = {}
+    index_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+    def subsample(k: int) -> tuple[np.ndarray, np.ndarray, tuple]:
+        comp_key = None if control == "never_treated" else float(later[k])
+        key = (float(g_arr[k]), comp_key)
+        if key not in index_cache:
+            comp = groups[comparison_cohorts(groups, g_arr[k], later[k], control)]
+            treat = cohort == g_arr[k]
+            sub = np.flatnonzero(treat | np.isin(cohort, comp))
+            index_cache.clear()  # cells come in cohort order: keep one entry, not one per cell
+            index_cache[key] = (sub, treat[sub].astype(float))
+        sub, d = index_cache[key]
+        x_key = int(bi[k]) if panel.time_varying_covariates else None
+        return sub, d, key + (x_key,)
+
+    def cell(k: int) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        sub, d, key = subsample(k)
+        if d.sum() == 0 or d.sum() == len(d):
+            return np.nan, np.empty(0), sub, d
+        x = panel.x_at(int(bi[k]))[sub]
+        dy = y[sub, ti[k]] - y[sub, bi[k]]
+        ws = w[sub]
+        gamma = None
+        if method != "reg":
+            if key not in logit_cache:
+                logit_cache[key] = fit_logit(x, d, ws)
+            gamma = logit_cache[key]
+        att, inf_sub = _with_covariates(x, dy, d, ws, method, gamma=gamma)
+        return att, inf_sub * (n / len(sub)), sub, d
+
+    att = np.full(len(grid), np.nan)
+    se = np.full(len(grid), np.nan)
+    n_t = np.zeros(len(grid), dtype=int)
+    n_c = np.zeros(len(grid), dtype=int)
+    for k in range(len(grid)):
+        a, inf_sub, sub, d = cell(k)
+        n_t[k] = int(d.sum())
+        n_c[k] = len(sub) - n_t[k]
+        if np.isfinite(a):
+            att[k] = a
+            se[k] = np.sqrt(inf_sub @ inf_sub) / n
+
+    def influence(k: int) -> np.ndarray:
+        _, inf_sub, sub, _ = cell(int(k))
+        out = np.zeros(n)
+        out[sub] = inf_sub
+        return out
+
+    def influence_sum(idx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        out = np.zeros(n)
+        for k, a in zip(np.asarray(idx, dtype=int), np.asarray(weights, dtype=float)):
+            _, inf_sub, sub, _ = cell(int(k))
+            out[sub] += a * inf_sub
+        return out
+
+    return CellEstimates(att=att, std_error=se, n_treated=n_t, n_control=n_c, influence=influence,
+                         influence_sum=influence_sum, engine=f"covariates: 2x2 {method} per cell")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Callable, Mapping
 
 import numpy as np
@@ -25,6 +26,9 @@ class GroupTimeResult(EffectResult):
     """
 
     influence: Callable[[int], np.ndarray] | None = field(default=None, repr=False, compare=False)
+    #: (cells, weights) -> sum_k weights[k] * influence(cells[k]), without an n x cells matrix
+    influence_sum: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = field(default=None, repr=False,
+                                                                                compare=False)
     cohorts: np.ndarray | None = field(default=None, repr=False, compare=False)
     weights: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -36,21 +40,33 @@ class GroupTimeResult(EffectResult):
         return np.column_stack([self.influence(int(k)) for k in idx]) if len(idx) else np.zeros((self.n_units, 0))
 
     def _group_probability(self) -> pd.Series:
-        w = self.weights
+        return self._cohort_shares
+
+    @cached_property
+    def _cohort_shares(self) -> pd.Series:
+        """P(G = g) per estimated cohort: mean over units of w_i 1{G_i = g}."""
         groups = np.sort(self.estimates["group"].unique())
-        return pd.Series([float(np.mean(w * (self.cohorts == g))) for g in groups], index=groups)
+        uniq, inv = np.unique(self.cohorts, return_inverse=True)
+        share = pd.Series(np.bincount(inv, self.weights, len(uniq)) / self.n_units, index=uniq)
+        return pd.Series(share.reindex(groups, fill_value=0.0).to_numpy(), index=groups)
+
+    def _weighted_influence(self, idx, weights) -> np.ndarray:
+        idx = np.asarray(idx, dtype=int)
+        if self.influence_sum is not None:
+            return self.influence_sum(idx, np.asarray(weights, dtype=float))
+        out = np.zeros(self.n_units)
+        for k, w in zip(idx, weights):
+            out += w * self.influence(int(k))
+        return out
 
     def _wif_times_att(self, idx, att: np.ndarray) -> np.ndarray:
-        """Estimation effect of the weights P(G=g)/sum P(G=g) (R did's ``wif``) times ATT."""
-        pg_all = self._group_probability()
+        """Estimation effect of the weights P(G=g)/sum P(G=g) (R did's ``wif``) times ATT.
+
+        R forms the n x cells matrix of (1{G_i = g_k} w_i - P(G=g_k)); the product with ATT
+        only needs, per cohort, the summed ATT and the number of cells, so it is O(n).
+        """
         groups = self.estimates["group"].to_numpy()[idx]
-        pg = pg_all.loc[groups].to_numpy()
-        total = pg.sum()
-        ind = np.column_stack([self.weights * (self.cohorts == g) for g in groups])
-        centred = ind - pg[None, :]
-        if1 = centred / total
-        if2 = centred.sum(axis=1)[:, None] * (pg / total ** 2)[None, :]
-        return (if1 - if2) @ att
+        return _wif_att(self.cohorts, self.weights, groups, self._group_probability().loc[groups].to_numpy(), att)
 
     def _se(self, inf: np.ndarray) -> float:
         n = self.n_units
@@ -58,7 +74,7 @@ class GroupTimeResult(EffectResult):
 
     def _combine(self, idx, weights, *, with_wif: bool):
         att = self.estimates["estimate"].to_numpy()[idx]
-        inf = self._influence_matrix(idx) @ weights
+        inf = self._weighted_influence(idx, weights)
         if with_wif:
             inf = inf + self._wif_times_att(idx, att)
         return float(att @ weights), inf
@@ -96,10 +112,8 @@ class GroupTimeResult(EffectResult):
             att_g = np.array([a for _, a, _ in per_g])
             inf_g = np.column_stack([i for _, _, i in per_g])
             overall_att = float(att_g @ (pgg / pgg.sum()))
-            ind = np.column_stack([self.weights * (self.cohorts == g) for g, _, _ in per_g])
-            centred = ind - pgg[None, :]
-            wif = centred / pgg.sum() - centred.sum(axis=1)[:, None] * (pgg / pgg.sum() ** 2)[None, :]
-            overall_inf = inf_g @ (pgg / pgg.sum()) + wif @ att_g
+            wif = _wif_att(self.cohorts, self.weights, np.array([g for g, _, _ in per_g]), pgg, att_g)
+            overall_inf = inf_g @ (pgg / pgg.sum()) + wif
             terms = [f"g={_fmt(g)}" for g, _, _ in per_g] + ["ATT"]
             values = list(att_g) + [overall_att]
             infs = [i for _, _, i in per_g] + [overall_inf]
@@ -167,9 +181,7 @@ class GroupTimeResult(EffectResult):
         weights = np.asarray(weights, dtype=float)
         idx = np.flatnonzero(weights != 0)
         att = self.estimates["estimate"].to_numpy()[idx]
-        inf = np.zeros(self.n_units)
-        for k, w in zip(idx, weights[idx]):
-            inf += w * self.influence(int(k))
+        inf = self._weighted_influence(idx, weights[idx])
         return float(att @ weights[idx]), self._se(inf), inf
 
     def pretrend_test(self, *, max_cells: int = 400) -> dict:
@@ -205,6 +217,24 @@ class GroupTimeResult(EffectResult):
         return event_plot(self.aggregate("dynamic"), ax=ax, **kwargs)
 
 
+def _wif_att(cohorts: np.ndarray, unit_weights: np.ndarray, groups: np.ndarray, pg: np.ndarray,
+             att: np.ndarray) -> np.ndarray:
+    """sum_k wif_k * att_k for terms k with cohort groups[k], P(G = groups[k]) = pg[k] (R did's ``wif``).
+
+    wif_k,i = (c_ik - pg_k) / S - (sum_j (c_ij - pg_j)) pg_k / S^2 with c_ik = w_i 1{G_i = g_k}, S = sum pg.
+    """
+    total = pg.sum()
+    uniq, inv = np.unique(groups, return_inverse=True)
+    att_by_g = np.bincount(inv, att, len(uniq))
+    cells_by_g = np.bincount(inv, minlength=len(uniq)).astype(float)
+    pos = np.clip(np.searchsorted(uniq, cohorts), 0, len(uniq) - 1)
+    member = uniq[pos] == cohorts
+    sum_c_att = np.where(member, unit_weights * att_by_g[pos], 0.0)   # sum_k c_ik att_k
+    sum_c = np.where(member, unit_weights * cells_by_g[pos], 0.0)      # sum_j c_ij
+    pg_att = pg @ att
+    return (sum_c_att - pg_att) / total - (sum_c - total) * pg_att / total ** 2
+
+
 def uniform_critical_value(inf: np.ndarray, *, alpha: float, iterations: int = 999, seed: int = 0) -> float:
     """Sup-t critical value from the multiplier bootstrap with Mammen weights (as R did's ``mboot``)."""
     n, k = inf.shape
@@ -213,12 +243,21 @@ def uniform_critical_value(inf: np.ndarray, *, alpha: float, iterations: int = 9
     rng = np.random.default_rng(seed)
     sq5 = np.sqrt(5.0)
     p = (sq5 + 1) / (2 * sq5)
+    low, high = (1 - sq5) / 2, (1 + sq5) / 2
+    # v_i = low with probability p, else high: v = high + (low - high) * 1{u_i < p}. Draws in float32
+    # into reused buffers (the bootstrap's cost is drawing n x iterations uniforms; Monte Carlo error
+    # of 999 draws dwarfs float32 rounding).
+    inf32 = inf.astype(np.float32)
+    total = inf.sum(axis=0)
     draws = np.empty((iterations, k))
-    chunk = max(1, int(2e7 // max(n, 1)))
+    chunk = max(1, min(iterations, int(2e7 // max(n, 1))))
+    uniform = np.empty((chunk, n), dtype=np.float32)
+    low_draw = np.empty((chunk, n), dtype=np.float32)
     for start in range(0, iterations, chunk):
         m = min(chunk, iterations - start)
-        v = np.where(rng.random((m, n)) < p, (1 - sq5) / 2, (1 + sq5) / 2)
-        draws[start:start + m] = v @ inf / n
+        rng.random(out=uniform[:m], dtype=np.float32)
+        np.less(uniform[:m], np.float32(p), out=low_draw[:m])
+        draws[start:start + m] = (high * total + (low - high) * (low_draw[:m] @ inf32)) / n
     boot = np.sqrt(n) * draws
     q75, q25 = np.quantile(boot, 0.75, axis=0), np.quantile(boot, 0.25, axis=0)
     sigma = (q75 - q25) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
