@@ -21,7 +21,7 @@ def test_aipw_recovers_truth_and_naive_does_not(tmp_path):
     outcome = run_study("intervention", {"dataset": str(draw)}, out_root=tmp_path / "r", progress=False, pdf=False)
     truth = json.loads((draw / "truth.json").read_text())["truths"]
     est = {e["name"]: e for e in outcome.results["estimates"]}
-    for name in ("att_months_bijstand_24m", "att_employed_24m"):
+    for name in ("att_months_bijstand_24m", "att_employed_24m", "att_ladder_step_12m"):
         e = est[name]
         assert abs(e["estimate"] - truth[name]) <= Z_MAX * e["se"], (name, e, truth[name])
     naive = est["naive_months_bijstand_24m"]

@@ -36,6 +36,8 @@ study = programme_study.setup(dataset=dataset, intervention=intervention, outcom
 ("code", "frame = programme_study.risk_sets(study)"),
 ("markdown", "Effects by estimator; the naive difference shows what the design corrects."),
 ("code", "programme_study.effects(study);"),
+("markdown", "Participation ladder: the step 12 months after the start, where the data have the ladder."),
+("code", "programme_study.ladder_effect(study);"),
 ("markdown", "Effects per subgroup when `by` asks for them (small groups withheld)."),
 ("code", "programme_study.by_group(study);"),
 ("markdown", "Balance, overlap and sensitivity to unmeasured confounding."),

@@ -4,7 +4,8 @@
 
 The grid is the Cartesian product of the listed values (a YAML mapping of
 name -> list, or ``-p NAME v1,v2``; the value ``@municipalities`` expands to
-every municipality code in the dataset). Every combination is one run through
+every municipality code in the dataset, or for the benchmark study in the CBS
+StatLine tables of the years asked for). Every combination is one run through
 :func:`analysis.run.runner.run_study` in a separate process with its own
 kernel, run directory, figures and manifest, so nothing shared can be
 overwritten. Runs go to a local process pool (``--workers``, default the
@@ -22,8 +23,10 @@ plot, funnel plot for municipality comparisons, table): see
 
 from __future__ import annotations
 
+import ast
 import itertools
 import json
+import multiprocessing
 import os
 import socket
 import sys
@@ -75,6 +78,18 @@ def read_grid(path: str | Path | None, params: list[tuple[str, str]] | None) -> 
     return grid
 
 
+def _statline_municipalities(fixed: Mapping[str, Any], grid: Mapping[str, Any], default_year: str) -> list[str]:
+    """Municipality codes in the CBS StatLine tables, present in every year the batch asks for."""
+    from analysis.data.statline import load_participatiewet
+
+    years = grid.get("year", fixed.get("year", default_year))
+    years = [int(y) for y in (years if isinstance(years, (list, tuple)) else [years])]
+    frame = load_participatiewet(tuple(years), directory=fixed.get("statline_dir") or None)
+    gm = frame[frame["region_type"] == "GM"]
+    per_year = [set(g["region"]) for _, g in gm.groupby("year")]
+    return sorted(set.intersection(*per_year)) if per_year else []
+
+
 def _municipalities(dataset: str | None) -> list[str]:
     from analysis.paths import resolve_path
 
@@ -107,10 +122,17 @@ def plan(study: str, grid: Mapping[str, Any], fixed: Mapping[str, Any]) -> list[
     """Validated run specifications, one per grid combination (checked before anything starts)."""
     from analysis.run.runner import prepare
 
+    from analysis.run.catalog import get_study
+
     grid = dict(grid)
+    declared = {p.name: p for p in get_study(study).user_parameters}
     for name, value in list(grid.items()):
         if value == ALL_MUNICIPALITIES or value == [ALL_MUNICIPALITIES]:
-            grid[name] = _municipalities(fixed.get("dataset"))
+            if "dataset" not in declared and "statline_dir" in declared:  # a study on CBS StatLine figures
+                grid[name] = _statline_municipalities(fixed, grid, declared["year"].default)
+            else:
+                grid[name] = _municipalities(fixed.get("dataset") or (
+                    ast.literal_eval(declared["dataset"].default) if "dataset" in declared else None))
     specs = []
     for combo in expand_grid(grid):
         params = {**fixed, **combo}
@@ -233,7 +255,8 @@ def run_batch(
 
 def _run_local(study, todo, workers, out_root, pdf, bar) -> list[dict]:
     records = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # "spawn": a forked copy of a parent that has started Arrow or DuckDB thread pools can deadlock.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         pending = {pool.submit(execute_one, study, s.parameters, str(out_root), pdf): s for s in todo}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)

@@ -27,6 +27,8 @@ from analysis.studies.base import StudyContext, setup_study
 COVARIATES_BASE = ["female", "age", "age2", "edu_middle", "edu_high", "mig_western", "mig_non_western", "duration",
                    "emp_months_24", "bij_months_24", "year"]
 LADDER = ["ladder_step", "ladder_missing"]
+#: The participation-ladder outcome is the step this many months after the start month.
+LADDER_MONTH = 12
 
 
 def setup(*, dataset: str, intervention: str = "", outcome_months: int = 24, monthly_benefit_eur: float = 1150.0,
@@ -76,27 +78,40 @@ def risk_sets(ctx: StudyContext) -> pd.DataFrame:
     con.register("rs", frame[["person_id", "month"]].drop_duplicates())
     con.register("emp_raw", ctx.dataset.tables["employment_spells"])
     end = meta["observation_end"]
+    # One pass of joins (no correlated subqueries: those do not scale to a million persons): per
+    # risk-set row the spells of that person, aggregated.
     feats = con.execute(f"""
         WITH emp AS (SELECT person_id, year(start_date::DATE) * 12 + month(start_date::DATE) - 1 AS sm,
                             year(COALESCE(end_date::DATE, DATE '{end}')) * 12 + month(COALESCE(end_date::DATE, DATE '{end}')) - 1 AS em
-                     FROM emp_raw)
+                     FROM emp_raw),
+        bij AS (
+            SELECT r.person_id, r.month,
+              sum(GREATEST(0, LEAST(b.end_month, r.month + {h}) - GREATEST(b.start_month, r.month + 1) + 1)) AS months_bijstand,
+              sum(GREATEST(0, LEAST(b.end_month, r.month - 1) - GREATEST(b.start_month, r.month - 24) + 1)) AS bij_months_24,
+              arg_min(b.end_month, b.start_month) FILTER (WHERE r.month BETWEEN b.start_month AND b.end_month) AS spell_end,
+              bool_or(b.censored) FILTER (WHERE r.month BETWEEN b.start_month AND b.end_month) AS spell_censored,
+              arg_min(b.spell_id, b.start_month) FILTER (WHERE r.month BETWEEN b.start_month AND b.end_month) AS spell_id,
+              arg_min(b.monthly_amount_eur, b.start_month) FILTER (WHERE r.month BETWEEN b.start_month AND b.end_month)
+                AS monthly_amount_eur
+            FROM rs r JOIN bijstand_spells b ON b.person_id = r.person_id
+            GROUP BY r.person_id, r.month),
+        em AS (
+            SELECT r.person_id, r.month,
+              max((r.month + {h} BETWEEN e.sm AND e.em)::INTEGER) AS employed_end,
+              max((r.month + {LADDER_MONTH} BETWEEN e.sm AND e.em)::INTEGER) AS employed_ladder,
+              sum(GREATEST(0, LEAST(e.em, r.month - 1) - GREATEST(e.sm, r.month - 24) + 1)) AS emp_months_24
+            FROM rs r JOIN emp e ON e.person_id = r.person_id
+            GROUP BY r.person_id, r.month),
+        exits AS (SELECT spell_id, min(days_to_employment) AS days_to_job FROM bijstand_exits GROUP BY spell_id)
         SELECT r.person_id, r.month,
-          COALESCE((SELECT sum(GREATEST(0, LEAST(b.end_month, r.month + {h}) - GREATEST(b.start_month, r.month + 1) + 1))
-                    FROM bijstand_spells b WHERE b.person_id = r.person_id), 0) AS months_bijstand,
-          EXISTS (SELECT 1 FROM emp e WHERE e.person_id = r.person_id AND r.month + {h} BETWEEN e.sm AND e.em)::INTEGER AS employed_end,
-          COALESCE((SELECT sum(GREATEST(0, LEAST(e.em, r.month - 1) - GREATEST(e.sm, r.month - 24) + 1))
-                    FROM emp e WHERE e.person_id = r.person_id), 0) AS emp_months_24,
-          COALESCE((SELECT sum(GREATEST(0, LEAST(b.end_month, r.month - 1) - GREATEST(b.start_month, r.month - 24) + 1))
-                    FROM bijstand_spells b WHERE b.person_id = r.person_id), 0) AS bij_months_24,
-          (SELECT arg_min(b.end_month, b.start_month) FROM bijstand_spells b WHERE b.person_id = r.person_id
-             AND r.month BETWEEN b.start_month AND b.end_month) AS spell_end,
-          (SELECT bool_or(b.censored) FROM bijstand_spells b WHERE b.person_id = r.person_id
-             AND r.month BETWEEN b.start_month AND b.end_month) AS spell_censored,
-          (SELECT min(x.days_to_employment) FROM bijstand_exits x JOIN bijstand_spells b USING (spell_id)
-             WHERE b.person_id = r.person_id AND r.month BETWEEN b.start_month AND b.end_month) AS days_to_job,
-          (SELECT arg_min(b.monthly_amount_eur, b.start_month) FROM bijstand_spells b WHERE b.person_id = r.person_id
-             AND r.month BETWEEN b.start_month AND b.end_month) AS monthly_amount_eur
-        FROM rs r""").df()
+               COALESCE(bij.months_bijstand, 0) AS months_bijstand,
+               COALESCE(em.employed_end, 0) AS employed_end,
+               COALESCE(em.employed_ladder, 0) AS employed_ladder,
+               COALESCE(em.emp_months_24, 0) AS emp_months_24,
+               COALESCE(bij.bij_months_24, 0) AS bij_months_24,
+               bij.spell_end, bij.spell_censored, x.days_to_job, bij.monthly_amount_eur
+        FROM rs r LEFT JOIN bij USING (person_id, month) LEFT JOIN em USING (person_id, month)
+             LEFT JOIN exits x ON x.spell_id = bij.spell_id""").df()
     persons = ctx.store.read("persons")
     frame = frame.merge(feats, on=["person_id", "month"]).merge(persons, on="person_id")
     ladder = ctx.dataset.tables.get("participation_ladder")
@@ -110,6 +125,13 @@ def risk_sets(ctx: StudyContext) -> pd.DataFrame:
         frame["ladder_missing"] = frame["step"].isna().astype(float)
         frame["ladder_step"] = frame["step"].fillna(frame["step"].mean())
         covariates += LADDER
+        # Outcome: the step LADDER_MONTH months after the start: 6 (paid work) for the employed, else
+        # the latest measurement up to then (a caseworker re-assesses at spell starts and yearly).
+        keys = keys.assign(at=keys["month"] + LADDER_MONTH).sort_values("at")
+        later = pd.merge_asof(keys, lad, left_on="at", right_on="lmonth", by="person_id", direction="backward")
+        frame = frame.merge(later[["person_id", "month", "step"]].rename(columns={"step": "ladder_after"}),
+                            on=["person_id", "month"], how="left")
+        frame["ladder_step_12m"] = np.where(frame["employed_ladder"] == 1, 6.0, frame["ladder_after"])
     frame["female"] = (frame["sex"] == "F").astype(float)
     frame["age"] = frame["month"] // 12 - frame["birth_year"]
     frame["age2"] = frame["age"] ** 2
@@ -178,6 +200,35 @@ def effects(ctx: StudyContext) -> pd.DataFrame:
                                      out.columns[4]: "num3"})
     ctx.frames["results"] = results  # type: ignore[attr-defined]
     return table
+
+
+def ladder_effect(ctx: StudyContext) -> dict | None:
+    """AIPW effect on the participation-ladder step 12 months after the start, where the data have it."""
+    from analysis.estimators.propensity import att_aipw
+    from analysis.report.labels import fmt_number, t
+
+    frame = ctx.frames["risk_sets"]  # type: ignore[attr-defined]
+    if "ladder_step_12m" not in frame:
+        ctx.report.markdown(t("intervention.ladder_absent", ctx.lang))
+        return None
+    part = frame.dropna(subset=["ladder_step_12m"])
+    n_part = int(part["treated"].sum())
+    row = {"name": f"att_ladder_step_{LADDER_MONTH}m", "estimate": None, "se": None, "ci_low": None,
+           "ci_high": None, "n": n_part, "unit": "ladder steps", "suppressed": False}
+    if n_part >= ctx.report.policy.min_units and (part["treated"] == 0).sum() >= ctx.report.policy.min_units:
+        covs = [c for c in ctx.frames["covariates"] if part[c].std() > 0]  # type: ignore[attr-defined]
+        r = att_aipw(part, outcome="ladder_step_12m", treatment="treated", covariates=covs, cluster="person_id",
+                     seed=ctx.parameters["seed"]).to_frame().loc["ATT"]
+        row.update(estimate=float(r["estimate"]), se=float(r["std_error"]), ci_low=float(r["ci_lower"]),
+                   ci_high=float(r["ci_upper"]))
+    (row,) = ctx.add_estimates([row])
+    if row["estimate"] is not None:
+        ctx.report.markdown(t("intervention.ladder_text", ctx.lang, months=LADDER_MONTH,
+                              effect=fmt_number(row["estimate"], ctx.lang, digits=2),
+                              low=fmt_number(row["ci_low"], ctx.lang, digits=2),
+                              high=fmt_number(row["ci_high"], ctx.lang, digits=2),
+                              share=fmt_number(100 * len(part) / len(frame), ctx.lang, digits=0)))
+    return row
 
 
 def by_group(ctx: StudyContext) -> pd.DataFrame | None:

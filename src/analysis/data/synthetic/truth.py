@@ -31,6 +31,7 @@ DEFINITIONS = {
     "att_months_bijstand_24m": "mean over first programme starts in month m (m+24 in the window) of months with bijstand in m+1..m+24, factual minus the world where that start does not happen then (later starts may: the risk-set estimand of starting now versus not now, Sianesi 2004)",
     "att_months_bijstand_24m_vs_never": "the same against the world without any programme effect",
     "att_employed_24m": "the same for being employed in month m+24",
+    "att_ladder_step_12m": "the same for the participation-ladder step in month m+12: 6 if employed, else the latest caseworker measurement up to m+12 (starts with a measurement in both worlds)",
 }
 
 
@@ -223,6 +224,29 @@ def _event_truths(pop, fact: World, cf: World, first_event: np.ndarray, all_even
     return out
 
 
+#: The intervention study's ladder outcome: the step this many months after the start.
+LADDER_MONTH = 12
+
+
+def _ladder_at(pop: Population, world: World, rows: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The participation-ladder step in month ``at`` as the study defines it, in one world.
+
+    6 (paid work) when employed then; otherwise the latest caseworker measurement up to ``at``
+    (measurements at every bijstand spell start and each January in bijstand, one step up from 12
+    months after a programme start: the rule ``contract_tables`` writes); NaN without one.
+    """
+    bij = world.bijstand[rows]
+    T = bij.shape[1]
+    prev = np.concatenate([np.zeros((len(rows), 1), dtype=bool), bij[:, :-1]], axis=1)
+    measured = (bij & ~prev) | (bij & (np.arange(T) % 12 == 0)[None, :])
+    measured &= np.arange(T)[None, :] <= at[:, None]
+    has = measured.any(axis=1)
+    last = T - 1 - np.argmax(measured[:, ::-1], axis=1)
+    pm = world.programme_month[rows]
+    step = np.clip(pop.assessment[rows] + ((pm >= 0) & (last - pm >= 12)), 1, 6).astype(float)
+    return np.where(world.employed[rows, at], 6.0, np.where(has, step, np.nan))
+
+
 def truths(pop: Population, worlds: dict, health_truth: dict, *, start_year: int) -> dict:
     fact = worlds["factual"]
     n, T = fact.bijstand.shape
@@ -274,8 +298,13 @@ def truths(pop: Population, worlds: dict, health_truth: dict, *, start_year: int
             emp0 = cf.employed[rows, m[rows] + HORIZON].astype(float)
             entry[f"att_months_bijstand_24m{suffix}"] = float((months1 - months0).mean()) if len(rows) else None
             entry[f"att_employed_24m{suffix}"] = float((emp1 - emp0).mean()) if len(rows) else None
+            step1 = _ladder_at(pop, fact, rows, m[rows] + LADDER_MONTH)
+            step0 = _ladder_at(pop, cf, rows, m[rows] + LADDER_MONTH)
+            both = ~np.isnan(step1) & ~np.isnan(step0)
+            entry[f"att_ladder_step_12m{suffix}"] = float((step1 - step0)[both].mean()) if both.any() else None
         by[name] = entry
     out["att_months_bijstand_24m"] = by["werkfit"]["att_months_bijstand_24m"]
     out["att_employed_24m"] = by["werkfit"]["att_employed_24m"]
+    out["att_ladder_step_12m"] = by["werkfit"]["att_ladder_step_12m"]
     out["by_intervention"] = by
     return out

@@ -1,0 +1,32 @@
+"""`rendeert batch benchmark` over municipalities on the bundled CBS StatLine figures."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from analysis.run import cli
+from analysis.run.batch import plan
+
+
+def test_all_municipalities_expand_from_statline():
+    """The Netherlands had 388 municipalities on 1 January 2017 and 393 in 2015 (CBS, Gemeentelijke
+    indeling); a batch over both years can only use codes that exist in both."""
+    assert len(plan("benchmark", {"municipality": "@municipalities"}, {})) == 388
+    assert len(plan("benchmark", {"municipality": "@municipalities"}, {"year": 2015})) == 393
+    both = plan("benchmark", {"municipality": "@municipalities", "year": ["2015", "2017"]}, {})
+    codes = {s.parameters["municipality"] for s in both}
+    assert len(codes) < 388 and "GM0363" in codes
+    assert len(both) == 2 * len(codes)
+
+
+@pytest.mark.slow
+def test_benchmark_batch_through_the_cli(tmp_path, capsys):
+    code = cli.main(["batch", "benchmark", "-p", "municipality", "GM0363,GM0599,GM0014", "--workers", "2",
+                     "--out", str(tmp_path), "--estimate", "bijstand_density"])
+    assert code == 0, capsys.readouterr().err
+    batch_dir = next((tmp_path / "benchmark").glob("batch-*"))
+    summary = pd.read_csv(batch_dir / "summary.csv")
+    density = summary[summary["name"] == "bijstand_density"].set_index("param_municipality")["estimate"]
+    assert set(density.index) == {"GM0363", "GM0599", "GM0014"}
+    assert (batch_dir / "summary.pdf").stat().st_size > 10_000
