@@ -183,15 +183,15 @@ def att_aipw(frame: pd.DataFrame, *, outcome: str, treatment: str, covariates: S
     m0 = np.empty(n)
     groups = frame[cluster].to_numpy() if cluster else None
     splitter = KFold(folds, shuffle=True, random_state=seed)
-    split_on = np.unique(groups) if groups is not None else np.arange(n)
-    for train_g, test_g in splitter.split(split_on):
-        if groups is not None:
-            train = np.isin(groups, split_on[train_g])
-            test = ~train
-        else:
-            train = np.zeros(n, bool)
-            train[train_g] = True
-            test = ~train
+    # folds over clusters: integer codes of the sorted cluster ids (np.isin on string ids is slow at scale)
+    codes, uniques = pd.factorize(groups, sort=True) if groups is not None else (np.arange(n), np.arange(n))
+    fold_of = np.empty(len(uniques), dtype=np.int64)
+    for k, (_, test_g) in enumerate(splitter.split(np.arange(len(uniques)))):
+        fold_of[test_g] = k
+    fold = fold_of[codes]
+    for k in range(folds):
+        test = fold == k
+        train = ~test
         ps[test] = clone(ps_model).fit(x[train], d[train]).predict_proba(x[test])[:, 1]
         ctrl = train & (d == 0)
         m0[test] = clone(outcome_model).fit(x[ctrl], y[ctrl]).predict(x[test])

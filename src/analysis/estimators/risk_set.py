@@ -69,7 +69,7 @@ def risk_set_frame(spells: pd.DataFrame, starts: pd.DataFrame, *, max_controls: 
         limit = frame["risk_set"].map(n_part * max_controls).fillna(0)
         frame = frame[(frame["treated"] == 1) | (rank < limit)].drop(columns="_r")
     # a risk set without controls cannot inform the comparison
-    has_ctrl = frame.groupby("risk_set")["treated"].transform(lambda t: (t == 0).any())
+    has_ctrl = frame.groupby("risk_set")["treated"].transform("min") == 0
     frame = frame[has_ctrl].reset_index(drop=True)
     frame.attrs["not_in_state"] = int(not_in_state)
     frame.attrs["estimand"] = ESTIMAND

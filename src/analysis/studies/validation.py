@@ -84,6 +84,24 @@ def cases(ctx: StudyContext) -> pd.DataFrame:
         p = pre[pre.scenario == scenario].iloc[0]
         rows.append(_row(f"R did, {scenario}", "pre-test W", r.pretrend_test()["W"], p["W"], 1e-6, "same closed form",
                          len(mp) // 5))
+    # With a covariate (lpop): full-precision R output (reg) and the reference manual's printed dr ATT(g,t)
+    cov = att_gt(mp, outcome="lemp", unit="countyreal", time="year", cohort="first.treat", covariates=["lpop"],
+                 method="reg")
+    refc = pd.read_csv(ref / "mpdta" / "ref_cov_attgt.csv").query("scenario == 'mpdta_nev_reg_cov'")
+    for _, x in cov.estimates.merge(refc, left_on=["group", "time"], right_on=["group", "t"]).iterrows():
+        rows.append(_row("R did, mpdta_nev_reg_cov (~lpop)", f"ATT({int(x['group'])},{int(x['time'])})",
+                         x["estimate"], x["att"], 1e-8, "closed form; R stored to 15 digits", len(mp) // 5))
+        rows.append(_row("R did, mpdta_nev_reg_cov (~lpop)", f"se ATT({int(x['group'])},{int(x['time'])})",
+                         x["std_error"], x["se"], 1e-8, "closed form; R stored to 15 digits", len(mp) // 5))
+    printed = pd.read_csv(ref / "mpdta" / "ref_printed_dr_lpop.csv")
+    for scenario, control in (("mpdta_nev_dr_lpop", "never_treated"), ("mpdta_nyt_dr_lpop", "not_yet_treated")):
+        dr = att_gt(mp, outcome="lemp", unit="countyreal", time="year", cohort="first.treat", covariates=["lpop"],
+                    control=control)
+        m = dr.estimates.merge(printed[printed.scenario == scenario], left_on=["group", "time"],
+                               right_on=["group", "t"])
+        for _, x in m.iterrows():
+            rows.append(_row(f"R did manual, {scenario}", f"ATT({int(x['group'])},{int(x['time'])})", x["estimate"],
+                             x["att"], 0.5e-4, "printed to 4 decimals", len(mp) // 5))
     ck = pd.read_csv(ref / "card_krueger" / "card_krueger_1994.csv")
     c = did_2x2(ck, outcome="fte", treated="nj", post="t", cluster="id").to_frame().loc["ATT"]
     rows.append(_row("Card & Krueger (1994)", "DiD FTE", c["estimate"], 2.914, 0.0005, "printed to 3 decimals", int(c["n"])))
