@@ -25,6 +25,10 @@ class StudyError(AnalysisError):
     """A study cannot be computed on these data (for example: no separations)."""
 
 
+class EstimationError(AnalysisError):
+    """An estimator could not produce an estimate (no convergence, singular design, empty risk set)."""
+
+
 class RunError(AnalysisError):
     """A notebook run failed; the message names the cell and the error."""
 

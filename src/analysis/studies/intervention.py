@@ -305,8 +305,12 @@ def diagnostics(ctx: StudyContext) -> None:
 
 
 def exit_curves(ctx: StudyContext) -> None:
-    """Share still in bijstand by months since the start month: participants and their risk sets."""
-    from analysis.estimators import kaplan_meier
+    """Share still in bijstand by months since the start month, and exits to work versus other exits
+    as competing risks (Aalen-Johansen): participants and their risk sets."""
+    import matplotlib.pyplot as plt
+
+    from analysis.estimators import cumulative_incidence, kaplan_meier
+    from analysis.report import theme
     from analysis.report.labels import t
 
     frame = ctx.frames["risk_sets"].copy()  # type: ignore[attr-defined]
@@ -320,13 +324,35 @@ def exit_curves(ctx: StudyContext) -> None:
     ax.set_ylabel(t("overview.still_in_bijstand", ctx.lang))
     ax.set_xlim(0, 60)
     ctx.report.figure(ax.figure, caption=t("intervention.km_caption", ctx.lang))
+    # Competing risks: leaving for work (a job within 31 days) versus leaving for other reasons
+    # (Aalen-Johansen; 1 - Kaplan-Meier of one cause would overstate it).
     to_work = frame["days_to_job"].notna() & (frame["days_to_job"] <= 31) & (frame["ended"] == 1)
-    tab = frame.assign(to_work=to_work.astype(float)).groupby("group").agg(
-        n=("treated", "size"), to_work=("to_work", "mean"))
-    tab = tab.reset_index().rename(columns={"group": t("intake.group", ctx.lang), "n": t("intervention.rows", ctx.lang),
-                                             "to_work": t("intervention.share_exit_work", ctx.lang)})
+    work, other = t("intervention.cause_work", ctx.lang), t("intervention.cause_other", ctx.lang)
+    frame["cause"] = np.where(frame["ended"] == 0, "0", np.where(to_work, work, other))
+    frame["cause"] = frame["cause"].replace("0", 0)
+    cif = cumulative_incidence(frame, duration="months", event="cause", causes=[work, other], group="group")
+    fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.0), sharey=True)
+    for ax, cause in zip(axes, (work, other)):
+        for i, (name, part) in enumerate(cif.curves[cif.curves["cause"] == cause].groupby("group", sort=False)):
+            color = theme.PALETTE[i]
+            ax.step(np.r_[0, part["time"]], np.r_[0, part["cif"]], where="post", color=color, label=name)
+            ax.fill_between(np.r_[0, part["time"]], np.r_[0, part["ci_lower"]], np.r_[0, part["ci_upper"]],
+                            step="post", alpha=0.15, color=color, lw=0)
+        ax.set_title(cause)
+        ax.set_xlim(0, 60)
+        ax.set_xlabel(t("intervention.months_since_start", ctx.lang))
+    axes[0].set_ylabel(t("intervention.cumulative_share", ctx.lang))
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    n_min = int(frame.groupby("group").size().min())
+    ctx.report.figure(fig, caption=t("intervention.cif_caption", ctx.lang), counts=n_min)
+    at = cif.at([12, 24]).pivot(index=["group", "time"], columns="cause", values="cif").reset_index()
+    n_by = frame.groupby("group").size()
+    tab = pd.DataFrame({t("intake.group", ctx.lang): at["group"], t("intervention.months_since_start", ctx.lang):
+                        at["time"].astype(int).astype(str), t("intervention.rows", ctx.lang): at["group"].map(n_by),
+                        work: at[work], other: at[other]})
     ctx.report.table(tab, caption=t("intervention.competing_caption", ctx.lang), counts=t("intervention.rows", ctx.lang),
-                     number_formats={tab.columns[2]: "pct"})
+                     number_formats={work: "pct", other: "pct"})
 
 
 def returns(ctx: StudyContext) -> dict:

@@ -31,8 +31,10 @@ def rossi():
     return pd.read_csv(Path(__file__).with_name("rossi.csv"))
 
 
-def test_rossi_matches_r(rossi):
-    fit = cox(rossi, duration="week", event="arrest", covariates=list(PUBLISHED))
+@pytest.mark.parametrize("engine", ["newton", "statsmodels"])
+def test_rossi_matches_r(rossi, engine):
+    fit = cox(rossi, duration="week", event="arrest", covariates=list(PUBLISHED), engine=engine)
+    assert fit.diagnostics["engine"] == engine
     table = fit.to_frame()
     for name, (b, se) in PUBLISHED.items():
         assert table.loc[name, "estimate"] == pytest.approx(b, abs=TOL), name
@@ -60,5 +62,8 @@ def test_counting_process_split_gives_the_same_fit(rossi):
 def test_bad_input(rossi):
     with pytest.raises(ParameterError, match=r"ties='exact' is not allowed"):
         cox(rossi, duration="week", event="arrest", covariates=["fin"], ties="exact")
+    with pytest.raises(ParameterError, match=r"Newton engine handles right-censored spells only"):
+        cox(rossi.assign(start=0), duration="week", event="arrest", covariates=["fin"], entry="start",
+            engine="newton")
     with pytest.raises(ParameterError, match=r"columns \['nope'\] not in the data"):
         cox(rossi, duration="week", event="arrest", covariates=["nope"])

@@ -1,10 +1,13 @@
-"""Cox proportional hazards with Efron (or Breslow) ties, on statsmodels.
+"""Cox proportional hazards with Efron (or Breslow) ties.
 
-statsmodels' ``PHReg`` reproduces R ``coxph`` (Efron ties) on the Rossi data
-to the printed digits and takes entry times, so counting-process data
-(start, stop] with time-varying covariates and delayed entry use the same
-call. This module wraps it in the house results object. (A hand-written fast
-path for millions of spells is future work: see the README.)
+Two engines compute the same estimator (both reproduce R ``coxph`` on the Rossi data):
+
+- right-censored spells (no ``entry``): the vectorised Newton-Raphson of
+  :mod:`.cox_newton` (a million spells with monthly ties in about a second);
+- counting-process rows (start, stop] with ``entry`` (delayed entry, time-varying
+  covariates): statsmodels' ``PHReg``, which takes entry times.
+
+``engine="statsmodels"`` forces the second for right-censored data too (tests compare them).
 """
 
 from __future__ import annotations
@@ -25,9 +28,14 @@ class CoxResult(EffectResult):
 
 
 def cox(frame: pd.DataFrame, *, duration: str, event: str, covariates: Sequence[str], entry: str | None = None,
-        ties: str = "efron", alpha: float = 0.05) -> CoxResult:
-    """Cox model; terms are the covariates (log hazard ratios). ``entry`` names the start of (start, stop] rows."""
+        ties: str = "efron", alpha: float = 0.05, engine: str = "auto") -> CoxResult:
+    """Cox model; terms are the covariates (log hazard ratios). ``entry`` names the start of (start, stop] rows.
+
+    ``engine``: "auto" (the fast Newton path without ``entry``, statsmodels with it),
+    "newton" or "statsmodels". ``diagnostics["engine"]`` says which ran.
+    """
     check_choice("ties", ties, ("efron", "breslow"))
+    check_choice("engine", engine, ("auto", "newton", "statsmodels"))
     cols = [duration, event, *covariates] + ([entry] if entry else [])
     missing = [c for c in cols if c not in frame.columns]
     if missing:
@@ -36,14 +44,26 @@ def cox(frame: pd.DataFrame, *, duration: str, event: str, covariates: Sequence[
     if (data[duration] <= 0).any() and entry is None:
         raise ParameterError(f"cox: {int((data[duration] <= 0).sum())} non-positive durations in {duration!r}.")
     n_events = int(data[event].sum())
-    import statsmodels.api as sm
+    if engine == "newton" and entry is not None:
+        raise ParameterError("cox: the Newton engine handles right-censored spells only; use engine='statsmodels' "
+                             "(or 'auto') with entry times.")
+    use_newton = engine == "newton" or (engine == "auto" and entry is None)
+    if use_newton:
+        from analysis.estimators.survival.cox_newton import fit_cox
 
-    model = sm.PHReg(data[duration].astype(float), data[list(covariates)].astype(float),
-                     status=data[event].astype(float), ties=ties,
-                     entry=data[entry].astype(float) if entry else None).fit()
-    params, se, ll = np.asarray(model.params), np.asarray(model.bse), float(model.llf)
+        fit = fit_cox(data[duration].to_numpy(float), data[event].to_numpy(), data[list(covariates)].to_numpy(float),
+                      ties=ties)
+        params, se, ll = fit["params"], np.sqrt(np.diag(fit["cov"])), fit["loglik"]
+    else:
+        import statsmodels.api as sm
+
+        model = sm.PHReg(data[duration].astype(float), data[list(covariates)].astype(float),
+                         status=data[event].astype(float), ties=ties,
+                         entry=data[entry].astype(float) if entry else None).fit()
+        params, se, ll = np.asarray(model.params), np.asarray(model.bse), float(model.llf)
     table = tidy_estimates(list(covariates), params, se, n=len(data), alpha=alpha)
     table["hazard_ratio"] = np.exp(table["estimate"])
     return CoxResult(estimates=table, estimand="log hazard ratio", log_likelihood=ll,
                      spec={"duration": duration, "event": event, "ties": ties, "entry": entry},
-                     diagnostics={"events": n_events, "n": len(data)})
+                     diagnostics={"events": n_events, "n": len(data),
+                                  "engine": "newton" if use_newton else "statsmodels"})
