@@ -70,6 +70,20 @@ def step(name: str, n: int) -> dict:
         import bench_did
 
         extra = {k: v for k, v in bench_did.run(name.split(":", 1)[1], n).items() if k.endswith("_s")}
+    elif name in ("cox", "cox_statsmodels"):  # n right-censored spells, 5 covariates, durations in months 1..120
+        import numpy as np
+
+        from analysis.estimators import cox
+
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(n, 5))
+        months = np.ceil(rng.exponential(20 / np.exp(X @ [0.5, -0.3, 0.1, 0.0, 0.2]))).clip(1, 120)
+        frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(5)]).assign(
+            months=months, ended=(rng.random(n) < 0.7).astype(int))
+        start = time.perf_counter()
+        fit = cox(frame, duration="months", event="ended", covariates=[f"x{i}" for i in range(5)],
+                  engine="newton" if name == "cox" else "statsmodels")
+        extra["engine"] = fit.diagnostics["engine"]
     elif name.startswith("study:"):
         from analysis.run.runner import run_study
 
@@ -94,6 +108,7 @@ def main() -> None:
     rows = []
     plan = [(s, n) for n in args.sizes for s in ("generate", "validate", "store", "did")]
     plan += [("bench_did:unconditional", 1_000_000), ("bench_did:dr", 100_000)]
+    plan += [("cox", n) for n in args.sizes] + [("cox_statsmodels", min(args.sizes))]
     if args.studies:
         plan += [(f"study:{s}", min(args.sizes)) for s in ("overview", "intake", "exit_health", "intervention")]
     for name, n in plan:
