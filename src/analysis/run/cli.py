@@ -6,6 +6,7 @@
     rendeert run STUDY|all [--dataset DIR] [-p NAME VALUE]... [-f params.yml] [--lang nl|en] [--out DIR]
     rendeert rerun reports/<study>/<run-id>           rerun from a manifest, compare estimates
     rendeert batch STUDY [--grid grid.yml] [-p NAME v1,v2]... [--workers N] [--scheduler tcp://H:P] [--resume]
+    rendeert import-cbs SOURCE_DIR --out DATASET_DIR [--mapping mapping.yml]   CBS microdata -> dataset
 
 Bad input (a dataset that breaks the contract, an unknown parameter) is
 reported without a traceback and exits with status 2; a failing run exits 1.
@@ -109,6 +110,14 @@ def _cmd_rerun(args) -> int:
     return 0
 
 
+def _cmd_import_cbs(args) -> int:
+    from analysis.data.cbs import import_cbs
+
+    report = import_cbs(Path(args.source_dir), Path(args.out), mapping=args.mapping)
+    print(report.summary())
+    return 0
+
+
 def _cmd_batch(args) -> int:
     from analysis.run.batch import failures_table, read_grid, run_batch
 
@@ -175,6 +184,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-pdf", action="store_true")
     p.add_argument("--estimate", help="estimate compared across runs in summary.pdf (default: first with an se)")
     p.set_defaults(func=_cmd_batch)
+    p = sub.add_parser("import-cbs", help="turn CBS microdata files (.sav/.csv) into a dataset (data contract)")
+    p.add_argument("source_dir", help="directory with the CBS files (GBAPERSOONTAB, SECMBUS, ...)")
+    p.add_argument("--out", required=True, help="new dataset directory")
+    p.add_argument("--mapping", help="mapping file (default: the bundled cbs_mapping.yml; copy and adjust it)")
+    p.set_defaults(func=_cmd_import_cbs)
     return parser
 
 

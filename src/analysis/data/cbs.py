@@ -1,0 +1,385 @@
+"""CBS register microdata -> a dataset in the contract's shape (``rendeert import-cbs``).
+
+Inside the CBS Remote Access environment the registers come as SPSS (.sav) or CSV files
+whose names, versions and variable names differ by year and release (GBAPERSOON2023TABV1,
+SECMBUS2023V1, ZVWZORGKOSTEN2019TABV2, upper or lower case). Everything file-specific is in
+one mapping file (``cbs_mapping.yml`` beside this module; a user passes an adjusted copy):
+file-name patterns with version and year groups, variable names, code lists. This module
+only knows the contract:
+
+- persons: GBAPERSOONTAB (birth year, sex) and the municipality of residence on the
+  observation end date, from address spells (GBAADRESOBJECTBUS) joined to the object ->
+  gemeente table (VSLGWBTAB);
+- partnerships: GBAVERBINTENISPARTNERBUS (marriages and registered partnerships; unmarried
+  cohabitation is not in it);
+- benefit and employment spells: SECMBUS socio-economic category spells (22 bijstand,
+  21 WW, 24 sickness/disability -> wia, 11-14 work);
+- health_yearly: ZVWZORGKOSTENTAB per year (costs summed over the listed columns) and
+  MEDICIJNTAB per year (any ATC code starting N06A: antidepressants).
+
+Person identifiers are the pair RINPERSOONS + RINPERSOON, kept as strings: ``person_id`` is
+their concatenation with RINPERSOON zero-padded to its documented width (numeric .sav columns
+lose leading zeros). Placeholder identifiers (a RINPERSOONS other than "R", an empty or zero
+RINPERSOON) are dropped and counted per file; so are rows with codes outside the mapping and
+rows referring to persons not in the person file. Nothing is repaired silently: every drop is
+in the import report and in ``import_manifest.json``, which also lists every file read (name,
+version, size, sha256). The output is checked with :func:`analysis.data.load.load_dataset`
+before the import counts as done.
+
+Hand-written because no package knows these CBS layouts; pyreadstat reads .sav, pandas CSV.
+Paths are pathlib throughout (Windows paths work); nothing needs the internet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from analysis.errors import DataValidationError, ParameterError
+
+DEFAULT_MAPPING = Path(__file__).with_name("cbs_mapping.yml")
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    path: Path
+    year: int | None
+    version: int
+
+    def describe(self) -> dict:
+        digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        return {"file": self.path.name, "year": self.year, "version": self.version,
+                "bytes": self.path.stat().st_size, "sha256": digest}
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import read, wrote and dropped (and why)."""
+
+    out_dir: Path
+    rows: dict
+    dropped: list = field(default_factory=list)  # {"file", "reason", "rows"}
+    files: list = field(default_factory=list)
+
+    def summary(self) -> str:
+        lines = [f"Dataset written to {self.out_dir}"]
+        lines += [f"  {table}: {n:,} rows" for table, n in self.rows.items()]
+        if self.dropped:
+            lines.append("Dropped (not repaired):")
+            lines += [f"  {d['file']}: {d['rows']:,} rows, {d['reason']}" for d in self.dropped]
+        lines.append(f"Files read: {', '.join(f['file'] for f in self.files)}")
+        return "\n".join(lines)
+
+
+def load_mapping(path: str | Path | None = None) -> dict:
+    p = Path(path) if path else DEFAULT_MAPPING
+    if not p.is_file():
+        raise ParameterError(f"Mapping file {str(p)!r} does not exist.")
+    return yaml.safe_load(p.read_text(encoding="utf-8"))
+
+
+def find_files(source: Path, pattern: str, *, yearly: bool) -> list[SourceFile]:
+    """Files whose name matches ``pattern`` (case-insensitive); the highest version (per year)."""
+    regex = re.compile(pattern, re.IGNORECASE)
+    found: dict = {}
+    for path in sorted(source.iterdir()):
+        m = regex.fullmatch(path.name)
+        if not m or not path.is_file():
+            continue
+        groups = m.groupdict()
+        year = int(groups["year"]) if groups.get("year") else None
+        version = int(groups["version"]) if groups.get("version") else 0
+        key = year if yearly else None
+        if key not in found or version > found[key].version:
+            found[key] = SourceFile(path, year, version)
+    return [found[k] for k in sorted(found, key=lambda k: (k is None, k))]
+
+
+def _one(source: Path, spec: Mapping, what: str) -> SourceFile:
+    files = find_files(source, spec["pattern"], yearly=False)
+    if not files:
+        raise DataValidationError(f"import-cbs: no {what} file in {source} matches the pattern "
+                                  f"{spec['pattern']!r} (mapping file; names are matched case-insensitively).")
+    return files[0]
+
+
+def read_table(path: Path, columns: list[str]) -> pd.DataFrame:
+    """Read ``columns`` (case-insensitive) of a .sav or .csv file, every column as text."""
+    wanted = {c.lower(): c for c in columns}
+    if path.suffix.lower() == ".sav":
+        import pyreadstat
+
+        _, meta = pyreadstat.read_sav(str(path), metadataonly=True)
+        actual = {c.lower(): c for c in meta.column_names}
+        missing = [wanted[c] for c in wanted if c not in actual]
+        if missing:
+            raise DataValidationError(f"import-cbs: {path.name} has no column(s) {missing}; it has "
+                                      f"{meta.column_names} (adjust the mapping file).")
+        frame, _ = pyreadstat.read_sav(str(path), usecols=[actual[c] for c in wanted])
+        frame = frame.rename(columns={actual[c]: wanted[c] for c in wanted})
+        for col in frame.columns:
+            if pd.api.types.is_float_dtype(frame[col]):  # numeric SPSS columns: whole numbers as text
+                values = frame[col]
+                whole = values.dropna() % 1 == 0
+                if whole.all():
+                    frame[col] = values.map(lambda v: None if pd.isna(v) else str(int(v)))
+                    continue
+            frame[col] = frame[col].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
+                                        else str(v))
+        return frame
+    with open(path, encoding="utf-8-sig") as fh:
+        header = fh.readline()
+    sep = ";" if header.count(";") > header.count(",") else ","
+    head = pd.read_csv(path, sep=sep, nrows=0, encoding="utf-8-sig")
+    actual = {c.strip().lower(): c for c in head.columns}
+    missing = [wanted[c] for c in wanted if c not in actual]
+    if missing:
+        raise DataValidationError(f"import-cbs: {path.name} has no column(s) {missing}; it has "
+                                  f"{list(head.columns)} (adjust the mapping file).")
+    frame = pd.read_csv(path, sep=sep, usecols=[actual[c] for c in wanted], dtype=str, keep_default_na=False,
+                        encoding="utf-8-sig")
+    frame = frame.rename(columns={actual[c]: wanted[c] for c in wanted})
+    return frame.apply(lambda s: s.str.strip()).replace({"": None})
+
+
+class _Importer:
+    def __init__(self, source: Path, mapping: dict):
+        self.source = source
+        self.m = mapping
+        ids = mapping["identifiers"]
+        self.id_cols = (ids["rinpersoons"], ids["rinpersoon"])
+        self.width = int(ids["width"])
+        self.valid = {str(v) for v in ids["valid_rinpersoons"]}
+        self.open_ends = {str(v) for v in mapping.get("open_end_dates", [])}
+        self.dropped: list[dict] = []
+        self.files: list[SourceFile] = []
+
+    def drop(self, file: str, reason: str, rows: int) -> None:
+        if rows:
+            self.dropped.append({"file": file, "reason": reason, "rows": int(rows)})
+
+    def read(self, f: SourceFile, columns: list[str], *, ids: bool = True) -> pd.DataFrame:
+        self.files.append(f)
+        frame = read_table(f.path, ([*self.id_cols] if ids else []) + columns)
+        if ids:
+            frame["person_id"] = self.person_ids(frame, self.id_cols, f.path.name)
+            frame = frame.dropna(subset=["person_id"])
+        return frame
+
+    def person_ids(self, frame: pd.DataFrame, cols: tuple[str, str], file: str) -> pd.Series:
+        kind = frame[cols[0]].fillna("").astype(str).str.strip()
+        number = frame[cols[1]].fillna("").astype(str).str.strip()
+        bad = ~kind.isin(self.valid) | (number == "") | (number.str.fullmatch(r"0+")) | ~number.str.fullmatch(r"\d+")
+        self.drop(file, f"placeholder identifiers ({cols[0]} not in {sorted(self.valid)}, or empty/zero {cols[1]})",
+                  int(bad.sum()))
+        return (kind + number.str.zfill(self.width)).where(~bad)
+
+    def dates(self, values: pd.Series, *, open_end: bool = False) -> pd.Series:
+        text = values.fillna("").astype(str).str.strip().str.replace("-", "", regex=False)
+        if open_end:
+            text = text.where(~text.isin(self.open_ends), "")
+        return pd.to_datetime(text.where(text != ""), format="%Y%m%d", errors="coerce")
+
+
+def import_cbs(source_dir: str | Path, out_dir: str | Path, *, mapping: str | Path | dict | None = None,
+               progress: bool = True) -> ImportReport:
+    """Turn the CBS microdata files in ``source_dir`` into a contract dataset in ``out_dir``."""
+    from analysis.data.load import load_dataset
+
+    source = Path(source_dir)
+    if not source.is_dir():
+        raise ParameterError(f"import-cbs: source directory {str(source)!r} does not exist.")
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        raise ParameterError(f"import-cbs: output directory {str(out)!r} is not empty; choose a new one.")
+    m = mapping if isinstance(mapping, dict) else load_mapping(mapping)
+    imp = _Importer(source, m)
+
+    def say(text: str) -> None:
+        if progress:
+            print(text, flush=True)
+
+    # -- health files first: they give the observation window when the mapping does not -------
+    cost_files = find_files(source, m["health_costs"]["pattern"], yearly=True)
+    med_files = {f.year: f for f in find_files(source, m["medication"]["pattern"], yearly=True)}
+    if not cost_files:
+        raise DataValidationError(f"import-cbs: no health-cost file in {source} matches "
+                                  f"{m['health_costs']['pattern']!r} (mapping file).")
+    obs = m.get("observation") or {}
+    years = [f.year for f in cost_files]
+    start = pd.Timestamp(obs["start"]) if obs.get("start") else pd.Timestamp(date(min(years), 1, 1))
+    end = pd.Timestamp(obs["end"]) if obs.get("end") else pd.Timestamp(date(max(years), 12, 31))
+
+    # -- persons -----------------------------------------------------------------------------
+    spec = m["persons"]
+    f = _one(source, spec, "person (GBAPERSOONTAB)")
+    say(f"persons: {f.path.name}")
+    cols = spec["columns"]
+    raw = imp.read(f, [cols["birth_year"], cols["birth_month"], cols["sex"]])
+    sex = raw[cols["sex"]].map({str(k): v for k, v in spec["sex_codes"].items()})
+    imp.drop(f.path.name, f"sex code outside {sorted(spec['sex_codes'])}", int(sex.isna().sum()))
+    birth = pd.to_numeric(raw[cols["birth_year"]], errors="coerce")
+    imp.drop(f.path.name, "birth year missing or not a number", int((birth.isna() & sex.notna()).sum()))
+    persons = pd.DataFrame({"person_id": raw["person_id"], "sex": sex, "birth_year": birth}).dropna()
+    dup = persons["person_id"].duplicated()
+    imp.drop(f.path.name, "duplicate person identifiers (first row kept)", int(dup.sum()))
+    persons = persons[~dup].astype({"birth_year": "int64"})
+    known = set(persons["person_id"])
+
+    # -- municipality of residence -------------------------------------------------------------
+    mspec = m["municipality"]
+    fa, fo = _one(source, mspec["addresses"], "address (GBAADRESOBJECTBUS)"), _one(source, mspec["objects"],
+                                                                                     "object (VSLGWBTAB)")
+    say(f"municipality: {fa.path.name} + {fo.path.name}")
+    ac, oc = mspec["addresses"]["columns"], mspec["objects"]["columns"]
+    addr = imp.read(fa, [ac["start"], ac["end"], ac["object_type"], ac["object"]])
+    objs = imp.read(fo, [oc["object_type"], oc["object"], oc["municipality"]], ids=False)
+    addr = addr.assign(a_start=imp.dates(addr[ac["start"]]), a_end=imp.dates(addr[ac["end"]], open_end=True))
+    at_end = addr[(addr["a_start"] <= end) & (addr["a_end"].isna() | (addr["a_end"] >= end))]
+    latest = addr.sort_values("a_start").groupby("person_id").tail(1)
+    chosen = pd.concat([at_end, latest[~latest["person_id"].isin(at_end["person_id"])]])
+    chosen = chosen.sort_values("a_start").groupby("person_id").tail(1)
+    objs = objs.rename(columns={oc["object_type"]: "_t", oc["object"]: "_o", oc["municipality"]: "_gem"})
+    chosen = chosen.merge(objs, left_on=[ac["object_type"], ac["object"]], right_on=["_t", "_o"], how="left")
+    code = chosen["_gem"].astype(str).str.extract(r"(\d{1,4})$")[0]
+    chosen["municipality_code"] = ("GM" + code.str.zfill(4)).where(code.notna())
+    persons = persons.merge(chosen[["person_id", "municipality_code"]], on="person_id", how="left")
+    no_muni = persons["municipality_code"].isna()
+    imp.drop(f.path.name, "persons without a municipality of residence (no address or unknown object)",
+             int(no_muni.sum()))
+    persons = persons[~no_muni]
+    known = set(persons["person_id"])
+
+    def keep_known(frame: pd.DataFrame, file: str, col: str = "person_id") -> pd.DataFrame:
+        inside = frame[col].isin(known)
+        imp.drop(file, "persons not in the person file (or dropped there)", int((~inside).sum()))
+        return frame[inside]
+
+    # -- partnerships -----------------------------------------------------------------------------
+    pspec = m["partnerships"]
+    fp = _one(source, pspec, "partnership (GBAVERBINTENISPARTNERBUS)")
+    say(f"partnerships: {fp.path.name}")
+    pc = pspec["columns"]
+    raw = imp.read(fp, [pc["partner_rinpersoons"], pc["partner_rinpersoon"], pc["start"], pc["end"], pc["kind"],
+                        pc["end_reason"]])
+    kind = raw[pc["kind"]].map({str(k): v for k, v in pspec["kind_codes"].items()})
+    imp.drop(fp.path.name, f"union type outside {sorted(pspec['kind_codes'])}", int(kind.isna().sum()))
+    partner = (raw[pc["partner_rinpersoons"]].fillna("").astype(str).str.strip()
+               + raw[pc["partner_rinpersoon"]].fillna("").astype(str).str.strip().str.zfill(imp.width))
+    partner_ok = raw[pc["partner_rinpersoons"]].isin(imp.valid) & raw[pc["partner_rinpersoon"]].notna()
+    p_end = imp.dates(raw[pc["end"]], open_end=True)
+    reason_raw = raw[pc["end_reason"]].fillna("").astype(str).str.strip()
+    reason = reason_raw.map({str(k): v for k, v in pspec["end_reason_codes"].items()})
+    unknown_reason = p_end.notna() & reason.isna() & (reason_raw != "")
+    if unknown_reason.any():
+        imp.dropped.append({"file": fp.path.name, "reason": "end reason outside the mapping's codes: kept with "
+                            "an empty end_reason", "rows": int(unknown_reason.sum())})
+    partnerships = pd.DataFrame({
+        "person_id": raw["person_id"], "partner_id": partner.where(partner_ok), "kind": kind,
+        "start_date": imp.dates(raw[pc["start"]]), "end_date": p_end,
+        "end_reason": reason.where(p_end.notna()),
+    })
+    partnerships = partnerships[partnerships["kind"].notna()]
+    bad = partnerships["start_date"].isna()
+    imp.drop(fp.path.name, "unparseable start date", int(bad.sum()))
+    partnerships = keep_known(partnerships[~bad], fp.path.name)
+    # unions that ended before the window are kept as history; ends after it are still running then
+    partnerships = partnerships.assign(end_date=partnerships["end_date"].where(
+        partnerships["end_date"].isna() | (partnerships["end_date"] <= end)))
+    partnerships.loc[partnerships["end_date"].isna(), "end_reason"] = None
+
+    # -- socio-economic category spells ------------------------------------------------------------
+    sspec = m["secm"]
+    fs = _one(source, sspec, "socio-economic category (SECMBUS)")
+    say(f"work and benefit spells: {fs.path.name}")
+    sc = sspec["columns"]
+    raw = imp.read(fs, [sc["start"], sc["end"], sc["category"]])
+    cat = pd.to_numeric(raw[sc["category"]], errors="coerce")
+    s_start, s_end = imp.dates(raw[sc["start"]]), imp.dates(raw[sc["end"]], open_end=True)
+    spells = pd.DataFrame({"person_id": raw["person_id"], "cat": cat, "start_date": s_start, "end_date": s_end})
+    bad = spells["start_date"].isna()
+    imp.drop(fs.path.name, "unparseable start date", int(bad.sum()))
+    spells = spells[~bad]
+    spells = spells[(spells["end_date"].isna()) | (spells["end_date"] >= start)]  # history before the window
+    spells = spells[spells["start_date"] <= end]
+    spells = spells.assign(end_date=spells["end_date"].where(spells["end_date"].isna() | (spells["end_date"] < end)))
+    benefit_codes = {int(k): v for k, v in sspec["benefits"].items()}
+    work = spells["cat"].isin([int(c) for c in sspec["employment"]])
+    benefit = spells["cat"].map(benefit_codes)
+    imp.drop(fs.path.name, "categories that are neither work nor a mapped benefit (not contract spells)",
+             int((~work & benefit.isna()).sum()))
+    spells = keep_known(spells, fs.path.name)
+    work = spells["cat"].isin([int(c) for c in sspec["employment"]])
+    benefit = spells["cat"].map(benefit_codes)
+    employment = spells.loc[work, ["person_id", "start_date", "end_date"]]
+    muni = persons.set_index("person_id")["municipality_code"]
+    benefits = spells.loc[benefit.notna(), ["person_id", "start_date", "end_date"]].assign(
+        benefit=benefit[benefit.notna()])
+    benefits["municipality_code"] = benefits["person_id"].map(muni)
+    benefits = benefits[["person_id", "benefit", "start_date", "end_date", "municipality_code"]]
+
+    # -- health: costs and medication per year -------------------------------------------------------
+    hspec = m["health_costs"]
+    frames = []
+    for fc in cost_files:
+        say(f"health-care costs {fc.year}: {fc.path.name}")
+        cols = list(dict.fromkeys(hspec["total"] + hspec["mental"] + hspec["gp"]))
+        raw = imp.read(fc, cols)
+        num = raw[cols].apply(pd.to_numeric, errors="coerce").fillna(0.0)
+        h = pd.DataFrame({"person_id": raw["person_id"], "year": fc.year,
+                          "healthcare_costs_eur": num[hspec["total"]].sum(axis=1),
+                          "mental_healthcare_costs_eur": num[hspec["mental"]].sum(axis=1),
+                          "gp_costs_eur": num[hspec["gp"]].sum(axis=1)})
+        negative = (h[["healthcare_costs_eur", "mental_healthcare_costs_eur", "gp_costs_eur"]] < 0).any(axis=1)
+        imp.drop(fc.path.name, "negative summed costs (corrections)", int(negative.sum()))
+        h = keep_known(h[~negative], fc.path.name)
+        users = set()
+        fm = med_files.get(fc.year)
+        if fm is not None:
+            med = imp.read(fm, [m["medication"]["columns"]["atc"]])
+            atc = med[m["medication"]["columns"]["atc"]].fillna("").astype(str).str.upper()
+            users = set(med.loc[atc.str.startswith(m["medication"]["antidepressants"].upper()), "person_id"])
+            not_insured = ~pd.Series(list(users), dtype=object).isin(set(h["person_id"]))
+            imp.drop(fm.path.name, "antidepressant users without a health-cost row that year (no costs to pair)",
+                     int(not_insured.sum()))
+        else:
+            imp.dropped.append({"file": f"MEDICIJN{fc.year}", "reason": "no medication file for this year: "
+                                "antidepressants set to 0 for every person", "rows": 0})
+        frames.append(h.assign(antidepressants=h["person_id"].isin(users).astype("int8")))
+    health = pd.concat(frames, ignore_index=True)
+    dup = health.duplicated(["person_id", "year"])
+    imp.drop("health-cost files", "duplicate person-year rows (first kept)", int(dup.sum()))
+    health = health[~dup]
+
+    # -- write and validate -----------------------------------------------------------------------------
+    out.mkdir(parents=True, exist_ok=True)
+    tables = {"persons": persons, "benefit_spells": benefits, "employment_spells": employment,
+              "partnerships": partnerships, "health_yearly": health}
+    for name, frame in tables.items():
+        frame = frame.reset_index(drop=True)
+        for col in ("start_date", "end_date"):
+            if col in frame:
+                frame[col] = frame[col].dt.date
+        frame.to_parquet(out / f"{name}.parquet", index=False)
+    files = [f.describe() for f in dict.fromkeys(imp.files)]
+    meta = {"name": f"cbs-microdata-{source.name}",
+            "source": "CBS microdata (rendeert import-cbs): " + ", ".join(x["file"] for x in files),
+            "observation_start": start.date().isoformat(), "observation_end": end.date().isoformat()}
+    (out / "dataset.yml").write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    report = ImportReport(out_dir=out, rows={k: len(v) for k, v in tables.items()}, dropped=imp.dropped, files=files)
+    (out / "import_manifest.json").write_text(json.dumps({
+        "source_dir": str(source), "mapping": m, "files": files, "rows": report.rows, "dropped": imp.dropped,
+    }, indent=2, default=str), encoding="utf-8")
+    say("validating against the data contract ...")
+    load_dataset(out)
+    return report
+
