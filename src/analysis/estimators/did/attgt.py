@@ -94,19 +94,38 @@ def _unconditional(panel: Panel, grid: pd.DataFrame, control: str) -> CellEstima
     later = panel.periods[np.maximum(ti, bi)]
     comp = np.array([comparison_cohorts(groups, g, lt, control) for g, lt in zip(grid["group"], later)],
                     dtype=float).reshape(len(grid), m)
-    # weighted sums of the change (shifted by its mean, against cancellation) by cohort, per (t, base) pair
+    sorted_cache: list = []
+
+    def _by_cohort():
+        """The column-centred outcome matrix with rows sorted by cohort (one copy, made once)."""
+        if not sorted_cache:
+            order = np.argsort(code, kind="stable")
+            bounds = np.r_[0, np.cumsum(np.bincount(code, minlength=m))]
+            colmean = y.mean(axis=0)
+            sorted_cache.append((y[order] - colmean, order, bounds, colmean))
+        return sorted_cache[0]
+
+    # Weighted sums of the change y_t - y_b by cohort, for every (t, base) pair, from per-cohort
+    # moments of the column-centred outcome (centring is the shift by the mean change, against
+    # cancellation): first moments with w and w^2, and the period-by-period cross products with w.
+    # One pass over the data whatever the number of pairs (monthly panels have thousands).
     pair_id, pair_index = np.unique(np.column_stack([ti, bi]), axis=0, return_inverse=True)
     pair_index = np.asarray(pair_index).ravel()
-    shift = np.empty(len(pair_id))
-    s1, s2, s3 = (np.empty((len(pair_id), m)) for _ in range(3))
-    for p, (t_idx, b_idx) in enumerate(pair_id):
-        dy = y[:, t_idx] - y[:, b_idx]
-        shift[p] = dy.mean()
-        dy -= shift[p]
-        wd = w * dy
-        s1[p] = np.bincount(code, wd, m)
-        s2[p] = np.bincount(code, w * wd, m)
-        s3[p] = np.bincount(code, wd * wd, m)
+    ys, order, bounds, colmean = _by_cohort()
+    ws = w[order]
+    T = y.shape[1]
+    M1, M2, Q = np.zeros((m, T)), np.zeros((m, T)), np.zeros((m, T, T))
+    for c in range(m):
+        lo, hi = bounds[c], bounds[c + 1]
+        if hi > lo:
+            yc, wc = ys[lo:hi], ws[lo:hi]
+            M1[c], M2[c] = wc @ yc, (wc * wc) @ yc
+            Q[c] = (yc * wc[:, None]).T @ yc
+    pt, pb = pair_id[:, 0], pair_id[:, 1]
+    shift = colmean[pt] - colmean[pb]
+    s1 = (M1[:, pt] - M1[:, pb]).T                      # pairs x cohorts
+    s2 = (M2[:, pt] - M2[:, pb]).T
+    s3 = (Q[:, pt, pt] - 2 * Q[:, pt, pb] + Q[:, pb, pb]).T
     a1, a2, a3 = s1[pair_index, tc], s2[pair_index, tc], s3[pair_index, tc]
     S1 = sw[tc]
     S0 = comp @ sw
@@ -139,10 +158,19 @@ def _unconditional(panel: Panel, grid: pd.DataFrame, control: str) -> CellEstima
         np.add.at(d_tab, ti[idx], -ctrl_coef)
         np.add.at(d_tab, bi[idx], ctrl_coef)
         o_tab -= (ctrl_coef * mu0[idx, None]).sum(axis=0)
-        out = -o_tab[code]
-        for j in np.flatnonzero(np.any(d_tab != 0, axis=1)):
-            out += d_tab[j][code] * y[:, j]
+        # sum_j y[i, j] d_tab[j, code_i]: one matrix-vector product per cohort on rows sorted by cohort
+        ys, order, bounds, colmean = _by_cohort()
+        out_sorted = np.empty(n)
+        for c in range(m):
+            lo, hi = bounds[c], bounds[c + 1]
+            if hi > lo:  # ys is centred by column: add the means' share back
+                out_sorted[lo:hi] = ys[lo:hi] @ d_tab[:, c] + colmean @ d_tab[:, c]
+        out = np.empty(n)
+        out[order] = out_sorted
+        out -= o_tab[code]
         return n * w * out
+
+
 
     return CellEstimates(att=att, std_error=se, n_treated=count[tc].astype(int), n_control=(comp @ count).astype(int),
                          influence=influence, influence_sum=influence_sum, engine="unconditional: sums by cohort")
