@@ -99,10 +99,13 @@ def measure(which: str, path: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1_000_000, help="persons in the large run (ours only)")
-    parser.add_argument("--compare-n", type=int, default=100_000, help="persons in the side-by-side run")
+    parser.add_argument("--compare-n", type=int, default=100_000,
+                        help="persons in the side-by-side run (0: skip it)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for n, tools in ((args.compare_n, ("ours", "pyfixest")), (args.n, ("ours",))):
+            if n <= 0:
+                continue
             path = Path(tmp) / f"panel_{n}.parquet"
             start = time.perf_counter()
             write_panel(path, n)
