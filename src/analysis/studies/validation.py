@@ -119,6 +119,13 @@ def cases(ctx: StudyContext) -> pd.DataFrame:
                          "iterative fit vs 5 printed digits", len(rossi)))
     rows.append(_row("Rossi Cox (R coxph, Efron)", "log-likelihood", fit.log_likelihood, -658.748, 5e-4,
                      "printed to 3 decimals", len(rossi)))
+    afdc = pd.read_stata(ref / "lalonde" / "data_cs_NSW_AFDC_CS.dta")
+    afdc = afdc[afdc["lalonde"] == 1].dropna(subset=["re79"]).astype({"treated": float})
+    a = difference_in_means(afdc, outcome="re79", treatment="treated").to_frame().loc["ATT"]
+    rows.append(_row("NSW AFDC women (Calonico & Smith 2017)", "difference in means", a["estimate"], 821, 0.5,
+                     "printed to dollars", len(afdc)))
+    rows.append(_row("NSW AFDC women (Calonico & Smith 2017)", "classical se", a["std_error"], 308, 0.5,
+                     "printed to dollars", len(afdc)))
     dw = pd.read_stata(ref / "lalonde" / "data_lalonde_nsw_dw.dta")
     dw = dw.assign(age2=dw["age"] ** 2)
     e = difference_in_means(dw, outcome="re78", treatment="treat").to_frame().loc["ATT"]

@@ -88,3 +88,13 @@ def test_e_value_closed_form():
 def test_bad_treatment(dw):
     with pytest.raises(ParameterError, match=r"treatment 'age' must be 0/1"):
         att_regression(dw, outcome="re78", treatment="age", covariates=["education"])
+
+
+def test_afdc_women_experiment():
+    """Calonico & Smith (2017) NSW-AFDC women, LaLonde's experimental sample (lalonde == 1), earnings
+    in 1979: published difference 821 (se 308), printed to whole dollars: tolerance half a dollar."""
+    d = pd.read_stata(HERE / "data_cs_NSW_AFDC_CS.dta")
+    sample = d[d["lalonde"] == 1].dropna(subset=["re79"]).astype({"treated": float})
+    r = difference_in_means(sample, outcome="re79", treatment="treated").to_frame().loc["ATT"]
+    assert r["estimate"] == pytest.approx(821, abs=0.5)
+    assert r["std_error"] == pytest.approx(308, abs=0.5)
