@@ -48,7 +48,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/run_all.py --studies
 
 clean:
 	rm -rf data/processed/*/ reports/*/ reports/.make-report

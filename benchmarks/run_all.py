@@ -1,6 +1,6 @@
 """Run every benchmark step in a fresh process and tabulate seconds and peak memory.
 
-    python benchmarks/run_all.py [--sizes 50000 1000000] [--studies]
+    python benchmarks/run_all.py [--sizes 50000 1000000] [--studies]     (make bench: everything, both sizes)
 
 Each step runs as ``python benchmarks/run_all.py --step NAME --persons N`` in its own
 process, so the peak resident set size (``ru_maxrss`` of the child) is that step's alone.
@@ -91,7 +91,8 @@ def step(name: str, n: int) -> dict:
     else:
         raise SystemExit(f"unknown step {name}")
     seconds = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # the largest of this process and its children (a study's kernel runs in a child process)
+    peak_mb = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
     return {"step": name, "persons": n, "seconds": round(seconds, 2), "peak_mb": round(peak_mb), **extra}
 
 
@@ -100,7 +101,7 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", type=int, default=[50_000, 1_000_000])
     parser.add_argument("--step")
     parser.add_argument("--persons", type=int)
-    parser.add_argument("--studies", action="store_true", help="also time every study at the smallest size")
+    parser.add_argument("--studies", action="store_true", help="also time every study at every size")
     args = parser.parse_args()
     if args.step:
         print(json.dumps(step(args.step, args.persons)))
@@ -110,7 +111,7 @@ def main() -> None:
     plan += [("bench_did:unconditional", 1_000_000), ("bench_did:dr", 100_000)]
     plan += [("cox", n) for n in args.sizes] + [("cox_statsmodels", min(args.sizes))]
     if args.studies:
-        plan += [(f"study:{s}", min(args.sizes)) for s in ("overview", "intake", "exit_health", "intervention")]
+        plan += [(f"study:{s}", n) for n in args.sizes for s in ("overview", "intake", "exit_health", "intervention")]
     for name, n in plan:
         out = subprocess.run([sys.executable, __file__, "--step", name, "--persons", str(n)], capture_output=True,
                              text=True)
@@ -121,6 +122,12 @@ def main() -> None:
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
+    if len(args.sizes) > 1:  # how each step grows with size: time and memory at the largest over the smallest
+        small, large = min(args.sizes), max(args.sizes)
+        wide = table.pivot_table(index="step", columns="persons", values=["seconds", "peak_mb"], aggfunc="first")
+        if ("seconds", small) in wide and ("seconds", large) in wide:
+            growth = (wide[("seconds", large)] / wide[("seconds", small)]).rename("time_growth")
+            table = table.merge(growth.round(1), left_on="step", right_index=True, how="left")
     (HERE / "results").mkdir(exist_ok=True)
     table.to_csv(HERE / "results" / "benchmarks.csv", index=False)
     (HERE / "results" / "benchmarks.md").write_text(table.to_markdown(index=False) + "\n")
