@@ -30,3 +30,18 @@ def test_benchmark_batch_through_the_cli(tmp_path, capsys):
     density = summary[summary["name"] == "bijstand_density"].set_index("param_municipality")["estimate"]
     assert set(density.index) == {"GM0363", "GM0599", "GM0014"}
     assert (batch_dir / "summary.pdf").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_municipality_without_published_flows_is_withheld_not_a_crash(tmp_path):
+    """GM0277 (2017): CBS publishes "." for its inflow and outflow (found by the all-municipality batch)."""
+    from analysis.data.statline import load_participatiewet
+    from analysis.run.runner import run_study
+
+    frame = load_participatiewet((2017,))
+    row = frame[(frame["region"] == "GM0277") & (frame["age_class"] == "all")].iloc[0]
+    assert pd.isna(row["outflow_to_work_pct"]), "the premise: CBS did not publish it"
+    outcome = run_study("benchmark", {"municipality": "GM0277"}, out_root=tmp_path, progress=False, pdf=False)
+    est = {e["name"]: e for e in outcome.results["estimates"]}
+    assert est["outflow_to_work_rate"]["suppressed"] and est["outflow_to_work_rate"]["estimate"] is None
+    assert est["bijstand_density"]["estimate"] is not None

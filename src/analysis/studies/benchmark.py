@@ -136,6 +136,9 @@ def indicators(ctx: StudyContext) -> pd.DataFrame:
     ]
     for key, col, scale, result_name, unit in spec:
         if col not in frame or pd.isna(me.get(col)):
+            if result_name:  # CBS did not publish it ("." in StatLine: unknown or withheld by CBS)
+                ctx.add_estimates([{"name": result_name, "estimate": None, "se": None, "ci_low": None,
+                                    "ci_high": None, "n": None, "unit": unit, "suppressed": True}])
             continue
         value = float(me[col]) * scale
         rows.append({
@@ -281,5 +284,6 @@ def summary(ctx: StudyContext) -> None:
         density=fmt_number(ctx.estimate("bijstand_density")["estimate"], ctx.lang, digits=1),
         pct_peers=fmt_pct(share_below_peers, ctx.lang, digits=0), n_peers=len(peers),
         percentile=fmt_pct(ctx.estimate("percentile_bijstand_density")["estimate"], ctx.lang, digits=0),
-        work=fmt_pct(ctx.estimate("outflow_to_work_rate")["estimate"], ctx.lang),
+        work=(t("suppressed_short", ctx.lang) if ctx.estimate("outflow_to_work_rate")["estimate"] is None
+              else fmt_pct(ctx.estimate("outflow_to_work_rate")["estimate"], ctx.lang)),
     ))
