@@ -77,3 +77,16 @@ def test_choose_estimate():
 
     with pytest.raises(ParameterError, match="not an estimate of these runs"):
         choose_estimate(summary, "nope")
+
+
+def test_forest_plot_drops_labels_for_hundreds_of_runs():
+    from analysis.run.summary import MAX_LABELLED_RUNS, forest_figure
+
+    many = pd.DataFrame([_row(f"r{i}", f"GM{i:04d}", 100, estimate=i / 100) for i in range(MAX_LABELLED_RUNS + 1)])
+    fig = forest_figure(many, labels=many["param_municipality"], xlabel="x", pooled=None, pooled_label="",
+                        withheld_label="x", runs_label="41 runs")
+    assert list(fig.axes[0].get_yticks()) == [] and fig.axes[0].get_ylabel() == "41 runs"
+    few = many.head(3)
+    fig = forest_figure(few, labels=few["param_municipality"], xlabel="x", pooled=None, pooled_label="",
+                        withheld_label="x")
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["GM0000", "GM0001", "GM0002"]

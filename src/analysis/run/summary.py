@@ -38,6 +38,8 @@ from analysis.report.disclosure import DisclosurePolicy
 SUBSET_PARAMETER = "param_municipality"
 TOTAL_VALUE = "all"
 NUMBERS = ("estimate", "se", "ci_low", "ci_high")
+#: Beyond this many runs the forest plot drops the run labels (a caterpillar plot).
+MAX_LABELLED_RUNS = 40
 
 
 def _varying(summary: pd.DataFrame) -> list[str]:
@@ -132,14 +134,14 @@ def choose_estimate(summary: pd.DataFrame, estimate: str | None) -> str | None:
 
 
 def forest_figure(table: pd.DataFrame, *, labels: pd.Series, xlabel: str, pooled: float | None, pooled_label: str,
-                  withheld_label: str):
+                  withheld_label: str, runs_label: str = ""):
     import matplotlib.pyplot as plt
 
     from analysis.report import theme
 
     shown = table.assign(label=labels).sort_values("estimate", na_position="first")
-    height = max(2.2, 0.28 * len(shown) + 1.0)
-    fig, ax = plt.subplots(figsize=(7.0, min(height, 9.5)))
+    height = max(2.2, 0.28 * min(len(shown), MAX_LABELLED_RUNS) + 1.0)
+    fig, ax = plt.subplots(figsize=(7.0, min(height, 9.0)))
     y = np.arange(len(shown))
     ok = shown["estimate"].notna().to_numpy()
     has_ci = ok & shown["ci_low"].notna().to_numpy()
@@ -154,7 +156,11 @@ def forest_figure(table: pd.DataFrame, *, labels: pd.Series, xlabel: str, pooled
     if pooled is not None:
         ax.axvline(pooled, color=theme.PALETTE[1], ls="--", lw=1.0, label=pooled_label)
         ax.legend(loc="lower right", fontsize=7)
-    ax.set_yticks(y, shown["label"], fontsize=7 if len(shown) > 25 else 8)
+    if len(shown) <= MAX_LABELLED_RUNS:
+        ax.set_yticks(y, shown["label"], fontsize=7 if len(shown) > 25 else 8)
+    else:  # hundreds of runs: a caterpillar plot; the table below names every run
+        ax.set_yticks([])
+        ax.set_ylabel(runs_label)
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
     fig.tight_layout()
@@ -223,7 +229,8 @@ def write_summary_pdf(batch_dir: Path, summary: pd.DataFrame, runs: pd.DataFrame
         pooled = precision_weighted_mean(parts["estimate"], parts["se"])[0] if len(parts) >= 2 else None
         xlabel = f"{name} ({unit})" if unit else name
         fig = forest_figure(table, labels=labels, xlabel=xlabel, pooled=pooled, pooled_label=t("batch.pooled", lang),
-                            withheld_label=t("suppressed_short", lang))
+                            withheld_label=t("suppressed_short", lang),
+                            runs_label=t("batch.runs_sorted", lang, n=len(table)))
         fig.savefig(figures / "forest.png", dpi=200, bbox_inches="tight")
         plt.close(fig)
         md.append(f"## {t('batch.forest_heading', lang)}")
