@@ -82,7 +82,8 @@ def test_choose_estimate():
 def test_forest_plot_drops_labels_for_hundreds_of_runs():
     from analysis.run.summary import MAX_LABELLED_RUNS, forest_figure
 
-    many = pd.DataFrame([_row(f"r{i}", f"GM{i:04d}", 100, estimate=i / 100) for i in range(MAX_LABELLED_RUNS + 1)])
+    many = pd.DataFrame([{**_row(f"r{i}", f"GM{i:04d}", 100, estimate=i / 100), "ci_low": i / 100 - 0.02,
+                          "ci_high": i / 100 + 0.02} for i in range(MAX_LABELLED_RUNS + 1)])
     fig = forest_figure(many, labels=many["param_municipality"], xlabel="x", pooled=None, pooled_label="",
                         withheld_label="x", runs_label="41 runs")
     assert list(fig.axes[0].get_yticks()) == [] and fig.axes[0].get_ylabel() == "41 runs"
