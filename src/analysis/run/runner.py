@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import papermill
 from papermill.exceptions import PapermillExecutionError
@@ -45,6 +47,24 @@ class RunOutcome:
     @property
     def pdf(self) -> Path:
         return self.run_dir / "report.pdf"
+
+
+@contextmanager
+def _kernel_transport() -> Iterator[Any]:
+    """Kernel configuration for one run.
+
+    On POSIX the kernel talks over IPC sockets in a private temporary directory: parallel runs of a
+    batch then have no TCP ports to race for (jupyter_client picks free ports and releases them before
+    the kernel binds them) and the kernel's traffic, which carries microdata, stays off the network.
+    Windows has no IPC sockets and keeps TCP on localhost.
+    """
+    from traitlets.config import Config
+
+    if os.name != "posix":
+        yield Config()
+        return
+    with tempfile.TemporaryDirectory(prefix="rendeert-kernel-") as private:
+        yield Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(private, "k")}})
 
 
 def new_run_id(parameters: Mapping[str, Any]) -> str:
@@ -137,15 +157,17 @@ def run_study(
     notebook_out = run_dir / "notebook.ipynb"
     started = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(study.notebook),
-            str(notebook_out),
-            parameters={**params, "output_dir": str(run_dir)},
-            kernel_name="python3",
-            progress_bar=progress,
-            cwd=str(project_root()),
-            start_timeout=180,
-        )
+        with _kernel_transport() as kernel_config:
+            papermill.execute_notebook(
+                str(study.notebook),
+                str(notebook_out),
+                parameters={**params, "output_dir": str(run_dir)},
+                kernel_name="python3",
+                progress_bar=progress,
+                cwd=str(project_root()),
+                start_timeout=180,
+                config=kernel_config,
+            )
     except PapermillExecutionError as exc:
         manifest.update(status="failed", end_time=_now(), error={
             "cell_index": exc.cell_index, "execution_count": exc.exec_count,

@@ -270,6 +270,15 @@ def _naive(ctx, frame, outcome):
     return {"estimate": float(est), "std_error": float(np.sqrt(np.sum(g ** 2)) / len(y))}
 
 
+def covariate_label(name: str, lang: str) -> str:
+    """The report label of a risk-set covariate (``muni_GM0363`` becomes "gemeente GM0363")."""
+    from analysis.report.labels import t
+
+    if name.startswith("muni_"):
+        return t("intervention.cov.muni", lang, code=name.removeprefix("muni_"))
+    return t(f"intervention.cov.{name}", lang)
+
+
 def diagnostics(ctx: StudyContext) -> None:
     """Balance before and after weighting, overlap of the propensity scores, and the E-value."""
     import matplotlib.pyplot as plt
@@ -279,7 +288,7 @@ def diagnostics(ctx: StudyContext) -> None:
 
     res = ctx.frames["results"]["months_bijstand"]["aipw"]  # type: ignore[attr-defined]
     bal = res.diagnostics["balance"]
-    shown = pd.DataFrame({t("intervention.covariate", ctx.lang): bal["covariate"],
+    shown = pd.DataFrame({t("intervention.covariate", ctx.lang): [covariate_label(c, ctx.lang) for c in bal["covariate"]],
                           t("intervention.smd_before", ctx.lang): bal["smd_before"],
                           t("intervention.smd_after", ctx.lang): bal["smd_after"]})
     ctx.report.table(shown, caption=t("intervention.balance_caption", ctx.lang),
