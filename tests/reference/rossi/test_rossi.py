@@ -42,7 +42,8 @@ def test_rossi_matches_r(rossi, engine):
     assert fit.log_likelihood == pytest.approx(LOGLIK, abs=0.5e-3)
 
 
-def test_counting_process_split_gives_the_same_fit(rossi):
+@pytest.mark.parametrize("engine", ["newton", "statsmodels"])
+def test_counting_process_split_gives_the_same_fit(rossi, engine):
     """Splitting each record into (0, 25.5] and (25.5, week] changes nothing (an identity of the partial
     likelihood; 25.5 is never an event time, so no convention for entries at an event time matters)."""
     rows = []
@@ -53,17 +54,36 @@ def test_counting_process_split_gives_the_same_fit(rossi):
         else:
             rows.append({**r, "start": 0, "stop": r["week"]})
     split = pd.DataFrame(rows)
-    fit = cox(split, duration="stop", event="arrest", covariates=list(PUBLISHED), entry="start")
-    for name, (b, _) in PUBLISHED.items():
+    fit = cox(split, duration="stop", event="arrest", covariates=list(PUBLISHED), entry="start", engine=engine)
+    assert fit.diagnostics["engine"] == engine
+    for name, (b, se) in PUBLISHED.items():
         assert fit.to_frame().loc[name, "estimate"] == pytest.approx(b, abs=TOL), name
+        assert fit.to_frame().loc[name, "std_error"] == pytest.approx(se, abs=TOL), name
+    assert fit.log_likelihood == pytest.approx(LOGLIK, abs=0.5e-3)
+
+
+def test_split_at_an_event_time_gives_the_same_fit(rossi):
+    """Splitting every record at week 20, an event time, must also change nothing under R's
+    convention (a row is at risk at t when start < t <= stop): the published fit again. statsmodels
+    PHReg would count the second piece as at risk at week 20 too (entry <= t), which is why the
+    Newton path is the default for counting-process rows."""
+    assert ((rossi["week"] == 20) & (rossi["arrest"] == 1)).any()
+    first = rossi.assign(start=0, stop=rossi["week"].clip(upper=20),
+                         arrest=np.where(rossi["week"] <= 20, rossi["arrest"], 0))
+    second = rossi[rossi["week"] > 20].assign(start=20, stop=lambda d: d["week"])
+    split = pd.concat([first, second], ignore_index=True)
+    fit = cox(split, duration="stop", event="arrest", covariates=list(PUBLISHED), entry="start")
+    for name, (b, se) in PUBLISHED.items():
+        assert fit.to_frame().loc[name, "estimate"] == pytest.approx(b, abs=TOL), name
+        assert fit.to_frame().loc[name, "std_error"] == pytest.approx(se, abs=TOL), name
     assert fit.log_likelihood == pytest.approx(LOGLIK, abs=0.5e-3)
 
 
 def test_bad_input(rossi):
     with pytest.raises(ParameterError, match=r"ties='exact' is not allowed"):
         cox(rossi, duration="week", event="arrest", covariates=["fin"], ties="exact")
-    with pytest.raises(ParameterError, match=r"Newton engine handles right-censored spells only"):
-        cox(rossi.assign(start=0), duration="week", event="arrest", covariates=["fin"], entry="start",
-            engine="newton")
+    with pytest.raises(ParameterError, match=r"1 rows with 'start' not before 'week'"):
+        cox(rossi.assign(start=[52] + [0] * (len(rossi) - 1)), duration="week", event="arrest",
+            covariates=["fin"], entry="start")
     with pytest.raises(ParameterError, match=r"columns \['nope'\] not in the data"):
         cox(rossi, duration="week", event="arrest", covariates=["nope"])

@@ -2,12 +2,14 @@
 
 Two engines compute the same estimator (both reproduce R ``coxph`` on the Rossi data):
 
-- right-censored spells (no ``entry``): the vectorised Newton-Raphson of
-  :mod:`.cox_newton` (a million spells with monthly ties in about a second);
-- counting-process rows (start, stop] with ``entry`` (delayed entry, time-varying
-  covariates): statsmodels' ``PHReg``, which takes entry times.
+- ``engine="newton"`` (the default through "auto"): the vectorised Newton-Raphson of
+  :mod:`.cox_newton`, for right-censored spells and for counting-process rows (start, stop]
+  with ``entry`` (delayed entry, time-varying covariates); a million spells with monthly ties
+  in about a second;
+- ``engine="statsmodels"``: statsmodels' ``PHReg``, kept as the independent check the tests
+  compare against (and as a fallback).
 
-``engine="statsmodels"`` forces the second for right-censored data too (tests compare them).
+Rows at risk at t are those with entry < t <= stop (R's convention for ``Surv(start, stop, event)``).
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ def cox(frame: pd.DataFrame, *, duration: str, event: str, covariates: Sequence[
         ties: str = "efron", alpha: float = 0.05, engine: str = "auto") -> CoxResult:
     """Cox model; terms are the covariates (log hazard ratios). ``entry`` names the start of (start, stop] rows.
 
-    ``engine``: "auto" (the fast Newton path without ``entry``, statsmodels with it),
-    "newton" or "statsmodels". ``diagnostics["engine"]`` says which ran.
+    ``engine``: "auto" (= "newton", the fast path, with or without ``entry``) or "statsmodels".
+    ``diagnostics["engine"]`` says which ran.
     """
     check_choice("ties", ties, ("efron", "breslow"))
     check_choice("engine", engine, ("auto", "newton", "statsmodels"))
@@ -43,16 +45,16 @@ def cox(frame: pd.DataFrame, *, duration: str, event: str, covariates: Sequence[
     data = frame[cols].dropna()
     if (data[duration] <= 0).any() and entry is None:
         raise ParameterError(f"cox: {int((data[duration] <= 0).sum())} non-positive durations in {duration!r}.")
+    if entry is not None and (data[entry] >= data[duration]).any():
+        raise ParameterError(f"cox: {int((data[entry] >= data[duration]).sum())} rows with {entry!r} not before "
+                             f"{duration!r}; counting-process rows need start < stop.")
     n_events = int(data[event].sum())
-    if engine == "newton" and entry is not None:
-        raise ParameterError("cox: the Newton engine handles right-censored spells only; use engine='statsmodels' "
-                             "(or 'auto') with entry times.")
-    use_newton = engine == "newton" or (engine == "auto" and entry is None)
+    use_newton = engine in ("auto", "newton")
     if use_newton:
         from analysis.estimators.survival.cox_newton import fit_cox
 
         fit = fit_cox(data[duration].to_numpy(float), data[event].to_numpy(), data[list(covariates)].to_numpy(float),
-                      ties=ties)
+                      entry=data[entry].to_numpy(float) if entry else None, ties=ties)
         params, se, ll = fit["params"], np.sqrt(np.diag(fit["cov"])), fit["loglik"]
     else:
         import statsmodels.api as sm

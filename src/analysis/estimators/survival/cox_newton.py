@@ -14,9 +14,13 @@ sums:
   over (t, l) of scalars 1/den, f/den, 1/den^2, f/den^2, f^2/den^2 times the small S and E
   arrays, so the (t, l) expansion holds one float per event, never a p x p matrix.
 
+Counting-process rows (entry, stop] (delayed entry, time-varying covariates as one row per
+episode) change only the risk sets: a row is at risk at t when entry < t <= stop, so the sums over
+rows with stop >= t lose the rows with entry >= t, again a reverse cumulative sum (of each row's
+weight at the last distinct stop time <= its entry). Tied events all end at t > entry and stay in.
+
 Covariates are centred (the partial likelihood does not change) and ``exp`` is shifted by the
-largest linear predictor, so nothing overflows. Right-censored data only: delayed entry and
-time-varying covariates go through statsmodels (see ``cox``).
+largest linear predictor, so nothing overflows.
 """
 
 from __future__ import annotations
@@ -41,9 +45,12 @@ def _square(flat: np.ndarray, pairs, p: int) -> np.ndarray:
     return out
 
 
-def fit_cox(time: np.ndarray, event: np.ndarray, X: np.ndarray, *, ties: str = "efron", tol: float = 1e-13,
-            max_iter: int = 50) -> dict:
-    """Maximum partial-likelihood estimate; returns params, cov (inverse information), loglik, iterations."""
+def fit_cox(time: np.ndarray, event: np.ndarray, X: np.ndarray, *, entry: np.ndarray | None = None,
+            ties: str = "efron", tol: float = 1e-13, max_iter: int = 50) -> dict:
+    """Maximum partial-likelihood estimate; returns params, cov (inverse information), loglik, iterations.
+
+    ``entry`` (optional): the start of each (entry, stop] row, with entry < stop.
+    """
     time = np.asarray(time, dtype=float)
     event = np.asarray(event).astype(bool)
     X = np.asarray(X, dtype=float)
@@ -57,6 +64,11 @@ def fit_cox(time: np.ndarray, event: np.ndarray, X: np.ndarray, *, ties: str = "
     rep = np.repeat(jj, d[jj])  # one row per event: its time group
     within = np.arange(len(rep)) - np.repeat(np.cumsum(d[jj]) - d[jj], d[jj])
     f = within / d[rep] if ties == "efron" else np.zeros(len(rep))
+    if entry is not None:
+        # rows leave the risk sets of every stop time <= their entry: index of the last such time
+        k = np.searchsorted(uniq, np.asarray(entry, dtype=float), side="right") - 1
+        late = np.flatnonzero(k >= 0)
+        k_late, X_late = k[late], X[late]
     x_events = X[event].sum(axis=0)
     ge, Xe = gid[event], X[event]
 
@@ -69,6 +81,11 @@ def fit_cox(time: np.ndarray, event: np.ndarray, X: np.ndarray, *, ties: str = "
         S0 = np.cumsum(g0[::-1])[::-1]
         S1 = np.cumsum(g1[::-1], axis=0)[::-1]
         S2 = np.cumsum(g2[::-1], axis=0)[::-1]
+        if entry is not None:
+            l0, l1, l2 = _group_sums(k_late, r[late], X_late, pairs, G)
+            S0 = S0 - np.cumsum(l0[::-1])[::-1]
+            S1 = S1 - np.cumsum(l1[::-1], axis=0)[::-1]
+            S2 = S2 - np.cumsum(l2[::-1], axis=0)[::-1]
         den = S0[rep] - f * e0[rep]
         if (den <= 0).any():
             raise EstimationError("cox: a risk set became empty; check durations and events.")
