@@ -84,6 +84,30 @@ def step(name: str, n: int) -> dict:
         fit = cox(frame, duration="months", event="ended", covariates=[f"x{i}" for i in range(5)],
                   engine="newton" if name == "cox" else "statsmodels")
         extra["engine"] = fit.diagnostics["engine"]
+    elif name == "cox_tv":  # n persons as counting-process rows: delayed entry, a covariate switching mid-spell
+        import numpy as np
+
+        from analysis.estimators import cox
+
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(n, 4))
+        entry = rng.integers(0, 24, n).astype(float)
+        stop = entry + np.ceil(rng.exponential(20 / np.exp(X @ [0.5, -0.3, 0.1, 0.0]))).clip(1, 120)
+        ended = (rng.random(n) < 0.7).astype(int)
+        switch = entry + np.floor(rng.uniform(0, 1, n) * (stop - entry))
+        two = switch > entry  # these persons get two rows: (entry, switch] and (switch, stop], z flips between them
+        z0 = (rng.random(n) < 0.5).astype(float)
+        frame = pd.DataFrame({
+            **{f"x{i}": np.concatenate([X[:, i], X[two, i]]) for i in range(4)},
+            "z": np.concatenate([z0, 1 - z0[two]]),
+            "start": np.concatenate([entry, switch[two]]),
+            "stop": np.concatenate([np.where(two, switch, stop), stop[two]]),
+            "ended": np.concatenate([np.where(two, 0, ended), ended[two]]),
+        })
+        extra["rows"] = len(frame)
+        start = time.perf_counter()
+        fit = cox(frame, duration="stop", event="ended", covariates=[*(f"x{i}" for i in range(4)), "z"], entry="start")
+        extra["engine"] = fit.diagnostics["engine"]
     elif name.startswith("study:"):
         from analysis.run.runner import run_study
 
@@ -110,6 +134,7 @@ def main() -> None:
     plan = [(s, n) for n in args.sizes for s in ("generate", "validate", "store", "did")]
     plan += [("bench_did:unconditional", 1_000_000), ("bench_did:dr", 100_000)]
     plan += [("cox", n) for n in args.sizes] + [("cox_statsmodels", min(args.sizes))]
+    plan += [("cox_tv", n) for n in args.sizes]
     if args.studies:
         plan += [(f"study:{s}", n) for n in args.sizes for s in ("overview", "intake", "exit_health", "intervention")]
     for name, n in plan:

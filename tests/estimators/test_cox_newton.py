@@ -98,6 +98,15 @@ def test_ignoring_delayed_entry_is_what_the_entry_argument_corrects():
     assert abs(wrong.loc["z", "estimate"] - right.loc["z", "estimate"]) > 5 * right.loc["z", "std_error"]
 
 
+def test_monotone_likelihood_raises_instead_of_returning_a_huge_coefficient():
+    """Every event in level 1 of z: the partial likelihood increases without bound in z's coefficient
+    (R coxph warns that it may be infinite); the fit must say so rather than report a finite number."""
+    frame = _tied_spells(2_000, [0.3], seed=2)
+    frame["z"] = frame["ended"].astype(float)
+    with pytest.raises(EstimationError, match=r"no maximum in \['z'\]"):
+        cox(frame, duration="months", event="ended", covariates=["x0", "z"])
+
+
 def test_collinear_covariates_raise():
     frame = _tied_spells(500, [0.2], seed=1).assign(x_copy=lambda d: 2 * d["x0"])
     with pytest.raises(EstimationError, match="singular"):

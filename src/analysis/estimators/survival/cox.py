@@ -54,7 +54,7 @@ def cox(frame: pd.DataFrame, *, duration: str, event: str, covariates: Sequence[
         from analysis.estimators.survival.cox_newton import fit_cox
 
         fit = fit_cox(data[duration].to_numpy(float), data[event].to_numpy(), data[list(covariates)].to_numpy(float),
-                      entry=data[entry].to_numpy(float) if entry else None, ties=ties)
+                      entry=data[entry].to_numpy(float) if entry else None, ties=ties, names=list(covariates))
         params, se, ll = fit["params"], np.sqrt(np.diag(fit["cov"])), fit["loglik"]
     else:
         import statsmodels.api as sm

@@ -46,10 +46,11 @@ def _square(flat: np.ndarray, pairs, p: int) -> np.ndarray:
 
 
 def fit_cox(time: np.ndarray, event: np.ndarray, X: np.ndarray, *, entry: np.ndarray | None = None,
-            ties: str = "efron", tol: float = 1e-13, max_iter: int = 50) -> dict:
+            ties: str = "efron", tol: float = 1e-13, max_iter: int = 50, names: list[str] | None = None) -> dict:
     """Maximum partial-likelihood estimate; returns params, cov (inverse information), loglik, iterations.
 
-    ``entry`` (optional): the start of each (entry, stop] row, with entry < stop.
+    ``entry`` (optional): the start of each (entry, stop] row, with entry < stop. ``names`` label the
+    columns of ``X`` in error messages.
     """
     time = np.asarray(time, dtype=float)
     event = np.asarray(event).astype(bool)
@@ -114,9 +115,17 @@ def fit_cox(time: np.ndarray, event: np.ndarray, X: np.ndarray, *, entry: np.nda
                 break
             step = step / 2
         beta = beta + step
-        converged = np.max(np.abs(step) / (1 + np.abs(beta))) < 1e-9 or abs(new[0] - loglik) <= tol * (abs(loglik) + 1)
+        steady = np.max(np.abs(step) / (1 + np.abs(beta))) < 1e-9
+        converged = steady or abs(new[0] - loglik) <= tol * (abs(loglik) + 1)
         loglik, score, info = new
         if converged:
+            # a likelihood that flattens while a coefficient keeps moving by whole units is monotone:
+            # the estimate is infinite (R coxph warns "coefficient may be infinite")
+            drifting = np.flatnonzero(np.abs(step) > 1e-4 * (1 + np.abs(beta)))
+            if not steady and len(drifting):
+                raise EstimationError(
+                    f"cox: the partial likelihood has no maximum in {[names[k] if names else k for k in drifting]}: "
+                    "their coefficient grows without bound, as when every event falls in one level of a covariate.")
             break
     else:
         raise EstimationError(f"cox: Newton-Raphson did not converge in {max_iter} iterations.")
