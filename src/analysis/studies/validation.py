@@ -26,7 +26,7 @@ class _Source:
                 h.update(f.read_bytes())
         self.path, self.content_hash = path, h.hexdigest()
         self.meta = {"name": "reference datasets", "source": "mpdta (R did), Card & Krueger (1994), Rossi et al. "
-                     "(1980), LaLonde / Dehejia-Wahba (Imbens & Xu 2024 replication files)"}
+                     "(1980), Freireich et al. (1963), LaLonde / Dehejia-Wahba (Imbens & Xu 2024 replication files)"}
 
 
 def setup(*, reference_dir: str = "tests/reference", lang: str = "nl", output_dir: str = "") -> StudyContext:
@@ -57,7 +57,7 @@ def _row(case, quantity, ours, published, tolerance, reason, n):
 
 def cases(ctx: StudyContext) -> pd.DataFrame:
     """Run every reference case."""
-    from analysis.estimators import att_gt, cox, did_2x2
+    from analysis.estimators import att_gt, cox, did_2x2, kaplan_meier
     from analysis.estimators.propensity import att_aipw, att_ipw, att_matching, difference_in_means
 
     ref = Path(ctx.parameters["reference_dir"])
@@ -129,6 +129,11 @@ def cases(ctx: StudyContext) -> pd.DataFrame:
                      published["fin"][0], 1e-4, "iterative fit vs 5 printed digits", len(split)))
     rows.append(_row("Rossi Cox, (start, stop] rows split at week 20", "log-likelihood", tv.log_likelihood, -658.748,
                      5e-4, "printed to 3 decimals", len(split)))
+    six_mp = pd.read_csv(ref / "freireich" / "six_mp.csv")
+    km = kaplan_meier(six_mp, duration="weeks", event="relapse").table
+    for week, published_s in {6: 0.857, 7: 0.807, 10: 0.753, 13: 0.690, 16: 0.627, 22: 0.538, 23: 0.448}.items():
+        rows.append(_row("Kaplan-Meier, 6-MP (Freireich 1963)", f"S({week})", km.loc[km["time"] <= week, "survival"].iloc[-1],
+                         published_s, 0.0005, "printed to 3 decimals", len(six_mp)))
     afdc = pd.read_stata(ref / "lalonde" / "data_cs_NSW_AFDC_CS.dta")
     afdc = afdc[afdc["lalonde"] == 1].dropna(subset=["re79"]).astype({"treated": float})
     a = difference_in_means(afdc, outcome="re79", treatment="treated").to_frame().loc["ATT"]

@@ -4,6 +4,9 @@ lifelines' ``KaplanMeierFitter`` gives the product-limit estimate with
 exponential Greenwood ("log-log") confidence intervals, as R ``survfit`` with
 ``conf.type = "log-log"``; this module wraps it in a frozen result with a
 tidy table, the median with its interval, and a plot in the house theme.
+With ``entry`` (delayed entry, counting-process rows) a row is at risk at t when
+entry < t <= duration, as in R's ``Surv(start, stop, event)``; the reported
+``at_risk`` is that risk set.
 """
 
 from __future__ import annotations
@@ -63,9 +66,15 @@ def kaplan_meier(frame: pd.DataFrame, *, duration: str, event: str, group: str |
         kmf.fit(part[duration], part[event], entry=part[entry] if entry else None)
         ci = kmf.confidence_interval_survival_function_
         events = kmf.event_table
+        at_risk = events["at_risk"]
+        if entry:
+            # lifelines' table counts rows entering at t as at risk at t; its estimate (and R) does not:
+            # entry < t <= stop. Report the risk set the estimate used (entrants of the first time only
+            # precede it, and nothing can end there).
+            at_risk = at_risk - events["entrance"].where(events.index != events.index[0], 0)
         tab = pd.DataFrame({
             "group": name, "time": kmf.survival_function_.index.to_numpy(),
-            "at_risk": events["at_risk"].reindex(kmf.survival_function_.index).to_numpy(),
+            "at_risk": at_risk.reindex(kmf.survival_function_.index).to_numpy(),
             "events": events["observed"].reindex(kmf.survival_function_.index).to_numpy(),
             "survival": kmf.survival_function_.iloc[:, 0].to_numpy(),
             "ci_lower": ci.iloc[:, 0].to_numpy(), "ci_upper": ci.iloc[:, 1].to_numpy(),
