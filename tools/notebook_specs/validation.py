@@ -3,7 +3,7 @@ CELLS = [
 # Validation against published numbers
 
 Every reference case, our number beside the published one: R `did` on mpdta (Callaway & Sant'Anna), Card &
-Krueger's 2x2 DiD, the Rossi Cox model, and LaLonde / Dehejia-Wahba. The PDF is what a reviewer reads before
+Krueger's 2x2 DiD, the Rossi Cox model, Kaplan-Meier on the 6-MP trial, and LaLonde / Dehejia-Wahba. The PDF is what a reviewer reads before
 trusting the workbench; each row is also a test in tests/reference/.
 """),
 ("parameters", """
