@@ -52,6 +52,7 @@ def test_log_log_greenwood_interval_closed_form(six_mp):
         half = z * np.sqrt(green) / abs(np.log(s))
         assert _at(km.table, t, "at_risk") == n
         assert _at(km.table, t, "survival") == pytest.approx(s, rel=1e-12)
+        assert _at(km.table, t, "std_error") == pytest.approx(s * np.sqrt(green), rel=1e-12)
         assert _at(km.table, t, "ci_lower") == pytest.approx(s ** np.exp(half), rel=1e-9), t
         assert _at(km.table, t, "ci_upper") == pytest.approx(s ** np.exp(-half), rel=1e-9), t
 
@@ -78,3 +79,16 @@ def test_delayed_entry_uses_r_risk_sets(six_mp):
     for t in sorted(six_mp["weeks"].unique()):
         for column in ("survival", "at_risk", "ci_lower", "ci_upper"):
             assert _at(pieces, t, column) == pytest.approx(_at(whole, t, column), rel=1e-12), (t, column)
+
+
+def test_house_table(six_mp):
+    """to_frame: a term per time with the house columns; before the first time nothing has happened."""
+    km = kaplan_meier(six_mp.assign(arm=np.where(six_mp.index % 2 == 0, "a", "b")), duration="weeks",
+                      event="relapse", group="arm")
+    frame = km.to_frame(times=[0.5, 10])
+    assert list(frame.columns) == ["estimate", "std_error", "ci_lower", "ci_upper", "p_value", "n"]
+    assert list(frame.index) == ["a:S@t=0.5", "a:S@t=10", "b:S@t=0.5", "b:S@t=10"]
+    assert frame.loc["a:S@t=0.5", "estimate"] == 1.0
+    whole = kaplan_meier(six_mp, duration="weeks", event="relapse").to_frame(times=[10])
+    assert whole.loc["S@t=10", "estimate"] == pytest.approx(PUBLISHED[10], abs=0.0005)
+    assert whole.loc["S@t=10", "n"] == 15  # at risk at week 10: remissions of 10 weeks or more

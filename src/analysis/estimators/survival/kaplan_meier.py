@@ -12,6 +12,7 @@ entry < t <= duration, as in R's ``Surv(start, stop, event)``; the reported
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,9 +22,28 @@ from analysis.errors import ParameterError
 
 @dataclass(frozen=True)
 class KaplanMeierResult:
-    table: pd.DataFrame  # group, time, at_risk, events, survival, ci_lower, ci_upper
+    table: pd.DataFrame  # group, time, at_risk, events, survival, std_error, ci_lower, ci_upper
     medians: pd.DataFrame  # group, estimate, ci_lower, ci_upper, n, events
     spec: dict
+
+    def to_frame(self, times: Sequence[float] | None = None) -> pd.DataFrame:
+        """House table: a term per (group, time), e.g. ``"S@t=12"`` (``"women:S@t=12"`` with groups); the
+        survival, its Greenwood standard error, the log-log interval and ``n`` the number at risk.
+        ``times`` default to every time in the table; between them the step function holds."""
+        rows = []
+        for name, part in self.table.groupby("group", sort=False):
+            grid = part["time"].to_numpy() if times is None else np.asarray(times, dtype=float)
+            idx = np.searchsorted(part["time"].to_numpy(), grid, side="right") - 1
+            for t, i in zip(grid, idx):
+                row = part.iloc[max(i, 0)]
+                before = i < 0  # before the first time: survival 1, nobody has left yet
+                term = (f"{name}:" if self.table["group"].nunique() > 1 else "") + f"S@t={t:g}"
+                rows.append({"term": term, "estimate": 1.0 if before else float(row["survival"]),
+                             "std_error": 0.0 if before else float(row["std_error"]),
+                             "ci_lower": 1.0 if before else float(row["ci_lower"]),
+                             "ci_upper": 1.0 if before else float(row["ci_upper"]),
+                             "p_value": np.nan, "n": int(row["at_risk"])})
+        return pd.DataFrame(rows).set_index("term")
 
     @property
     def median(self) -> dict:
@@ -77,8 +97,13 @@ def kaplan_meier(frame: pd.DataFrame, *, duration: str, event: str, group: str |
             "at_risk": at_risk.reindex(kmf.survival_function_.index).to_numpy(),
             "events": events["observed"].reindex(kmf.survival_function_.index).to_numpy(),
             "survival": kmf.survival_function_.iloc[:, 0].to_numpy(),
+            "std_error": np.nan,
             "ci_lower": ci.iloc[:, 0].to_numpy(), "ci_upper": ci.iloc[:, 1].to_numpy(),
         })
+        # Greenwood: var(S) = S^2 sum d / (n (n - d)) over the risk sets the estimate used
+        n_risk, d = tab["at_risk"].to_numpy(float), tab["events"].to_numpy(float)
+        terms = np.divide(d, n_risk * (n_risk - d), out=np.zeros_like(d), where=(n_risk > d) & (d > 0))
+        tab["std_error"] = tab["survival"] * np.sqrt(np.cumsum(terms))
         tables.append(tab)
         med_ci = median_survival_times(ci)
         medians.append({"group": name, "estimate": float(kmf.median_survival_time_),
