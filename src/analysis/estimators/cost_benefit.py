@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from analysis.errors import ParameterError
 
@@ -43,6 +44,27 @@ class CostBenefitResult:
 
     def quantiles(self, q=(0.025, 0.5, 0.975)) -> np.ndarray:
         return np.quantile(self.draws, q)
+
+    def to_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """House table. Standard errors and intervals come from the draws (percentile intervals):
+        net benefit, benefit and break-even cost (the benefit, in EUR per participant), and the
+        benefit-cost ratio; the cost is a given; ``prob_pays_off`` is a share of the draws."""
+        benefit = self.draws + self.cost
+        lo, hi = alpha / 2, 1 - alpha / 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = benefit / self.cost if self.cost > 0 else np.full_like(benefit, np.inf)
+
+        def row(estimate, draws=None):
+            if draws is None:
+                return [estimate, np.nan, np.nan, np.nan]
+            return [estimate, float(np.std(draws, ddof=1)), float(np.quantile(draws, lo)), float(np.quantile(draws, hi))]
+
+        rows = {"net_benefit": row(self.net_benefit, self.draws), "benefit": row(self.benefit, benefit),
+                "cost": row(self.cost), "benefit_cost_ratio": row(self.benefit_cost_ratio, ratio),
+                "break_even_cost": row(self.break_even_cost, benefit), "prob_pays_off": row(self.prob_pays_off)}
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=["estimate", "std_error", "ci_lower", "ci_upper"])
+        frame.index.name = "term"
+        return frame.assign(p_value=np.nan, n=self.spec.get("n"))
 
     def plot(self, ax=None, *, xlabel: str = "Net benefit per participant (EUR)"):
         import matplotlib.pyplot as plt
