@@ -45,3 +45,13 @@ def test_local_batch_runs_each_combination_and_reports_failures(project, tmp_pat
     assert len(summary) == 2 + 3  # estimates x_0.. of the two successful runs
     again = run_batch("toy", {"n": [2, 3]}, workers=2, out_root=tmp_path, pdf=False, progress=False, resume=True)
     assert set(pd.read_csv(again / "runs.csv")["status"]) == {"skipped"}
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"workers": 0}, r"--workers 0: a batch needs at least one worker"),
+    ({"workers": 2, "scheduler": "tcp://127.0.0.1:1"}, r"--workers and --scheduler exclude each other"),
+])
+def test_bad_pool_options_refused_before_any_run(tmp_path, options, message):
+    with pytest.raises(ParameterError, match=message):
+        run_batch("overview", {"lang": ["nl"]}, out_root=tmp_path, progress=False, **options)
+    assert not any(tmp_path.iterdir())

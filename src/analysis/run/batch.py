@@ -223,6 +223,10 @@ def run_batch(
     ``estimate`` names the estimate that summary.pdf compares across runs (default: the first
     with a standard error).
     """
+    if workers is not None and workers < 1:
+        raise ParameterError(f"--workers {workers}: a batch needs at least one worker process.")
+    if workers is not None and scheduler:
+        raise ParameterError("--workers and --scheduler exclude each other: a Dask cluster brings its own workers.")
     out_root = Path(out_root) if out_root else reports_root()
     specs = plan(study, grid, dict(fixed or {}))
     batch_dir = out_root / study / f"batch-{datetime.now().strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
