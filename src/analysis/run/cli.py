@@ -139,7 +139,11 @@ def _cmd_batch(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rendeert", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="rendeert", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="rendeert: reproducible studies of what pays off in the Dutch social domain.",
+        epilog="examples:\n" + __doc__.split("\n\n")[1].replace("    rendeert", "  rendeert")
+        + "\n\n" + __doc__.split("\n\n")[2])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("synth", help="generate a synthetic register dataset with known truth")
