@@ -22,7 +22,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from analysis.errors import OverlapWarning, ParameterError
+from analysis.errors import OverlapWarning, ParameterError, check_choice
 from analysis.estimators.results import EffectResult, tidy_estimates
 
 
@@ -214,45 +214,99 @@ def att_aipw(frame: pd.DataFrame, *, outcome: str, treatment: str, covariates: S
                                      "influence": inf, "kept": keep, "warnings": notes})
 
 
+def _nearest_with_ties(ps_t: np.ndarray, ps_c: np.ndarray, tol: float = 1e-12) -> tuple[np.ndarray, np.ndarray,
+                                                                                        np.ndarray]:
+    """For each treated score, every control at the smallest distance (ties kept).
+
+    Returns (treated index, control index, weight) triples with weights 1/(number of tied controls),
+    so each treated unit's weights sum to one. ``ps_c`` is searched in sorted order; two distances
+    within ``tol`` count as equal.
+    """
+    order = np.argsort(ps_c, kind="mergesort")
+    cps = ps_c[order]
+    pos = np.searchsorted(cps, ps_t)
+    left, right = np.clip(pos - 1, 0, len(cps) - 1), np.clip(pos, 0, len(cps) - 1)
+    dl, dr = np.abs(ps_t - cps[left]), np.abs(cps[right] - ps_t)
+    best = np.minimum(dl, dr)
+    # the tied set on each side is the run of controls sharing that side's neighbouring score
+    use_l, use_r = dl <= best + tol, dr <= best + tol
+    lo_l = np.searchsorted(cps, cps[left] - tol, side="left")
+    hi_l = np.searchsorted(cps, cps[left] + tol, side="right")
+    lo_r = np.searchsorted(cps, cps[right] - tol, side="left")
+    hi_r = np.searchsorted(cps, cps[right] + tol, side="right")
+    lo = np.where(use_l, lo_l, lo_r)
+    hi = np.where(use_r, hi_r, hi_l)
+    counts = hi - lo
+    t_rep = np.repeat(np.arange(len(ps_t)), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    c_sorted = np.repeat(lo, counts) + offsets
+    return t_rep, order[c_sorted], 1.0 / np.repeat(counts, counts)
+
+
 def att_matching(frame: pd.DataFrame, *, outcome: str, treatment: str, covariates: Sequence[str] = (),
-                 formula: str | None = None, propensity: np.ndarray | None = None, alpha: float = 0.05) -> EffectResult:
+                 formula: str | None = None, propensity: np.ndarray | None = None, common_support: str = "none",
+                 alpha: float = 0.05) -> EffectResult:
     """One-to-one nearest-neighbour matching on the propensity score, with replacement.
 
-    Variance: Abadie & Imbens (2006) for the ATT, with each control's conditional variance
-    estimated from its nearest other control.
+    Ties (controls at the same distance, as when several have identical covariates) share the match
+    equally: the expectation of breaking them at random, so the estimate does not depend on row order.
+    ``diagnostics["tie_breaking_sd"]`` is the standard deviation that random tie-breaking would add.
+
+    ``common_support``: "none", or "dehejia_wahba": discard controls whose score lies below the
+    smallest treated score, re-estimate the score on the units that remain, and match on it
+    (Dehejia & Wahba 1999, 2002). Needs ``covariates`` or ``formula``, not a given ``propensity``.
+
+    Variance: Abadie & Imbens (2006) for the ATT with K(c) = sum of the weights of control c and
+    K'(c) = sum of their squares; each control's conditional variance is estimated from its nearest
+    other control in score order.
     """
     _check(frame, outcome, treatment, covariates)
+    check_choice("common_support", common_support, ("none", "dehejia_wahba"))
+    discarded = 0
+    if common_support == "dehejia_wahba":
+        if propensity is not None or not (covariates or formula):
+            raise ParameterError("common_support='dehejia_wahba' re-estimates the score: give covariates or a "
+                                 "formula, not propensity.")
+        first = propensity_scores(frame, treatment=treatment, covariates=covariates, formula=formula)
+        treated = frame[treatment].to_numpy() == 1
+        keep = treated | (first >= first[treated].min())
+        discarded = int((~keep).sum())
+        frame = frame[keep].reset_index(drop=True)
     ps = propensity if propensity is not None else propensity_scores(frame, treatment=treatment,
                                                                       covariates=covariates, formula=formula)
     y = frame[outcome].to_numpy(float)
     d = frame[treatment].to_numpy(int)
     t_idx, c_idx = np.flatnonzero(d == 1), np.flatnonzero(d == 0)
-    order = np.argsort(ps[c_idx], kind="mergesort")
-    cs, cps = c_idx[order], ps[c_idx][order]
-    pos = np.clip(np.searchsorted(cps, ps[t_idx]), 1, len(cps) - 1)
-    left, right = pos - 1, pos
-    choose_right = np.abs(cps[right] - ps[t_idx]) < np.abs(cps[left] - ps[t_idx])
-    match = cs[np.where(choose_right, right, left)]
-    diffs = y[t_idx] - y[match]
-    att = float(diffs.mean())
-    counts = pd.Series(match).value_counts()
-    kc = counts.reindex(c_idx, fill_value=0).to_numpy()
-    # conditional variance of each control from its nearest other control (in propensity order)
-    y_sorted = y[cs]
-    nb = np.where(np.arange(len(cs)) == 0, 1, np.arange(len(cs)) - 1)
-    sig2_sorted = (y_sorted - y_sorted[nb]) ** 2 / 2
-    sig2 = pd.Series(sig2_sorted, index=cs).reindex(c_idx).to_numpy()
+    t_rep, c_pos, w = _nearest_with_ties(ps[t_idx], ps[c_idx])
     n1 = len(t_idx)
-    var = (np.sum((diffs - att) ** 2) + np.sum((kc ** 2 - kc) * sig2)) / n1 ** 2
-    table = tidy_estimates(["ATT"], [att], [np.sqrt(var)], n=n1 + int((kc > 0).sum()), alpha=alpha)
+    y0_hat = np.bincount(t_rep, w * y[c_idx][c_pos], minlength=n1)
+    diffs = y[t_idx] - y0_hat
+    att = float(diffs.mean())
+    k = np.bincount(c_pos, w, minlength=len(c_idx))
+    k2 = np.bincount(c_pos, w ** 2, minlength=len(c_idx))
+    # conditional variance of each control from its nearest other control (in score order)
+    order = np.argsort(ps[c_idx], kind="mergesort")
+    y_sorted = y[c_idx][order]
+    nb = np.where(np.arange(len(order)) == 0, 1, np.arange(len(order)) - 1)
+    sig2 = np.empty(len(order))
+    sig2[order] = (y_sorted - y_sorted[nb]) ** 2 / 2
+    var = (np.sum((diffs - att) ** 2) + np.sum((k ** 2 - k2) * sig2)) / n1 ** 2
+    # breaking ties at random instead would add this much noise (the spread of the tied controls' outcomes)
+    tie_var = np.bincount(t_rep, w * (y[c_idx][c_pos] - y0_hat[t_rep]) ** 2, minlength=n1)
+    used = int((k > 0).sum())
+    table = tidy_estimates(["ATT"], [att], [np.sqrt(var)], n=n1 + used, alpha=alpha)
     weights = np.zeros(len(frame))
-    weights[d == 1] = 1
-    weights[c_idx] = kc
-    return EffectResult(estimates=table, estimand="ATT", spec={"method": "1-NN propensity matching with replacement",
-                                                               "formula": formula, "covariates": list(covariates)},
+    weights[t_idx] = 1
+    weights[c_idx] = k
+    return EffectResult(estimates=table, estimand="ATT",
+                        spec={"method": "1-NN propensity matching with replacement, ties shared",
+                              "formula": formula, "covariates": list(covariates), "common_support": common_support},
                         diagnostics={"balance": balance_table(frame, treatment=treatment, covariates=covariates,
                                                               weights=np.where(weights > 0, weights, 1e-12)),
-                                     "propensity": ps, "treated": d, "controls_used": int((kc > 0).sum())})
+                                     "propensity": ps, "treated": d, "controls_used": used,
+                                     "tied_matches": int((np.bincount(t_rep, minlength=n1) > 1).sum()),
+                                     "tie_breaking_sd": float(np.sqrt(tie_var.sum()) / n1),
+                                     "discarded_controls": discarded})
 
 
 def e_value(estimate: float, ci_limit: float | None = None, *, scale: str = "RR", sd: float | None = None) -> dict:
