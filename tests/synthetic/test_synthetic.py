@@ -95,3 +95,33 @@ def test_divorce_truth_recovered_by_plain_difference_on_a_large_draw():
 def test_bad_size_refused():
     with pytest.raises(ParameterError, match=r"n_persons=5: give an integer of at least 100"):
         simulate(5)
+
+
+def test_a_write_that_stops_halfway_leaves_no_dataset(tmp_path, monkeypatch):
+    """Overwriting a dataset and failing after the first table: the old dataset.yml is gone and no new
+    one is written, so the half-written directory is refused by the loader instead of read as data."""
+    out = generate(tmp_path / "d", n_persons=500, seed=1)
+    draw = simulate(500, seed=2)
+    calls = []
+
+    def failing(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise OSError("disk full")
+        return original(self, *args, **kwargs)
+
+    original = pd.DataFrame.to_parquet
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", failing)
+    with pytest.raises(OSError, match="disk full"):
+        draw.write(out)
+    monkeypatch.undo()
+    assert not (out / "dataset.yml").exists()
+    with pytest.raises(Exception, match="dataset.yml"):
+        load_dataset(out)
+
+
+def test_progress_does_not_change_the_draw():
+    a, b = simulate(300, seed=4), simulate(300, seed=4, progress=True)
+    for name in a.tables:
+        pd.testing.assert_frame_equal(a.tables[name], b.tables[name])
+    assert a.truth == b.truth

@@ -28,7 +28,8 @@ def _cmd_synth(args) -> int:
     from analysis.data.synthetic import generate
 
     scenario = {"pre_exit_dip": True} if args.pre_exit_dip else {}
-    out = generate(Path(args.out), n_persons=args.persons, seed=args.seed, **scenario)
+    out = generate(Path(args.out), n_persons=args.persons, seed=args.seed, progress=True,
+                   **scenario)
     print(f"Synthetic dataset written to {out}")
     return 0
 

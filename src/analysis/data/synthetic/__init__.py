@@ -16,6 +16,7 @@ Deterministic for a given seed and size.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,13 +38,16 @@ class SyntheticDraw:
     meta: dict
 
     def write(self, out_dir: str | Path) -> Path:
+        """Write the tables, truth.json and, last, dataset.yml: a write that stops halfway leaves a
+        directory without dataset.yml, which no loader mistakes for a dataset."""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
+        (out / "dataset.yml").unlink(missing_ok=True)  # an older draw's marker must not bless a half-written one
         for name, frame in self.tables.items():
             frame.to_parquet(out / f"{name}.parquet", index=False)
+        (out / "truth.json").write_text(json.dumps(self.truth, indent=2) + "\n", encoding="utf-8")
         meta = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in self.meta.items()}
         (out / "dataset.yml").write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
-        (out / "truth.json").write_text(json.dumps(self.truth, indent=2) + "\n", encoding="utf-8")
         return out
 
 
@@ -60,22 +64,40 @@ def _population(n: int, rng: np.random.Generator) -> model.Population:
                             municipality=municipality, u=u, assessment=assessment.astype(np.int8))
 
 
-def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = False) -> SyntheticDraw:
-    """Simulate ``n_persons`` over 2014-2023 and compute the truths; see the module docstring."""
+WORLDS = (("factual", None), ("no_divorce", "divorce"), ("no_job_loss", "job_loss"),
+          ("no_programme", "programme"), ("delayed_start", "delay_start"))
+
+
+def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = False,
+             progress: bool = False) -> SyntheticDraw:
+    """Simulate ``n_persons`` over 2014-2023 and compute the truths; see the module docstring.
+
+    ``progress`` shows a bar on standard error, one step per world and per later stage.
+    """
+    from tqdm import tqdm
+
     if not isinstance(n_persons, (int, np.integer)) or n_persons < 100:
         raise ParameterError(f"n_persons={n_persons!r}: give an integer of at least 100.")
+    bar = tqdm(total=len(WORLDS) + 3, desc="synthetic", unit="step", disable=not progress, file=sys.stderr)
     rng = np.random.default_rng([seed, 1])
     pop = _population(int(n_persons), rng)
-    worlds = {
-        name: model.simulate_world(pop, seed=seed, n_months=N_MONTHS, start_year=START_YEAR, switch_off=off)
-        for name, off in (("factual", None), ("no_divorce", "divorce"), ("no_job_loss", "job_loss"),
-                          ("no_programme", "programme"), ("delayed_start", "delay_start"))
-    }
+    worlds = {}
+    for name, off in WORLDS:
+        bar.set_postfix_str(f"world {name}")
+        worlds[name] = model.simulate_world(pop, seed=seed, n_months=N_MONTHS, start_year=START_YEAR, switch_off=off)
+        bar.update()
     ids = np.array([f"P{i:07d}" for i in range(n_persons)], dtype=object)
+    bar.set_postfix_str("health")
     health, health_truth = tr.health(pop, worlds["factual"], seed=seed, start_year=START_YEAR,
                                      pre_exit_dip=pre_exit_dip)
+    bar.update()
+    bar.set_postfix_str("contract tables")
     frames = tr.contract_tables(pop, worlds["factual"], ids, health, seed=seed, start_year=START_YEAR)
+    bar.update()
+    bar.set_postfix_str("truths")
     truths = tr.truths(pop, worlds, health_truth, start_year=START_YEAR)
+    bar.update()
+    bar.close()
     meta = {
         "name": f"synthetic-n{n_persons}-seed{seed}" + ("-dip" if pre_exit_dip else ""),
         "source": "rendeert synthetic register simulator (analysis.data.synthetic), "
@@ -92,6 +114,7 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     return SyntheticDraw(tables=frames, truth=truth, meta=meta)
 
 
-def generate(out_dir: str | Path, *, n_persons: int = 50_000, seed: int = 0, **scenario) -> Path:
+def generate(out_dir: str | Path, *, n_persons: int = 50_000, seed: int = 0, progress: bool = False,
+             **scenario) -> Path:
     """Simulate and write a dataset directory (parquet tables, dataset.yml, truth.json)."""
-    return simulate(n_persons, seed=seed, **scenario).write(out_dir)
+    return simulate(n_persons, seed=seed, progress=progress, **scenario).write(out_dir)
