@@ -411,7 +411,8 @@ def returns(ctx: StudyContext) -> dict:
     ctx.report.markdown(t("intervention.returns_text", ctx.lang, amount=fmt_eur(amount, ctx.lang),
                           cost=fmt_eur(cost, ctx.lang), benefit=fmt_eur(benefit, ctx.lang),
                           net=fmt_eur(cb.net_benefit, ctx.lang), p=fmt_pct(cb.prob_pays_off, ctx.lang, 0),
-                          health=fmt_eur(health, ctx.lang)))
+                          health=t("intervention.returns_health", ctx.lang, health=fmt_eur(health, ctx.lang))
+                          if ctx.parameters["include_health_savings"] else t("intervention.returns_no_health", ctx.lang)))
     ctx.frames["returns"] = cb  # type: ignore[attr-defined]
     return {"net_benefit": cb.net_benefit, "prob_pays_off": cb.prob_pays_off}
 
