@@ -51,8 +51,7 @@ class CostBenefitResult:
         benefit-cost ratio; the cost is a given; ``prob_pays_off`` is a share of the draws."""
         benefit = self.draws + self.cost
         lo, hi = alpha / 2, 1 - alpha / 2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = benefit / self.cost if self.cost > 0 else np.full_like(benefit, np.inf)
+        ratio = benefit / self.cost if self.cost > 0 else np.full_like(benefit, np.inf)
 
         def row(estimate, draws=None):
             if draws is None:

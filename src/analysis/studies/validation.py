@@ -130,10 +130,11 @@ def cases(ctx: StudyContext) -> pd.DataFrame:
     rows.append(_row("Rossi Cox, (start, stop] rows split at week 20", "log-likelihood", tv.log_likelihood, -658.748,
                      5e-4, "printed to 3 decimals", len(split)))
     six_mp = pd.read_csv(ref / "freireich" / "six_mp.csv")
-    km = kaplan_meier(six_mp, duration="weeks", event="relapse").table
-    for week, published_s in {6: 0.857, 7: 0.807, 10: 0.753, 13: 0.690, 16: 0.627, 22: 0.538, 23: 0.448}.items():
-        rows.append(_row("Kaplan-Meier, 6-MP (Freireich 1963)", f"S({week})", km.loc[km["time"] <= week, "survival"].iloc[-1],
-                         published_s, 0.0005, "printed to 3 decimals", len(six_mp)))
+    published_s = {6: 0.857, 7: 0.807, 10: 0.753, 13: 0.690, 16: 0.627, 22: 0.538, 23: 0.448}
+    km = kaplan_meier(six_mp, duration="weeks", event="relapse").to_frame(times=list(published_s))
+    for week, s in published_s.items():
+        rows.append(_row("Kaplan-Meier, 6-MP (Freireich 1963)", f"S({week})", km.loc[f"S@t={week}", "estimate"], s,
+                         0.0005, "printed to 3 decimals", len(six_mp)))
     afdc = pd.read_stata(ref / "lalonde" / "data_cs_NSW_AFDC_CS.dta")
     afdc = afdc[afdc["lalonde"] == 1].dropna(subset=["re79"]).astype({"treated": float})
     a = difference_in_means(afdc, outcome="re79", treatment="treated").to_frame().loc["ATT"]
