@@ -84,6 +84,23 @@ def contributions_by_unit(terms, ids=None) -> np.ndarray:
     return pd.Series(terms).groupby(np.asarray(ids), sort=False).sum().to_numpy()
 
 
+def covariate_units(data: pd.DataFrame, covariates, *, ids=None) -> tuple[list[int], list[int | None]]:
+    """What each model term rests on: units with a non-zero value of the covariate, and, for a 0/1
+    covariate (a dummy), the units at 0 (its reference level); None for other covariates.
+
+    A unit counts once however many rows it has (``ids``: the unit of each row; default: rows).
+    A unit with rows on both sides of a dummy counts on both sides.
+    """
+    ids = np.arange(len(data)) if ids is None else np.asarray(ids)
+    n, n_reference = [], []
+    for c in covariates:
+        x = data[c].to_numpy(float)
+        n.append(int(pd.unique(ids[x != 0]).size))
+        binary = np.isin(x, (0.0, 1.0)).all()
+        n_reference.append(int(pd.unique(ids[x == 0]).size) if binary else None)
+    return n, n_reference
+
+
 def _column(values, shape, name: str):
     """Broadcast a per-term value (scalar or sequence) to the number of terms."""
     arr = np.asarray(values, dtype=object)
