@@ -136,3 +136,32 @@ def test_regression_terms_add_up_to_the_estimate():
         warnings.simplefilter("error", OverlapWarning)
         i = att_ipw(_data(), outcome="y", treatment="d", covariates=["x"])
     assert i.diagnostics["contributions"].sum() == pytest.approx(i.to_frame().loc["ATT", "estimate"], abs=EXACT)
+
+
+def test_aipw_kept_mask_stays_aligned_with_the_input_rows():
+    """intervention.returns pairs two AIPW influence functions through ``kept``: it must index the
+    caller's rows even when rows with a missing outcome are dropped."""
+    f = _data()
+    missing = f.index[[3, 50, 120]]
+    f.loc[missing, "y"] = np.nan
+    r = att_aipw(f, outcome="y", treatment="d", covariates=["x"], folds=2)
+    kept = r.diagnostics["kept"]
+    assert len(kept) == len(f) and not kept[[3, 50, 120]].any()
+    assert kept.sum() == len(r.diagnostics["influence"]) == len(f) - 3
+
+
+def test_a_person_with_several_rows_is_one_contributor():
+    """Persons 0 and 1 have two treated rows of 5e7 each; 98 other treated and 98 control rows of 1000.
+    Treated terms are y/102, control terms -y/98. As rows the top two are 2 of the 4 large terms:
+    (2 * 5e7/102) / (4 * 5e7/102 + 98 * 1000/102 + 98 * 1000/98), just under 0.5; as persons the top
+    two hold all four: above 0.99."""
+    f = pd.DataFrame({"y": np.r_[np.full(4, 5e7), np.full(196, 1000.0)],
+                      "d": np.r_[[1, 1, 1, 1], np.tile([1, 0], 98)],
+                      "person": np.r_[[0, 0, 1, 1], np.arange(2, 198)]})
+    total = 4 * 5e7 / 102 + 98 * 1000 / 102 + 98 * 1000 / 98
+    as_rows = difference_in_means(f, outcome="y", treatment="d").to_frame().loc["ATT", "dominance"]
+    as_persons = difference_in_means(f, outcome="y", treatment="d", unit_id="person").to_frame()
+    assert as_rows == pytest.approx(2 * 5e7 / 102 / total, abs=EXACT)
+    assert as_persons.loc["ATT", "dominance"] == pytest.approx(4 * 5e7 / 102 / total, abs=EXACT)
+    assert as_persons.loc["ATT", "dominance"] > RULE
+    assert as_persons.loc["ATT", "n"] == 100  # 98 + persons 0 and 1
