@@ -56,22 +56,32 @@ class CellEstimates:
     units_used: Callable[[np.ndarray], tuple[int, int]]
 
 
-def cells(panel: Panel, *, event_window: tuple | None = None) -> pd.DataFrame:
-    """The (g, t) cells R ``did`` estimates, with their base period (``base_period = "varying"``)."""
+def cells(panel: Panel, *, event_window: tuple | None = None, anticipation: int = 0,
+          base_period: str = "varying") -> pd.DataFrame:
+    """The (g, t) cells R ``did`` estimates, with their base period (``compute.att_gt2``).
+
+    The base of cohort g's post-treatment cells (t >= g) is its last period before g - anticipation.
+    ``base_period="varying"``: a pre-treatment cell (t < g) compares t with the period before it (no cell
+    for the first period); ``"universal"``: every cell of cohort g compares with that one base period,
+    and the cell of the base period itself is the reference (``reference`` True; its ATT is 0 by
+    construction and R reports it).
+    """
     p = panel.periods
     rows = []
+    start = 1 if base_period == "varying" else 0
     for g in np.sort(np.unique(panel.cohort[panel.cohort > 0])):
-        gi = int(np.searchsorted(p, g))
-        if gi == 0:
+        before = np.flatnonzero(p + anticipation < g)
+        if len(before) == 0:
             continue
-        for ti in range(1, len(p)):
+        pret = int(before[-1])
+        for ti in range(start, len(p)):
             t = p[ti]
-            base = gi - 1 if t >= g else ti - 1
+            base = pret if (t >= g or base_period == "universal") else ti - 1
             e = t - g
             if event_window is not None and not (event_window[0] <= e <= event_window[1]):
                 continue
-            rows.append((g, t, ti, base, e))
-    return pd.DataFrame(rows, columns=["group", "time", "t_index", "base_index", "event_time"])
+            rows.append((g, t, ti, base, e, base == ti))
+    return pd.DataFrame(rows, columns=["group", "time", "t_index", "base_index", "event_time", "reference"])
 
 
 def comparison_cohorts(groups: np.ndarray, g: float, later_period: float, control: str) -> np.ndarray:
@@ -81,14 +91,19 @@ def comparison_cohorts(groups: np.ndarray, g: float, later_period: float, contro
     return (groups == 0) | ((groups > later_period) & (groups != g))
 
 
-def estimate_cells(panel: Panel, grid: pd.DataFrame, *, control: str, method: str) -> CellEstimates:
-    """ATT(g,t), standard errors and influence maps for every cell of ``grid``."""
+def estimate_cells(panel: Panel, grid: pd.DataFrame, *, control: str, method: str,
+                   anticipation: int = 0) -> CellEstimates:
+    """ATT(g,t), standard errors and influence maps for every cell of ``grid``.
+
+    Not-yet-treated comparisons of cell (g, t) with base b are the cohorts first treated after
+    max(t, b) + anticipation (R did's ``get_did_cohort_index``).
+    """
     if panel.x is None:
-        return _unconditional(panel, grid, control)
-    return _conditional(panel, grid, control, method)
+        return _unconditional(panel, grid, control, anticipation)
+    return _conditional(panel, grid, control, method, anticipation)
 
 
-def _unconditional(panel: Panel, grid: pd.DataFrame, control: str) -> CellEstimates:
+def _unconditional(panel: Panel, grid: pd.DataFrame, control: str, anticipation: int = 0) -> CellEstimates:
     y, w, n = panel.y, panel.weights, len(panel.cohort)
     groups, code = np.unique(panel.cohort, return_inverse=True)
     m = len(groups)
@@ -96,7 +111,7 @@ def _unconditional(panel: Panel, grid: pd.DataFrame, control: str) -> CellEstima
     sw, sw2 = np.bincount(code, w, m), np.bincount(code, w * w, m)
     ti, bi = grid["t_index"].to_numpy(), grid["base_index"].to_numpy()
     tc = np.searchsorted(groups, grid["group"].to_numpy())
-    later = panel.periods[np.maximum(ti, bi)]
+    later = panel.periods[np.maximum(ti, bi)] + anticipation
     comp = np.array([comparison_cohorts(groups, g, lt, control) for g, lt in zip(grid["group"], later)],
                     dtype=float).reshape(len(grid), m)
     sorted_cache: list = []
@@ -237,12 +252,12 @@ def _dominance_by_slices(ys, t_col, b_col, ws, bounds, tc, comp, offset, s1, s0,
     return out
 
 
-def _conditional(panel: Panel, grid: pd.DataFrame, control: str, method: str) -> CellEstimates:
+def _conditional(panel: Panel, grid: pd.DataFrame, control: str, method: str, anticipation: int = 0) -> CellEstimates:
     y, w, n, cohort = panel.y, panel.weights, len(panel.cohort), panel.cohort
     groups = np.unique(cohort)
     g_arr = grid["group"].to_numpy()
     ti, bi = grid["t_index"].to_numpy(), grid["base_index"].to_numpy()
-    later = panel.periods[np.maximum(ti, bi)]
+    later = panel.periods[np.maximum(ti, bi)] + anticipation
     logit_cache: dict[tuple, np.ndarray] = {}
     index_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -256,14 +271,14 @@ def _conditional(panel: Panel, grid: pd.DataFrame, control: str, method: str) ->
             index_cache.clear()  # cells come in cohort order: keep one entry, not one per cell
             index_cache[key] = (sub, treat[sub].astype(float))
         sub, d = index_cache[key]
-        x_key = int(bi[k]) if panel.time_varying_covariates else None
+        x_key = int(min(bi[k], ti[k])) if panel.time_varying_covariates else None
         return sub, d, key + (x_key,)
 
     def cell(k: int) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
         sub, d, key = subsample(k)
         if d.sum() == 0 or d.sum() == len(d):
             return np.nan, np.empty(0), sub, d
-        x = panel.x_at(int(bi[k]))[sub]
+        x = panel.x_at(int(min(bi[k], ti[k])))[sub]   # R: covariates of the earlier period
         dy = y[sub, ti[k]] - y[sub, bi[k]]
         ws = w[sub]
         gamma = None
@@ -277,7 +292,7 @@ def _conditional(panel: Panel, grid: pd.DataFrame, control: str, method: str) ->
     def terms(k: int) -> tuple[np.ndarray, np.ndarray]:
         """The units' terms in ATT(g,t) (they sum to it) and the rows they belong to."""
         sub, d, key = subsample(k)
-        x = panel.x_at(int(bi[k]))[sub]
+        x = panel.x_at(int(min(bi[k], ti[k])))[sub]   # R: covariates of the earlier period
         gamma = logit_cache.get(key) if method != "reg" else None
         return unit_terms(x, y[sub, ti[k]] - y[sub, bi[k]], d, w[sub], method, gamma=gamma), sub
 

@@ -247,12 +247,21 @@ class GroupTimeResult(EffectResult):
 
         With more than ``max_cells`` pre-treatment cells (monthly register panels), the test is
         run on the pre-treatment event-time effects of the dynamic aggregation instead, and
-        says so in ``"basis"``.
+        says so in ``"basis"``. Cells without variance (a universal base period's reference
+        cell) are left out, as R does. When the covariance of the remaining effects is singular
+        (R refuses the test then: "singular covariance matrix"), the statistic uses its
+        pseudo-inverse and ``df`` is its rank, not the number of effects; ``"rank_deficient"``
+        says so (cohorts of one unit, for instance, give many effects that move together).
         """
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._pretrend_test(max_cells)
+
+    def _pretrend_test(self, max_cells: int) -> dict:
         est = self.estimates
         pre = np.flatnonzero(est["time"].to_numpy() < est["group"].to_numpy())
         if len(pre) == 0:
-            return {"W": np.nan, "df": 0, "p_value": np.nan, "basis": "no pre-treatment cells"}
+            return {"W": np.nan, "df": 0, "p_value": np.nan, "basis": "no pre-treatment cells", "n_effects": 0,
+                    "rank_deficient": False}
         if len(pre) <= max_cells:
             att = est["estimate"].to_numpy()[pre]
             inf = self._influence_matrix(pre)
@@ -263,16 +272,50 @@ class GroupTimeResult(EffectResult):
             att = dyn.estimates["estimate"].to_numpy()[rows]
             inf = dyn.diagnostics["influence"][:, rows]
             basis = "pre-treatment event-time effects ATT(e), e < 0"
-        n = self.n_units
-        v = inf.T @ inf / n
-        keep = np.diag(v) > 0
-        att, v = att[keep], v[np.ix_(keep, keep)]
-        w = float(n * att @ np.linalg.pinv(v) @ att)
-        df = int(keep.sum())
-        return {"W": w, "df": df, "p_value": float(stats.chi2.sf(w, df)), "basis": basis}
+        out = wald_test(att, self.vcov_of(inf, range(len(att))).to_numpy())
+        return {**out, "basis": basis}
 
     def plot(self, ax=None, **kwargs):
         return event_plot(self.aggregate("dynamic"), ax=ax, **kwargs)
+
+
+#: Relative eigenvalue (of the correlation matrix) below which a direction counts as without variance
+RANK_TOLERANCE = 1e-10
+
+
+def wald_test(estimate: np.ndarray, vcov: np.ndarray, *, dof: float | None = None) -> dict:
+    """Wald test that ``estimate`` is zero given its covariance, using the rank of the covariance.
+
+    Effects without variance are dropped; on the rest the statistic is ``b' V^+ b`` with the
+    pseudo-inverse, and its degrees of freedom are the rank of ``V`` (the number of effects when
+    V is regular, where V^+ = V^-1 and this is R did's pre-test). Chi-square p-value, or
+    F(rank, dof) of ``statistic = W / rank`` when ``dof`` (denominator degrees of freedom) is given.
+    Never fails on a singular matrix: a rank of 0 gives NaN.
+    """
+    b = np.asarray(estimate, dtype=float)
+    v = np.asarray(vcov, dtype=float)
+    var = np.diag(v)
+    keep = np.isfinite(var) & (var > 0) & np.isfinite(b)
+    b, v = b[keep], v[np.ix_(keep, keep)]
+    n_effects = int(keep.sum())
+    if n_effects == 0:
+        return {"W": np.nan, "df": 0, "p_value": np.nan, "n_effects": 0, "rank_deficient": False}
+    scale = 1 / np.sqrt(np.diag(v))
+    corr = v * np.outer(scale, scale)
+    eig, vec = np.linalg.eigh((corr + corr.T) / 2)
+    ok = eig > RANK_TOLERANCE * eig.max()
+    rank = int(ok.sum())
+    z = b * scale
+    proj = vec[:, ok].T @ z
+    w = float(proj @ (proj / eig[ok]))
+    out = {"W": w, "df": rank, "n_effects": n_effects, "rank_deficient": rank < n_effects}
+    if dof is None:
+        out["p_value"] = float(stats.chi2.sf(w, rank))
+    else:
+        out["statistic"] = w / rank
+        out["df_denom"] = int(dof)
+        out["p_value"] = float(stats.f.sf(w / rank, rank, dof))
+    return out
 
 
 def _wif_att(cohorts: np.ndarray, unit_weights: np.ndarray, groups: np.ndarray, pg: np.ndarray,

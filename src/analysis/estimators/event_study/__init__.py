@@ -60,6 +60,7 @@ from analysis.estimators.event_study.design import event_design
 from analysis.estimators.event_study.general import COLLINEAR_HINT, fit_with_pyfixest, long_design
 from analysis.estimators.event_study.panel_input import (NotBalanced, balanced_matrix, cohort_values,
                                                          parquet_moments)
+from analysis.estimators.did.result import wald_test
 from analysis.estimators.results import EffectResult, dominance_share, tidy_estimates
 
 __all__ = ["event_study", "ESTIMATORS"]
@@ -313,10 +314,10 @@ def _result(fitted, facts, *, alpha, spec) -> EffectResult:
              for j, (g, k) in enumerate(design.columns)])
     if pre:
         diagnostics["pretrend_test"] = _wald(estimate[pre], vcov[np.ix_(pre, pre)], dof)
-        if diagnostics["pretrend_test"]["p_value"] < alpha:
+        if diagnostics["pretrend_test"]["p_value"] < alpha:  # NaN (no testable direction) does not reject
             msg = (f"Pre-trend test rejects zero pre-treatment effects jointly (F = "
                    f"{diagnostics['pretrend_test']['statistic']:.2f}, p = {diagnostics['pretrend_test']['p_value']:.3g}"
-                   f", {len(pre)} terms): parallel trends are doubtful; do not read the effects as causal.")
+                   f", {diagnostics['pretrend_test']['df']} df): parallel trends are doubtful; do not read the effects as causal.")
             diagnostics["warnings"].append(msg)
             warnings.warn(msg, PreTrendWarning, stacklevel=4)
     spec = {**spec, "endpoints": "binned (e<=lo counted as lo, e>=hi as hi)",
@@ -326,7 +327,12 @@ def _result(fitted, facts, *, alpha, spec) -> EffectResult:
 
 
 def _wald(estimate, vcov, dof) -> dict:
-    """Joint F test that the pre-treatment terms are zero (Wald / q, F(q, G-1))."""
-    q = len(estimate)
-    statistic = float(estimate @ np.linalg.solve(vcov, estimate)) / q
-    return {"statistic": statistic, "df": q, "df_denom": int(dof), "p_value": float(stats.f.sf(statistic, q, dof))}
+    """Joint F test that the pre-treatment terms are zero: Wald / rank ~ F(rank, G-1).
+
+    Uses the rank of the covariance (pseudo-inverse; :func:`analysis.estimators.did.result.wald_test`),
+    so a singular covariance (e.g. a cohort of one unit) lowers the degrees of freedom instead of failing.
+    """
+    out = wald_test(estimate, vcov, dof=dof)
+    out.setdefault("statistic", np.nan)
+    out.setdefault("df_denom", int(dof))
+    return out
