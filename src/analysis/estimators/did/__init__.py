@@ -27,7 +27,7 @@ from analysis.errors import ParameterError, check_choice
 from analysis.estimators.did.attgt import CONTROLS, METHODS, cells, estimate_cells
 from analysis.estimators.did.panel import Panel, _finish, make_panel
 from analysis.estimators.did.unbalanced import unbalanced_cells
-from analysis.estimators.did.result import GroupTimeResult, uniform_critical_value
+from analysis.estimators.did.result import ZERO_SE, GroupTimeResult, uniform_critical_value
 from analysis.estimators.results import tidy_estimates
 
 __all__ = ["att_gt", "GroupTimeResult", "Panel", "uniform_critical_value"]
@@ -35,8 +35,6 @@ __all__ = ["att_gt", "GroupTimeResult", "Panel", "uniform_critical_value"]
 
 BASE_PERIODS = ("varying", "universal")
 
-#: R did's rule: a standard error at or below sqrt(machine eps) * 10 is reported as NA
-_ZERO_SE = np.sqrt(np.finfo(float).eps) * 10
 
 
 def att_gt(data: pd.DataFrame | Panel, *, outcome: str | None = None, unit: str | None = None,
@@ -151,7 +149,7 @@ def _estimate(panel, grid, *, control, method, alpha, seed, outcome, covariates,
         codes = np.unique(panel.clusters, return_inverse=True)[1].ravel()
         for k in kept:   # sqrt(sum over clusters of the summed influence terms ^ 2) / n, as R
             std_error[k] = np.sqrt((np.bincount(codes, est.influence(int(k))) ** 2).sum()) / len(panel.cohort)
-    std_error[std_error <= _ZERO_SE] = np.nan
+    std_error[std_error <= ZERO_SE] = np.nan   # R: a zero standard error is NA
     grid = grid.assign(estimate=est.att, std_error=std_error, n_treated=est.n_treated,
                        n_control=est.n_control, dominance=est.dominance)[keep].reset_index(drop=True)
     terms = [f"ATT({_f(g)},{_f(t)})" for g, t in zip(grid["group"], grid["time"])]

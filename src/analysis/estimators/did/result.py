@@ -15,6 +15,8 @@ from analysis.errors import check_choice
 from analysis.estimators.results import EffectResult, dominance_share, tidy_estimates
 
 KINDS = ("simple", "group", "dynamic", "calendar")
+#: R did's rule: a standard error at or below sqrt(machine eps) * 10 is reported as NA
+ZERO_SE = np.sqrt(np.finfo(float).eps) * 10
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,7 @@ class GroupTimeResult(EffectResult):
             add("ATT", float(np.mean(values)), np.mean(infs, axis=0), *mean_of(list(range(len(ts)))))
         inf_mat = np.column_stack(infs)
         se = np.sqrt((self._cluster_sums(inf_mat) ** 2).sum(axis=0)) / self.n_units
+        se[se <= ZERO_SE] = np.nan   # R's aggte: a zero standard error (a reference term) is NA
         units = [self._units_of(idx) for idx, _ in combos]
         table = tidy_estimates(terms, values, se, n=[u[0] for u in units], n_control=[u[1] for u in units],
                                dominance=[self._dominance(idx, w) for idx, w in combos], alpha=alpha)

@@ -31,8 +31,10 @@ after); cohort 0 or NaN is never treated; Sun-Abraham uses the never-treated
 units as control cohort, or, when there are none, the last-treated cohort, and
 then drops the periods from that cohort's first treated period on. The
 Sun-Abraham weights are cohort shares among the units observed at each event
-time, treated as fixed in the delta method (as fixest's ``sunab`` aggregation
-and pyfixest's saturated event study do).
+time; their estimation adds d_k' (diag(p_k) - p_k p_k') d_k / N_k to the
+variance of term k, as Stata ``eventstudyinteract`` does (:func:`cohort_share_variance`;
+``diagnostics["share_variance"]``). fixest's ``sunab`` aggregation and pyfixest
+treat the shares as fixed and report smaller standard errors.
 
 Disclosure facts (issue #13) on every term: ``n`` the treated units observed at that event time;
 ``n_control`` the units of the control cohort (never treated, or the last-treated cohort that
@@ -286,6 +288,10 @@ def _result(fitted, facts, *, alpha, spec) -> EffectResult:
     design = fitted["design"]
     estimate = design.weights @ fitted["coef"]
     vcov = design.weights @ fitted["vcov"] @ design.weights.T
+    share_variance = None
+    if spec["estimator"] == "sun_abraham":
+        share_variance = cohort_share_variance(design, fitted["coef"])
+        vcov = vcov + np.diag(share_variance)
     # a variance can come out as -1e-30 on noiseless data: it is zero
     std_error = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
     terms = [f"e={k}" for k in design.terms]
@@ -309,6 +315,9 @@ def _result(fitted, facts, *, alpha, spec) -> EffectResult:
         "vcov": pd.DataFrame(vcov, index=terms, columns=terms), "warnings": [],
     }
     if spec["estimator"] == "sun_abraham":
+        diagnostics["share_variance"] = pd.Series(share_variance, index=terms)
+        diagnostics["cohort_effects"] = pd.DataFrame(
+            [{"term": f"e={k}", "cohort": g, "estimate": fitted["coef"][j]} for j, (g, k) in enumerate(design.columns)])
         diagnostics["cohort_weights"] = pd.DataFrame(
             [{"term": f"e={k}", "cohort": g, "weight": design.weights[design.terms.index(k), j]}
              for j, (g, k) in enumerate(design.columns)])
@@ -324,6 +333,26 @@ def _result(fitted, facts, *, alpha, spec) -> EffectResult:
             "never_treated": "cohort 0 or NaN", "vcov": "CR1 (pyfixest/fixest small-sample factor)"}
     return EffectResult(estimates=table, estimand=ESTIMANDS[spec["estimator"]], spec=spec,
                         diagnostics=diagnostics)
+
+
+def cohort_share_variance(design, coef) -> np.ndarray:
+    """Variance of each Sun-Abraham term from estimating its cohort shares (as Stata ``eventstudyinteract``).
+
+    Term ``e=k`` is ``sum_g p_gk d_gk`` with p_gk the share of cohort g among the N_k treated units
+    observed at k. eventstudyinteract regresses each cohort indicator on the event-time indicators
+    (no constant) among the treated and takes the heteroskedasticity-robust sandwich: for
+    mutually exclusive indicators that is the multinomial variance (diag(p_k) - p_k p_k') / N_k of
+    the shares at k, with no covariance between event times. The delta method adds
+    d_k' (diag(p_k) - p_k p_k') d_k / N_k to the variance of term k, the share and regression
+    estimates being treated as independent (as eventstudyinteract does).
+    """
+    out = np.zeros(len(design.terms))
+    for row, n_k in enumerate(design.units):
+        cols = np.flatnonzero(design.weights[row])
+        p, d = design.weights[row, cols], np.asarray(coef)[cols]
+        if n_k > 0:
+            out[row] = float(d @ ((np.diag(p) - np.outer(p, p)) @ d)) / float(n_k)
+    return out
 
 
 def _wald(estimate, vcov, dof) -> dict:
