@@ -44,6 +44,9 @@ run("weights", mp, weightsname = "w")
 run("cluster_state", mp, clustervars = c("countyreal", "state"))
 run("unbalanced_weights_cluster_universal", mp_unbal, allow_unbalanced_panel = TRUE, weightsname = "w",
     clustervars = c("countyreal", "state"), base_period = "universal")
+run("weights_cov_dr", mp, xformla = ~lpop, weightsname = "w")
+run("cluster_cov_dr_notyet", mp, xformla = ~lpop, clustervars = c("countyreal", "state"),
+    control_group = "notyettreated")
 run("max_e", mp, aggs = list(list(type = "simple", max_e = 1), list(type = "group", max_e = 1),
                              list(type = "dynamic", min_e = -2, max_e = 2),
                              list(type = "dynamic", balance_e = 1)))

@@ -20,6 +20,20 @@ ZERO_SE = np.sqrt(np.finfo(float).eps) * 10
 
 
 @dataclass(frozen=True)
+class DynamicResult(EffectResult):
+    """Effects by event time (an event study or the dynamic aggregation) with their covariance.
+
+    ``vcov``: covariance of the event-time terms (a DataFrame indexed and labelled by term, as
+    ``estimates``), from the influence functions (att_gt) or the clustered regression (event_study);
+    what ``honest_did`` and the Wald pre-test need.
+    """
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        return self.diagnostics["vcov"]
+
+
+@dataclass(frozen=True)
 class GroupTimeResult(EffectResult):
     """ATT(g,t) per cell; ``aggregate(kind)`` and ``pretrend_test()`` derive from it.
 
@@ -229,7 +243,8 @@ class GroupTimeResult(EffectResult):
             diagnostics["uniform_critical_value"] = crit
             diagnostics["vcov"] = self.vcov_of(inf_mat[:, :len(detail)], detail)
         estimand = {"simple": "ATT (simple)", "group": "ATT(g)", "dynamic": "ATT(e)", "calendar": "ATT(t)"}[kind]
-        return EffectResult(estimates=table, estimand=estimand,
+        result_type = DynamicResult if kind == "dynamic" and detail else EffectResult
+        return result_type(estimates=table, estimand=estimand,
                             spec={**self.spec, "aggregation": kind, "min_e": min_e, "max_e": max_e,
                                   "balance_e": balance_e},
                             diagnostics={**diagnostics, "influence": inf_mat})

@@ -62,7 +62,7 @@ from analysis.estimators.event_study.design import event_design
 from analysis.estimators.event_study.general import COLLINEAR_HINT, fit_with_pyfixest, long_design
 from analysis.estimators.event_study.panel_input import (NotBalanced, balanced_matrix, cohort_values,
                                                          parquet_moments)
-from analysis.estimators.did.result import wald_test
+from analysis.estimators.did.result import DynamicResult, wald_test
 from analysis.estimators.results import EffectResult, dominance_share, tidy_estimates
 
 __all__ = ["event_study", "ESTIMATORS"]
@@ -312,7 +312,7 @@ def _result(fitted, facts, *, alpha, spec) -> EffectResult:
         "n_periods": fitted["n_periods"], "n_clusters": fitted["n_clusters"],
         "residual_dof": int(residual_dof), "n_event_columns": n_columns,
         "control_cohort": fitted["control"], "terms_without_data": [f"e={k}" for k in design.empty],
-        "vcov": pd.DataFrame(vcov, index=terms, columns=terms), "warnings": [],
+        "vcov": pd.DataFrame(vcov, index=pd.Index(terms, name="term"), columns=terms), "warnings": [],
     }
     if spec["estimator"] == "sun_abraham":
         diagnostics["share_variance"] = pd.Series(share_variance, index=terms)
@@ -331,8 +331,8 @@ def _result(fitted, facts, *, alpha, spec) -> EffectResult:
             warnings.warn(msg, PreTrendWarning, stacklevel=4)
     spec = {**spec, "endpoints": "binned (e<=lo counted as lo, e>=hi as hi)",
             "never_treated": "cohort 0 or NaN", "vcov": "CR1 (pyfixest/fixest small-sample factor)"}
-    return EffectResult(estimates=table, estimand=ESTIMANDS[spec["estimator"]], spec=spec,
-                        diagnostics=diagnostics)
+    return DynamicResult(estimates=table, estimand=ESTIMANDS[spec["estimator"]], spec=spec,
+                         diagnostics=diagnostics)
 
 
 def cohort_share_variance(design, coef) -> np.ndarray:
