@@ -41,8 +41,8 @@ Disclosure facts (issue #13) on every term: ``n`` the treated units observed at 
 Sun-Abraham uses), NA for a TWFE without never-treated units (the comparisons are then the
 not-yet-treated, through the period effects); ``dominance`` the top-2 share of the absolute unit
 terms, a unit's term being its part of the estimate (the estimate ``L b`` is linear in the
-outcomes: ``L A^-1 sum_t z_it y_it``). It is NaN when the panel is streamed from Parquet (the
-fast path then never holds a unit's outcomes).
+outcomes: ``L A^-1 sum_t z_it y_it``). From Parquet the terms need a second streamed pass (the
+fit must be known first); only their absolute sums and two largest values are kept.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def _event_study(data, *, columns, by_unit, cluster, window, reference, estimato
     facts: dict[str, object] = {"rows_dropped_missing_outcome": 0}
     frame = None
     moments = None
-    unit_rows = None   # (outcome matrix, cohort code per unit) of the fast path: per-unit contributions
+    unit_rows = None   # fast path: visit -> calls visit(outcome block, cohort values) for all units
     if isinstance(data, (str, Path)):
         path = Path(data)
         if not path.is_file():
@@ -136,6 +136,9 @@ def _event_study(data, *, columns, by_unit, cluster, window, reference, estimato
             try:
                 moments, read = parquet_moments(path, **columns)
                 facts["source"] = f"parquet ({read['read_order']})"
+
+                def unit_rows(visit, path=path):   # a second streamed pass (the fit is known by then)
+                    parquet_moments(path, **columns, visit=visit)
             except NotBalanced as why:
                 facts["path_reason"] = f"not a balanced panel ({why})"
         if moments is None:
@@ -156,7 +159,9 @@ def _event_study(data, *, columns, by_unit, cluster, window, reference, estimato
                 cohorts = np.unique(unit_cohort)
                 codes = np.searchsorted(cohorts, unit_cohort)
                 moments = cohort_moments(matrix, codes, cohorts, periods)
-                unit_rows = (matrix, codes)
+
+                def unit_rows(visit, matrix=matrix, unit_cohort=unit_cohort):
+                    visit(matrix, unit_cohort)
             except NotBalanced as why:
                 facts["path_reason"] = f"not a balanced panel ({why})"
         else:
@@ -252,14 +257,40 @@ def _fit_fast(moments, *, window, reference, estimator, unit_rows=None):
         raise StudyError("The event-time columns are collinear with the unit and period effects. "
                          + COLLINEAR_HINT)
     n_units = int(moments.counts.sum())
-    contributions = None
+    dominance = None
     if unit_rows is not None:
-        matrix, codes = unit_rows
-        contributions = unit_terms(fit, matrix[:, :n_periods_used], codes, design.weights)
+        top = TopTwo(len(design.terms))
+
+        def visit(y, block_cohort):
+            codes = np.searchsorted(moments.cohorts, block_cohort)
+            top.add(unit_terms(fit, y[:, :n_periods_used], codes, design.weights))
+
+        unit_rows(visit)
+        dominance = top.shares()
     n_control = int(moments.counts[moments.cohorts == control].sum())
     return dict(design=design, coef=fit.coef, vcov=fit.vcov, n_obs=fit.n_obs, n_units=n_units,
                 n_clusters=fit.n_clusters, n_periods=len(moments.periods), control=label,
-                path="cohort moments", contributions=contributions, n_control=n_control)
+                path="cohort moments", dominance=dominance, n_control=n_control)
+
+
+class TopTwo:
+    """Running sum of absolute values and the two largest, per column, over blocks of rows."""
+
+    def __init__(self, k: int):
+        self.total = np.zeros(k)
+        self.top = np.zeros((2, k))
+
+    def add(self, block: np.ndarray) -> None:
+        a = np.abs(block)
+        self.total += a.sum(axis=0)
+        if len(a) > 2:
+            a = np.partition(a, len(a) - 2, axis=0)[-2:]
+        self.top = -np.sort(-np.vstack([self.top, a]), axis=0)[:2]
+
+    def shares(self) -> list[float]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(self.total > 0, np.minimum(1.0, self.top.sum(axis=0) / self.total), np.nan)
+        return [float(v) for v in out]
 
 
 def _fit_general(frame, *, outcome, unit, time, cohort, cluster, window, reference, estimator):
@@ -297,8 +328,9 @@ def _result(fitted, facts, *, alpha, spec) -> EffectResult:
     terms = [f"e={k}" for k in design.terms]
     dof = fitted["n_clusters"] - 1
     contributions = fitted.get("contributions")
-    dominance = (None if contributions is None
-                 else [dominance_share(contributions[:, j]) for j in range(contributions.shape[1])])
+    dominance = fitted.get("dominance")
+    if dominance is None and contributions is not None:
+        dominance = [dominance_share(contributions[:, j]) for j in range(contributions.shape[1])]
     # comparison units: the control cohort (never treated, or Sun-Abraham's last-treated cohort); a TWFE
     # without never-treated units compares with the not-yet-treated only: no separate count (NA)
     n_control = fitted["n_control"] if (fitted["n_control"] > 0 or spec["estimator"] == "sun_abraham") else None
