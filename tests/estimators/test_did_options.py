@@ -120,3 +120,16 @@ def test_unbalanced_cells_count_units_observed_in_both_periods():
     est = att_gt(d, outcome="y", unit="id", time="t", cohort="g").estimates
     assert est.loc["ATT(4,6)", "n"] == 15 and est.loc["ATT(4,7)", "n"] == 12
     assert est.loc["ATT(4,7)", "n_control"] == 45
+
+
+def test_unbalanced_cell_counts_units_observed_at_both_periods():
+    """Units seen at t but not at the base period do not count in n (they only enter one mean)."""
+    rng = np.random.default_rng(8)
+    n, periods = 40, 6
+    g = np.r_[np.full(12, 4), np.zeros(28)]
+    d = pd.DataFrame({"id": np.repeat(np.arange(n), periods), "t": np.tile(np.arange(1, periods + 1), n),
+                      "y": rng.normal(size=n * periods), "g": np.repeat(g, periods)})
+    d = d[~((d["id"] < 2) & (d["t"] == 3))]          # 2 treated persons miss the base period 3
+    est = att_gt(d, outcome="y", unit="id", time="t", cohort="g").estimates
+    assert est.loc["ATT(4,5)", "n"] == 10
+    assert att_gt(d, outcome="y", unit="id", time="t", cohort="g").aggregate("simple").estimates.loc["ATT", "n"] == 12

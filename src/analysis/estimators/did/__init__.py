@@ -2,8 +2,9 @@
 
 Disclosure facts (issue #13) on every term of ``att_gt`` and of ``GroupTimeResult.aggregate``:
 
-- ``n``: the treated units the term actually uses (cell: units of cohort g; aggregate: the distinct
-  treated units of the cells it combines); never dropped units or units of other cohorts.
+- ``n``: the treated units the term actually uses (cell: units of cohort g, on an unbalanced panel
+  those observed at t and at the base period; aggregate: the distinct treated units of the cells
+  it combines); never dropped units or units of other cohorts.
 - ``n_control``: the comparison units used (never treated, or not yet treated at max(t, base)
   + anticipation); an aggregate counts the distinct comparison units of its cells.
 - ``dominance``: the share of the two largest absolute unit terms in the sum of absolute unit
