@@ -47,6 +47,9 @@ run("unbalanced_weights_cluster_universal", mp_unbal, allow_unbalanced_panel = T
 run("weights_cov_dr", mp, xformla = ~lpop, weightsname = "w")
 run("cluster_cov_dr_notyet", mp, xformla = ~lpop, clustervars = c("countyreal", "state"),
     control_group = "notyettreated")
+mp_nonever <- mp[mp$first.treat != 0, ]          # no never-treated counties
+run("no_never_notyet", mp_nonever, control_group = "notyettreated")
+run("no_never_never", mp_nonever, control_group = "nevertreated")
 run("max_e", mp, aggs = list(list(type = "simple", max_e = 1), list(type = "group", max_e = 1),
                              list(type = "dynamic", min_e = -2, max_e = 2),
                              list(type = "dynamic", balance_e = 1)))

@@ -38,6 +38,8 @@ SCENARIOS = {
                                                  base_period="universal"),
     "weights_cov_dr": dict(weights="w", covariates=["lpop"]),
     "cluster_cov_dr_notyet": dict(covariates=["lpop"], cluster="state", control="not_yet_treated"),
+    "no_never_notyet": dict(data="no_never", control="not_yet_treated"),
+    "no_never_never": dict(data="no_never", control="never_treated"),
 }
 AGGREGATIONS = {"simple": {}, "group": {}, "dynamic": {}, "calendar": {}}
 
@@ -57,12 +59,18 @@ def mpdta(kind: str = "balanced") -> pd.DataFrame:
                 | ((mp["countyreal"] % 17 == 0) & (mp["year"] == 2004)))
         mp = mp[~drop].reset_index(drop=True)
         assert len(mp) == 2372   # versions.txt: "unbalanced copy 2372"
+    if kind == "no_never":
+        mp = mp[mp["first.treat"] != 0].reset_index(drop=True)
     return mp
 
 
 def fit(options: dict):
     options = dict(options)
-    frame = mpdta(options.pop("data", "balanced"))
+    kind = options.pop("data", "balanced")
+    frame = mpdta(kind)
+    if kind == "no_never":
+        with pytest.warns(Warning, match=r"no never-treated units; periods from 2007 on are dropped"):
+            return att_gt(frame, outcome="lemp", unit="countyreal", time="year", cohort="first.treat", **options)
     if options.get("anticipation"):
         with pytest.warns(Warning, match=r"20 units treated in the first period \+ anticipation 1 are dropped"):
             return att_gt(frame, outcome="lemp", unit="countyreal", time="year", cohort="first.treat", **options)

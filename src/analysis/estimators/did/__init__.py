@@ -19,12 +19,15 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import warnings
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
 from threadpoolctl import threadpool_limits
 
-from analysis.errors import ParameterError, check_choice
+from analysis.errors import AnalysisWarning, ParameterError, check_choice
 from analysis.estimators.did.attgt import CONTROLS, METHODS, cells, estimate_cells
 from analysis.estimators.did.panel import Panel, _finish, make_panel
 from analysis.estimators.did.unbalanced import unbalanced_cells
@@ -126,11 +129,36 @@ def att_gt(data: pd.DataFrame | Panel, *, outcome: str | None = None, unit: str 
         raise ParameterError("att_gt: covariates on an unbalanced panel are not supported (R would use "
                              "DRDID's repeated-cross-section estimators). Drop the covariates, or pass "
                              "allow_unbalanced_panel=False to keep only the units observed in every period.")
+    panel, no_never = _without_never_treated(panel, control, anticipation)
     grid = cells(panel, event_window=event_window, anticipation=anticipation, base_period=base_period)
+    if no_never and control == "not_yet_treated":   # R: the last cohort is only a comparison group
+        grid = grid[grid["group"] < no_never].reset_index(drop=True)
     options = dict(control=control, method=method, alpha=alpha, seed=seed, outcome=outcome, covariates=covariates,
                    event_window=event_window, anticipation=anticipation, base_period=base_period, cluster=cluster)
     with threadpool_limits(limits=1, user_api="blas"):   # skinny products: threads only synchronise (as event_study)
         return _estimate(panel, grid, **options)
+
+
+def _without_never_treated(panel: Panel, control: str, anticipation: int) -> tuple[Panel, float]:
+    """R did without never-treated units (``pre_process_did2``): periods from the last cohort's first
+    treated period - anticipation on are dropped; with ``control="never_treated"`` the last cohort then
+    serves as the never treated. Returns the panel and the last cohort (0.0 when there are never treated).
+    """
+    if (panel.cohort == 0).any() or not (panel.cohort > 0).any():
+        return panel, 0.0
+    latest = float(panel.cohort.max())
+    keep = panel.periods < latest - anticipation
+    if keep.sum() < 2:
+        raise ParameterError(f"att_gt: there are no never-treated units and the last cohort ({latest:g}) leaves "
+                             f"{int(keep.sum())} period(s) before it is treated (- anticipation); nothing to compare.")
+    warnings.warn(f"att_gt: no never-treated units; periods from {latest - anticipation:g} on are dropped and the last "
+                  f"cohort ({latest:g}) is {'the never-treated group' if control == 'never_treated' else 'a comparison group only'}"
+                  " (as R did).", AnalysisWarning, stacklevel=4)
+    cohort = np.where(panel.cohort == latest, 0.0, panel.cohort) if control == "never_treated" else panel.cohort
+    x = panel.x if panel.x is None or panel.x.ndim == 2 else panel.x[:, keep]
+    observed = None if panel.observed is None else panel.observed[:, keep]
+    return replace(panel, y=panel.y[:, keep], periods=panel.periods[keep], cohort=cohort, x=x,
+                   observed=observed), latest
 
 
 def _estimate(panel, grid, *, control, method, alpha, seed, outcome, covariates, event_window, anticipation,
