@@ -31,8 +31,18 @@ after); cohort 0 or NaN is never treated; Sun-Abraham uses the never-treated
 units as control cohort, or, when there are none, the last-treated cohort, and
 then drops the periods from that cohort's first treated period on. The
 Sun-Abraham weights are cohort shares among the units observed at each event
-time, treated as fixed in the delta method (as fixest's ``sunab`` aggregation
-and pyfixest's saturated event study do).
+time; their estimation adds d_k' (diag(p_k) - p_k p_k') d_k / N_k to the
+variance of term k, as Stata ``eventstudyinteract`` does (:func:`cohort_share_variance`;
+``diagnostics["share_variance"]``). fixest's ``sunab`` aggregation and pyfixest
+treat the shares as fixed and report smaller standard errors.
+
+Disclosure facts (issue #13) on every term: ``n`` the treated units observed at that event time;
+``n_control`` the units of the control cohort (never treated, or the last-treated cohort that
+Sun-Abraham uses), NA for a TWFE without never-treated units (the comparisons are then the
+not-yet-treated, through the period effects); ``dominance`` the top-2 share of the absolute unit
+terms, a unit's term being its part of the estimate (the estimate ``L b`` is linear in the
+outcomes: ``L A^-1 sum_t z_it y_it``). From Parquet the terms need a second streamed pass (the
+fit must be known first); only their absolute sums and two largest values are kept.
 """
 
 from __future__ import annotations
@@ -47,12 +57,13 @@ from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from analysis.errors import DataValidationError, ParameterError, PreTrendWarning, StudyError, check_choice
-from analysis.estimators.event_study.cells import cohort_moments, fit_from_moments
+from analysis.estimators.event_study.cells import cohort_moments, fit_from_moments, unit_terms
 from analysis.estimators.event_study.design import event_design
 from analysis.estimators.event_study.general import COLLINEAR_HINT, fit_with_pyfixest, long_design
 from analysis.estimators.event_study.panel_input import (NotBalanced, balanced_matrix, cohort_values,
                                                          parquet_moments)
-from analysis.estimators.results import EffectResult, tidy_estimates
+from analysis.estimators.did.result import DynamicResult, wald_test
+from analysis.estimators.results import EffectResult, dominance_share, tidy_estimates
 
 __all__ = ["event_study", "ESTIMATORS"]
 
@@ -116,6 +127,7 @@ def _event_study(data, *, columns, by_unit, cluster, window, reference, estimato
     facts: dict[str, object] = {"rows_dropped_missing_outcome": 0}
     frame = None
     moments = None
+    unit_rows = None   # fast path: visit -> calls visit(outcome block, cohort values) for all units
     if isinstance(data, (str, Path)):
         path = Path(data)
         if not path.is_file():
@@ -124,6 +136,9 @@ def _event_study(data, *, columns, by_unit, cluster, window, reference, estimato
             try:
                 moments, read = parquet_moments(path, **columns)
                 facts["source"] = f"parquet ({read['read_order']})"
+
+                def unit_rows(visit, path=path):   # a second streamed pass (the fit is known by then)
+                    parquet_moments(path, **columns, visit=visit)
             except NotBalanced as why:
                 facts["path_reason"] = f"not a balanced panel ({why})"
         if moments is None:
@@ -142,7 +157,11 @@ def _event_study(data, *, columns, by_unit, cluster, window, reference, estimato
             try:
                 matrix, unit_cohort, periods, _ = balanced_matrix(frame, **columns)
                 cohorts = np.unique(unit_cohort)
-                moments = cohort_moments(matrix, np.searchsorted(cohorts, unit_cohort), cohorts, periods)
+                codes = np.searchsorted(cohorts, unit_cohort)
+                moments = cohort_moments(matrix, codes, cohorts, periods)
+
+                def unit_rows(visit, matrix=matrix, unit_cohort=unit_cohort):
+                    visit(matrix, unit_cohort)
             except NotBalanced as why:
                 facts["path_reason"] = f"not a balanced panel ({why})"
         else:
@@ -150,7 +169,7 @@ def _event_study(data, *, columns, by_unit, cluster, window, reference, estimato
 
     options = dict(window=window, reference=reference, estimator=estimator)
     if moments is not None:
-        fitted = _fit_fast(moments, **options)
+        fitted = _fit_fast(moments, unit_rows=unit_rows, **options)
     else:
         fitted = _fit_general(frame.dropna(subset=[outcome]), cluster=cluster or unit, **columns, **options)
     return _result(fitted, facts, alpha=alpha, spec={**columns, **options, "cluster": cluster or unit,
@@ -222,11 +241,13 @@ def _sun_abraham_control(cohorts, counts, periods):
     return float(last), keep, f"last treated (cohort {last:g}; periods from {last:g} on dropped)"
 
 
-def _fit_fast(moments, *, window, reference, estimator):
+def _fit_fast(moments, *, window, reference, estimator, unit_rows=None):
     control, label = 0.0, "never treated"
+    n_periods_used = len(moments.periods)
     if estimator == "sun_abraham":
         control, keep, label = _sun_abraham_control(moments.cohorts, moments.counts, moments.periods)
         moments = moments.first_periods(keep)
+        n_periods_used = keep
     design = event_design(moments.cohorts, moments.periods, moments.counts, window=window,
                           reference=reference, estimator=estimator, control_cohort=control)
     if not design.terms:
@@ -236,9 +257,40 @@ def _fit_fast(moments, *, window, reference, estimator):
         raise StudyError("The event-time columns are collinear with the unit and period effects. "
                          + COLLINEAR_HINT)
     n_units = int(moments.counts.sum())
+    dominance = None
+    if unit_rows is not None:
+        top = TopTwo(len(design.terms))
+
+        def visit(y, block_cohort):
+            codes = np.searchsorted(moments.cohorts, block_cohort)
+            top.add(unit_terms(fit, y[:, :n_periods_used], codes, design.weights))
+
+        unit_rows(visit)
+        dominance = top.shares()
+    n_control = int(moments.counts[moments.cohorts == control].sum())
     return dict(design=design, coef=fit.coef, vcov=fit.vcov, n_obs=fit.n_obs, n_units=n_units,
                 n_clusters=fit.n_clusters, n_periods=len(moments.periods), control=label,
-                path="cohort moments")
+                path="cohort moments", dominance=dominance, n_control=n_control)
+
+
+class TopTwo:
+    """Running sum of absolute values and the two largest, per column, over blocks of rows."""
+
+    def __init__(self, k: int):
+        self.total = np.zeros(k)
+        self.top = np.zeros((2, k))
+
+    def add(self, block: np.ndarray) -> None:
+        a = np.abs(block)
+        self.total += a.sum(axis=0)
+        if len(a) > 2:
+            a = np.partition(a, len(a) - 2, axis=0)[-2:]
+        self.top = -np.sort(-np.vstack([self.top, a]), axis=0)[:2]
+
+    def shares(self) -> list[float]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(self.total > 0, np.minimum(1.0, self.top.sum(axis=0) / self.total), np.nan)
+        return [float(v) for v in out]
 
 
 def _fit_general(frame, *, outcome, unit, time, cohort, cluster, window, reference, estimator):
@@ -254,21 +306,36 @@ def _fit_general(frame, *, outcome, unit, time, cohort, cluster, window, referen
                                reference=reference, estimator=estimator, control_cohort=control)
     if not design.terms:
         raise StudyError(f"No treated unit is observed at any event time in window={window}.")
-    coef, vcov, n_obs, n_clusters = fit_with_pyfixest(work, outcome=outcome, unit=unit, time=time,
-                                                      cluster=cluster, n_columns=len(design.columns))
+    coef, vcov, n_obs, n_clusters, contributions = fit_with_pyfixest(
+        work, outcome=outcome, unit=unit, time=time, cluster=cluster, n_columns=len(design.columns),
+        term_weights=design.weights)
+    n_control = int(work.loc[work["_cohort"].to_numpy() == control, unit].nunique())
     return dict(design=design, coef=coef, vcov=vcov, n_obs=n_obs, n_units=int(work[unit].nunique()),
-                n_clusters=n_clusters, n_periods=int(work[time].nunique()), control=label, path="pyfixest")
+                n_clusters=n_clusters, n_periods=int(work[time].nunique()), control=label, path="pyfixest",
+                contributions=contributions, n_control=n_control)
 
 
 def _result(fitted, facts, *, alpha, spec) -> EffectResult:
     design = fitted["design"]
     estimate = design.weights @ fitted["coef"]
     vcov = design.weights @ fitted["vcov"] @ design.weights.T
+    share_variance = None
+    if spec["estimator"] == "sun_abraham":
+        share_variance = cohort_share_variance(design, fitted["coef"])
+        vcov = vcov + np.diag(share_variance)
     # a variance can come out as -1e-30 on noiseless data: it is zero
     std_error = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
     terms = [f"e={k}" for k in design.terms]
     dof = fitted["n_clusters"] - 1
-    table = tidy_estimates(terms, estimate, std_error, n=design.units, alpha=alpha, dof=dof)
+    contributions = fitted.get("contributions")
+    dominance = fitted.get("dominance")
+    if dominance is None and contributions is not None:
+        dominance = [dominance_share(contributions[:, j]) for j in range(contributions.shape[1])]
+    # comparison units: the control cohort (never treated, or Sun-Abraham's last-treated cohort); a TWFE
+    # without never-treated units compares with the not-yet-treated only: no separate count (NA)
+    n_control = fitted["n_control"] if (fitted["n_control"] > 0 or spec["estimator"] == "sun_abraham") else None
+    table = tidy_estimates(terms, estimate, std_error, n=design.units, alpha=alpha, dof=dof,
+                           n_control=n_control, dominance=dominance)
     n_columns = len(design.columns)
     residual_dof = fitted["n_obs"] - fitted["n_units"] - (fitted["n_periods"] - 1) - n_columns
     pre = [i for i, k in enumerate(design.terms) if k < spec["reference"]]
@@ -277,28 +344,56 @@ def _result(fitted, facts, *, alpha, spec) -> EffectResult:
         "n_periods": fitted["n_periods"], "n_clusters": fitted["n_clusters"],
         "residual_dof": int(residual_dof), "n_event_columns": n_columns,
         "control_cohort": fitted["control"], "terms_without_data": [f"e={k}" for k in design.empty],
-        "vcov": pd.DataFrame(vcov, index=terms, columns=terms), "warnings": [],
+        "vcov": pd.DataFrame(vcov, index=pd.Index(terms, name="term"), columns=terms), "warnings": [],
     }
     if spec["estimator"] == "sun_abraham":
+        diagnostics["share_variance"] = pd.Series(share_variance, index=terms)
+        diagnostics["cohort_effects"] = pd.DataFrame(
+            [{"term": f"e={k}", "cohort": g, "estimate": fitted["coef"][j]} for j, (g, k) in enumerate(design.columns)])
         diagnostics["cohort_weights"] = pd.DataFrame(
             [{"term": f"e={k}", "cohort": g, "weight": design.weights[design.terms.index(k), j]}
              for j, (g, k) in enumerate(design.columns)])
     if pre:
         diagnostics["pretrend_test"] = _wald(estimate[pre], vcov[np.ix_(pre, pre)], dof)
-        if diagnostics["pretrend_test"]["p_value"] < alpha:
+        if diagnostics["pretrend_test"]["p_value"] < alpha:  # NaN (no testable direction) does not reject
             msg = (f"Pre-trend test rejects zero pre-treatment effects jointly (F = "
                    f"{diagnostics['pretrend_test']['statistic']:.2f}, p = {diagnostics['pretrend_test']['p_value']:.3g}"
-                   f", {len(pre)} terms): parallel trends are doubtful; do not read the effects as causal.")
+                   f", {diagnostics['pretrend_test']['df']} df): parallel trends are doubtful; do not read the effects as causal.")
             diagnostics["warnings"].append(msg)
             warnings.warn(msg, PreTrendWarning, stacklevel=4)
     spec = {**spec, "endpoints": "binned (e<=lo counted as lo, e>=hi as hi)",
             "never_treated": "cohort 0 or NaN", "vcov": "CR1 (pyfixest/fixest small-sample factor)"}
-    return EffectResult(estimates=table, estimand=ESTIMANDS[spec["estimator"]], spec=spec,
-                        diagnostics=diagnostics)
+    return DynamicResult(estimates=table, estimand=ESTIMANDS[spec["estimator"]], spec=spec,
+                         diagnostics=diagnostics)
+
+
+def cohort_share_variance(design, coef) -> np.ndarray:
+    """Variance of each Sun-Abraham term from estimating its cohort shares (as Stata ``eventstudyinteract``).
+
+    Term ``e=k`` is ``sum_g p_gk d_gk`` with p_gk the share of cohort g among the N_k treated units
+    observed at k. eventstudyinteract regresses each cohort indicator on the event-time indicators
+    (no constant) among the treated and takes the heteroskedasticity-robust sandwich: for
+    mutually exclusive indicators that is the multinomial variance (diag(p_k) - p_k p_k') / N_k of
+    the shares at k, with no covariance between event times. The delta method adds
+    d_k' (diag(p_k) - p_k p_k') d_k / N_k to the variance of term k, the share and regression
+    estimates being treated as independent (as eventstudyinteract does).
+    """
+    out = np.zeros(len(design.terms))
+    for row, n_k in enumerate(design.units):
+        cols = np.flatnonzero(design.weights[row])
+        p, d = design.weights[row, cols], np.asarray(coef)[cols]
+        if n_k > 0:
+            out[row] = float(d @ ((np.diag(p) - np.outer(p, p)) @ d)) / float(n_k)
+    return out
 
 
 def _wald(estimate, vcov, dof) -> dict:
-    """Joint F test that the pre-treatment terms are zero (Wald / q, F(q, G-1))."""
-    q = len(estimate)
-    statistic = float(estimate @ np.linalg.solve(vcov, estimate)) / q
-    return {"statistic": statistic, "df": q, "df_denom": int(dof), "p_value": float(stats.f.sf(statistic, q, dof))}
+    """Joint F test that the pre-treatment terms are zero: Wald / rank ~ F(rank, G-1).
+
+    Uses the rank of the covariance (pseudo-inverse; :func:`analysis.estimators.did.result.wald_test`),
+    so a singular covariance (e.g. a cohort of one unit) lowers the degrees of freedom instead of failing.
+    """
+    out = wald_test(estimate, vcov, dof=dof)
+    out.setdefault("statistic", np.nan)
+    out.setdefault("df_denom", int(dof))
+    return out
