@@ -41,6 +41,7 @@ class CheckedTable:
     kinds: Mapping[str, str] = field(default_factory=dict)
     _raw: pd.DataFrame | None = field(default=None, repr=False)  # long tables: true n, value (for derivation only)
     _token: object = field(default=None, repr=False)
+    sources: tuple = ()  # names of the checked tables it was built from (for the log's "shown as")
 
     def __post_init__(self):
         if self._token is not _TOKEN:
@@ -97,7 +98,7 @@ class CheckedTable:
         return CheckedTable(name=name or self.name, keys=tuple(keys if keys is not None else self.keys),
                             _frame=frame.reset_index(drop=True), _units=units.reset_index(drop=True),
                             _held=held.reset_index(drop=True), kinds=dict(kinds if kinds is not None else self.kinds),
-                            _raw=raw, _token=_TOKEN)
+                            _raw=raw, _token=_TOKEN, sources=tuple(dict.fromkeys((*self.sources, self.name))))
 
     def rename(self, columns: Mapping[str, str], *, name: str | None = None) -> "CheckedTable":
         cols = dict(columns)
@@ -113,18 +114,24 @@ class CheckedTable:
         frame = self._frame.copy()
         labels = frame[column].map(lambda v: fn(v) if not pd.isna(v) else v)
         keys = list(self.keys)
+        raw = None if self._raw is None else self._raw.copy()
         if into:
             frame.insert(frame.columns.get_loc(column), into, labels)
             keys.insert(keys.index(column), into)
+            if raw is not None:
+                raw.insert(0, into, labels.to_numpy())
         else:
             frame[column] = labels
-        return self._new(frame, self._units, self._held, keys=keys, raw=self._raw)
+            if raw is not None:
+                raw[column] = labels.to_numpy()
+        return self._new(frame, self._units, self._held, keys=keys, raw=raw)
 
     def with_key(self, column: str, value) -> "CheckedTable":
         """Add a constant key column (a series label)."""
         frame = self._frame.copy()
         frame.insert(0, column, value)
-        return self._new(frame, self._units, self._held, keys=[column, *self.keys], raw=self._raw)
+        raw = None if self._raw is None else self._raw.assign(**{column: value})
+        return self._new(frame, self._units, self._held, keys=[column, *self.keys], raw=raw)
 
     def select(self, columns: Sequence[str]) -> "CheckedTable":
         columns = list(columns)
@@ -172,6 +179,7 @@ class CheckedFigure:
     published: tuple = ()  # the cells drawn, as CheckedTable.cells() records
     any_withheld: bool = False
     _token: object = field(default=None, repr=False)
+    sources: tuple = ()
 
     def __post_init__(self):
         if self._token is not _TOKEN:
@@ -188,7 +196,7 @@ def checked_figure(fig, *, name: str, tables: Sequence[CheckedTable]) -> Checked
         _require(tb, "a figure")
     cells = tuple(c for tb in tables for c in tb.cells())
     return CheckedFigure(figure=fig, name=name, published=cells, any_withheld=any(tb.any_withheld for tb in tables),
-                         _token=_TOKEN)
+                         _token=_TOKEN, sources=_sources(tables))
 
 
 def _json_value(v):
@@ -222,7 +230,11 @@ def concat(tables: Sequence[CheckedTable], *, name: str) -> CheckedTable:
             raise ParameterError(f"concat: {tb.name!r} has columns {tb.columns}, expected {cols}.")
     cat = lambda attr: pd.concat([getattr(tb, attr) for tb in tables], ignore_index=True)  # noqa: E731
     return CheckedTable(name=name, keys=tables[0].keys, _frame=cat("_frame"), _units=cat("_units"),
-                        _held=cat("_held"), kinds=dict(tables[0].kinds), _token=_TOKEN)
+                        _held=cat("_held"), kinds=dict(tables[0].kinds), _token=_TOKEN, sources=_sources(tables))
+
+
+def _sources(tables) -> tuple:
+    return tuple(dict.fromkeys(s for tb in tables for s in (*tb.sources, tb.name)))
 
 
 def combine(parts: Sequence[tuple], *, on: Sequence[str], name: str) -> CheckedTable:
@@ -249,7 +261,7 @@ def combine(parts: Sequence[tuple], *, on: Sequence[str], name: str) -> CheckedT
     held_v = held[labels].fillna(True).astype(bool)
     frame[labels] = frame[labels].where(~held_v.to_numpy())
     return CheckedTable(name=name, keys=tuple(on), _frame=frame, _units=units[labels], _held=held_v, kinds=kinds,
-                        _token=_TOKEN)
+                        _token=_TOKEN, sources=_sources([p[1] for p in parts]))
 
 
 def _require(table, where: str) -> None:
@@ -265,12 +277,13 @@ def _raw_of(table: CheckedTable, where: str) -> pd.DataFrame:
 
 
 def _derived(raw: pd.DataFrame, keys, *, value: np.ndarray, n: np.ndarray, rule: list, name: str, kind: str,
-             log, units: np.ndarray | None = None) -> CheckedTable:
+             log, units: np.ndarray | None = None, inputs: Sequence[CheckedTable] = ()) -> CheckedTable:
     out = raw[list(keys)].copy()
     out["n"], out["value"], out["rule"] = n, value, rule
     for i in np.flatnonzero(out["rule"].notna().to_numpy()):
         log.add(name, ", ".join(str(out.iloc[i][k]) for k in keys), out.at[i, "rule"])
     tb = _long_table(out, by=list(keys), stat=kind, name=name, policy=None)
+    object.__setattr__(tb, "sources", _sources(inputs))
     if units is not None:
         tb._units["value"] = np.where(tb._held["value"], np.nan, units)
     return tb
@@ -284,7 +297,8 @@ def derived_counts(share: CheckedTable, *, name: str, log) -> CheckedTable:
         raise ParameterError(f"derived_counts needs a share table; {share.name!r} holds {share.kinds.get('value')!r}.")
     num = np.round(raw["n"].to_numpy(float) * raw["value"].to_numpy(float))
     rule = ["derived" if r is not None and not pd.isna(r) else None for r in raw["rule"]]
-    return _derived(raw, share.keys, value=num, n=num, rule=rule, name=name, kind="count", log=log)
+    return _derived(raw, share.keys, value=num, n=num, rule=rule, name=name, kind="count", log=log,
+                    inputs=[share])
 
 
 def safe_ratio(numerator: CheckedTable, denominator: CheckedTable, *, name: str, policy, log, scale: float = 1.0,
@@ -311,7 +325,8 @@ def safe_ratio(numerator: CheckedTable, denominator: CheckedTable, *, name: str,
             rule.append(share_rule(m.at[i, "value_d"], m.at[i, "value"] / m.at[i, "value_d"], policy))
         else:
             rule.append("min_units" if m.at[i, "value_d"] < policy.min_units else None)
-    return _derived(m, keys, value=ratio, n=m["value_d"].to_numpy(float), rule=rule, name=name, kind="rate", log=log)
+    return _derived(m, keys, value=ratio, n=m["value_d"].to_numpy(float), rule=rule, name=name, kind="rate", log=log,
+                    inputs=[numerator, denominator])
 
 
 def shares_within(counts: CheckedTable, *, within: Sequence[str], name: str, policy, log) -> CheckedTable:
@@ -323,7 +338,8 @@ def shares_within(counts: CheckedTable, *, within: Sequence[str], name: str, pol
     keys = list(counts.keys)
     total = raw.groupby(list(within), observed=True)["value"].transform("sum") if within else \
         pd.Series(raw["value"].sum(), index=raw.index)
-    share = raw["value"].to_numpy(float) / total.to_numpy(float)
+    tot = total.to_numpy(float)
+    share = np.divide(raw["value"].to_numpy(float), tot, out=np.full(len(tot), np.nan), where=tot > 0)
     rule = []
     for i in range(len(raw)):
         if raw.at[i, "rule"] is not None and not pd.isna(raw.at[i, "rule"]):
@@ -334,7 +350,7 @@ def shares_within(counts: CheckedTable, *, within: Sequence[str], name: str, pol
     work["n"], work["value"], work["rule"] = raw["value"].to_numpy(float), share, rule
     _secondary(work, [list(within)], stat="count", policy=policy)
     return _derived(work, keys, value=share, n=total.to_numpy(float), rule=list(work["rule"]), name=name,
-                    kind="share", log=log)
+                    kind="share", log=log, inputs=[counts])
 
 
 def safe_remainder(total: CheckedTable, parts: Sequence[CheckedTable], *, name: str, policy, log) -> CheckedTable:
@@ -349,7 +365,8 @@ def safe_remainder(total: CheckedTable, parts: Sequence[CheckedTable], *, name: 
         rest -= r["value"].fillna(0).to_numpy(float)
         bad |= r["rule"].notna().to_numpy()
     rule = ["derived" if b else ("min_units" if v < policy.min_units else None) for b, v in zip(bad, rest)]
-    return _derived(t, keys, value=rest, n=rest, rule=rule, name=name, kind="count", log=log)
+    return _derived(t, keys, value=rest, n=rest, rule=rule, name=name, kind="count", log=log,
+                    inputs=[total, *parts])
 
 
 # -- estimates ----------------------------------------------------------------------------------------

@@ -175,7 +175,8 @@ def cell_name(keys) -> str:
 # -- aggregation: one pass, returns a checked table ------------------------------------------------
 def safe_aggregate(frame: pd.DataFrame, *, by: Sequence[str], value: str | None = None, stat: str = "count",
                    policy: DisclosurePolicy, log: DisclosureLog, name: str,
-                   levels: Mapping[str, Sequence] | None = None, total_published: bool = False):
+                   levels: Mapping[str, Sequence] | None = None, total_published: bool = False,
+                   units: str | None = None):
     """Aggregate ``frame`` by ``by`` and withhold what the policy forbids; a :class:`CheckedTable`.
 
     One row of ``frame`` is one unit (a person, or a person-year where the table says so). The table
@@ -186,6 +187,8 @@ def safe_aggregate(frame: pd.DataFrame, *, by: Sequence[str], value: str | None 
     withheld cell, shown as "x", not left out). Counts (and shares) of two or more keys get secondary
     suppression along every key; ``total_published=True`` adds it over the whole table, for a table
     whose total is published elsewhere (the withheld cells together must rest on 10 or more units).
+    ``units`` (counts only) names a column holding how many units each row stands for, for counts
+    aggregated in the database first (``GROUP BY ... count(*)``).
     """
     from analysis.report.checked import _long_table
 
@@ -203,12 +206,17 @@ def safe_aggregate(frame: pd.DataFrame, *, by: Sequence[str], value: str | None 
         if not vals.isin([0, 1]).all():
             raise ParameterError(f"safe_aggregate({name!r}): stat='share' needs a 0/1 column; {value!r} holds "
                                  f"{sorted(vals[~vals.isin([0, 1])].unique()[:5].tolist())}. Use stat='mean' for amounts.")
+    if units is not None:
+        if stat != "count":
+            raise ParameterError(f"safe_aggregate({name!r}): units= is for stat='count' only; pass one row per unit.")
+        frame = frame.assign(**{units: pd.to_numeric(frame[units]).fillna(0)})
     if frame.empty:
         out = pd.DataFrame({c: pd.Series(dtype=frame[c].dtype) for c in by})
         out["n"], out["value"], out["num"] = (pd.Series(dtype=float),) * 3
     else:
         grouped = frame.groupby(by, observed=True, sort=True)
-        out = grouped.size().rename("n").reset_index()
+        out = (grouped[units].sum() if units else grouped.size()).rename("n").reset_index()
+        out["n"] = out["n"].astype(float)
         if stat == "count":
             out["value"] = out["n"].astype(float)
         else:
@@ -221,12 +229,14 @@ def safe_aggregate(frame: pd.DataFrame, *, by: Sequence[str], value: str | None 
             dom = grouped[value].apply(lambda s: dominated(s.to_numpy(), policy)).to_numpy()
             out["_dominated"] = dom
     if levels:
-        grid = pd.MultiIndex.from_product([list(levels.get(c, out[c].unique())) for c in by], names=by)
+        lists = [list(levels.get(c, out[c].unique())) for c in by]
+        grid = pd.MultiIndex.from_product(lists, names=by) if len(by) > 1 else pd.Index(lists[0], name=by[0])
         out = out.set_index(by).reindex(grid).reset_index()
         out["n"] = out["n"].fillna(0)
         if stat == "count":
             out["value"] = out["value"].fillna(0.0)
-    dom = out["_dominated"].fillna(False).astype(bool).to_numpy() if "_dominated" in out else np.zeros(len(out), bool)
+    dom = (out["_dominated"].map(lambda v: bool(v) if pd.notna(v) else False).to_numpy(dtype=bool)
+           if "_dominated" in out else np.zeros(len(out), dtype=bool))
     rules = []
     for i in range(len(out)):
         n = out.at[i, "n"]

@@ -54,7 +54,7 @@ class Report:
         self.tables: list[str] = []
         self.figures: list[str] = []
         self.published: list[dict] = []
-        self.shown_as: dict[str, str] = {}  # object name -> "Tabel 3" / "Figuur 2"
+        self.shown_as: dict[str, list] = {}  # object name -> ["Tabel 3", "Figuur 2"]
 
     # -- formatting -------------------------------------------------------------------------
     def _format(self, value, fmt: str | None, dtype) -> str:
@@ -106,7 +106,8 @@ class Report:
         self.tables.append(caption)
         number = len(self.tables)
         label = f"{t('table', self.lang)} {number}"
-        self.shown_as.setdefault(table.name, label)
+        for obj in (*table.sources, table.name):
+            self.shown_as.setdefault(obj, []).append(label)
         text = self.format_table(table, number_formats)
         numeric = [c in table.values for c in table.columns]
         align = ["---:" if num else ":---" for num in numeric]
@@ -143,7 +144,8 @@ class Report:
         self.figures.append(caption)
         number = len(self.figures)
         label = f"{t('figure', self.lang)} {number}"
-        self.shown_as.setdefault(fig.name, label)
+        for obj in (*fig.sources, fig.name):
+            self.shown_as.setdefault(obj, []).append(label)
         self.figure_dir.mkdir(parents=True, exist_ok=True)
         path = self.figure_dir / f"figure-{number:02d}.png"
         fig.figure.savefig(path, dpi=200, bbox_inches="tight")
@@ -176,8 +178,11 @@ class Report:
         objects = self.log.objects()
         if not objects:
             return None
-        names = [self.shown_as.get(o, o) for o in objects]
-        names = list(dict.fromkeys(t("withheld.estimates", self.lang) if n == "results.json" else n for n in names))
+        names = [[t("withheld.estimates", self.lang)] if o == "results.json" else self.shown_as.get(o, [])
+                 for o in objects]
+        names = list(dict.fromkeys(n for group in names for n in group))
+        if not names:
+            names = [t("withheld.elsewhere", self.lang)]
         objects = ", ".join(markdown_text(n) for n in names)  # escaped once here, inserted as is
         return t_plain("withheld.sentence", self.lang, min_units=self.policy.min_units, objects=objects)
 
