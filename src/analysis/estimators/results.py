@@ -4,6 +4,14 @@ An estimator returns a frozen :class:`EffectResult`: one tidy table of
 estimates (indexed by term) from which every view is derived (text summary,
 HTML in a notebook, a plot, rows of ``results.json``). Estimator-specific
 results (group-time effects, Cox models, ...) subclass it or hold one.
+
+Every term carries the units it rests on (disclosure interface, issue #13):
+``n`` the units actually used (for ATT-type estimands the treated units used),
+``n_control`` the comparison units used (NA where not applicable) and
+``dominance``, the share of the two largest absolute per-unit contributions in
+the sum of absolute per-unit contributions (:func:`dominance_share`; NaN where
+not computable). Each estimator's module docstring says which contributions it
+uses.
 """
 
 from __future__ import annotations
@@ -16,16 +24,63 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from analysis.errors import ParameterError
+
 COLUMNS = ("estimate", "std_error", "ci_lower", "ci_upper", "p_value", "n")
+#: The units columns every estimates table carries beside the standard ones.
+UNIT_COLUMNS = ("n_control", "dominance")
+
+
+def dominance_share(contributions, top_n: int = 2) -> float:
+    """Share of the ``top_n`` largest absolute contributions in the sum of absolute contributions.
+
+    ``contributions`` are per-unit terms (amounts, a unit's term in an estimating
+    sum, influence-function values). The result lies in [0, 1]; NaN when the sum
+    of absolute values is 0 (nothing to judge, e.g. no units). The dominance rule
+    of disclosure-rules.md withholds a term when this share exceeds 0.9 for
+    ``top_n=2``.
+    """
+    if isinstance(top_n, bool) or not isinstance(top_n, (int, np.integer)) or top_n < 1:
+        raise ParameterError(f"top_n={top_n!r} is not allowed; give a whole number of at least 1 (the default is 2).")
+    values = np.abs(np.asarray(contributions, dtype=float).ravel())
+    if not np.all(np.isfinite(values)):
+        bad = int((~np.isfinite(values)).sum())
+        raise ParameterError(
+            f"dominance_share received {bad} missing or infinite contribution(s) among {values.size}; "
+            "drop units without a contribution (or with a missing outcome) before computing dominance."
+        )
+    total = values.sum()
+    if values.size == 0 or total == 0:
+        return float("nan")
+    k = min(int(top_n), values.size)
+    top = np.partition(values, values.size - k)[values.size - k:].sum()
+    return float(min(1.0, top / total))
+
+
+def _column(values, shape, name: str):
+    """Broadcast a per-term value (scalar or sequence) to the number of terms."""
+    arr = np.asarray(values, dtype=object)
+    try:
+        return np.broadcast_to(arr, shape)
+    except ValueError:
+        raise ParameterError(
+            f"{name} has {arr.size} value(s) for {shape[0]} term(s); give one value or one per term."
+        ) from None
 
 
 def tidy_estimates(
-    terms, estimate, std_error, *, n, alpha: float = 0.05, dof: float | None = None
+    terms, estimate, std_error, *, n, alpha: float = 0.05, dof: float | None = None,
+    n_control=None, dominance=None,
 ) -> pd.DataFrame:
     """Build the standard estimates table from point estimates and standard errors.
 
     Confidence intervals and p-values are normal-based unless ``dof`` gives the
-    degrees of freedom of a t distribution.
+    degrees of freedom of a t distribution. ``n`` is the number of units each
+    term actually rests on (for ATT-type estimands: the treated units used),
+    ``n_control`` the comparison units used (None: not applicable, stored as NA)
+    and ``dominance`` the :func:`dominance_share` of the term's per-unit
+    contributions (None: not computed, stored as NaN); each is a scalar or one
+    value per term.
     """
     est = np.asarray(estimate, dtype=float)
     se = np.asarray(std_error, dtype=float)
@@ -38,6 +93,12 @@ def tidy_estimates(
         with np.errstate(divide="ignore", invalid="ignore"):
             p = 2 * stats.t.sf(np.abs(est / se), dof)
     n_arr = np.broadcast_to(np.asarray(n), est.shape)
+    nc = _column(n_control, est.shape, "n_control")
+    nc = pd.array([pd.NA if v is None or pd.isna(v) else int(v) for v in nc], dtype="Int64")
+    dom = _column(dominance, est.shape, "dominance")
+    dom = np.array([np.nan if v is None else float(v) for v in dom], dtype=float)
+    if np.any(dom[~np.isnan(dom)] < 0) or np.any(dom[~np.isnan(dom)] > 1):
+        raise ParameterError(f"dominance={list(dom)!r} is not allowed; a dominance share lies in [0, 1] (or is NaN).")
     frame = pd.DataFrame(
         {
             "estimate": est,
@@ -46,6 +107,8 @@ def tidy_estimates(
             "ci_upper": est + crit * se,
             "p_value": p,
             "n": n_arr.astype("int64"),
+            "n_control": nc,
+            "dominance": dom,
         },
         index=pd.Index(list(terms), name="term"),
     )
@@ -54,7 +117,7 @@ def tidy_estimates(
 
 def _number(value) -> float | None:
     """A JSON-safe number: None for missing or non-finite values."""
-    if value is None:
+    if value is None or value is pd.NA:
         return None
     value = float(value)
     return value if math.isfinite(value) else None
@@ -68,7 +131,8 @@ class EffectResult:
     ----------
     estimates
         Indexed by term (``"ATT"``, ``"e=-1"``, a covariate name), columns
-        ``estimate, std_error, ci_lower, ci_upper, p_value, n``.
+        ``estimate, std_error, ci_lower, ci_upper, p_value, n, n_control, dominance``
+        (see :func:`tidy_estimates`); estimator-specific columns may follow.
     estimand
         What is estimated, in words or a short label (``"ATT"``, ``"ATT(e)"``).
     spec
@@ -83,8 +147,16 @@ class EffectResult:
     diagnostics: Mapping[str, object] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
-        """The estimates table (a copy), indexed by term, with the standard columns."""
-        return self.estimates.loc[:, list(COLUMNS)].copy()
+        """The estimates table (a copy), indexed by term: the standard columns plus ``n_control, dominance``.
+
+        A table built without the units columns gets them as NA / NaN (unknown).
+        """
+        frame = self.estimates.loc[:, list(COLUMNS)].copy()
+        frame["n_control"] = (self.estimates["n_control"].astype("Int64") if "n_control" in self.estimates
+                              else pd.array([pd.NA] * len(frame), dtype="Int64"))
+        frame["dominance"] = (self.estimates["dominance"].astype(float) if "dominance" in self.estimates
+                              else np.nan)
+        return frame
 
     def __getitem__(self, term: str) -> pd.Series:
         return self.estimates.loc[term]
@@ -130,7 +202,10 @@ class EffectResult:
 
         ``names`` maps a term to the full estimate name; otherwise the name is
         ``prefix + term`` (with ``prefix`` alone for the single term ``"ATT"``).
-        Disclosure control is applied later by ``analysis.report.disclosure``.
+        Besides the data-contract keys each row carries the private keys
+        ``_n_control`` and ``_dominance`` (None where unknown), which
+        ``analysis.report.disclosure.apply_to_estimates`` judges and strips
+        before the row is stored.
         """
         frame = self.to_frame() if terms is None else self.to_frame().loc[list(terms)]
         rows = []
@@ -148,9 +223,11 @@ class EffectResult:
                     "se": _number(r["std_error"]),
                     "ci_low": _number(r["ci_lower"]),
                     "ci_high": _number(r["ci_upper"]),
-                    "n": int(r["n"]),
+                    "n": None if pd.isna(r["n"]) else int(r["n"]),
                     "unit": unit,
                     "suppressed": False,
+                    "_n_control": None if pd.isna(r["n_control"]) else int(r["n_control"]),
+                    "_dominance": _number(r["dominance"]),
                 }
             )
         return rows

@@ -1,10 +1,27 @@
-"""Staggered difference-in-differences: Callaway & Sant'Anna (2021) ATT(g,t) and aggregations."""
+"""Staggered difference-in-differences: Callaway & Sant'Anna (2021) ATT(g,t) and aggregations.
+
+Disclosure facts (issue #13) on every term of ``att_gt`` and of ``GroupTimeResult.aggregate``:
+
+- ``n``: the treated units the term actually uses (cell: units of cohort g; aggregate: the distinct
+  treated units of the cells it combines); never dropped units or units of other cohorts.
+- ``n_control``: the comparison units used (never treated, or not yet treated at max(t, base)
+  + anticipation); an aggregate counts the distinct comparison units of its cells.
+- ``dominance``: the share of the two largest absolute unit terms in the sum of absolute unit
+  terms, where a unit's term is its part of the estimate (``ATT = sum_i lambda_i dy_i``, the
+  estimators are linear in the changes given the propensity score; an aggregate adds up a unit's
+  terms over its cells with the aggregation weights held fixed). Influence-function terms are not
+  used: they are centred, so one extreme unit among k shows with share (k-1)/k and is mirrored by
+  1/k on each other unit; their top-2 share stays near 0.6 however extreme the unit.
+"""
 
 from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
+
+from threadpoolctl import threadpool_limits
 
 from analysis.errors import ParameterError, check_choice
 from analysis.estimators.did.attgt import CONTROLS, METHODS, cells, estimate_cells
@@ -70,6 +87,12 @@ def att_gt(data: pd.DataFrame | Panel, *, outcome: str | None = None, unit: str 
         panel = make_panel(data, outcome=outcome, unit=unit, time=time, cohort=cohort,
                            covariates=tuple(covariates), weights=weights)
     grid = cells(panel, event_window=event_window)
+    with threadpool_limits(limits=1, user_api="blas"):   # skinny products: threads only synchronise (as event_study)
+        return _estimate(panel, grid, control=control, method=method, alpha=alpha, seed=seed, outcome=outcome,
+                         covariates=covariates, event_window=event_window)
+
+
+def _estimate(panel, grid, *, control, method, alpha, seed, outcome, covariates, event_window) -> GroupTimeResult:
     if grid.empty:
         raise ParameterError("att_gt: no (group, period) cells to estimate: no treated cohort after the "
                              "first period (or none inside the event window).")
@@ -77,18 +100,22 @@ def att_gt(data: pd.DataFrame | Panel, *, outcome: str | None = None, unit: str 
     keep = ~pd.isna(est.att)
     kept = keep.nonzero()[0]
     grid = grid.assign(estimate=est.att, std_error=est.std_error, n_treated=est.n_treated,
-                       n_control=est.n_control)[keep].reset_index(drop=True)
+                       n_control=est.n_control, dominance=est.dominance)[keep].reset_index(drop=True)
     terms = [f"ATT({_f(g)},{_f(t)})" for g, t in zip(grid["group"], grid["time"])]
-    table = tidy_estimates(terms, grid["estimate"], grid["std_error"], n=grid["n_treated"] + grid["n_control"],
+    table = tidy_estimates(terms, grid["estimate"], grid["std_error"], n=grid["n_treated"],
+                           n_control=grid["n_control"].to_numpy(), dominance=grid["dominance"].to_numpy(),
                            alpha=alpha)
-    for col in ("group", "time", "event_time", "n_treated", "n_control"):
+    for col in ("group", "time", "event_time", "n_treated"):
         table[col] = grid[col].to_numpy()
 
     def influence(k: int):
         return est.influence(int(kept[k]))
 
-    def influence_sum(idx, w):
-        return est.influence_sum(kept[list(idx)] if len(idx) else kept[:0], w)
+    def influence_sum(idx, w, centred=True):
+        return est.influence_sum(kept[list(idx)] if len(idx) else kept[:0], w, centred)
+
+    def units_used(idx):
+        return est.units_used(kept[np.asarray(idx, dtype=int)])
 
     diagnostics = {"n_units": len(panel.cohort), "n_periods": len(panel.periods),
                    "cells_without_controls": int((~keep).sum()), "path": f"{panel.path}; {est.engine}",
@@ -97,7 +124,7 @@ def att_gt(data: pd.DataFrame | Panel, *, outcome: str | None = None, unit: str 
             "base_period": "varying", "alpha": alpha, "seed": seed, "event_window": event_window}
     return GroupTimeResult(estimates=table, estimand="ATT(g,t)", spec=spec, diagnostics=diagnostics,
                            influence=influence, influence_sum=influence_sum, cohorts=panel.cohort,
-                           weights=panel.weights)
+                           weights=panel.weights, units_used=units_used)
 
 
 def _f(v) -> str:
