@@ -22,7 +22,7 @@ def test_default_policy_is_the_cbs_rules():
 def test_cells_under_ten_persons_withheld():
     frame = pd.DataFrame({"g": ["a"] * 10 + ["b"] * 9})
     log = DisclosureLog()
-    with pytest.warns(SmallCellWarning, match="1 cell"):
+    with pytest.warns(SmallCellWarning, match="cells withheld by disclosure control"):
         out = safe_aggregate(frame, by=["g"], stat="count", policy=POLICY, log=log, name="t")
     f = out.frame.assign(suppressed=out["suppressed"]).set_index("g")
     assert f.loc["a", "value"] == 10

@@ -254,7 +254,7 @@ def safe_aggregate(frame: pd.DataFrame, *, by: Sequence[str], value: str | None 
     for i in np.flatnonzero(out["rule"].notna().to_numpy()):
         log.add(name, cell_name(tuple(out.loc[i, by])), out.at[i, "rule"])
     if out["rule"].notna().any():
-        warnings.warn(f"{name}: {int(out['rule'].notna().sum())} cell(s) withheld by disclosure control.",
+        warnings.warn(f"{name}: cells withheld by disclosure control (the disclosure log names them).",
                       SmallCellWarning, stacklevel=2)
     return _long_table(out, by=by, stat=stat, name=name, policy=policy)
 
