@@ -178,9 +178,12 @@ def inflow_outflow(ctx: StudyContext):
     outflow = spells.dropna(subset=["end_year"]).assign(year=lambda d: d["end_year"].astype(int))
     years = _years(ctx)
     # a year without any inflow (a small gemeente) is a count of 0: withheld as "x", not left out
+    # a person may start more than one spell in a year: the rules count persons
     tin = safe_aggregate(inflow[inflow["year"].isin(years)], by=["year"], stat="count", levels={"year": years},
+                         unit_id="person_id",
                          name="inflow", **_checked(ctx))
     tout = safe_aggregate(outflow[outflow["year"].isin(years)], by=["year"], stat="count", levels={"year": years},
+                          unit_id="person_id",
                           name="outflow", **_checked(ctx))
     for _, r in tin.frame.iterrows():
         ctx.add_estimates([_estimate_row(f"inflow_{int(r['year'])}", r["value"], r["n"], unit="spells")])
