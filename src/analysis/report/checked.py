@@ -410,8 +410,6 @@ def checked_result(result, *, policy, log, name: str, terms: Sequence[str] | Non
     for term, r in est.iterrows():
         rule = estimate_rule({"n": r.get("n"), "_n_control": r.get("n_control"), "_dominance": r.get("dominance")},
                              policy)
-        if rule is None and not np.isfinite(float(r["estimate"])):
-            rule = None  # not estimable: shown as missing, not withheld
         held.append(rule is not None)
         if rule:
             log.add(name, str(term), rule)
