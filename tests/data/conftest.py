@@ -40,3 +40,10 @@ def tiny(tmp_path) -> Path:
 @pytest.fixture()
 def tables():
     return dict(TABLES)
+
+
+def only_problem(info, rule: str):
+    """The error holds exactly one problem, of ``rule``: the data broke that rule and no other."""
+    problems = info.value.problems
+    assert [p.rule for p in problems] == [rule], str(info.value)
+    return problems[0]

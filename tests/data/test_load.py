@@ -6,7 +6,7 @@ import pytest
 
 from analysis.data import load_dataset
 from analysis.errors import DataValidationError
-from conftest import META, write_dataset
+from conftest import META, only_problem, write_dataset
 
 
 def test_valid_dataset_loads(tiny):
@@ -21,13 +21,6 @@ def _broken(tmp_path, tables, table, old, new):
     assert old in tables[table], "the test's data must contain the text it replaces"
     tables[table] = tables[table].replace(old, new, 1)
     return write_dataset(tmp_path / "broken", tables)
-
-
-def only_problem(info, rule: str):
-    """The error holds exactly one problem, of ``rule``: the data broke that rule and no other."""
-    problems = info.value.problems
-    assert [p.rule for p in problems] == [rule], str(info.value)
-    return problems[0]
 
 
 @pytest.mark.parametrize("table,old,new,rule,message", [

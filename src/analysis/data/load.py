@@ -182,8 +182,8 @@ def _convert(frame: pd.DataFrame, col: Column, file: str, problems: Problems, na
         if col.kind == "id" and pd.api.types.is_numeric_dtype(raw) and not missing.all():
             problems.add(file, rule="string-id", message="numeric identifiers (the column is numeric)",
                          fix=f"store {col.name} as text: leading zeros matter and ids are never computed with",
-                         **report)
-            return raw.astype("string")
+                         mask=~missing, **report)
+            return pd.Series([None] * len(raw), index=raw.index, dtype=object)  # unusable: no follow-up rules
         values = raw.astype("string").str.strip()
         missing = (values.isna() | (values == "")).to_numpy()
         values = values.mask(missing)
@@ -302,7 +302,8 @@ def _check_table(name: str, spec: Table, frame: pd.DataFrame, file: str, meta: d
             out[col.name] = _convert(frame, col, file, problems, nan_masks.get(col.name))
     shown = dict(frame=frame)
     if spec.unique:
-        dup = out.duplicated(list(spec.unique), keep="first").to_numpy()
+        keyed = out[list(spec.unique)].notna().all(axis=1).to_numpy()  # an empty key is required-value's
+        dup = out.duplicated(list(spec.unique), keep="first").to_numpy() & keyed
         problems.add(file, rule="unique", column=" + ".join(spec.unique),
                      message=f"a {' + '.join(spec.unique)} that an earlier row already has",
                      fix="keep one row per " + " + ".join(spec.unique), mask=dup, show=list(spec.unique), **shown)
