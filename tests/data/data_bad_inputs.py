@@ -148,6 +148,10 @@ BAD_INPUTS = {
     "yaml-duplicate-key": (_meta(META + "observation_end: 2024-12-31\n"), "yaml-duplicate-key",
                            r"dataset.yml, rule yaml-duplicate-key: is refused: the key 'observation_end' appears "
                            r"twice \(line 5\)"),
+    "yaml-name-not-text": (_meta(META.replace("name: tiny", "name: {first: tiny}")), "meta-text",
+                           r"dataset.yml, rule meta-text: name is a dict, not a text"),
+    "yaml-too-deep": (_meta("name: " + "[" * 5000 + "]" * 5000 + "\n"), "yaml-syntax",
+                      r"dataset.yml, rule yaml-syntax: is nested more than 32 levels deep \(line 1\)"),
     "yaml-missing-key": (_meta(META.replace("source: hand-made test data\n", "")), "meta-key",
                          r"dataset.yml, rule meta-key: has no key 'source'"),
     "yaml-end-before-start": (_meta(META.replace("2014-01-01", "2019-01-01")), "meta-order",

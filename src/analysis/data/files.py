@@ -203,10 +203,28 @@ def _construct_mapping(loader, node, deep=False):
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+#: Deeper YAML is refused before it is built (a settings file is a few levels deep; deep nesting is slow).
+MAX_YAML_DEPTH = 32
+
+
 def _explicit_tags(text: str) -> list:
-    """Tags written in the text (``!x``, ``!!x``, ``!<...>``), from the parser's events, not a regex."""
-    return [(event.tag, event.start_mark.line + 1) for event in yaml.parse(text, Loader=yaml.SafeLoader)
-            if getattr(event, "tag", None) is not None]
+    """Tags written in the text (``!x``, ``!!x``, ``!<...>``), from the parser's events, not a regex.
+
+    Refuses nesting deeper than :data:`MAX_YAML_DEPTH` on the way.
+    """
+    tags, depth = [], 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise FileProblem("yaml-syntax", f"is nested more than {MAX_YAML_DEPTH} levels deep "
+                                                 f"(line {event.start_mark.line + 1})",
+                                  "write plain `key: value` lines")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        if getattr(event, "tag", None) is not None:
+            tags.append((event.tag, event.start_mark.line + 1))
+    return tags
 
 
 def safe_load_yaml(text: str) -> object:
@@ -215,22 +233,26 @@ def safe_load_yaml(text: str) -> object:
     Raises :class:`FileProblem` (rules ``yaml-syntax``, ``yaml-tag``, ``yaml-duplicate-key``).
     """
     try:
-        for tag, line in _explicit_tags(text):
+        tags = _explicit_tags(text)
+        if tags:
+            tag, line = tags[0]
             raise FileProblem("yaml-tag", f"holds the YAML tag {tag!r} at line {line}; tags are not allowed "
                                           "(a tag such as !!python/object can make a YAML reader run code)",
                               "remove the tag and write the value as plain text, a number or a date")
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass, tags refused above
     except yaml.constructor.ConstructorError as exc:
-        rule = "yaml-duplicate-key" if "appears twice" in str(exc.problem) else "yaml-tag"
-        raise FileProblem(rule, f"is refused: {exc.problem}",
-                          "write each key once" if rule == "yaml-duplicate-key"
-                          else "remove the tag and write the value as plain text") from None
+        duplicate = "appears twice" in str(exc.problem)
+        raise FileProblem("yaml-duplicate-key" if duplicate else "yaml-syntax", f"is refused: {exc.problem}",
+                          "write each key once" if duplicate else "write plain `key: value` lines") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise FileProblem("yaml-syntax", f"is not valid YAML{where}: {problem}",
                           "fix the YAML syntax (one `key: value` per line, quote values holding ': ' or '#')") from None
+    except RecursionError:
+        raise FileProblem("yaml-syntax", "is nested too deeply to read",
+                          "write plain `key: value` lines") from None
 
 
 def read_yaml(path: Path) -> object:

@@ -2,19 +2,30 @@
 
 A dataset is a directory with ``<table>.csv`` or ``<table>.parquet`` per
 table plus ``dataset.yml`` (``shared/data-contract.md``). Every table is
-checked before anything is computed: missing tables or columns, identifying
-columns, types, unparseable dates, end before start, overlapping spells,
-unknown codes, duplicates, references to unknown persons, values out of range.
-All failures are collected and raised together as one ``DataValidationError``
-naming table, column, rule, the number of offending rows and up to five
-example rows (data rows counted from 1, the header not counted). Nothing is
-repaired silently: merging touching spells is the named option
-``merge_touching``, recorded in ``Dataset.options``.
+checked before anything is computed: files that cannot be read safely
+(``files.py``: unreadable, a symbolic link out of the directory, empty, not
+UTF-8, not comma separated, a truncated Parquet file, malformed or tagged
+YAML), missing tables or columns, identifying columns (Dutch and English
+names, any case), types (whole numbers, finite numbers: no ``inf``/``nan``),
+dates (``YYYY-MM-DD`` in ASCII digits, no time of day, no time zone), codes
+(municipalities ``GM`` + 4 ASCII digits), end before start, overlapping spells,
+duplicates, references to unknown persons or municipalities, values out of range.
 
-Checks are vectorised pandas (no loops over rows), so a million persons
-validate in seconds. Written by hand rather than with pandera because the
-contract's error format (counts, example rows, one message for all rules) and
-its cross-table rules (overlaps, references) are the point of the module.
+All independent failures are collected over every file and raised together as
+one ``DataValidationError`` (``problems.py``): each names the file, the column,
+the rule, the number of offending rows, up to five example rows (data rows
+counted from 1, the header not counted) with their values, and how to fix it.
+The values of identifying columns are never shown. Nothing is repaired
+silently: merging touching spells is the named option ``merge_touching``,
+recorded in ``Dataset.options``.
+
+``Dataset.content_hash`` keys the processed store; it covers every table file
+and ``dataset.yml`` (its ``observation_end`` decides where open spells end).
+
+Checks are vectorised (pandas, Arrow regexes; no Python loop over rows), so a
+million persons validate in seconds. Written by hand rather than with pandera
+because the contract's error format (counts, example values, one message for
+all rules) and its cross-table rules (overlaps, references) are the point.
 """
 
 from __future__ import annotations
@@ -86,6 +97,11 @@ def _read_meta(path: Path, problems: Problems) -> tuple[dict, str | None]:
         if key not in meta:
             problems.add("dataset.yml", rule="meta-key", message=f"has no key {key!r}",
                          fix=f"add a line `{key}: ...` (see the data contract)")
+    for key in ("name", "source"):
+        if key in meta and not isinstance(meta[key], (str, int, float)):
+            problems.add("dataset.yml", rule="meta-text",
+                         message=f"{key} is a {type(meta[key]).__name__}, not a text",
+                         fix=f"write {key} as one line of text (quote it if it holds ': ' or '#')")
     for key in ("observation_start", "observation_end"):
         value = meta.get(key)
         if key not in meta:
