@@ -7,6 +7,7 @@ returns its directory, ``rule`` is the one rule it breaks, ``pattern`` a regex t
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pandas as pd
@@ -98,6 +99,14 @@ def _symlink_outside(tmp_path: Path) -> Path:
     return path
 
 
+def _meta_symlink_outside(tmp_path: Path) -> Path:
+    (tmp_path / "shared.yml").write_text(META)
+    path = write_dataset(tmp_path / "bad")
+    (path / "dataset.yml").unlink()
+    (path / "dataset.yml").symlink_to(tmp_path / "shared.yml")
+    return path
+
+
 def _broken_symlink(tmp_path: Path) -> Path:
     path = write_dataset(tmp_path / "bad")
     (path / "partnerships.csv").unlink()
@@ -131,6 +140,9 @@ TAGGED = META.replace("name: tiny", 'name: !!python/object/apply:os.system ["ech
 BAD_INPUTS = {
     "empty-csv": (_file("persons.csv", b""), "empty-file",
                   r"persons.csv, rule empty-file: is empty \(0 bytes\)"),
+    "gzip-csv": (_file("persons.csv", gzip.compress(TABLES["persons"].encode())), "utf-8", r"persons.csv, rule utf-8: is gzip-compressed, not plain text"),
+    "utf-16-csv": (_file("persons.csv", TABLES["persons"].encode("utf-16")), "utf-8",
+                   r"persons.csv, rule utf-8: is not UTF-8 text: byte ff at line 1 .*it looks UTF-16"),
     "header-only-csv": (_file("health_yearly.csv", HEALTH_HEADER.encode()), "rows",
                         r"health_yearly.csv, rule rows: has a header but no data rows"),
     "fractional-birth-year": (_replace("persons", "1980", "1980.5"), "whole-number",
@@ -175,6 +187,8 @@ BAD_INPUTS = {
     "symlink-outside": (_symlink_outside, "inside-dataset",
                         r"partnerships.csv, rule inside-dataset: is a symbolic link to .*elsewhere/partnerships.csv, "
                         r"outside the dataset directory"),
+    "yaml-symlink-outside": (_meta_symlink_outside, "inside-dataset",
+                             r"dataset.yml, rule inside-dataset: is a symbolic link to .*shared.yml, outside"),
     "broken-symlink": (_broken_symlink, "readable", r"partnerships.csv, rule readable: is a broken symbolic link"),
     "inf-amount": (_replace("benefit_spells", ",1620", ",inf"), "finite",
                    r"benefit_spells.csv, column monthly_amount_eur, rule finite: 1 row has a value that is not a "

@@ -161,3 +161,20 @@ def test_refused_dataset_writes_nothing_to_processed(tmp_path, monkeypatch):
     with pytest.raises(DataValidationError):
         setup_study("intake", dataset=str(path), output_dir=str(tmp_path / "out"))
     assert not (tmp_path / "home" / "data" / "processed").exists()
+
+
+def test_header_only_optional_table_is_an_empty_table(tmp_path):
+    """An optional table with a header and no rows says "none of these": accepted, unlike a required one."""
+    path = write_dataset(tmp_path / "d")
+    (path / "interventions.csv").write_text("person_id,intervention,start_date,end_date,cost_eur\n")
+    assert len(load_dataset(path).tables["interventions"]) == 0
+
+
+def test_safe_load_yaml_for_other_settings_files():
+    """The YAML reader other settings files (parameters, grids) can share: plain YAML in, tags refused."""
+    from analysis.data.files import FileProblem, safe_load_yaml
+
+    assert safe_load_yaml("window_months: [12, 13]\nmunicipality: GM0363\n") == {
+        "window_months": [12, 13], "municipality": "GM0363"}
+    with pytest.raises(FileProblem, match=r"holds the YAML tag 'tag:yaml.org,2002:python/name:os.system'"):
+        safe_load_yaml("f: !!python/name:os.system\n")

@@ -99,8 +99,17 @@ def _first_bad_utf8(f: BinaryIO) -> tuple[int, int, bytes]:
 
 
 def _not_utf8(f: BinaryIO) -> FileProblem:
+    f.seek(0)
+    head = f.read(4)
+    if head[:2] == b"\x1f\x8b":
+        return FileProblem("utf-8", "is gzip-compressed, not plain text", "unpack it (`gunzip FILE`) and keep the .csv")
     line, offset, bad = _first_bad_utf8(f)
-    guess = " (it looks latin-1 / Windows-1252 encoded, as Excel saves it)" if bad[:1] >= b"\x80" else ""
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        guess = " (it looks UTF-16 encoded, as Excel saves 'Unicode text')"
+    elif bad[:1] >= b"\x80":
+        guess = " (it looks latin-1 / Windows-1252 encoded, as Excel saves it)"
+    else:
+        guess = ""
     return FileProblem("utf-8", f"is not UTF-8 text: byte {bad[:1].hex(' ') or '?'} at line {line} "
                                 f"(byte offset {offset}) is not valid UTF-8{guess}",
                        "save the file as UTF-8 (in Excel: 'CSV UTF-8'; on the command line: "
@@ -117,6 +126,9 @@ def read_csv(path: Path) -> pd.DataFrame:
             header_line = f.readline().decode("utf-8-sig")
         except UnicodeDecodeError:
             raise _not_utf8(f) from None
+        if "\0" in header_line:
+            raise FileProblem("utf-8", "is not a text file (its first line holds NUL bytes)",
+                              "export the table as CSV text (UTF-8, comma separated)")
         header = next(csv.reader([header_line]), [])
         if len(header) <= 1 and (";" in header_line or "\t" in header_line):
             sep = "semicolons" if ";" in header_line else "tabs"

@@ -287,8 +287,9 @@ def _convert_date(raw: pd.Series, missing: np.ndarray, file: str, problems: Prob
     problems.add(file, rule="date-without-time", message="a time of day or a time zone where a date is expected",
                  fix=f"write {name} as a date YYYY-MM-DD, without time or time zone", mask=timed, **report)
     problems.add(file, rule="date", message="a value that is not a date YYYY-MM-DD",
-                 fix=f"write {name} as a date YYYY-MM-DD in ASCII digits (2015-03-10), or leave it empty "
-                     "where the contract allows", mask=bad & ~timed, **report)
+                 fix=f"write {name} as a real calendar date YYYY-MM-DD in ASCII digits (2015-03-10) between "
+                     "the years 1678 and 2261, or leave it empty where the contract allows",
+                 mask=bad & ~timed, **report)
     return values, missing
 
 
@@ -455,3 +456,6 @@ def _check_references(tables: dict, files: dict, problems: Problems) -> None:
                 problems.add(files[name].name, rule="known-municipality", column="municipality_code",
                              message="a municipality_code that is not in municipalities", mask=bad, frame=frame,
                              fix="add the code to municipalities (or remove municipalities to skip names)")
+
+
+__all__ = ["MAX_EXAMPLES", "STORE_VERSION", "Dataset", "Problem", "load_dataset", "merge_touching_spells"]
