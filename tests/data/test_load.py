@@ -139,3 +139,12 @@ def test_merge_touching_is_a_named_option(tmp_path, tables):
     assert len(merged.tables["employment_spells"]) == 2
     assert merged.options["merged_touching_spells"]["employment_spells"] == 1
     assert merged.content_hash != plain.content_hash
+
+
+def test_no_contract_column_looks_identifying():
+    """The identifying-name rule must never refuse a column the contract itself defines."""
+    from analysis.data.contract import TABLES
+    from analysis.data.load import _identifying
+
+    for name, spec in TABLES.items():
+        assert _identifying(name, [c.name for c in spec.columns]) == [], name

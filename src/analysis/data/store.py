@@ -27,8 +27,8 @@ The store directory is keyed by the dataset's content hash, which covers every t
 grids hold), the merge option and the store layout version. It is written atomically: into a
 temporary directory ``<root>/.tmp-build-<host>-<pid>-<random>``, which is removed on any
 exception (interrupts included) and renamed into place at the end. A build killed outright
-(SIGKILL, power loss) cannot clean up after itself, so every build first removes the temporary
-directories of builds whose process is gone (same host, pid no longer running) or that are
+(SIGKILL, power loss) cannot clean up after itself, so every call of ``build_store`` first removes
+the temporary directories of builds whose process is gone (same host, pid no longer running) or that are
 older than :data:`STALE_AFTER_S`.
 
 The last file written into a store is ``store.json``: the size and sha256 of every table.
@@ -303,6 +303,7 @@ def build_store(dataset: Dataset, *, root: str | Path = "data/processed", verify
     root = Path(root)
     base = root / _slug(dataset.name)
     target = base / dataset.content_hash[:16]
+    remove_stale_builds(root)
     if target.is_dir():
         reason = verify_store(target, verify=verify)
         if reason is None:
@@ -315,7 +316,6 @@ def build_store(dataset: Dataset, *, root: str | Path = "data/processed", verify
             pass
         shutil.rmtree(aside, ignore_errors=True)
     root.mkdir(parents=True, exist_ok=True)
-    remove_stale_builds(root)
     tmp = root / f"{TMP_PREFIX}{_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         tmp.mkdir()
