@@ -207,7 +207,7 @@ def _convert(frame: pd.DataFrame, col: Column, file: str, problems: Problems, na
         values, missing = _convert_date(raw, missing, file, problems, report)
     else:  # int, float, numeric code
         values = pd.to_numeric(raw, errors="coerce")
-        if not pd.api.types.is_float_dtype(values):
+        if values.dtype != np.float64:  # ints, nullable Int64/Float64 (pd.NA becomes NaN), bools
             values = values.astype("float64")
         unparsed = values.isna().to_numpy() & ~missing
         if unparsed.any():
