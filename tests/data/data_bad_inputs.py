@@ -164,6 +164,13 @@ BAD_INPUTS = {
                            r"dataset.yml, rule meta-text: name is a dict, not a text"),
     "yaml-too-deep": (_meta("name: " + "[" * 5000 + "]" * 5000 + "\n"), "yaml-syntax",
                       r"dataset.yml, rule yaml-syntax: is nested more than 32 levels deep \(line 1\)"),
+    "yaml-impossible-date": (_meta(META.replace("2017-12-31", "2017-02-30")), "meta-date",
+                             r"dataset.yml, rule meta-date: observation_end '2017-02-30' is not a date YYYY-MM-DD "
+                             r"between 1900-01-01 and 2100-12-31"),
+    "yaml-far-date": (_meta(META.replace("2017-12-31", "3000-12-31")), "meta-date",
+                      r"dataset.yml, rule meta-date: observation_end '3000-12-31' is not a date"),
+    "yaml-date-with-time": (_meta(META.replace("2017-12-31", "2017-12-31T00:00:00+01:00")), "meta-date",
+                            r"dataset.yml, rule meta-date: observation_end '2017-12-31T00:00:00\+01:00' is not a date"),
     "yaml-missing-key": (_meta(META.replace("source: hand-made test data\n", "")), "meta-key",
                          r"dataset.yml, rule meta-key: has no key 'source'"),
     "yaml-end-before-start": (_meta(META.replace("2014-01-01", "2019-01-01")), "meta-order",

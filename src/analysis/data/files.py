@@ -197,7 +197,15 @@ def read_parquet(path: Path) -> tuple[pd.DataFrame, dict]:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` that also refuses repeated keys (the safe loader keeps the last silently)."""
+    """``yaml.SafeLoader`` that refuses repeated keys (the safe loader keeps the last silently) and
+    leaves dates as text: YAML's own date conversion raises a bare ValueError on 2017-02-30 and
+    turns a time zone into a datetime; the caller parses dates strictly instead."""
+
+
+_StrictLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 def _construct_mapping(loader, node, deep=False):
@@ -240,7 +248,7 @@ def _explicit_tags(text: str) -> list:
 
 
 def safe_load_yaml(text: str) -> object:
-    """Parse YAML text with the safe loader; refuse tags and repeated keys.
+    """Parse YAML text with the safe loader; refuse tags and repeated keys; dates stay text.
 
     Raises :class:`FileProblem` (rules ``yaml-syntax``, ``yaml-tag``, ``yaml-duplicate-key``).
     """
@@ -262,6 +270,9 @@ def safe_load_yaml(text: str) -> object:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise FileProblem("yaml-syntax", f"is not valid YAML{where}: {problem}",
                           "fix the YAML syntax (one `key: value` per line, quote values holding ': ' or '#')") from None
+    except ValueError as exc:  # a value the safe constructors cannot build
+        raise FileProblem("yaml-syntax", f"holds a value that cannot be read ({exc})",
+                          "write plain text, numbers and dates YYYY-MM-DD") from None
     except RecursionError:
         raise FileProblem("yaml-syntax", "is nested too deeply to read",
                           "write plain `key: value` lines") from None

@@ -34,7 +34,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -70,6 +70,10 @@ class Dataset:
         return self.tables.get(name)
 
 
+#: Observation windows of register data fall inside these dates (pandas dates end in 2262).
+META_DATE_RANGE = (date(1900, 1, 1), date(2100, 12, 31))
+
+
 def _read_meta(path: Path, problems: Problems) -> tuple[dict, str | None]:
     """dataset.yml as a dict with dates parsed (empty on failure) and its sha256 (None when unreadable)."""
     meta_path = path / "dataset.yml"
@@ -102,27 +106,23 @@ def _read_meta(path: Path, problems: Problems) -> tuple[dict, str | None]:
             problems.add("dataset.yml", rule="meta-text",
                          message=f"{key} is a {type(meta[key]).__name__}, not a text",
                          fix=f"write {key} as one line of text (quote it if it holds ': ' or '#')")
-    for key in ("observation_start", "observation_end"):
-        value = meta.get(key)
+    for key in ("observation_start", "observation_end"):  # text: the strict YAML reader keeps dates as text
         if key not in meta:
             continue
-        if isinstance(value, datetime):
-            problems.add("dataset.yml", rule="meta-date", message=f"{key} {str(value)!r} has a time of day",
-                         fix=f"write {key} as a date YYYY-MM-DD")
-            meta[key] = None
-        elif isinstance(value, date):
-            continue
-        elif isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value, flags=re.ASCII):
+        value, parsed = meta[key], None
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value, flags=re.ASCII):
             try:
-                meta[key] = date.fromisoformat(value)
+                parsed = date.fromisoformat(value)
             except ValueError:
-                problems.add("dataset.yml", rule="meta-date", message=f"{key} {value!r} is not a calendar date",
-                             fix=f"write {key} as a real date YYYY-MM-DD")
-                meta[key] = None
-        else:
-            problems.add("dataset.yml", rule="meta-date", message=f"{key} {value!r} is not a date YYYY-MM-DD",
-                         fix=f"write {key} as a date YYYY-MM-DD, for example 2023-12-31")
-            meta[key] = None
+                pass
+        if parsed is None or not META_DATE_RANGE[0] <= parsed <= META_DATE_RANGE[1]:
+            problems.add("dataset.yml", rule="meta-date",
+                         message=f"{key} {value!r} is not a date YYYY-MM-DD between {META_DATE_RANGE[0]} "
+                                 f"and {META_DATE_RANGE[1]}",
+                         fix=f"write {key} as a real calendar date YYYY-MM-DD, for example 2023-12-31, "
+                             "without time or time zone")
+            parsed = None
+        meta[key] = parsed
     start, end = meta.get("observation_start"), meta.get("observation_end")
     if isinstance(start, date) and isinstance(end, date) and end <= start:
         problems.add("dataset.yml", rule="meta-order",
