@@ -204,8 +204,8 @@ BAD_INPUTS = {
                    r"health_yearly.csv, column healthcare_costs_eur, rule finite: 1 row has a value that is not a "
                    r"finite number .*; row 2 \(healthcare_costs_eur='NaN'\)"),
     "nan-amount-parquet": (_nan_parquet, "finite",
-                           r"benefit_spells.parquet, column monthly_amount_eur, rule finite: 1 row has .*; "
-                           r"row 3 \(monthly_amount_eur=nan\)"),
+                           r"benefit_spells.parquet, column monthly_amount_eur, rule finite: 1 row has a NaN \(not a number\) "
+                           r"value, not a null; row 3\. Fix"),
     "non-ascii-municipality": (_replace("persons", "GM0599", "GM٠٣٦٣"), "pattern",
                                r"persons.csv, column municipality_code, rule pattern: 1 row has a malformed code "
                                r"\(expected GM \+ 4 ASCII digits, e.g. GM0363\); row 3 \(municipality_code='GM٠٣٦٣' "

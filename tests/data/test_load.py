@@ -66,7 +66,7 @@ def _broken(tmp_path, tables, table, old, new):
     ("partnerships", "marriage,2010", "friendship,2010", "code", r"partnerships.csv, column kind, rule code: 1 row has an unknown code"),
     ("partnerships", "2015-02-14,divorce\nP2", ",divorce\nP2", "end-reason-needs-end",
      r"partnerships.csv, column end_reason, rule end-reason-needs-end: 1 row has an end_reason but no end_date; "
-     r"row 1 \(end_date=nan, end_reason='divorce'\)"),
+     r"row 1 \(end_date=empty, end_reason='divorce'\)"),
     ("persons", "P1,F,1980", "P1,,1980", "required-value",
      r"persons.csv, column sex, rule required-value: 1 row has an empty cell; row 1\. Fix: fill in sex"),
 ])

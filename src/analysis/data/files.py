@@ -294,7 +294,7 @@ def show_value(value) -> str:
     if value is None or value is pd.NA or value is pd.NaT:
         return "empty"
     if isinstance(value, (float, np.floating)):
-        return repr(float(value))
+        return "empty" if np.isnan(value) else repr(float(value))  # text cells are quoted: 'nan' is text
     text = str(value)
     shown = repr(text[:_MAX_TEXT] + ("..." if len(text) > _MAX_TEXT else ""))
     if not text.isascii():

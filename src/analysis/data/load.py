@@ -210,6 +210,8 @@ def _convert(frame: pd.DataFrame, col: Column, file: str, problems: Problems, na
         if values.dtype != np.float64:  # ints, nullable Int64/Float64 (pd.NA becomes NaN), bools
             values = values.astype("float64")
         unparsed = values.isna().to_numpy() & ~missing
+        if nan_mask is not None:
+            unparsed &= ~nan_mask
         if unparsed.any():
             words = raw[unparsed].astype(str).str.strip().str.lower().isin(_NAN_WORDS).to_numpy()
             nonfinite_text = np.zeros(len(raw), dtype=bool)
@@ -221,11 +223,14 @@ def _convert(frame: pd.DataFrame, col: Column, file: str, problems: Problems, na
                      fix=f"write {col.name} as a plain number with a point as decimal separator and no "
                          "thousands separator (1150.5, not 1.150,50)", mask=unparsed, **report)
         nonfinite = nonfinite_text | np.isinf(values.to_numpy())
-        if nan_mask is not None:
-            nonfinite |= nan_mask
+        fix = (f"give {col.name} a real value, or leave the cell empty (a null) if the contract allows a "
+               "missing value there")
         problems.add(file, rule="finite", message="a value that is not a finite number (nan, inf or a null word)",
-                     fix=f"give {col.name} a real value, or leave the cell empty if the contract allows a "
-                         "missing value there", mask=nonfinite, **report)
+                     fix=fix, mask=nonfinite, **report)
+        if nan_mask is not None:  # pandas shows a NaN like an empty cell: name it instead of showing it
+            problems.add(file, rule="finite", column=col.name, message="a NaN (not a number) value, not a null",
+                         fix=fix, mask=nan_mask)
+            nonfinite |= nan_mask
         values = values.where(~nonfinite)
         if col.kind == "int" or col.codes:
             frac = (values.notna() & (values != np.floor(values.fillna(0)))).to_numpy()
