@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from conftest import META, TABLES, write_dataset
+from data_helpers import META, TABLES, write_dataset
 
 
 def _replace(table: str, old: str, new: str):

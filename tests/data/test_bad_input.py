@@ -12,7 +12,7 @@ import pytest
 import analysis.data.files as files_mod
 from analysis.data import load_dataset
 from analysis.errors import DataValidationError
-from conftest import META, TABLES, only_problem, write_dataset
+from data_helpers import META, TABLES, only_problem, write_dataset
 from data_bad_inputs import BAD_INPUTS
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from analysis.run import cli
-from conftest import write_dataset
+from data_helpers import write_dataset
 from data_bad_inputs import BAD_INPUTS
 
 

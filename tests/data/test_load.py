@@ -6,7 +6,7 @@ import pytest
 
 from analysis.data import load_dataset
 from analysis.errors import DataValidationError
-from conftest import META, only_problem, write_dataset
+from data_helpers import META, only_problem, write_dataset
 
 
 def test_valid_dataset_loads(tiny):

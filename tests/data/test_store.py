@@ -19,7 +19,7 @@ import pytest
 import analysis.data.store as store_mod
 from analysis.data import build_store, load_dataset
 from analysis.errors import DataValidationError, ParameterError
-from conftest import META, write_dataset
+from data_helpers import META, write_dataset
 
 
 def _month(y, m):
