@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 
 import pandas as pd
 import pytest
 
 import analysis.data.store as store_mod
 from analysis.data import build_store, load_dataset
-from analysis.errors import DataValidationError
-from conftest import write_dataset
+from analysis.errors import DataValidationError, ParameterError
+from data_helpers import META, write_dataset
 
 
 def _month(y, m):
@@ -81,8 +90,7 @@ def test_interrupted_build_leaves_nothing(tiny, tmp_path, monkeypatch):
     monkeypatch.setattr(store_mod, "_build", broken)
     with pytest.raises(KeyboardInterrupt):
         build_store(load_dataset(tiny), root=tmp_path / "proc")
-    leftovers = [p for p in (tmp_path / "proc").rglob("*") if p.is_file()]
-    assert leftovers == []
+    assert list((tmp_path / "proc").rglob("*")) == []  # no file and no temporary directory
 
 
 def test_invalid_dataset_writes_nothing(tmp_path, tables):
@@ -91,3 +99,139 @@ def test_invalid_dataset_writes_nothing(tmp_path, tables):
     with pytest.raises(DataValidationError):
         build_store(load_dataset(path), root=tmp_path / "proc")
     assert not (tmp_path / "proc").exists()
+
+
+def test_store_key_includes_dataset_yml(tmp_path, tables):
+    """Changing observation_end must give a new store: open spells run to it and its years exist."""
+    path = write_dataset(tmp_path / "d", tables)
+    first = build_store(load_dataset(path), root=tmp_path / "proc")
+    (path / "dataset.yml").write_text(META.replace("2017-12-31", "2018-12-31"))
+    second = build_store(load_dataset(path), root=tmp_path / "proc")
+    assert second.root != first.root
+    py = second.read("person_year").set_index(["person_id", "year"])
+    # P2's bijstand spell from 2016-01-01 is open, so by the contract it runs to the new observation_end
+    assert py.loc[("P2", 2018), "bijstand_dec31"] == 1
+    assert py.loc[("P2", 2018), "bijstand_months"] == 12
+    p2 = second.read("bijstand_spells").query("person_id == 'P2'").iloc[0]
+    assert pd.Timestamp(p2["end_date"]) == pd.Timestamp("2018-12-31")
+    assert 2018 not in set(first.read("person_year")["year"])
+
+
+def test_store_written_with_a_manifest_last(tiny, tmp_path):
+    store = build_store(load_dataset(tiny), root=tmp_path / "proc")
+    manifest = json.loads((store.root / store_mod.MANIFEST).read_text())
+    assert set(manifest["tables"]) == set(store_mod.TABLES)
+    for name, entry in manifest["tables"].items():
+        data = (store.root / f"{name}.parquet").read_bytes()
+        assert entry == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    assert store_mod.verify_store(store.root) is None
+    assert store_mod.verify_store(store.root, verify="full") is None
+
+
+def _truncate(root):
+    f = root / "person_year.parquet"
+    f.write_bytes(f.read_bytes()[:-100])
+
+
+def _remove(root):
+    (root / "bijstand_exits.parquet").unlink()
+
+
+def _no_manifest(root):
+    (root / store_mod.MANIFEST).unlink()
+
+
+def _same_size_garbage(root):
+    f = root / "persons.parquet"
+    f.write_bytes(b"\0" * f.stat().st_size)
+
+
+@pytest.mark.parametrize("damage,reason", [
+    (_truncate, r"person_year.parquet has \d+ bytes, the manifest says \d+"),
+    (_remove, r"bijstand_exits.parquet is missing"),
+    (_no_manifest, r"store.json is missing or unreadable"),
+    (_same_size_garbage, r"persons.parquet is not a readable Parquet file"),
+])
+def test_damaged_store_is_detected_and_rebuilt(tiny, tmp_path, damage, reason, caplog):
+    ds = load_dataset(tiny)
+    first = build_store(ds, root=tmp_path / "proc")
+    good = _digest(first.root)
+    damage(first.root)
+    assert re.search(reason, store_mod.verify_store(first.root))
+    with caplog.at_level(logging.WARNING, logger="analysis.data.store"):
+        again = build_store(ds, root=tmp_path / "proc")
+    assert again.root == first.root
+    assert "is damaged" in caplog.text and "rebuilding" in caplog.text
+    assert _digest(again.root) == good
+    assert store_mod.verify_store(again.root, verify="full") is None
+    assert [p.name for p in (tmp_path / "proc").iterdir()] == ["tiny"]  # nothing left aside
+
+
+def test_full_verify_catches_a_changed_byte(tiny, tmp_path):
+    ds = load_dataset(tiny)
+    store = build_store(ds, root=tmp_path / "proc")
+    f = store.root / "persons.parquet"
+    data = bytearray(f.read_bytes())
+    data[10] ^= 0xFF  # same size, footer intact: only the checksum can tell
+    f.write_bytes(bytes(data))
+    assert store_mod.verify_store(store.root) is None
+    assert "does not match its sha256" in store_mod.verify_store(store.root, verify="full")
+    rebuilt = build_store(ds, root=tmp_path / "proc", verify="full")
+    assert store_mod.verify_store(rebuilt.root, verify="full") is None
+
+
+def test_verify_option_is_checked(tiny, tmp_path):
+    with pytest.raises(ParameterError, match=r"verify='fast' is not allowed; choose one of 'quick', 'full'"):
+        build_store(load_dataset(tiny), root=tmp_path / "proc", verify="fast")
+
+
+def _dead_pid() -> int:
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    return int(proc.stdout)
+
+
+def test_stale_temp_dirs_of_dead_builds_are_removed(tiny, tmp_path):
+    root = tmp_path / "proc"
+    root.mkdir()
+    host = store_mod._host()
+    dead = root / f"{store_mod.TMP_PREFIX}{host}-{_dead_pid()}-abcd1234"
+    alive = root / f"{store_mod.TMP_PREFIX}{host}-{os.getpid()}-abcd1234"
+    old_other_host = root / f"{store_mod.TMP_PREFIX}otherhost-1-abcd1234"
+    young_other_host = root / f"{store_mod.TMP_PREFIX}otherhost-2-abcd1234"
+    for d in (dead, alive, old_other_host, young_other_host):
+        d.mkdir()
+        (d / "persons.parquet").write_bytes(b"half")
+    day_and_more = time.time() - store_mod.STALE_AFTER_S - 60
+    os.utime(old_other_host, (day_and_more, day_and_more))
+    build_store(load_dataset(tiny), root=root)
+    left = sorted(p.name for p in root.iterdir())
+    assert left == sorted([alive.name, young_other_host.name, "tiny"])
+
+
+@pytest.mark.slow
+def test_build_killed_outright_leaves_no_temp_dir_after_the_next_build(tiny, tmp_path):
+    """SIGKILL mid-build: no cleanup can run then, so the next build removes the dead build's directory."""
+    root = tmp_path / "proc"
+    script = textwrap.dedent(f"""
+        import time
+        import analysis.data.store as s
+        from analysis.data import load_dataset
+        def slow(con, ds, out):
+            (out / "persons.parquet").write_bytes(b"half")
+            print("building", flush=True)
+            time.sleep(60)
+        s._build = slow
+        s.build_store(load_dataset({str(tiny)!r}), root={str(root)!r})
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        assert proc.stdout.readline().strip() == "building"
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert [p.name for p in root.iterdir() if p.name.startswith(store_mod.TMP_PREFIX)]
+    store = build_store(load_dataset(tiny), root=root)
+    assert [p.name for p in root.iterdir()] == ["tiny"]
+    assert store_mod.verify_store(store.root, verify="full") is None

@@ -14,10 +14,23 @@ KINDS = ("marriage", "registered_partnership", "cohabitation")
 END_REASONS = ("divorce", "separation", "death")
 MIGRATION = ("dutch", "western", "non_western")
 EDUCATION = ("low", "middle", "high")
-MUNICIPALITY_PATTERN = r"^GM\d{4}$"
-#: Words that make a column look identifying; a column named so, or starting or ending with one, is refused.
-IDENTIFYING = ("bsn", "name", "address", "postcode", "adres", "naam")
-#: ``name`` is allowed only where the contract itself puts it.
+#: ASCII digits only: ``\d`` would also accept Arabic-Indic and other Unicode digits (GM\u0660\u0663\u0666\u0663).
+MUNICIPALITY_PATTERN = r"^GM[0-9]{4}$"
+#: Words that make a column look identifying, Dutch and English. A column is refused when its name,
+#: split into words (``first_name``, ``FirstName``, ``e-mail`` -> first/name, e/mail) and compared
+#: without case, is one of these, contains one as a word, or starts or ends with one written together
+#: (``woonadres``, ``postcode4``, ``emailadres``).
+IDENTIFYING = (
+    "bsn", "burgerservicenummer", "sofinummer", "sofi", "anummer", "ssn", "socialsecuritynumber",
+    "name", "names", "naam", "namen", "voornaam", "voornamen", "achternaam", "geslachtsnaam",
+    "surname", "firstname", "lastname", "fullname", "givenname", "familyname", "initials",
+    "voorletters", "tussenvoegsel",
+    "address", "adres", "woonadres", "straat", "straatnaam", "street", "huisnummer", "housenumber",
+    "postcode", "zipcode", "zip", "postalcode",
+    "email", "mail", "telefoon", "telefoonnummer", "phone", "telephone", "mobile", "mobiel",
+    "geboortedatum", "geboortedag", "dateofbirth", "birthdate", "birthday", "dob",
+    "iban", "rekeningnummer", "paspoort", "passport",
+)
 ALLOWED_IDENTIFYING = {"municipalities": {"name"}}
 
 

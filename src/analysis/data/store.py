@@ -22,16 +22,32 @@
 - ``benefit_ends``       ww / wia / other benefit spells that ended inside the window;
 - ``bijstand_exits``     merged bijstand spells that ended, with days to the next employment start.
 
-It is rebuilt only when the dataset's content hash changes, and written
-atomically: into a temporary sibling directory, renamed into place at the end,
-so an interrupted build leaves nothing half-written.
+The store directory is keyed by the dataset's content hash, which covers every table file
+*and* ``dataset.yml`` (``observation_end`` decides where open spells end and which years the
+grids hold), the merge option and the store layout version. It is written atomically: into a
+temporary directory ``<root>/.tmp-build-<host>-<pid>-<random>``, which is removed on any
+exception (interrupts included) and renamed into place at the end. A build killed outright
+(SIGKILL, power loss) cannot clean up after itself, so every call of ``build_store`` first removes
+the temporary directories of builds whose process is gone (same host, pid no longer running) or that are
+older than :data:`STALE_AFTER_S`.
+
+The last file written into a store is ``store.json``: the size and sha256 of every table.
+Before a store is reused it is verified against it (``verify="quick"``: every file present with
+its recorded size and a readable Parquet footer; ``verify="full"``: also every sha256), and a
+store that fails (a truncated or missing file, no manifest because the build never finished) is
+moved aside, deleted and rebuilt.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 import os
 import re
 import shutil
+import socket
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +55,16 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from analysis.data.load import Dataset
+from analysis.data.load import STORE_VERSION, Dataset
+from analysis.errors import check_choice
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "store.json"
+TMP_PREFIX = ".tmp-build-"
+#: A temporary build directory this old is stale whatever its pid says (another host, a reused pid).
+STALE_AFTER_S = 24 * 3600
+VERIFY = ("quick", "full")
 
 TABLES = ("persons", "bijstand_spells", "person_year", "person_month", "partnership_ends",
           "employment_ends", "benefit_ends", "bijstand_exits")
@@ -182,21 +207,127 @@ def _build(con: duckdb.DuckDBPyConnection, ds: Dataset, out: Path) -> None:
         WHERE NOT b.censored GROUP BY ALL ORDER BY b.person_id, b.end_date""")
 
 
-def build_store(dataset: Dataset, *, root: str | Path = "data/processed") -> Store:
-    """Build (or reuse) the processed store of ``dataset`` under ``root``."""
-    base = Path(root) / _slug(dataset.name)
-    target = base / dataset.content_hash[:16]
-    if target.is_dir() and all((target / f"{t}.parquet").is_file() for t in TABLES):
-        return Store(root=target, dataset=dataset)
-    base.mkdir(parents=True, exist_ok=True)
-    tmp = base / f".tmp-{dataset.content_hash}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+def _host() -> str:
+    return _slug(socket.gethostname())[:40].replace("-", "_") or "host"
+
+
+def _alive(pid: int) -> bool:
     try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # exists but not ours, or cannot tell: leave it
+    return True
+
+
+def remove_stale_builds(root: Path, *, now: float | None = None) -> list[Path]:
+    """Delete temporary build directories under ``root`` whose build is dead; return them."""
+    removed = []
+    if not root.is_dir():
+        return removed
+    now = time.time() if now is None else now
+    for tmp in root.glob(TMP_PREFIX + "*"):
+        parts = tmp.name[len(TMP_PREFIX):].split("-")
+        try:
+            host, pid = parts[0], int(parts[1])
+            age = now - tmp.stat().st_mtime
+        except (IndexError, ValueError, OSError):
+            continue
+        if (host == _host() and not _alive(pid)) or age > STALE_AFTER_S:
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp)
+    return removed
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _write_manifest(out: Path, dataset: Dataset) -> None:
+    tables = {t: {"bytes": (out / f"{t}.parquet").stat().st_size, "sha256": _sha256(out / f"{t}.parquet")}
+              for t in TABLES}
+    manifest = {"store_version": STORE_VERSION, "content_hash": dataset.content_hash,
+                "dataset_files": dataset.sha256, "tables": tables}
+    with open(out / MANIFEST, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=1, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def verify_store(path: Path, *, verify: str = "quick") -> str | None:
+    """Why the store at ``path`` cannot be reused (None when it is sound).
+
+    ``quick``: manifest present, every table present with its recorded size and a readable Parquet
+    footer. ``full``: also the sha256 of every table.
+    """
+    import pyarrow.parquet as pq
+
+    check_choice("verify", verify, VERIFY)
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+        recorded = manifest["tables"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{MANIFEST} is missing or unreadable (the build did not finish)"
+    for t in TABLES:
+        file = path / f"{t}.parquet"
+        entry = recorded.get(t) if isinstance(recorded, dict) else None
+        if entry is None:
+            return f"{MANIFEST} does not list {file.name}"
+        try:
+            size = file.stat().st_size
+        except OSError:
+            return f"{file.name} is missing"
+        if size != entry.get("bytes"):
+            return f"{file.name} has {size} bytes, the manifest says {entry.get('bytes')} (truncated or replaced)"
+        try:
+            pq.read_metadata(file)
+        except Exception as exc:  # noqa: BLE001 - any failure to read the footer means: rebuild
+            return f"{file.name} is not a readable Parquet file ({exc})"
+        if verify == "full" and _sha256(file) != entry.get("sha256"):
+            return f"{file.name} does not match its sha256 in the manifest"
+    return None
+
+
+def build_store(dataset: Dataset, *, root: str | Path = "data/processed", verify: str = "quick") -> Store:
+    """Build (or reuse, after verifying it) the processed store of ``dataset`` under ``root``.
+
+    ``verify`` is how a store found on disk is checked before reuse: ``"quick"`` (sizes and
+    Parquet footers against ``store.json``) or ``"full"`` (also every file's sha256).
+    """
+    check_choice("verify", verify, VERIFY)
+    root = Path(root)
+    base = root / _slug(dataset.name)
+    target = base / dataset.content_hash[:16]
+    remove_stale_builds(root)
+    if target.is_dir():
+        reason = verify_store(target, verify=verify)
+        if reason is None:
+            return Store(root=target, dataset=dataset)
+        log.warning("processed store %s is damaged (%s); rebuilding it", target, reason)
+        aside = root / f"{TMP_PREFIX}{_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}-damaged"
+        try:
+            os.replace(target, aside)
+        except FileNotFoundError:  # another process moved it first
+            pass
+        shutil.rmtree(aside, ignore_errors=True)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f"{TMP_PREFIX}{_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        tmp.mkdir()
         con = duckdb.connect()
-        con.execute("SET threads = 2")
-        con.execute("SET preserve_insertion_order = false")
-        _build(con, dataset, tmp)
-        con.close()
+        try:
+            con.execute("SET threads = 2")
+            con.execute("SET preserve_insertion_order = false")
+            _build(con, dataset, tmp)
+        finally:
+            con.close()
+        _write_manifest(tmp, dataset)  # last: a store without it is unfinished
+        base.mkdir(parents=True, exist_ok=True)
         try:
             os.replace(tmp, target)
         except OSError:  # another process finished the same build first: keep theirs
