@@ -33,7 +33,7 @@ from analysis.errors import ParameterError, check_choice
 __all__ = ["pretrend_power", "pretest_power", "slope_for_power", "PretrendPowerResult"]
 
 TARGETS = ("first", "average")
-_CDF_EPS = 1e-8  # absolute error asked of the multivariate normal rectangle probability
+_CDF_EPS = 1e-6  # absolute error asked of the multivariate normal rectangle probability (Genz)
 
 
 def pretest_power(sigma_pre: np.ndarray, delta_pre: np.ndarray, *, alpha: float = 0.05, seed: int = 0) -> float:
@@ -46,7 +46,7 @@ def pretest_power(sigma_pre: np.ndarray, delta_pre: np.ndarray, *, alpha: float 
         inside = stats.norm.cdf((bound[0] - delta_pre[0]) / sd) - stats.norm.cdf((-bound[0] - delta_pre[0]) / sd)
         return float(1 - inside)
     inside = stats.multivariate_normal.cdf(bound, mean=delta_pre, cov=sigma_pre, lower_limit=-bound,
-                                           abseps=_CDF_EPS, releps=0, maxpts=2_000_000 * len(delta_pre),
+                                           abseps=_CDF_EPS, releps=0, maxpts=200_000 * len(delta_pre),
                                            rng=np.random.default_rng(seed))
     return float(1 - inside)
 
@@ -64,7 +64,7 @@ def slope_for_power(sigma_pre: np.ndarray, t_pre: np.ndarray, power: float, *, a
     high = float(np.sqrt(np.max(np.diag(sigma_pre))))
     while gap(high) < 0:
         high *= 2
-    return float(brentq(gap, 0.0, high, xtol=1e-12))
+    return float(brentq(gap, 0.0, high, xtol=1e-9))
 
 
 @dataclass(frozen=True)
