@@ -73,7 +73,6 @@ def test_relative_magnitudes_first_period_mbar_1_matches_readme(medicaid_es):
     assert lo == pytest.approx(row.lb_r, abs=GRID_TOL) and hi == pytest.approx(row.ub_r, abs=GRID_TOL)
 
 
-@pytest.mark.slow
 def test_relative_magnitudes_all_mbar_and_breakdown(medicaid_es):
     """README prints the C-LF bounds for Mbar 0.5..2 and calls Mbar = 2 the breakdown value."""
     rows = _rows("medicaid", "relative_magnitudes")
@@ -88,7 +87,6 @@ def test_relative_magnitudes_all_mbar_and_breakdown(medicaid_es):
     assert "breakdown_mbar_att" in names
 
 
-@pytest.mark.slow
 def test_relative_magnitudes_average_matches_readme_cache(medicaid_es):
     """README cache chunk-7: l_vec = c(0.5, 0.5), Mbarvec = seq(0, 2, by = 0.5); originalResults_avg."""
     rows = _rows("medicaid", "relative_magnitudes", "average")
@@ -99,7 +97,6 @@ def test_relative_magnitudes_average_matches_readme_cache(medicaid_es):
     assert res.original["ci_high"] == pytest.approx(0.075283077128191364, abs=CLOSED_TOL)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("example,num_pre", [("medicaid_sunab", 10), ("medicaid_cs", 4)])
 def test_relative_magnitudes_staggered_examples(example, num_pre):
     """README cache chunk-10 (Sun-Abraham) and chunk-12 (Callaway-Sant'Anna), both with gridPoints = 100."""
@@ -109,6 +106,30 @@ def test_relative_magnitudes_staggered_examples(example, num_pre):
                      grid_points=100)
     np.testing.assert_allclose(res.estimates["ci_low"], rows.lb_r, rtol=0, atol=GRID_TOL)
     np.testing.assert_allclose(res.estimates["ci_high"], rows.ub_r, rtol=0, atol=GRID_TOL)
+
+
+def test_dynamic_aggregation_with_universal_base_period():
+    """README chunk-12: honest_did(es) on did::aggte(type = "dynamic") with base_period = "universal".
+
+    The aggregation's e = -1 term is 0 with zero variance; it is recognised as the reference and left out.
+    """
+    b, s = _inputs("medicaid_cs")
+    terms = [f"e={k}" for k in range(-5, 6)]
+    beta = np.insert(b, 4, 0.0)
+    vcov = np.insert(np.insert(s, 4, 0.0, axis=0), 4, 0.0, axis=1)
+    table = pd.DataFrame({"estimate": beta, "std_error": np.sqrt(np.diag(vcov)), "ci_lower": np.nan,
+                          "ci_upper": np.nan, "p_value": np.nan, "n": 40}, index=terms)
+    table.loc["ATT"] = [0.07, 0.01, np.nan, np.nan, np.nan, 40]
+    result = EffectResult(estimates=table, estimand="ATT(e)",
+                          diagnostics={"vcov": pd.DataFrame(vcov, index=terms, columns=terms)})
+    rows = _rows("medicaid_cs", "relative_magnitudes")
+    res = honest_did(result, m=rows.m.tolist(), grid_points=100)
+    assert res.diagnostics["reference"] == -1.0 and res.spec["num_pre"] == 4
+    np.testing.assert_allclose(res.estimates["ci_low"], rows.lb_r, rtol=0, atol=GRID_TOL)
+    np.testing.assert_allclose(res.estimates["ci_high"], rows.ub_r, rtol=0, atol=GRID_TOL)
+    # R's orig_ci of the same call
+    assert res.original["ci_low"] == pytest.approx(0.033478730648979563, abs=CLOSED_TOL)
+    assert res.breakdown == np.inf
 
 
 def test_smoothness_flci_matches_readme(medicaid_es):

@@ -98,8 +98,8 @@ def honest_did(result=None, *, betahat=None, sigma=None, num_pre: int | None = N
                                                        l_vec=l_vec, mbar=value, alpha=alpha,
                                                        grid_points=grid_points, seed=seed)
             if accepted.any() and (accepted[0] or accepted[-1]):
-                warns.append(f"M-bar = {value:g}: the interval reaches the end of the test grid; it may be "
-                             "wider than shown (raise grid_points does not help; the grid scales with M-bar).")
+                warns.append(f"M-bar = {value:g}: the confidence set reaches the end of the test grid "
+                             f"[{grid[0]:.4g}, {grid[-1]:.4g}]; the interval may be wider than shown.")
         else:
             lo, hi, _ = flci(betahat, sigma, num_pre=num_pre, num_post=num_post, l_vec=l_vec, m=value,
                              alpha=alpha, seed=seed)

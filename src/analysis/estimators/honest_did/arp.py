@@ -183,14 +183,13 @@ def _truncated_normal_quantile(p: float, lo: float, hi: float) -> float:
 def _accept_grid(y0, a1, x, sigma_y, grid, *, alpha, kappa, nuisance: bool, seed: int) -> np.ndarray:
     """Accept (True) / reject for each theta on the grid, for one polyhedron."""
     sd = np.sqrt(np.diag(sigma_y))
-    if nuisance:
-        dual = _Dual(sd, x)
-    else:  # no nuisance: the statistic is the largest standardised moment
-        dual = _Dual(sd, np.zeros((len(sd), 0)))
+    dual = _Dual(sd, x if nuisance else np.zeros((len(sd), 0)))
     draws = r_mvnormal(SIMS, sigma_y, seed=seed)
     lf_cv = float(np.nanquantile(dual.eta(draws.T), 1 - kappa))
     size = (alpha - kappa) / (1 - kappa)
     ys = y0[:, None] - a1[:, None] * grid[None, :]
+    if dual.vertices is not None and len(dual.vertices):
+        return _accept_by_vertices(dual.vertices, ys, sigma_y, lf_cv=lf_cv, size=size, nuisance=nuisance)
     accept = np.zeros(len(grid), dtype=bool)
     for j in range(len(grid)):
         y = ys[:, j]
@@ -206,17 +205,44 @@ def _accept_grid(y0, a1, x, sigma_y, grid, *, alpha, kappa, nuisance: bool, seed
             continue
         sd_b = math.sqrt(var_b)
         c = sigma_y @ gamma / var_b
-        s = y - c * float(gamma @ y)
-        vlo, vup = dual.truncation(s, c, eta, gamma)
-        zlo = vlo / sd_b
-        zup = (min(vup, lf_cv) if nuisance else vup) / sd_b
+        vlo, vup = dual.truncation(y - c * float(gamma @ y), c, eta, gamma)
+        zlo, zup = vlo / sd_b, (min(vup, lf_cv) if nuisance else vup) / sd_b
         stat = eta / sd_b
         if not zlo <= stat <= zup:
             accept[j] = True
             continue
-        cval = max(0.0, _truncated_normal_quantile(1 - size, zlo, zup))
-        accept[j] = not stat > cval
+        accept[j] = not stat > max(0.0, _truncated_normal_quantile(1 - size, zlo, zup))
     return accept
+
+
+def _accept_by_vertices(vertices, ys, sigma_y, *, lf_cv, size, nuisance) -> np.ndarray:
+    """The same test for every grid point at once, from the enumerated dual vertices."""
+    values = vertices @ ys  # (vertices, grid)
+    best = np.argmax(values, axis=0)
+    eta = values[best, np.arange(ys.shape[1])]
+    gamma = vertices[best]  # (grid, m)
+    var_b = np.einsum("gi,ij,gj->g", gamma, sigma_y, gamma)
+    degenerate = np.abs(var_b) < np.finfo(float).eps
+    safe = np.where(degenerate, 1.0, var_b)
+    c = (sigma_y @ gamma.T) / safe  # (m, grid)
+    a = vertices @ c
+    b = vertices @ (ys - c * eta)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = b / (1 - a)
+    vlo = np.where(a < 1 - 1e-10, ratio, -np.inf).max(axis=0)
+    vup = np.where(a > 1 + 1e-10, ratio, np.inf).min(axis=0)
+    vlo, vup = np.minimum(vlo, eta), np.maximum(vup, eta)
+    sd_b = np.sqrt(safe)
+    zlo = vlo / sd_b
+    zup = (np.minimum(vup, lf_cv) if nuisance else vup) / sd_b
+    stat = eta / sd_b
+    inside = (zlo <= stat) & (stat <= zup)
+    cval = np.full(len(eta), np.inf)
+    if inside.any():
+        cval[inside] = np.maximum(0.0, stats.truncnorm.ppf(1 - size, zlo[inside], zup[inside]))
+    accept = ~inside | ~(stat > cval)
+    accept = np.where(degenerate, ~(eta > 0), accept)
+    return np.where(eta > lf_cv, False, accept)
 
 
 def rm_confidence_set(betahat: np.ndarray, sigma: np.ndarray, *, num_pre: int, num_post: int,
