@@ -237,3 +237,11 @@ def test_option_validation():
         honest_did(betahat=b, sigma=s, num_pre=5, num_post=2, m=[-1])
     with pytest.raises(ParameterError, match="either result"):
         honest_did(object(), betahat=b)
+
+
+def test_benzarti_carloni_original_ci():
+    """Vignette VignetteResults$BC_OriginalResults: constructOriginalCS(BC, l_vec = basisVector(1, 4))."""
+    b, s = _inputs("bc")
+    res = honest_did(betahat=b, sigma=s, num_pre=4, num_post=4, restriction="smoothness", m=[0.1])
+    assert res.original["ci_low"] == pytest.approx(0.15877494280765, abs=5e-15)
+    assert res.original["ci_high"] == pytest.approx(0.233147292681241, abs=5e-16)

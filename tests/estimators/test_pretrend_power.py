@@ -89,3 +89,18 @@ def test_validation(he_wang):
         pretrend_power(betahat=b, sigma=sigma, num_pre=3, num_post=4, alpha=0.7)
     with pytest.raises(ParameterError, match="power"):
         slope_for_power(sigma[:3, :3], np.array([-3.0, -2.0, -1.0]), 1.5)
+
+
+def test_from_event_study_result():
+    """An event-study result: pre periods e=-6..-2 (reference -1), the headline e=0 at t = 1 from the reference."""
+    from analysis.estimators import event_study
+
+    panel = pd.read_csv(REF / "medicaid_nonstaggered_panel.csv")
+    panel["cohort"] = np.where(panel["D"] == 1, 2014, 0)
+    es = event_study(panel, outcome="dins", unit="stfips", time="year", cohort="cohort", window=(-6, 1),
+                     reference=-1)
+    res = pretrend_power(es)
+    assert res.slope == pytest.approx(es.estimates.loc["e=0", "std_error"], rel=1e-12)
+    sigma_pre = es.diagnostics["vcov"].iloc[:5, :5].to_numpy()
+    assert res.power == pytest.approx(pretest_power(sigma_pre, res.slope * np.arange(-5.0, 0.0)), abs=1e-9)
+    assert res.n == 22
