@@ -91,6 +91,7 @@ def test_validation(he_wang):
         slope_for_power(sigma[:3, :3], np.array([-3.0, -2.0, -1.0]), 1.5)
 
 
+@pytest.mark.slow
 def test_from_event_study_result():
     """An event-study result: pre periods e=-6..-2 (reference -1), the headline e=0 at t = 1 from the reference."""
     from analysis.estimators import event_study

@@ -130,7 +130,13 @@ def flci(betahat: np.ndarray, sigma: np.ndarray, *, num_pre: int, num_post: int,
 
     def solve(h: float) -> tuple[float, np.ndarray]:
         if h not in cache:
-            cache[h] = problem.smallest_bias(h, _start_for(problem, h, w_var, w_bias, h_min, h_max))
+            start = _start_for(problem, h, w_var, w_bias, h_min, h_max)
+            if cache:  # warm start from the nearest h solved so far, pulled inside var <= h^2
+                near = cache[min(cache, key=lambda g: abs(g - h))][1]
+                v_near, v_min = problem.variance(near), h_min ** 2
+                t = 0.0 if v_near <= h ** 2 else min(1.0, (v_near - h ** 2) / max(v_near - v_min, 1e-300))
+                start = t * w_var + (1 - t) * near
+            cache[h] = problem.smallest_bias(h, start)
         return cache[h]
 
     def half_length(h: float) -> float:
