@@ -21,8 +21,10 @@ POWER_TOL = 1e-3
 # slope_for_power in R inverts that pmvnorm with uniroot; 1e-3 in power is ~1e-4 in slope here
 # (d power / d slope is about 10 at 50 % power).
 SLOPE_TOL = 1e-4
-# One pre-period: closed form with the normal cdf.
+# One pre-period: closed form with the normal cdf; also identities on the same inputs.
 CLOSED_TOL = 1e-12
+# The same seeded rectangle probability computed twice (Genz with a fixed generator): equal to rounding.
+SAME_CALL_TOL = 1e-9
 # Monte Carlo check: 400,000 seeded draws, 4 standard errors of a proportion near 0.6.
 MC_TOL = 4 * np.sqrt(0.25 / 400_000)
 
@@ -66,14 +68,14 @@ def test_pretrend_power_bias_of_one_standard_error(he_wang):
     b, sigma, _ = he_wang
     res = pretrend_power(betahat=b, sigma=sigma, num_pre=3, num_post=4)
     se_first = np.sqrt(sigma[3, 3])
-    assert res.bias == pytest.approx(se_first, rel=1e-12) and res.slope == pytest.approx(se_first, rel=1e-12)
+    assert res.bias == pytest.approx(se_first, rel=CLOSED_TOL) and res.slope == pytest.approx(se_first, rel=CLOSED_TOL)
     assert res.power == pytest.approx(pretest_power(sigma[:3, :3], res.slope * np.array([-3.0, -2.0, -1.0])),
-                                      abs=1e-9)
+                                      abs=SAME_CALL_TOL)
     assert res.slope_50 < res.slope_80
     avg = pretrend_power(betahat=b, sigma=sigma, num_pre=3, num_post=4, target="average")
     l_vec = np.full(4, 0.25)
-    assert avg.bias == pytest.approx(np.sqrt(l_vec @ sigma[3:, 3:] @ l_vec), rel=1e-12)
-    assert avg.slope == pytest.approx(avg.bias / 2.5, rel=1e-12)  # mean of t = 1..4
+    assert avg.bias == pytest.approx(np.sqrt(l_vec @ sigma[3:, 3:] @ l_vec), rel=CLOSED_TOL)
+    assert avg.slope == pytest.approx(avg.bias / 2.5, rel=CLOSED_TOL)  # mean of t = 1..4
     rows = res.to_estimates("att")
     assert rows[0]["name"] == "pretrend_power_att" and rows[0]["estimate"] == pytest.approx(res.power)
     assert "standard errors" in res.summary()
@@ -101,7 +103,7 @@ def test_from_event_study_result():
     es = event_study(panel, outcome="dins", unit="stfips", time="year", cohort="cohort", window=(-6, 1),
                      reference=-1)
     res = pretrend_power(es)
-    assert res.slope == pytest.approx(es.estimates.loc["e=0", "std_error"], rel=1e-12)
+    assert res.slope == pytest.approx(es.estimates.loc["e=0", "std_error"], rel=CLOSED_TOL)
     sigma_pre = es.diagnostics["vcov"].iloc[:5, :5].to_numpy()
-    assert res.power == pytest.approx(pretest_power(sigma_pre, res.slope * np.arange(-5.0, 0.0)), abs=1e-9)
+    assert res.power == pytest.approx(pretest_power(sigma_pre, res.slope * np.arange(-5.0, 0.0)), abs=SAME_CALL_TOL)
     assert res.n == 22
