@@ -62,6 +62,15 @@ def honest_did(result=None, *, betahat=None, sigma=None, num_pre: int | None = N
     Returns
     -------
     HonestDiDResult
+
+    Notes
+    -----
+    Cost. Relative magnitudes enumerate the vertices of a dual polytope per
+    (pre-period, sign) piece: instant up to about 10 post periods; beyond
+    that each grid point and each of the 1000 simulation draws is a linear
+    programme (minutes per M-bar). For monthly event studies with many post
+    months, bin event time (e.g. to years) before calling this. The FLCI
+    solves a small convex programme per step of a bisection (seconds).
     """
     check_choice("restriction", restriction, RESTRICTIONS)
     check_choice("target", target, TARGETS)
