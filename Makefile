@@ -65,8 +65,12 @@ RA_COMPILE = $(BIN)/uv pip compile pyproject.toml --python-version 3.12 --only-b
 $(BIN)/uv: | $(BIN)/python
 	$(BIN)/python -m pip install --quiet uv
 
+# setuptools and wheel are pinned too: inside RA the project is installed with
+# pip install --no-deps --no-build-isolation, with no index to fetch its build backend from.
+RA_BUILD = printf 'setuptools>=68\nwheel\n'
+
 requirements-ra: | $(BIN)/uv
-	$(RA_COMPILE) --python-platform windows -o requirements-ra.txt
-	$(RA_COMPILE) --python-platform linux -c requirements-ra.txt -o requirements-ra-linux.txt
+	$(RA_BUILD) | $(RA_COMPILE) --python-platform windows -o requirements-ra.txt -
+	$(RA_BUILD) | $(RA_COMPILE) --python-platform linux -c requirements-ra.txt -o requirements-ra-linux.txt -
 	@echo "requirements-ra.txt: $$(grep -c '==' requirements-ra.txt) pins for win_amd64 / CPython 3.12"
 	@echo "requirements-ra-linux.txt: the same versions for Linux (CI installs it)"

@@ -12,10 +12,16 @@ only knows the contract:
   gemeente table (VSLGWBTAB);
 - partnerships: GBAVERBINTENISPARTNERBUS (marriages and registered partnerships; unmarried
   cohabitation is not in it);
+  a conversion of a union into the other legal form (end reason P or H) is joined to the
+  couple's next record: the union continues, it is no separation (:func:`merge_conversions`);
 - benefit and employment spells: SECMBUS socio-economic category spells (22 bijstand,
-  21 WW, 24 sickness/disability -> wia, 11-14 work);
-- health_yearly: ZVWZORGKOSTENTAB per year (costs summed over the listed columns) and
-  MEDICIJNTAB per year (any ATC code starting N06A: antidepressants).
+  21 WW, 23 other social provision -> other, 24 sickness/disability -> wia, 11-15 work);
+- health_yearly: ZVWZORGKOSTENTAB per year, whose cost columns differ by year: the total is
+  every cost column the year's file has, mental health care ZVWKGGZ (old layout) or
+  ZVWKSPECGGZ + ZVWKGENBASGGZ (:func:`health_columns`; the manifest lists per year what was
+  summed), and MEDICIJNTAB per year (any ATC code starting N06A: antidepressants).
+
+The layout assumptions are CHECK notes in the mapping file, each with its public source.
 
 Person identifiers are the pair RINPERSOONS + RINPERSOON, kept as strings: ``person_id`` is
 their concatenation with RINPERSOON zero-padded to its documented width (numeric .sav columns
@@ -78,6 +84,8 @@ class ImportReport:
         if self.dropped:
             lines.append("Dropped (not repaired):")
             lines += [f"  {d['file']}: {d['rows']:,} rows, {d['reason']}" for d in self.dropped]
+        for year, used in self.health_columns.items():
+            lines.append(f"  health costs {year}: summed {', '.join(used['summed'])}")
         lines.append(f"Files read: {', '.join(f['file'] for f in self.files)}")
         return "\n".join(lines)
 
