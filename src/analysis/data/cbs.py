@@ -169,14 +169,13 @@ def read_table(path: Path, columns: list[str]) -> pd.DataFrame:
         frame, _ = pyreadstat.read_sav(str(path), usecols=[actual[c] for c in wanted])
         frame = frame.rename(columns={actual[c]: wanted[c] for c in wanted})
         for col in frame.columns:
-            if pd.api.types.is_float_dtype(frame[col]):  # numeric SPSS columns: whole numbers as text
-                values = frame[col]
-                whole = values.dropna() % 1 == 0
-                if whole.all():
-                    frame[col] = values.map(lambda v: None if pd.isna(v) else str(int(v)))
-                    continue
-            frame[col] = frame[col].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
-                                        else str(v))
+            values = frame[col]
+            missing = values.isna().to_numpy()
+            if pd.api.types.is_float_dtype(values) and (values[~missing] % 1 == 0).all():
+                text = values.astype("Int64").astype(str)  # numeric SPSS columns: whole numbers as text
+            else:
+                text = values.astype(str)
+            frame[col] = text.astype(object).where(~missing, None)
         return frame
     with open(path, encoding="utf-8-sig") as fh:
         header = fh.readline()
