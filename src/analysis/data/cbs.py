@@ -122,17 +122,19 @@ def _one(source: Path, spec: Mapping, what: str) -> SourceFile:
     return files[0]
 
 
+def _csv_sep(path: Path) -> str:
+    with open(path, encoding="utf-8-sig") as fh:
+        header = fh.readline()
+    return ";" if header.count(";") > header.count(",") else ","
+
+
 def list_columns(path: Path) -> list[str]:
     """The column names of a .sav or .csv file, as written (reads the header only)."""
     if path.suffix.lower() == ".sav":
         import pyreadstat
 
-        _, meta = pyreadstat.read_sav(str(path), metadataonly=True)
-        return list(meta.column_names)
-    with open(path, encoding="utf-8-sig") as fh:
-        header = fh.readline()
-    sep = ";" if header.count(";") > header.count(",") else ","
-    return [c.strip() for c in pd.read_csv(path, sep=sep, nrows=0, encoding="utf-8-sig").columns]
+        return list(pyreadstat.read_sav(str(path), metadataonly=True)[1].column_names)
+    return list(pd.read_csv(path, sep=_csv_sep(path), nrows=0, encoding="utf-8-sig").columns)
 
 
 def pick_year_column(path: Path, pattern: str, *, year: int | None) -> str:
@@ -157,39 +159,30 @@ def pick_year_column(path: Path, pattern: str, *, year: int | None) -> str:
 def read_table(path: Path, columns: list[str]) -> pd.DataFrame:
     """Read ``columns`` (case-insensitive) of a .sav or .csv file, every column as text."""
     wanted = {c.lower(): c for c in columns}
-    if path.suffix.lower() == ".sav":
-        import pyreadstat
-
-        _, meta = pyreadstat.read_sav(str(path), metadataonly=True)
-        actual = {c.lower(): c for c in meta.column_names}
-        missing = [wanted[c] for c in wanted if c not in actual]
-        if missing:
-            raise DataValidationError(f"import-cbs: {path.name} has no column(s) {missing}; it has "
-                                      f"{meta.column_names} (adjust the mapping file).")
-        frame, _ = pyreadstat.read_sav(str(path), usecols=[actual[c] for c in wanted])
-        frame = frame.rename(columns={actual[c]: wanted[c] for c in wanted})
-        for col in frame.columns:
-            values = frame[col]
-            missing = values.isna().to_numpy()
-            if pd.api.types.is_float_dtype(values) and (values[~missing] % 1 == 0).all():
-                text = values.astype("Int64").astype(str)  # numeric SPSS columns: whole numbers as text
-            else:
-                text = values.astype(str)
-            frame[col] = text.astype(object).where(~missing, None)
-        return frame
-    with open(path, encoding="utf-8-sig") as fh:
-        header = fh.readline()
-    sep = ";" if header.count(";") > header.count(",") else ","
-    head = pd.read_csv(path, sep=sep, nrows=0, encoding="utf-8-sig")
-    actual = {c.strip().lower(): c for c in head.columns}
+    have = list_columns(path)
+    actual = {c.strip().lower(): c for c in have}
     missing = [wanted[c] for c in wanted if c not in actual]
     if missing:
         raise DataValidationError(f"import-cbs: {path.name} has no column(s) {missing}; it has "
-                                  f"{list(head.columns)} (adjust the mapping file).")
-    frame = pd.read_csv(path, sep=sep, usecols=[actual[c] for c in wanted], dtype=str, keep_default_na=False,
-                        encoding="utf-8-sig")
+                                  f"{have} (adjust the mapping file).")
+    if path.suffix.lower() != ".sav":
+        frame = pd.read_csv(path, sep=_csv_sep(path), usecols=[actual[c] for c in wanted], dtype=str,
+                            keep_default_na=False, encoding="utf-8-sig")
+        frame = frame.rename(columns={actual[c]: wanted[c] for c in wanted})
+        return frame.apply(lambda s: s.str.strip()).replace({"": None})
+    import pyreadstat
+
+    frame, _ = pyreadstat.read_sav(str(path), usecols=[actual[c] for c in wanted])
     frame = frame.rename(columns={actual[c]: wanted[c] for c in wanted})
-    return frame.apply(lambda s: s.str.strip()).replace({"": None})
+    for col in frame.columns:
+        values = frame[col]
+        absent = values.isna().to_numpy()
+        if pd.api.types.is_float_dtype(values) and (values[~absent] % 1 == 0).all():
+            text = values.astype("Int64").astype(str)  # numeric SPSS columns: whole numbers as text
+        else:
+            text = values.astype(str)
+        frame[col] = text.astype(object).where(~absent, None)
+    return frame
 
 
 class _Importer:
