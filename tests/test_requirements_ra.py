@@ -113,5 +113,5 @@ def test_make_target_regenerates_the_committed_files(tmp_path):
     run = subprocess.run(["make", "--no-print-directory", "requirements-ra", f"VENV={venv}"], cwd=tmp_path,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    for path in (WINDOWS, LINUX):
-        assert (tmp_path / path.name).read_text() == path.read_text(), f"{path.name} is not what make gives"
+    for path in (WINDOWS, LINUX):  # the pins, not the comments (their layout may change with uv's version)
+        assert pins(tmp_path / path.name) == pins(path), f"{path.name} is not what make gives"
