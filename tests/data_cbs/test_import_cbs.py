@@ -246,6 +246,19 @@ def test_missing_year_column_names_the_pattern(cbs_dir, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_cost_file_without_any_cost_column_is_refused(cbs_dir, tmp_path):
+    import pyreadstat
+
+    copy = tmp_path / "src"
+    shutil.copytree(cbs_dir[0], copy)
+    frame, _ = pyreadstat.read_sav(str(copy / "ZVWZORGKOSTEN2019TABV2.sav"))
+    renamed = {c: c.replace("ZVWK", "KOSTEN") for c in frame.columns}
+    pyreadstat.write_sav(frame.rename(columns=renamed), str(copy / "ZVWZORGKOSTEN2019TABV2.sav"))
+    with pytest.raises(DataValidationError, match=r"ZVWZORGKOSTEN2019TABV2.sav has none of the cost columns"):
+        import_cbs(copy, tmp_path / "out", progress=False)
+
+
 def test_user_mapping_renames_a_variable(cbs_dir, tmp_path):
     """A release that calls GBAGESLACHT 'GESLACHT': the user edits the mapping, not the code."""
     import pyreadstat

@@ -450,6 +450,10 @@ def import_cbs(source_dir: str | Path, out_dir: str | Path, *, mapping: str | Pa
         raw = imp.read(fc, cols)
         num = raw[cols].apply(pd.to_numeric, errors="coerce")
         used = health_columns(num, hspec)
+        if not used["summed"]:
+            raise DataValidationError(f"import-cbs: {fc.path.name} has none of the cost columns of the mapping "
+                                      f"(health_costs: total, mental) with values; it has {list_columns(fc.path)}. "
+                                      f"Adjust the mapping file to this release.")
         imp.health[str(fc.year)] = {"file": fc.path.name, **used}
         num = num.fillna(0.0)
         h = pd.DataFrame({"person_id": raw["person_id"], "year": fc.year,
