@@ -14,10 +14,10 @@ PYTEST_ARGS ?=
 
 SOURCES := $(shell find src notebooks -type f \( -name '*.py' -o -name '*.ipynb' -o -name '*.yml' -o -name '*.typ' -o -name '*.lua' \) 2>/dev/null)
 
-.PHONY: report test lab data bench clean help
+.PHONY: report test lab data bench clean help requirements-ra
 
 help:
-	@echo "make report | make test | make lab | make data | make bench | make clean"
+	@echo "make report | make test | make lab | make data | make bench | make clean | make requirements-ra"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,3 +52,25 @@ bench: $(STAMP)
 
 clean:
 	rm -rf data/processed/*/ reports/*/ reports/.make-report
+
+# CBS Remote Access install route (README "Inside CBS Remote Access"). requirements-ra.txt pins every
+# runtime dependency of pyproject.toml with == for CBS's Python (Windows, CPython 3.12), binary wheels
+# only; requirements-ra-linux.txt pins the same versions for Linux / 3.12 (the CI check that installs
+# and runs a study). RA_EXCLUDE_NEWER fixes the index snapshot, so a rerun gives the same pins; move it
+# forward on purpose (and commit both files) to take newer releases.
+RA_EXCLUDE_NEWER ?= 2026-12-01T00:00:00Z
+RA_COMPILE = $(BIN)/uv pip compile pyproject.toml --python-version 3.12 --only-binary :all: \
+	--exclude-newer $(RA_EXCLUDE_NEWER) --custom-compile-command "make requirements-ra" --quiet
+
+$(BIN)/uv: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet uv
+
+# setuptools and wheel are pinned too: inside RA the project is installed with
+# pip install --no-deps --no-build-isolation, with no index to fetch its build backend from.
+RA_BUILD = printf 'setuptools>=68\nwheel\n'
+
+requirements-ra: | $(BIN)/uv
+	$(RA_BUILD) | $(RA_COMPILE) --python-platform windows -o requirements-ra.txt -
+	$(RA_BUILD) | $(RA_COMPILE) --python-platform linux -c requirements-ra.txt -o requirements-ra-linux.txt -
+	@echo "requirements-ra.txt: $$(grep -c '==' requirements-ra.txt) pins for win_amd64 / CPython 3.12"
+	@echo "requirements-ra-linux.txt: the same versions for Linux (CI installs it)"

@@ -12,10 +12,16 @@ only knows the contract:
   gemeente table (VSLGWBTAB);
 - partnerships: GBAVERBINTENISPARTNERBUS (marriages and registered partnerships; unmarried
   cohabitation is not in it);
+  a conversion of a union into the other legal form (end reason P or H) is joined to the
+  couple's next record: the union continues, it is no separation (:func:`merge_conversions`);
 - benefit and employment spells: SECMBUS socio-economic category spells (22 bijstand,
-  21 WW, 24 sickness/disability -> wia, 11-14 work);
-- health_yearly: ZVWZORGKOSTENTAB per year (costs summed over the listed columns) and
-  MEDICIJNTAB per year (any ATC code starting N06A: antidepressants).
+  21 WW, 23 other social provision -> other, 24 sickness/disability -> wia, 11-15 work);
+- health_yearly: ZVWZORGKOSTENTAB per year, whose cost columns differ by year: the total is
+  every cost column the year's file has, mental health care ZVWKGGZ (old layout) or
+  ZVWKSPECGGZ + ZVWKGENBASGGZ (:func:`health_columns`; the manifest lists per year what was
+  summed), and MEDICIJNTAB per year (any ATC code starting N06A: antidepressants).
+
+The layout assumptions are CHECK notes in the mapping file, each with its public source.
 
 Person identifiers are the pair RINPERSOONS + RINPERSOON, kept as strings: ``person_id`` is
 their concatenation with RINPERSOON zero-padded to its documented width (numeric .sav columns
@@ -69,6 +75,8 @@ class ImportReport:
     rows: dict
     dropped: list = field(default_factory=list)  # {"file", "reason", "rows"}
     files: list = field(default_factory=list)
+    health_columns: dict = field(default_factory=dict)  # year -> {"file", "summed", "mental", "gp", ...}
+    conversions: dict = field(default_factory=dict)  # {"joined", "without_sequel"}
 
     def summary(self) -> str:
         lines = [f"Dataset written to {self.out_dir}"]
@@ -76,6 +84,8 @@ class ImportReport:
         if self.dropped:
             lines.append("Dropped (not repaired):")
             lines += [f"  {d['file']}: {d['rows']:,} rows, {d['reason']}" for d in self.dropped]
+        for year, used in self.health_columns.items():
+            lines.append(f"  health costs {year}: summed {', '.join(used['summed'])}")
         lines.append(f"Files read: {', '.join(f['file'] for f in self.files)}")
         return "\n".join(lines)
 
@@ -112,43 +122,67 @@ def _one(source: Path, spec: Mapping, what: str) -> SourceFile:
     return files[0]
 
 
-def read_table(path: Path, columns: list[str]) -> pd.DataFrame:
-    """Read ``columns`` (case-insensitive) of a .sav or .csv file, every column as text."""
-    wanted = {c.lower(): c for c in columns}
+def _csv_sep(path: Path) -> str:
+    with open(path, encoding="utf-8-sig") as fh:
+        header = fh.readline()
+    return ";" if header.count(";") > header.count(",") else ","
+
+
+def list_columns(path: Path) -> list[str]:
+    """The column names of a .sav or .csv file, as written (reads the header only)."""
     if path.suffix.lower() == ".sav":
         import pyreadstat
 
-        _, meta = pyreadstat.read_sav(str(path), metadataonly=True)
-        actual = {c.lower(): c for c in meta.column_names}
-        missing = [wanted[c] for c in wanted if c not in actual]
-        if missing:
-            raise DataValidationError(f"import-cbs: {path.name} has no column(s) {missing}; it has "
-                                      f"{meta.column_names} (adjust the mapping file).")
-        frame, _ = pyreadstat.read_sav(str(path), usecols=[actual[c] for c in wanted])
-        frame = frame.rename(columns={actual[c]: wanted[c] for c in wanted})
-        for col in frame.columns:
-            if pd.api.types.is_float_dtype(frame[col]):  # numeric SPSS columns: whole numbers as text
-                values = frame[col]
-                whole = values.dropna() % 1 == 0
-                if whole.all():
-                    frame[col] = values.map(lambda v: None if pd.isna(v) else str(int(v)))
-                    continue
-            frame[col] = frame[col].map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v))
-                                        else str(v))
-        return frame
-    with open(path, encoding="utf-8-sig") as fh:
-        header = fh.readline()
-    sep = ";" if header.count(";") > header.count(",") else ","
-    head = pd.read_csv(path, sep=sep, nrows=0, encoding="utf-8-sig")
-    actual = {c.strip().lower(): c for c in head.columns}
+        return list(pyreadstat.read_sav(str(path), metadataonly=True)[1].column_names)
+    return list(pd.read_csv(path, sep=_csv_sep(path), nrows=0, encoding="utf-8-sig").columns)
+
+
+def pick_year_column(path: Path, pattern: str, *, year: int | None) -> str:
+    """The column matching ``pattern`` (a regex with a ``year`` group, e.g. ``gem(?P<year>\\d{4})``).
+
+    VSLGWBTAB names its gemeente column after the year of the municipal division (gem2023): the
+    column of ``year`` when the file has it, else the latest year it has. A pattern without a
+    ``year`` group is a plain (case-insensitive) column name.
+    """
+    regex = re.compile(pattern, re.IGNORECASE)
+    found = {}
+    for col in list_columns(path):
+        m = regex.fullmatch(col)
+        if m:
+            found[int(m.group("year")) if "year" in regex.groupindex else 0] = col
+    if not found:
+        raise DataValidationError(f"import-cbs: {path.name} has no column matching {pattern!r}; it has "
+                                  f"{list_columns(path)} (adjust the mapping file).")
+    return found[year] if year in found else found[max(found)]
+
+
+def read_table(path: Path, columns: list[str]) -> pd.DataFrame:
+    """Read ``columns`` (case-insensitive) of a .sav or .csv file, every column as text."""
+    wanted = {c.lower(): c for c in columns}
+    have = list_columns(path)
+    actual = {c.strip().lower(): c for c in have}
     missing = [wanted[c] for c in wanted if c not in actual]
     if missing:
         raise DataValidationError(f"import-cbs: {path.name} has no column(s) {missing}; it has "
-                                  f"{list(head.columns)} (adjust the mapping file).")
-    frame = pd.read_csv(path, sep=sep, usecols=[actual[c] for c in wanted], dtype=str, keep_default_na=False,
-                        encoding="utf-8-sig")
+                                  f"{have} (adjust the mapping file).")
+    if path.suffix.lower() != ".sav":
+        frame = pd.read_csv(path, sep=_csv_sep(path), usecols=[actual[c] for c in wanted], dtype=str,
+                            keep_default_na=False, encoding="utf-8-sig")
+        frame = frame.rename(columns={actual[c]: wanted[c] for c in wanted})
+        return frame.apply(lambda s: s.str.strip()).replace({"": None})
+    import pyreadstat
+
+    frame, _ = pyreadstat.read_sav(str(path), usecols=[actual[c] for c in wanted])
     frame = frame.rename(columns={actual[c]: wanted[c] for c in wanted})
-    return frame.apply(lambda s: s.str.strip()).replace({"": None})
+    for col in frame.columns:
+        values = frame[col]
+        absent = values.isna().to_numpy()
+        if pd.api.types.is_float_dtype(values) and (values[~absent] % 1 == 0).all():
+            text = values.astype("Int64").astype(str)  # numeric SPSS columns: whole numbers as text
+        else:
+            text = values.astype(str)
+        frame[col] = text.astype(object).where(~absent, None)
+    return frame
 
 
 class _Importer:
@@ -162,6 +196,8 @@ class _Importer:
         self.open_ends = {str(v) for v in mapping.get("open_end_dates", [])}
         self.dropped: list[dict] = []
         self.files: list[SourceFile] = []
+        self.health: dict[str, dict] = {}  # per year: which cost columns were summed
+        self.conversions: dict[str, int] = {}
 
     def drop(self, file: str, reason: str, rows: int) -> None:
         if rows:
@@ -188,6 +224,68 @@ class _Importer:
         if open_end:
             text = text.where(~text.isin(self.open_ends), "")
         return pd.to_datetime(text.where(text != ""), format="%Y%m%d", errors="coerce")
+
+
+def merge_conversions(frame: pd.DataFrame, converted: pd.Series, *, gap_days: int) -> tuple[pd.DataFrame, int, int]:
+    """Join a union converted to another legal form (REDENBEEINDIGINGVERBINTENIS P or H) to its sequel.
+
+    GBAVERBINTENISPARTNERBUS closes a registered partnership converted into a marriage (code H) or
+    a marriage converted into a registered partnership (code P) and opens a new record for the same
+    couple. The couple did not separate: the two records are one union, from the first start to
+    the sequel's end, of the sequel's kind, with the sequel's end reason. A sequel is the person's
+    next record with the same partner starting 0..``gap_days`` days after the conversion. Returns
+    the frame, the number of records joined and the number of conversions without a sequel (those
+    keep their end date and get an empty end reason: an end, but not a separation).
+    """
+    cols = list(frame.columns)
+    f = frame.assign(_conv=converted.to_numpy(dtype=bool)).sort_values(["person_id", "start_date"],
+                                                                     kind="stable").reset_index(drop=True)
+    joined = 0
+    while True:
+        nxt = f.groupby("person_id", sort=False)[["partner_id", "start_date"]].shift(-1)
+        same_partner = (nxt["partner_id"] == f["partner_id"]) | (nxt["partner_id"].isna() & f["partner_id"].isna())
+        gap = (nxt["start_date"] - f["end_date"]).dt.days
+        link = f["_conv"] & nxt["start_date"].notna() & same_partner & gap.between(0, gap_days)
+        before = link.groupby(f["person_id"], sort=False).shift(1).astype("boolean").fillna(False).astype(bool)
+        link = link & ~before  # a chain P -> H -> ... is joined one link per round
+        if not link.any():
+            break
+        idx = np.flatnonzero(link.to_numpy())
+        f.loc[idx + 1, "start_date"] = f.loc[idx, "start_date"].to_numpy()
+        f = f.drop(index=idx).reset_index(drop=True)
+        joined += len(idx)
+    alone = f["_conv"] & f["end_date"].notna()
+    f.loc[alone, "end_reason"] = None
+    return f[cols], joined, int(alone.sum())
+
+
+def health_columns(frame: pd.DataFrame, spec: Mapping) -> dict:
+    """Which cost columns of one year's ZVWZORGKOSTENTAB file are summed (see cbs_mapping.yml).
+
+    A column counts as present when the file has it with at least one value (releases that keep a
+    fixed column set leave the columns of other years empty). Mental health care is the first
+    alternative of ``mental`` with a present column (ZVWKGGZ in the old layout, ZVWKSPECGGZ +
+    ZVWKGENBASGGZ after the 2014 reform); present columns of another alternative would double
+    count and are not summed. The total is every present ``total`` column plus the mental columns.
+    """
+    have = {c.lower(): c for c in frame.columns}
+    present = {c for c in frame.columns if frame[c].notna().any()}
+
+    def pick(names):
+        return [have[n.lower()] for n in names if n.lower() in have and have[n.lower()] in present]
+
+    mental: list[str] = []
+    for alternative in spec["mental"]:
+        mental = pick(alternative)
+        if mental:
+            break
+    other_mental = [c for alt in spec["mental"] for c in pick(alt) if c not in mental]
+    summed = [c for c in pick(spec["total"]) if c not in mental and c not in other_mental] + mental
+    listed = {n.lower() for n in [*spec["total"], *spec["gp"], *spec.get("not_summed", []),
+                                  *(c for alt in spec["mental"] for c in alt)]}
+    return {"summed": summed, "mental": mental, "gp": pick(spec["gp"]),
+            "not_summed": sorted([*other_mental, *pick(spec.get("not_summed", []))]),
+            "empty": sorted(c for c in frame.columns if c.lower() in listed and c not in present)}
 
 
 def import_cbs(source_dir: str | Path, out_dir: str | Path, *, mapping: str | Path | dict | None = None,
@@ -225,7 +323,8 @@ def import_cbs(source_dir: str | Path, out_dir: str | Path, *, mapping: str | Pa
     say(f"persons: {f.path.name}")
     cols = spec["columns"]
     raw = imp.read(f, [cols["birth_year"], cols["birth_month"], cols["sex"]])
-    sex = raw[cols["sex"]].map({str(k): v for k, v in spec["sex_codes"].items()})
+    sex_codes = {str(k).strip().lower(): v for k, v in spec["sex_codes"].items()}  # codes and value labels
+    sex = raw[cols["sex"]].fillna("").astype(str).str.strip().str.lower().map(sex_codes)
     imp.drop(f.path.name, f"sex code outside {sorted(spec['sex_codes'])}", int(sex.isna().sum()))
     birth = pd.to_numeric(raw[cols["birth_year"]], errors="coerce")
     imp.drop(f.path.name, "birth year missing or not a number", int((birth.isna() & sex.notna()).sum()))
@@ -242,13 +341,17 @@ def import_cbs(source_dir: str | Path, out_dir: str | Path, *, mapping: str | Pa
     say(f"municipality: {fa.path.name} + {fo.path.name}")
     ac, oc = mspec["addresses"]["columns"], mspec["objects"]["columns"]
     addr = imp.read(fa, [ac["start"], ac["end"], ac["object_type"], ac["object"]])
-    objs = imp.read(fo, [oc["object_type"], oc["object"], oc["municipality"]], ids=False)
+    gem_col = pick_year_column(fo.path, oc["municipality"], year=int(mspec.get("municipality_year") or end.year))
+    objs = imp.read(fo, [oc["object_type"], oc["object"], gem_col], ids=False)
     addr = addr.assign(a_start=imp.dates(addr[ac["start"]]), a_end=imp.dates(addr[ac["end"]], open_end=True))
     at_end = addr[(addr["a_start"] <= end) & (addr["a_end"].isna() | (addr["a_end"] >= end))]
     latest = addr.sort_values("a_start").groupby("person_id").tail(1)
     chosen = pd.concat([at_end, latest[~latest["person_id"].isin(at_end["person_id"])]])
     chosen = chosen.sort_values("a_start").groupby("person_id").tail(1)
-    objs = objs.rename(columns={oc["object_type"]: "_t", oc["object"]: "_o", oc["municipality"]: "_gem"})
+    objs = objs.rename(columns={oc["object_type"]: "_t", oc["object"]: "_o", gem_col: "_gem"})
+    for frame, cols_ in ((objs, ["_t", "_o"]), (chosen, [ac["object_type"], ac["object"]])):
+        for c in cols_:  # object numbers as text or as numbers (leading zeros lost): compare without them
+            frame[c] = frame[c].fillna("").astype(str).str.strip().str.lstrip("0")
     chosen = chosen.merge(objs, left_on=[ac["object_type"], ac["object"]], right_on=["_t", "_o"], how="left")
     code = chosen["_gem"].astype(str).str.extract(r"(\d{1,4})$")[0]
     chosen["municipality_code"] = ("GM" + code.str.zfill(4)).where(code.notna())
@@ -279,7 +382,8 @@ def import_cbs(source_dir: str | Path, out_dir: str | Path, *, mapping: str | Pa
     p_end = imp.dates(raw[pc["end"]], open_end=True)
     reason_raw = raw[pc["end_reason"]].fillna("").astype(str).str.strip()
     reason = reason_raw.map({str(k): v for k, v in pspec["end_reason_codes"].items()})
-    unknown_reason = p_end.notna() & reason.isna() & (reason_raw != "")
+    converted = p_end.notna() & reason_raw.isin([str(c) for c in pspec.get("conversion_codes", [])])
+    unknown_reason = p_end.notna() & reason.isna() & (reason_raw != "") & ~converted
     if unknown_reason.any():
         imp.dropped.append({"file": fp.path.name, "reason": "end reason outside the mapping's codes: kept with "
                             "an empty end_reason", "rows": int(unknown_reason.sum())})
@@ -288,10 +392,18 @@ def import_cbs(source_dir: str | Path, out_dir: str | Path, *, mapping: str | Pa
         "start_date": imp.dates(raw[pc["start"]]), "end_date": p_end,
         "end_reason": reason.where(p_end.notna()),
     })
-    partnerships = partnerships[partnerships["kind"].notna()]
-    bad = partnerships["start_date"].isna()
-    imp.drop(fp.path.name, "unparseable start date", int(bad.sum()))
-    partnerships = keep_known(partnerships[~bad], fp.path.name)
+    keep = partnerships["kind"].notna() & partnerships["start_date"].notna()
+    imp.drop(fp.path.name, "unparseable start date", int((partnerships["kind"].notna()
+                                                          & partnerships["start_date"].isna()).sum()))
+    partnerships, joined, alone = merge_conversions(partnerships[keep], converted[keep],
+                                                    gap_days=int(pspec.get("conversion_gap_days", 1)))
+    imp.conversions = {"joined": joined, "without_sequel": alone}
+    imp.drop(fp.path.name, "records joined to the union they continue (conversion P/H: same couple, "
+             "no separation)", joined)
+    if alone:
+        imp.dropped.append({"file": fp.path.name, "reason": "conversions (P/H) without a following record of the "
+                            "same couple: end kept, end_reason empty (not a separation)", "rows": alone})
+    partnerships = keep_known(partnerships, fp.path.name)
     # unions that ended before the window are kept as history; ends after it are still running then
     partnerships = partnerships.assign(end_date=partnerships["end_date"].where(
         partnerships["end_date"].isna() | (partnerships["end_date"] <= end)))
@@ -332,13 +444,22 @@ def import_cbs(source_dir: str | Path, out_dir: str | Path, *, mapping: str | Pa
     frames = []
     for fc in cost_files:
         say(f"health-care costs {fc.year}: {fc.path.name}")
-        cols = list(dict.fromkeys(hspec["total"] + hspec["mental"] + hspec["gp"]))
+        listed = {n.lower() for n in [*hspec["total"], *hspec["gp"], *hspec.get("not_summed", []),
+                                      *(c for alt in hspec["mental"] for c in alt)]}
+        cols = [c for c in list_columns(fc.path) if c.lower() in listed]
         raw = imp.read(fc, cols)
-        num = raw[cols].apply(pd.to_numeric, errors="coerce").fillna(0.0)
+        num = raw[cols].apply(pd.to_numeric, errors="coerce")
+        used = health_columns(num, hspec)
+        if not used["summed"]:
+            raise DataValidationError(f"import-cbs: {fc.path.name} has none of the cost columns of the mapping "
+                                      f"(health_costs: total, mental) with values; it has {list_columns(fc.path)}. "
+                                      f"Adjust the mapping file to this release.")
+        imp.health[str(fc.year)] = {"file": fc.path.name, **used}
+        num = num.fillna(0.0)
         h = pd.DataFrame({"person_id": raw["person_id"], "year": fc.year,
-                          "healthcare_costs_eur": num[hspec["total"]].sum(axis=1),
-                          "mental_healthcare_costs_eur": num[hspec["mental"]].sum(axis=1),
-                          "gp_costs_eur": num[hspec["gp"]].sum(axis=1)})
+                          "healthcare_costs_eur": num[used["summed"]].sum(axis=1),
+                          "mental_healthcare_costs_eur": num[used["mental"]].sum(axis=1),
+                          "gp_costs_eur": num[used["gp"]].sum(axis=1)})
         negative = (h[["healthcare_costs_eur", "mental_healthcare_costs_eur", "gp_costs_eur"]] < 0).any(axis=1)
         imp.drop(fc.path.name, "negative summed costs (corrections)", int(negative.sum()))
         h = keep_known(h[~negative], fc.path.name)
@@ -375,9 +496,11 @@ def import_cbs(source_dir: str | Path, out_dir: str | Path, *, mapping: str | Pa
             "source": "CBS microdata (rendeert import-cbs): " + ", ".join(x["file"] for x in files),
             "observation_start": start.date().isoformat(), "observation_end": end.date().isoformat()}
     (out / "dataset.yml").write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    report = ImportReport(out_dir=out, rows={k: len(v) for k, v in tables.items()}, dropped=imp.dropped, files=files)
+    report = ImportReport(out_dir=out, rows={k: len(v) for k, v in tables.items()}, dropped=imp.dropped, files=files,
+                          health_columns=imp.health, conversions=imp.conversions)
     (out / "import_manifest.json").write_text(json.dumps({
         "source_dir": str(source), "mapping": m, "files": files, "rows": report.rows, "dropped": imp.dropped,
+        "health_columns": imp.health, "partnership_conversions": imp.conversions,
     }, indent=2, default=str), encoding="utf-8")
     say("validating against the data contract ...")
     load_dataset(out)
