@@ -68,28 +68,41 @@ WORLDS = (("factual", None), ("no_divorce", "divorce"), ("no_job_loss", "job_los
           ("no_programme", "programme"), ("delayed_start", "delay_start"))
 
 
-def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = False,
+DYNAMIC_WORLDS = (("no_exit_to_work", "exit_to_work"), ("exit_not_now", "delay_exit"))
+
+
+def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = False, dynamics: bool = False,
              progress: bool = False) -> SyntheticDraw:
     """Simulate ``n_persons`` over 2014-2023 and compute the truths; see the module docstring.
 
-    ``progress`` shows a bar on standard error, one step per world and per later stage.
+    ``dynamics`` switches on the dynamic world of ``model.DYNAMICS`` and state-dependent health
+    (``truth.STATE_EFFECTS``): unions form and dissolve during the window, a partner protects against
+    bijstand, health drifts with time on bijstand; the counterfactual worlds are the never-treated
+    ones. On it, comparison groups that are not at risk of the event give biased effects
+    (tests/designs). ``progress`` shows a bar on standard error, one step per world and later stage.
     """
     from tqdm import tqdm
 
     if not isinstance(n_persons, (int, np.integer)) or n_persons < 100:
         raise ParameterError(f"n_persons={n_persons!r}: give an integer of at least 100.")
-    bar = tqdm(total=len(WORLDS) + 3, desc="synthetic", unit="step", disable=not progress, file=sys.stderr)
+    if not isinstance(dynamics, (bool, np.bool_)):
+        raise ParameterError(f"dynamics={dynamics!r}: give True or False.")
+    world_list = WORLDS + (DYNAMIC_WORLDS if dynamics else ())
+    bar = tqdm(total=len(world_list) + 3, desc="synthetic", unit="step", disable=not progress, file=sys.stderr)
     rng = np.random.default_rng([seed, 1])
     pop = _population(int(n_persons), rng)
     worlds = {}
-    for name, off in WORLDS:
+    for name, off in world_list:
         bar.set_postfix_str(f"world {name}")
-        worlds[name] = model.simulate_world(pop, seed=seed, n_months=N_MONTHS, start_year=START_YEAR, switch_off=off)
+        worlds[name] = model.simulate_world(pop, seed=seed, n_months=N_MONTHS, start_year=START_YEAR, switch_off=off,
+                                            dynamics=bool(dynamics))
         bar.update()
     ids = np.array([f"P{i:07d}" for i in range(n_persons)], dtype=object)
     bar.set_postfix_str("health")
     health, health_truth = tr.health(pop, worlds["factual"], seed=seed, start_year=START_YEAR,
-                                     pre_exit_dip=pre_exit_dip)
+                                     pre_exit_dip=pre_exit_dip,
+                                     untreated_worlds={"never": worlds["no_exit_to_work"], "not_now": worlds["exit_not_now"]}
+                                     if dynamics else None)
     bar.update()
     bar.set_postfix_str("contract tables")
     frames = tr.contract_tables(pop, worlds["factual"], ids, health, seed=seed, start_year=START_YEAR)
@@ -99,17 +112,20 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     bar.update()
     bar.close()
     meta = {
-        "name": f"synthetic-n{n_persons}-seed{seed}" + ("-dip" if pre_exit_dip else ""),
+        "name": f"synthetic-n{n_persons}-seed{seed}" + ("-dip" if pre_exit_dip else "") + ("-dynamic" if dynamics else ""),
         "source": "rendeert synthetic register simulator (analysis.data.synthetic), "
-                  f"{n_persons} persons, seed {seed}" + (", pre-exit health dip" if pre_exit_dip else ""),
+                  f"{n_persons} persons, seed {seed}" + (", pre-exit health dip" if pre_exit_dip else "")
+                  + (", dynamic unions and state-dependent health" if dynamics else ""),
         "observation_start": f"{START_YEAR}-01-01",
         "observation_end": f"{START_YEAR + N_MONTHS // 12 - 1}-12-31",
     }
     truth = {
         "truths": truths,
         "definitions": tr.DEFINITIONS,
-        "parameters": {"n_persons": n_persons, "seed": seed, "pre_exit_dip": pre_exit_dip,
-                       "effects_in_model": model.EFFECTS},
+        "parameters": {"n_persons": n_persons, "seed": seed, "pre_exit_dip": pre_exit_dip, "dynamics": bool(dynamics),
+                       "effects_in_model": model.EFFECTS,
+                       **({"dynamics_in_model": model.DYNAMICS, "state_effects_in_model": tr.STATE_EFFECTS}
+                          if dynamics else {})},
     }
     return SyntheticDraw(tables=frames, truth=truth, meta=meta)
 

@@ -11,6 +11,17 @@ mental health, unobserved in the data) drives job loss, job finding, bijstand
 entry and exit, programme assignment and health; observed education,
 migration background and age do too. The partnership process does not depend
 on work or bijstand, so separations happen at the same moment in every world.
+
+The dynamic world (``dynamics=True``, the credible-designs issue) adds what makes
+naive comparison groups wrong: unions form and dissolve throughout the window
+(people partner later, separate and re-partner), a partner's income protects
+against bijstand (lower entry, and an exit when a recipient moves in with a
+partner), a divorce reaches the register 1-9 months after the couple split up (the
+effect starts before the registered event: anticipation in the data), and the
+counterfactual worlds switch a cause off for good: in
+``switch_off="divorce"`` no union ends, in ``switch_off="exit_to_work"`` nobody
+leaves bijstand for work. Those are the never-treated potential outcomes
+Y(infinity) that Callaway & Sant'Anna identify.
 """
 
 from __future__ import annotations
@@ -20,6 +31,16 @@ from dataclasses import dataclass
 import numpy as np
 
 N_MONTHS_DEFAULT = 120
+
+#: The dynamic world's union and household effects (log-odds).
+DYNAMICS = {
+    "union_formation_monthly": 0.04,    # monthly probability that a single adult under 35 forms a union
+    "union_formation_monthly_35_50": 0.01,  # the same at 35 to 49
+    "partner_entry": -2.5,              # bijstand entry log-odds while partnered (the partner's income)
+    "partner_exit": 0.8,                # probability that a recipient forming a union leaves bijstand then
+    "young_entry": 2.0,                 # extra entry log-odds at 18-20, falling linearly to 0 at 30
+    "registration_lag_months": (1, 9),  # a divorce is registered this many months after the split
+}
 
 #: Causal effects built into the model (log-odds unless said otherwise). The truths in truth.json
 #: are NOT these numbers: they are computed from the simulated potential outcomes.
@@ -65,9 +86,12 @@ class World:
 
 
 def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int,
-                   switch_off: str | None = None) -> World:
+                   switch_off: str | None = None, dynamics: bool = False) -> World:
     """Run the monthly model; ``switch_off`` names an effect to remove ("divorce", "job_loss", "programme"),
-    or "delay_start": the first programme start offered to a person does not happen (later ones may)."""
+    or "delay_start": the first programme start offered to a person does not happen (later ones may);
+    "exit_to_work" (dynamic world): nobody leaves bijstand for work; "delay_exit": a person's first exit
+    to work does not happen in that calendar year (later ones may). With ``dynamics`` the union and
+    household effects of :data:`DYNAMICS` are on and "divorce" means that no union ends."""
     n = len(pop.u)
     edu_score = pop.education - 1.0
     nonwest = (pop.migration == 2).astype(float)
@@ -90,6 +114,9 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
     left_other = np.full(n, -10_000, dtype=np.int32)  # month of the last exit from bijstand not into work
     kind = np.zeros(n, dtype=np.int8)
     union_start = np.full(n, -1, dtype=np.int32)
+    registered_end = np.full(n, -10_000, dtype=np.int32)  # month the last union's end is registered
+    tried_exit = np.zeros(n, dtype=bool)  # "delay_exit" world
+    blocked_until = np.full(n, -1, dtype=np.int32)
     unions: list = []
 
     rng0 = np.random.default_rng([seed, 10_001])
@@ -108,19 +135,36 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
 
     for t in range(n_months):
         rng = np.random.default_rng([seed, t])
-        draws = rng.random((9, n))
+        draws = rng.random((11 if dynamics else 9, n))  # the first 9 rows are the same either way
         age = start_year + t // 12 - pop.birth_year
         active = (age >= 18) & (age <= 66)
 
         # partnerships: independent of work and bijstand (same timing in every world)
-        form = ~cur_par & (age >= 18) & (draws[0] < 0.004)
+        if dynamics:
+            p_form = np.where(age < 35, DYNAMICS["union_formation_monthly"],
+                              np.where(age < 50, DYNAMICS["union_formation_monthly_35_50"], 0.0))
+            form = ~cur_par & (age >= 18) & (draws[0] < p_form) & (t > registered_end)
+        else:
+            form = ~cur_par & (age >= 18) & (draws[0] < 0.004)
         h_sep = logistic(-5.9 - 0.25 * edu_score - 0.25 * pop.u + 0.5 * (kind == 2))
         split = cur_par & (draws[1] < h_sep)
+        if dynamics and switch_off == "divorce":
+            split[:] = False  # Y(infinity): no union ends
+        # the register sees a divorce (marriage, registered partnership) only when the court or the
+        # municipality registers it, 1-9 months after the couple split up; a cohabitation ends in the
+        # register when one partner moves out, the same month (dynamic world)
+        lag = np.where(kind != 2, 1 + (draws[10] * 9).astype(np.int32), 0) if dynamics else np.zeros(n, np.int32)
+        seen = t + lag < n_months  # registered inside the window; else the union is still open in the register
         for i in np.flatnonzero(split):
-            unions.append((i, int(union_start[i]), t, int(kind[i]), "separation" if kind[i] == 2 else "divorce"))
-        first_sep = split & (sep_m < 0)
-        sep_m[first_sep] = t
+            if seen[i]:
+                unions.append((i, int(union_start[i]), t + int(lag[i]), int(kind[i]),
+                               "separation" if kind[i] == 2 else "divorce"))
+            else:
+                unions.append((i, int(union_start[i]), -1, int(kind[i]), ""))
+        first_sep = split & seen & (sep_m < 0)
+        sep_m[first_sep] = t + lag[first_sep]
         last_sep[split] = t
+        registered_end[split] = t + lag[split]
         cur_par = (cur_par & ~split) | form
         kind[form] = np.searchsorted([0.45, 0.5, 1.0], draws[2][form])
         union_start[form] = t
@@ -146,6 +190,9 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
         since_sep = t - last_sep
         since_jl = t - last_jl
         lin = -6.4 - 1.0 * e + 0.2 * (pop.sex_f == 1)
+        if dynamics:
+            lin = lin + DYNAMICS["partner_entry"] * cur_par
+            lin = lin + DYNAMICS["young_entry"] * np.clip((30 - age) / 10, 0, 1)
         if switch_off != "divorce":
             recent = (since_sep >= 0) & (since_sep < 12)
             dep = (t - last_emp) > 12
@@ -161,7 +208,16 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
         if switch_off != "programme":
             lin_w = lin_w + on_prog * EFFECTS["programme_exit_work"]
         to_work = cur_bij & (draws[7] < logistic(lin_w))
+        if switch_off == "exit_to_work":
+            to_work[:] = False  # Y(infinity) of the exit_health study: nobody leaves bijstand for work
+        elif switch_off == "delay_exit":  # a person's first exit to work does not happen in that calendar year
+            first_try = to_work & ~tried_exit
+            tried_exit |= first_try
+            blocked_until[first_try] = (t // 12) * 12 + 11
+            to_work &= t > blocked_until
         other = cur_bij & ~to_work & (draws[7] > 1 - logistic(-4.0 + 0.1 * (age > 60)))
+        if dynamics:  # moving in with an earning partner ends entitlement
+            other |= cur_bij & ~to_work & form & (draws[9] < DYNAMICS["partner_exit"])
         aged_out = cur_bij & ~active
         # programme assignment: caseworkers pick recipients with better prospects, after 3 months, on what
         # they observe (the ladder assessment, education, age): selection on observables, strong enough

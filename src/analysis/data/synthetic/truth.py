@@ -15,6 +15,8 @@ from analysis.data.synthetic import tables as tb
 from analysis.data.synthetic.model import Population, World
 
 N_YEARS = 10
+#: The dynamic world's state dependence of health: per bijstand month in the 24 months up to December.
+STATE_EFFECTS = {"antidepressants_per_month": 0.008, "costs_per_month": 100.0, "mental_costs_per_month": 20.0}
 P_START = 12  # the intake study counts inflow from the 13th month of the window
 HORIZON = 24
 
@@ -28,6 +30,8 @@ DEFINITIONS = {
     "*_job_loss*": "the same with the first end of an employment spell (month of its end date) as the event",
     "att_<outcome>": "mean over person-years t >= g of persons whose first exit to work falls in year g >= 2015 (cohorts with a pre-period), outcome with minus without the work effect on health",
     "att_<outcome>_e<k>": "the same over person-years with t - g = k",
+    "att_<outcome>_at_risk": "dynamic world: the same over persons on bijstand on 31 December before their exit year (the at-risk design's treated), against the world where nobody leaves bijstand for work; _e<k> by years since",
+    "att_<outcome>_risk_set": "dynamic world: the same persons, against the world where their first exit to work does not happen in that calendar year (later exits may): leaving now rather than not now (Sianesi 2004)",
     "att_months_bijstand_24m": "mean over first programme starts in month m (m+24 in the window) of months with bijstand in m+1..m+24, factual minus the world where that start does not happen then (later starts may: the risk-set estimand of starting now versus not now, Sianesi 2004)",
     "att_months_bijstand_24m_vs_never": "the same against the world without any programme effect",
     "att_employed_24m": "the same for being employed in month m+24",
@@ -47,8 +51,24 @@ def first_exit_year(world: World) -> np.ndarray:
     return np.where(has & (first >= 1), (first - 1) // 12, -1)
 
 
-def health(pop: Population, world: World, *, seed: int, start_year: int, pre_exit_dip: bool):
-    """Yearly health outcomes (factual) and, for the treated, the outcomes without the work effect."""
+def recent_bijstand_months(world: World, window: int = 24) -> np.ndarray:
+    """Persons x years: months with bijstand in the ``window`` months up to December of each year."""
+    b = world.bijstand.astype(np.int16)
+    n, T = b.shape
+    cum = np.concatenate([np.zeros((n, 1), dtype=np.int32), np.cumsum(b, axis=1, dtype=np.int32)], axis=1)
+    ends = np.arange(12, T + 1, 12)                     # months 0..end-1 of each year
+    return (cum[:, ends] - cum[:, np.maximum(ends - window, 0)]).astype(float)
+
+
+def health(pop: Population, world: World, *, seed: int, start_year: int, pre_exit_dip: bool,
+           untreated_worlds: dict | None = None):
+    """Yearly health outcomes (factual) and, for the treated, the outcomes without the work effect.
+
+    ``untreated_worlds`` (the dynamic world) switches to :func:`_state_health`.
+    """
+    if untreated_worlds is not None:
+        return _state_health(pop, world, untreated_worlds, seed=seed, start_year=start_year,
+                             pre_exit_dip=pre_exit_dip)
     n = len(pop.u)
     rng = np.random.default_rng([seed, 20_000])
     years = np.arange(N_YEARS)
@@ -77,15 +97,6 @@ def health(pop: Population, world: World, *, seed: int, start_year: int, pre_exi
     other1 = other0 - np.minimum(np.where(k == 0, 150.0, 300.0), 0.5 * other0) * post
     mental1 = mental0 - np.minimum(np.where(k == 0, 80.0, 150.0), 0.8 * mental0) * post
     gp1 = gp0 - np.minimum(15.0, 0.5 * gp0) * post
-    person = np.repeat(np.arange(n), N_YEARS)
-    frame = pd.DataFrame({
-        "_row": person,
-        "year": np.tile(start_year + years, n),
-        "healthcare_costs_eur": np.round((other1 + mental1 + gp1).ravel(), 2),
-        "mental_healthcare_costs_eur": np.round(mental1.ravel(), 2),
-        "gp_costs_eur": np.round(gp1.ravel(), 2),
-        "antidepressants": ad1.ravel().astype(np.int8),
-    })
     truth = {
         "g": g, "k": k,
         "antidepressants": (ad1.astype(float), ad0.astype(float)),
@@ -93,7 +104,82 @@ def health(pop: Population, world: World, *, seed: int, start_year: int, pre_exi
         "mental_healthcare_costs_eur": (np.round(mental1, 2), np.round(mental0, 2)),
         "gp_costs_eur": (np.round(gp1, 2), np.round(gp0, 2)),
     }
-    return frame, truth
+    return _health_frame(start_year, n, ad1, other1 + mental1 + gp1, mental1, gp1), truth
+
+
+def _health_frame(start_year, n, ad, total, mental, gp) -> pd.DataFrame:
+    return pd.DataFrame({
+        "_row": np.repeat(np.arange(n), N_YEARS),
+        "year": np.tile(start_year + np.arange(N_YEARS), n),
+        "healthcare_costs_eur": np.round(total.ravel(), 2),
+        "mental_healthcare_costs_eur": np.round(mental.ravel(), 2),
+        "gp_costs_eur": np.round(gp.ravel(), 2),
+        "antidepressants": ad.ravel().astype(np.int8),
+    })
+
+
+def _state_health(pop: Population, world: World, untreated_worlds: dict, *, seed: int, start_year: int,
+                  pre_exit_dip: bool):
+    """Health that depends on the current benefit state and its duration (the dynamic world).
+
+    Antidepressant use and costs rise with the bijstand months in the 24 months up to December, on each
+    world's own bijstand path, and work lowers them from the year of a world's first exit to work. The
+    same random numbers in every world, so differences between worlds are the causal effects:
+
+    - ``never``: the world in which nobody leaves bijstand for work, Y(infinity) (Callaway & Sant'Anna's
+      untreated outcome; truths ``att_<outcome>_at_risk``);
+    - ``not_now``: the world in which a person's first exit to work does not happen in that calendar
+      year (later ones may), the risk-set estimand of leaving now rather than not now (Sianesi 2004;
+      truths ``att_<outcome>_risk_set``).
+
+    Persons off bijstand do not drift, so a comparison group of everyone ever on bijstand has the wrong
+    counterfactual trend; and comparison units that stay "not yet treated" are those who left bijstand
+    for other reasons more often (they can no longer leave for work), so conditioning on a later exit
+    selects on the state too.
+    """
+    n = len(pop.u)
+    rng = np.random.default_rng([seed, 20_000])
+    years = np.arange(N_YEARS)
+    female = pop.sex_f.astype(float)
+    uni = rng.random((n, N_YEARS))
+    base = 900 * np.exp(0.6 * rng.normal(size=n) - 0.25 * pop.u)
+    shock = rng.gamma(2.0, 0.5, size=(n, N_YEARS))
+    mental_base = np.where(pop.u < -0.5, 450.0, 90.0)
+    mental_draw = rng.gamma(1.5, 1 / 1.5, size=(n, N_YEARS))
+    gp_draw = 140 + 40 * rng.gamma(2.0, 0.5, size=(n, N_YEARS))
+    g_fact = first_exit_year(world)
+    k_fact = np.where(g_fact[:, None] >= 0, years[None, :] - g_fact[:, None], -99)
+
+    def outcomes(w: World | None, work: bool):
+        """ad, total, mental, gp in world ``w`` (None: the factual world), with or without work effects."""
+        wld = world if w is None else w
+        recent = recent_bijstand_months(wld)
+        g = first_exit_year(wld)
+        k = np.where(g[:, None] >= 0, years[None, :] - g[:, None], -99)
+        post = (k >= 0) & work
+        p = 0.05 + 0.03 * female[:, None] - 0.03 * pop.u[:, None] + 0.002 * years[None, :] \
+            + STATE_EFFECTS["antidepressants_per_month"] * recent
+        other = base[:, None] * shock + 35 * years[None, :] + STATE_EFFECTS["costs_per_month"] * recent
+        if pre_exit_dip:  # the dip sits before the factual exit in every world (anticipation of the job)
+            p = p + 0.05 * (k_fact == -1) + 0.03 * (k_fact == -2)
+            other = other + 500 * (k_fact == -1) + 300 * (k_fact == -2)
+        p = np.clip(p, 0.005, 0.9)
+        p = np.clip(p - np.where(k == 0, 0.02, 0.035) * post, 0.0, 0.9)
+        mental = mental_base[:, None] * mental_draw + STATE_EFFECTS["mental_costs_per_month"] * recent * mental_draw
+        other = other - np.minimum(np.where(k == 0, 150.0, 300.0), 0.5 * other) * post
+        mental = mental - np.minimum(np.where(k == 0, 80.0, 150.0), 0.8 * mental) * post
+        gp = gp_draw - np.minimum(15.0, 0.5 * gp_draw) * post
+        return (uni < p).astype(float), np.round(other + mental + gp, 2), np.round(mental, 2), np.round(gp, 2)
+
+    fact = outcomes(None, True)
+    never = outcomes(untreated_worlds["never"], False)
+    not_now = outcomes(untreated_worlds["not_now"], True)
+    names = ("antidepressants", "healthcare_costs_eur", "mental_healthcare_costs_eur", "gp_costs_eur")
+    truth = {"g": g_fact, "k": k_fact}
+    for j, name in enumerate(names):
+        truth[name] = (fact[j], never[j])
+        truth[f"{name}:not_now"] = (fact[j], not_now[j])
+    return _health_frame(start_year, n, fact[0], fact[1], fact[2], fact[3]), truth
 
 
 def contract_tables(pop: Population, world: World, ids: np.ndarray, health: pd.DataFrame, *, seed: int,
@@ -274,6 +360,9 @@ def truths(pop: Population, worlds: dict, health_truth: dict, *, start_year: int
     # exit_health
     g, k = health_truth["g"], health_truth["k"]
     treated_py = (g[:, None] >= 1) & (k >= 0)
+    # the at-risk design's treated: on bijstand in December of the year before the exit year
+    december_before = np.clip(12 * g - 1, 0, T - 1)
+    at_risk = (g >= 1) & fact.bijstand[np.arange(n), december_before]
     for outcome in ("antidepressants", "healthcare_costs_eur", "mental_healthcare_costs_eur", "gp_costs_eur"):
         y1, y0 = health_truth[outcome]
         diff = y1 - y0
@@ -281,6 +370,13 @@ def truths(pop: Population, worlds: dict, health_truth: dict, *, start_year: int
         if outcome in ("antidepressants", "healthcare_costs_eur"):
             for e in range(4):
                 out[f"att_{outcome}_e{e}"] = float(diff[treated_py & (k == e)].mean())
+        if f"{outcome}:not_now" not in health_truth:
+            continue
+        # the dynamic world: the at-risk designs' estimands, over persons on bijstand on 31 December before
+        for suffix, d in (("_at_risk", diff), ("_risk_set", np.subtract(*health_truth[f"{outcome}:not_now"]))):
+            out[f"att_{outcome}{suffix}"] = float(d[treated_py & at_risk[:, None]].mean())
+            for e in range(4):
+                out[f"att_{outcome}{suffix}_e{e}"] = float(d[treated_py & at_risk[:, None] & (k == e)].mean())
     # intervention
     m = fact.programme_month
     by = {}

@@ -1,0 +1,192 @@
+"""Event cohorts with their at-risk definition: who has the event when, and who could have had it.
+
+An :class:`EventCohorts` holds, for one population, each unit's first event period
+(the cohort; 0 = no event in the window), the units x periods matrix of being at
+risk of the event, and the covariates at any base period. The at-risk matrix is
+what makes a comparison group credible: :func:`analysis.estimators.did.at_risk.att_gt_at_risk`
+compares the units that have the event with units at risk at the same base period.
+
+- ``divorce_cohorts``: monthly; the event is the end of a union by divorce or
+  separation (data-contract.md); at risk = in a union and not yet separated.
+  Covariates at the base month: age, female, education (middle, high), migration
+  background (western, non-western), union duration (2-5 years, 5 years or more; under 2 the reference).
+- ``exit_to_work_cohorts``: yearly (health is yearly); the event is the first exit
+  from bijstand to work (employment starting within ``exit_window_days`` of the spell's
+  end), its period the calendar year of the spell's end; at risk in year t = on
+  bijstand in December of year t and not yet left for work. Covariates at the base
+  year: age, female, education, migration background, spell duration on 31 December
+  (1-2 years, over 2 years; a year or less the reference) and bijstand months in the 24
+  months up to that December (7-12, 13-18, 19-24; 6 or fewer the reference).
+
+Matrices are built from spells with difference arrays (one pass, int8), not by
+expanding spells to rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+COVARIATES = ("age", "female", "education_middle", "education_high", "migration_western",
+              "migration_non_western")
+
+
+@dataclass(frozen=True)
+class EventCohorts:
+    """Units, their first event period and their risk of the event, for one population."""
+
+    event: str
+    unit_ids: np.ndarray
+    periods: np.ndarray            # period labels: months (year * 12 + month - 1) or years
+    cohort: np.ndarray             # first event period as position 1..T; 0 = none in the window
+    at_risk: np.ndarray            # units x periods, bool
+    at_risk_rule: str
+    covariate_names: tuple
+    covariates_at: Callable[[int], np.ndarray] = field(repr=False, compare=False)  # position -> n x k
+    frequency: str = "month"
+
+    @property
+    def n_treated(self) -> int:
+        return int((self.cohort > 0).sum())
+
+    def covariates(self, names=None) -> np.ndarray:
+        """Units x T x k covariates (only for small populations; estimators call ``covariates_at``)."""
+        idx = [self.covariate_names.index(c) for c in (names or self.covariate_names)]
+        return np.stack([self.covariates_at(b)[:, idx] for b in range(len(self.periods))], axis=1)
+
+
+def interval_matrix(rows: np.ndarray, start: np.ndarray, end: np.ndarray, n: int, T: int) -> np.ndarray:
+    """n x T bool: True in periods start..end (positions, inclusive, clipped to the window) of each row."""
+    start = np.clip(np.asarray(start, dtype=np.int64), 0, T)
+    end = np.clip(np.asarray(end, dtype=np.int64), -1, T - 1)
+    ok = end >= start
+    diff = np.zeros((n, T + 1), dtype=np.int16)
+    np.add.at(diff, (rows[ok], start[ok]), 1)
+    np.add.at(diff, (rows[ok], end[ok] + 1), -1)
+    return np.cumsum(diff[:, :T], axis=1, dtype=np.int16) > 0
+
+
+def _person_covariates(persons: pd.DataFrame) -> dict:
+    edu = persons["education"].astype("string") if "education" in persons else pd.Series(pd.NA, index=persons.index)
+    mig = persons["migration_background"].astype("string") if "migration_background" in persons \
+        else pd.Series(pd.NA, index=persons.index)
+    return {
+        "birth_year": persons["birth_year"].to_numpy(dtype=float),
+        "female": (persons["sex"] == "F").to_numpy(dtype=float),
+        "education_middle": (edu == "middle").fillna(False).to_numpy(dtype=float),
+        "education_high": (edu == "high").fillna(False).to_numpy(dtype=float),
+        "migration_western": (mig == "western").fillna(False).to_numpy(dtype=float),
+        "migration_non_western": (mig == "non_western").fillna(False).to_numpy(dtype=float),
+    }
+
+
+def _month(dates: pd.Series) -> np.ndarray:
+    d = pd.to_datetime(dates)
+    return (d.dt.year * 12 + d.dt.month - 1).to_numpy()
+
+
+def divorce_cohorts(store, *, persons: pd.DataFrame | None = None) -> EventCohorts:
+    """Monthly divorce/separation cohorts among everyone ever in a union (see the module docstring)."""
+    ds = store.dataset
+    start, end = ds.meta["observation_start"], ds.meta["observation_end"]
+    m0, m1 = start.year * 12 + start.month - 1, end.year * 12 + end.month - 1
+    T = m1 - m0 + 1
+    unions = ds.tables["partnerships"]
+    people = ds.tables["persons"] if persons is None else persons
+    people = people[people["person_id"].isin(unions["person_id"])].reset_index(drop=True)
+    index = pd.Index(people["person_id"])
+    rows = index.get_indexer(unions["person_id"])
+    u = unions[rows >= 0]
+    rows = rows[rows >= 0]
+    s = _month(u["start_date"]) - m0
+    e = np.where(u["end_date"].isna(), T - 1, _month(u["end_date"].fillna(pd.Timestamp(end))) - m0)
+    partnered = interval_matrix(rows, s, e, len(people), T)
+    ended = u["end_reason"].isin(["divorce", "separation"]).to_numpy() & u["end_date"].notna().to_numpy()
+    first = np.full(len(people), np.iinfo(np.int64).max)
+    np.minimum.at(first, rows[ended], e[ended])
+    in_window = (first >= 0) & (first < T)
+    cohort = np.where(in_window, first + 1, 0).astype(float)          # position 1..T
+    # not yet separated: before the first separation (a union ending before the window counts as none)
+    not_yet = np.arange(T)[None, :] < np.where(in_window, first, T)[:, None]
+    at_risk = partnered & not_yet
+    # union duration at month b: months since the start of the union covering b
+    union_start = np.full((len(people), T), -1, dtype=np.int32)
+    order = np.argsort(s, kind="stable")
+    for r, a, b in zip(rows[order], s[order], e[order]):
+        lo, hi = max(a, 0), min(b, T - 1)
+        if hi >= lo:
+            union_start[r, lo:hi + 1] = a
+    base = _person_covariates(people)
+
+    def covariates_at(b: int) -> np.ndarray:
+        year = (m0 + b) // 12
+        dur = np.where(union_start[:, b] != -1, (b - union_start[:, b]) / 12.0, 0.0)
+        return np.column_stack([year - base["birth_year"], base["female"], base["education_middle"],
+                                base["education_high"], base["migration_western"], base["migration_non_western"],
+                                (dur >= 2) & (dur < 5), dur >= 5])
+
+    return EventCohorts(event="divorce", unit_ids=people["person_id"].to_numpy(), periods=np.arange(m0, m1 + 1),
+                        cohort=cohort, at_risk=at_risk,
+                        at_risk_rule="in a union in the base month and not yet separated",
+                        covariate_names=COVARIATES + ("union_2_5_years", "union_5_years_plus"), covariates_at=covariates_at,
+                        frequency="month")
+
+
+def exit_to_work_cohorts(store, *, exit_window_days: int = 31, persons: pd.DataFrame | None = None) -> EventCohorts:
+    """Yearly exit-to-work cohorts among everyone with bijstand in the window (module docstring)."""
+    ds = store.dataset
+    start, end = ds.meta["observation_start"], ds.meta["observation_end"]
+    years = np.arange(start.year, end.year + 1)
+    con = store.connect()
+    spells = con.execute("SELECT person_id, start_month, end_month FROM bijstand_spells").df()
+    exits = con.execute(f"""SELECT person_id, min(year(end_date)) AS year FROM bijstand_exits
+                            WHERE days_to_employment IS NOT NULL AND days_to_employment <= {int(exit_window_days)}
+                            GROUP BY person_id""").df()
+    people = store.read("persons") if persons is None else persons
+    people = people[people["person_id"].isin(spells["person_id"])].reset_index(drop=True)
+    index = pd.Index(people["person_id"])
+    n, T = len(people), len(years)
+    m0 = start.year * 12 + start.month - 1
+    rows = index.get_indexer(spells["person_id"])
+    sp = spells[rows >= 0]
+    rows = rows[rows >= 0]
+    decembers = years * 12 + 11
+    # on bijstand in December of year t; spell start of the spell covering that December
+    on_dec = np.zeros((n, T), dtype=bool)
+    spell_start = np.full((n, T), -1, dtype=np.int32)
+    sm, em = sp["start_month"].to_numpy(), sp["end_month"].to_numpy()
+    for j, dm in enumerate(decembers):
+        cover = (sm <= dm) & (em >= dm)
+        on_dec[rows[cover], j] = True
+        spell_start[rows[cover], j] = sm[cover]
+    # bijstand months in the 24 months up to 31 December of each year (the state health drifts with)
+    bm = con.execute("SELECT person_id, year, bijstand_months FROM person_year WHERE bijstand_months > 0").df()
+    months = np.zeros((n, T))
+    br = index.get_indexer(bm["person_id"])
+    okb = br >= 0
+    months[br[okb], bm["year"].to_numpy()[okb] - years[0]] = bm["bijstand_months"].to_numpy()[okb]
+    recent = months + np.concatenate([np.zeros((n, 1)), months[:, :-1]], axis=1)
+    g = np.zeros(n)
+    er = index.get_indexer(exits["person_id"])
+    ok = er >= 0
+    g[er[ok]] = exits["year"].to_numpy()[ok] - years[0] + 1                  # position 1..T
+    not_yet = np.arange(T)[None, :] < np.where(g > 0, g - 1, T)[:, None]    # years before the exit year
+    at_risk = on_dec & not_yet
+    base = _person_covariates(people)
+
+    def covariates_at(b: int) -> np.ndarray:
+        dur = np.where(spell_start[:, b] >= 0, (decembers[b] - spell_start[:, b] + 1) / 12.0, 0.0)
+        return np.column_stack([years[b] - base["birth_year"], base["female"], base["education_middle"],
+                                base["education_high"], base["migration_western"], base["migration_non_western"],
+                                (dur > 1) & (dur <= 2), dur > 2,
+                                (recent[:, b] > 6) & (recent[:, b] <= 12), (recent[:, b] > 12) & (recent[:, b] <= 18),
+                                recent[:, b] > 18])
+
+    del m0
+    return EventCohorts(event="exit_to_work", unit_ids=people["person_id"].to_numpy(), periods=years, cohort=g,
+                        at_risk=at_risk, at_risk_rule="on bijstand on 31 December of the base year and not yet left for work",
+                        covariate_names=COVARIATES + ("spell_1_2_years", "spell_2_years_plus", "recent_months_7_12",
+                                                     "recent_months_13_18", "recent_months_19_24"), covariates_at=covariates_at, frequency="year")

@@ -1,0 +1,106 @@
+"""att_gt_at_risk: with every unit at risk it is R did's att_gt (validated in tests/reference/mpdta);
+restricting the comparison group changes exactly the comparison units."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.errors import ParameterError
+from analysis.estimators import att_gt
+from analysis.estimators.did.at_risk import att_gt_at_risk
+from analysis.estimators.did.panel import Panel
+
+MPDTA = Path(__file__).resolve().parents[1] / "reference" / "mpdta" / "mpdta.csv"
+#: the same arithmetic in another order: agreement to rounding
+SAME = 1e-10
+
+
+@pytest.fixture(scope="module")
+def mpdta():
+    d = pd.read_csv(MPDTA).sort_values(["countyreal", "year"])
+    y = d["lemp"].to_numpy().reshape(-1, 5)
+    first = d.groupby("countyreal")["first.treat"].first().to_numpy()
+    cohort = np.where(first > 0, first - 2002, 0)       # years 2003..2007 are periods 1..5
+    x = d.groupby("countyreal")["lpop"].first().to_numpy()
+    return y, cohort, x
+
+
+def _table(res):
+    return res.estimates.set_index(["group", "time"])[["estimate", "std_error"]].sort_index()
+
+
+@pytest.mark.parametrize("control", ["not_yet_treated", "never_treated"])
+def test_everyone_at_risk_equals_att_gt(mpdta, control):
+    y, cohort, _ = mpdta
+    ours = att_gt_at_risk(y, cohort, np.ones_like(y, dtype=bool), control=control)
+    ref = att_gt(Panel.from_arrays(y, cohort), control=control)
+    a, b = _table(ours), _table(ref)
+    assert a.index.equals(b.index)
+    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), atol=SAME)
+    for kind in ("simple", "dynamic", "group"):
+        np.testing.assert_allclose(ours.aggregate(kind).estimates[["estimate", "std_error"]].to_numpy(),
+                                   ref.aggregate(kind).estimates[["estimate", "std_error"]].to_numpy(), atol=SAME)
+
+
+@pytest.mark.parametrize("method", ["dr", "reg", "ipw"])
+def test_everyone_at_risk_equals_att_gt_with_a_covariate(mpdta, method):
+    y, cohort, x = mpdta
+    ours = att_gt_at_risk(y, cohort, np.ones_like(y, dtype=bool), covariates=x, method=method,
+                          control="not_yet_treated")
+    ref = att_gt(Panel.from_arrays(y, cohort, covariates=x), control="not_yet_treated", method=method)
+    np.testing.assert_allclose(_table(ours).to_numpy(), _table(ref).to_numpy(), atol=1e-8)
+
+
+def test_comparison_units_not_at_risk_are_left_out():
+    """Cohort 3's comparison units must be at risk in period 2; a unit that is not is no comparison unit."""
+    rng = np.random.default_rng(0)
+    n, T = 60, 5
+    y = rng.normal(size=(n, T))
+    cohort = np.r_[np.full(10, 3), np.zeros(n - 10)]
+    risk = np.ones((n, T), dtype=bool)
+    risk[10:30, 1] = False                               # 20 never-treated units not at risk at base
+    res = att_gt_at_risk(y, cohort, risk, control="never_treated")
+    cell = res.estimates.set_index(["group", "time"]).loc[(3.0, 4.0)]
+    expected = (y[:10, 3] - y[:10, 1]).mean() - (y[30:, 3] - y[30:, 1]).mean()   # closed form
+    assert cell["estimate"] == pytest.approx(expected, abs=SAME)
+    assert cell["n_control"] == 30 and cell["n_treated"] == 10
+
+
+def test_treated_not_at_risk_at_base_are_out_of_the_design():
+    rng = np.random.default_rng(1)
+    y = rng.normal(size=(40, 4))
+    cohort = np.r_[np.full(12, 3), np.zeros(28)]
+    risk = np.ones((40, 4), dtype=bool)
+    risk[:2, 1] = False
+    res = att_gt_at_risk(y, cohort, risk)
+    assert res.diagnostics["treated_not_at_risk"] == 2
+    assert set(res.estimates["n_treated"]) == {10}
+
+
+def test_universal_base_and_anticipation_cells():
+    """Universal base: every cell of cohort 4 is compared with period 2 - anticipation ... as R did."""
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=(50, 6))
+    cohort = np.r_[np.full(10, 4), np.zeros(40)]
+    risk = np.ones((50, 6), dtype=bool)
+    uni = att_gt_at_risk(y, cohort, risk, base_period="universal", anticipation=1, control="never_treated")
+    cells = uni.estimates.set_index(["group", "time"])
+    # base period of cohort 4 with anticipation 1 is period 2 (position 1); the base cell is omitted
+    assert (4.0, 2.0) not in cells.index
+    for t in (1, 3, 4, 5, 6):
+        expected = (y[:10, t - 1] - y[:10, 1]).mean() - (y[10:, t - 1] - y[10:, 1]).mean()
+        assert cells.loc[(4.0, float(t)), "estimate"] == pytest.approx(expected, abs=SAME)
+
+
+def test_bad_options_are_refused():
+    y = np.zeros((20, 4))
+    with pytest.raises(ParameterError, match="control"):
+        att_gt_at_risk(y, np.zeros(20), np.ones((20, 4), bool), control="everyone")
+    with pytest.raises(ParameterError, match="anticipation"):
+        att_gt_at_risk(y, np.zeros(20), np.ones((20, 4), bool), anticipation=-1)
+    with pytest.raises(ParameterError, match="at_risk"):
+        att_gt_at_risk(y, np.zeros(20), np.ones((20, 3), bool))
