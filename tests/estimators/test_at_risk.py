@@ -104,3 +104,18 @@ def test_bad_options_are_refused():
         att_gt_at_risk(y, np.zeros(20), np.ones((20, 4), bool), anticipation=-1)
     with pytest.raises(ParameterError, match="at_risk"):
         att_gt_at_risk(y, np.zeros(20), np.ones((20, 3), bool))
+
+
+def test_units_and_dominance_follow_the_interface():
+    """n = treated units of the cohort; one person with a change of 5e7 dominates their cohort's cells."""
+    rng = np.random.default_rng(3)
+    n, T = 200, 5
+    y = rng.normal(size=(n, T))
+    cohort = np.r_[np.full(20, 3), np.zeros(n - 20)]
+    y[0, 2:] += 5e7
+    res = att_gt_at_risk(y, cohort, np.ones((n, T), dtype=bool), control="never_treated")
+    post = res.estimates[res.estimates["time"] >= 3]
+    assert set(post["n"]) == {20} and set(post["n_control"]) == {180}
+    assert (post["dominance"] > 0.9).all()
+    simple = res.aggregate("simple").estimates.loc["ATT"]
+    assert simple["n"] == 20

@@ -39,9 +39,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import ParameterError, check_choice
-from analysis.estimators.did.drdid import _with_covariates, fit_logit
+from analysis.estimators.did.drdid import _with_covariates, fit_logit, unit_terms
 from analysis.estimators.did.result import GroupTimeResult
-from analysis.estimators.results import tidy_estimates
+from analysis.estimators.results import dominance_share, tidy_estimates
 
 CONTROLS = ("not_yet_treated", "never_treated", "not_treated_in_window", "risk_set")
 METHODS = ("dr", "ipw", "reg")
@@ -197,8 +197,10 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
     column_cache: dict = {}
     unfitted: set = set()
 
-    def unconditional(g: float, ks: np.ndarray, with_inf: bool = False, coef: np.ndarray | None = None):
-        """Cells ks of cohort g at once: ATT, SE, n_t, n_c; or sum_k coef_k * influence_k on the rows."""
+    def unconditional(g: float, ks: np.ndarray, with_inf: bool = False, coef: np.ndarray | None = None,
+                      centred: bool = True):
+        """Cells ks of cohort g at once: ATT, SE, n_t, n_c, dominance; or sum_k coef_k * influence_k on the
+        rows (``centred=False``: the units' terms in the estimate, scaled as the influence function)."""
         rows, c, d, ws = cohort_rows(g)
         D = y[np.ix_(rows, ti[ks])].astype(float) - y[np.ix_(rows, bi[ks])]
         C = control_mask(c, d, ks)
@@ -211,10 +213,19 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
             with np.errstate(divide="ignore", invalid="ignore"):
                 var = (((ws * d)[:, None] * (D - mu1)) ** 2).sum(axis=0) / S1 ** 2 \
                     + ((ws[:, None] * C * (D - mu0)) ** 2).sum(axis=0) / S0 ** 2
+                terms = np.abs(ws[:, None] * (d[:, None] * D / S1 - C * D / S0))
             ok = S0 > 0
-            return np.where(ok, mu1 - mu0, np.nan), np.where(ok, np.sqrt(var), np.nan), int(d.sum()), C.sum(axis=0)
+            top = -np.partition(-terms, 1, axis=0)[:2].sum(axis=0) if len(rows) > 1 else terms.sum(axis=0)
+            total = terms.sum(axis=0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dom = np.where(total > 0, top / total, np.nan)
+            return (np.where(ok, mu1 - mu0, np.nan), np.where(ok, np.sqrt(var), np.nan), int(d.sum()),
+                    C.sum(axis=0), dom)
         with np.errstate(divide="ignore", invalid="ignore"):
-            inf = n * ws[:, None] * (d[:, None] * (D - mu1) / S1 - C * (D - mu0) / S0)
+            if centred:
+                inf = n * ws[:, None] * (d[:, None] * (D - mu1) / S1 - C * (D - mu0) / S0)
+            else:
+                inf = n * ws[:, None] * (d[:, None] * D / S1 - C * D / S0)
         inf[:, S0 == 0] = 0.0
         return rows, inf if coef is None else inf @ coef
 
@@ -258,50 +269,90 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
             return np.nan, None, sub, n_t, n_c
         return float(att), inf * (n / len(sub)), sub, n_t, n_c
 
+    def influence_sum_raw(ks_all, wts, *, centred: bool = True) -> np.ndarray:
+        """sum_k wts[k] * influence of grid cell ks_all[k] over all units (centred=False: the units' terms)."""
+        out = np.zeros(n)
+        ks_all = np.asarray(ks_all, dtype=int)
+        wts = np.asarray(wts, dtype=float)
+        for g in np.unique(g_arr[ks_all]):
+            sel = g_arr[ks_all] == g
+            if not has_x:
+                rows, part = unconditional(g, ks_all[sel], coef=wts[sel], centred=centred)
+                out[rows] += part
+                continue
+            for k, a in zip(ks_all[sel], wts[sel]):
+                if centred:
+                    _, inf, sub, _, _ = cell_cov(int(k))
+                    if inf is not None:
+                        out[sub] += a * inf
+                else:
+                    t_k, sub = cell_terms(int(k))
+                    if t_k is not None:
+                        out[sub] += a * n * t_k
+        return out
+
+    def cell_terms(k: int):
+        """Each unit's term lambda_i dy_i in the cell's estimate (``drdid.unit_terms``; they sum to it)."""
+        att_k, inf, sub, n_t, n_c = cell_cov(k)
+        if inf is None:
+            return None, sub
+        rows, c, d_all, ws_all = cohort_rows(g_arr[k])
+        pick = (d_all == 1) | control_mask(c, d_all, np.array([k]))[:, 0]
+        d, ws = d_all[pick], ws_all[pick]
+        xs = x_at(int(bi[k]))[sub][:, column_cache[(g_arr[k], int(bi[k]) if varying_x else None)]]
+        key = (g_arr[k], n_c, int(bi[k]) if varying_x else None)
+        gamma = logit_cache.get(key) if method != "reg" else None
+        dy = y[sub, ti[k]].astype(float) - y[sub, bi[k]]
+        return unit_terms(xs, dy, d, ws, method, gamma=gamma), sub
+
     att = np.full(len(grid), np.nan)
     se = np.full(len(grid), np.nan)
     n_t = np.zeros(len(grid), dtype=int)
     n_c = np.zeros(len(grid), dtype=int)
+    dominance = np.full(len(grid), np.nan)
     for g in groups:
         ks = cells_of[g]
         if not len(ks):
             continue
         if not has_x:
-            a, sd, nt, nc = unconditional(g, ks)
-            att[ks], se[ks], n_t[ks], n_c[ks] = a, sd, nt, nc
+            a, sd, nt, nc, dom = unconditional(g, ks)
+            att[ks], se[ks], n_t[ks], n_c[ks], dominance[ks] = a, sd, nt, nc, dom
             continue
         for k in ks:
             a, inf, sub, nt, nc = cell_cov(int(k))
             n_t[k], n_c[k] = nt, nc
             if inf is not None and np.isfinite(a):
                 att[k], se[k] = a, np.sqrt(inf @ inf) / n
+                terms_k, _ = cell_terms(int(k))
+                dominance[k] = dominance_share(terms_k) if terms_k is not None else np.nan
     keep = np.isfinite(att)
     kept = np.flatnonzero(keep)
-    grid = grid.assign(estimate=att, std_error=se, n_treated=n_t, n_control=n_c)[keep].reset_index(drop=True)
+    grid = grid.assign(estimate=att, std_error=se, n_treated=n_t, n_control=n_c,
+                       dominance=dominance)[keep].reset_index(drop=True)
     terms = [f"ATT({_f(g)},{_f(t)})" for g, t in zip(grid["group"], grid["time"])]
-    table = tidy_estimates(terms, grid["estimate"], grid["std_error"], n=grid["n_treated"] + grid["n_control"],
+    table = tidy_estimates(terms, grid["estimate"], grid["std_error"], n=grid["n_treated"],
+                           n_control=grid["n_control"].to_numpy(), dominance=grid["dominance"].to_numpy(),
                            alpha=alpha)
-    for col in ("group", "time", "event_time", "n_treated", "n_control"):
+    for col in ("group", "time", "event_time", "n_treated"):
         table[col] = grid[col].to_numpy()
+    table["base_period"] = grid["base_index"].to_numpy() + 1
 
-    def influence_sum(idx, wts) -> np.ndarray:
-        out = np.zeros(n)
-        ks_all = kept[np.asarray(idx, dtype=int)]
-        wts = np.asarray(wts, dtype=float)
-        for g in np.unique(g_arr[ks_all]):
-            sel = g_arr[ks_all] == g
-            if not has_x:
-                rows, part = unconditional(g, ks_all[sel], coef=wts[sel])
-                out[rows] += part
-                continue
-            for k, a in zip(ks_all[sel], wts[sel]):
-                _, inf, sub, _, _ = cell_cov(int(k))
-                if inf is not None:
-                    out[sub] += a * inf
-        return out
+    def influence_sum(idx, wts, centred: bool = True) -> np.ndarray:
+        return influence_sum_raw(kept[np.asarray(idx, dtype=int)], wts, centred=centred)
 
     def influence(j: int) -> np.ndarray:
         return influence_sum([j], [1.0])
+
+    def units_used(idx) -> tuple[int, int]:
+        """Distinct treated and comparison units behind the cells ``idx`` (rows of the table)."""
+        ks_all = kept[np.asarray(idx, dtype=int)]
+        treated = np.zeros(n, dtype=bool)
+        compared = np.zeros(n, dtype=bool)
+        for g in np.unique(g_arr[ks_all]):
+            rows, c, d, _ = cohort_rows(g)
+            treated[rows[d == 1]] = True
+            compared[rows[control_mask(c, d, ks_all[g_arr[ks_all] == g]).any(axis=1)]] = True
+        return int(treated.sum()), int(compared.sum())
 
     dropped_covariates = sorted({covariate_names[j - 1] if j - 1 < len(covariate_names) else f"x{j}"
                                  for cols in column_cache.values() for j in range(1, len(cols)) if not cols[j]})
@@ -319,7 +370,7 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
             "event_window": event_window}
     return GroupTimeResult(estimates=table, estimand="ATT(g,t), comparison units at risk at the base period",
                            spec=spec, diagnostics=diagnostics, influence=influence, influence_sum=influence_sum,
-                           cohorts=eff_cohort, weights=w)
+                           cohorts=eff_cohort, weights=w, units_used=units_used)
 
 
 def _independent_columns(x: np.ndarray) -> np.ndarray:
