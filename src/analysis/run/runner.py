@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import tempfile
 import time
 import uuid
@@ -66,6 +67,9 @@ def _kernel_manager_class():
 
         async def _async_pre_start_kernel(self, **kw):
             kw["env"] = {**(kw.get("env") or os.environ), **self.extra_env}
+            # what a cell prints reaches the notebook over the kernel's sockets; the process's own stderr
+            # carries only the kernel's log (ZMQ tracebacks when a run is interrupted), not for the user.
+            kw.setdefault("stderr", subprocess.DEVNULL)
             return await super()._async_pre_start_kernel(**kw)
 
     return RunKernelManager
