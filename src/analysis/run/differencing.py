@@ -2,7 +2,7 @@
 
 Each run passes the rules on its own; together two runs of one study on one
 dataset can still give a few persons away by subtraction. The same named cell
-(object and cell, e.g. ``results`` / ``share_inflow_after_divorce``) in two runs
+(object and cell, e.g. ``results.json`` / ``share_inflow_after_divorce``) in two runs
 whose populations can nest (they differ in anything but two different
 municipalities: a municipality against "all", intake windows of 12 and 13
 months, an age band inside another, or any other parameter) reveals:
@@ -46,6 +46,8 @@ def _counts(cell: dict) -> dict[str, float]:
         out["n"] = float(n)
     value = cell.get("value")
     kind = str(cell.get("kind") or "").lower()
+    if kind.startswith("public"):  # published open data (CBS StatLine), not counts of our microdata
+        return {}
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return out
     if kind in COUNT_KINDS:

@@ -148,10 +148,9 @@ def _fmt(value) -> str:
 
 def _md_cell(text: str) -> str:
     """Text in a Markdown table cell, printed as written."""
-    out = str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-    for ch in "*_`[]<>#$@~^":
-        out = out.replace(ch, "\\" + ch)
-    return out
+    from analysis.report.escape import markdown_text
+
+    return markdown_text(text)
 
 
 def _output_rows(run: PublishedRun, withheld: dict[tuple, dict]) -> list[dict]:

@@ -34,7 +34,7 @@ from typing import Any, Iterator, Mapping, Sequence
 REGISTER_DIR = ".register"
 #: Parameters that do not change who is counted (how a run is shown, or where it writes).
 NOT_POPULATION = ("lang", "output_dir", "dataset", "seed")
-RESULTS_OBJECT = "results"
+RESULTS_OBJECT = "results.json"  # the object name published.json gives results rows
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,11 @@ def _cell(c: Mapping) -> dict:
     if "name" in c and "object" not in c:  # a results.json row
         return _estimate_cell(c)
     value = c.get("value")
+    kind = c.get("kind") or c.get("unit") or ""
+    if kind == "estimate" and c.get("unit"):  # a results row: its unit says whether it is a share
+        kind = c["unit"]
     return {"object": str(c.get("object", "")), "cell": str(c.get("cell", "")), "value": value, "n": c.get("n"),
-            "kind": c.get("kind") or c.get("unit") or "", "suppressed": bool(c.get("suppressed")) or value is None}
+            "kind": kind, "suppressed": bool(c.get("suppressed")) or value is None}
 
 
 def published_cells(run_dir: Path, results: Mapping | None = None) -> tuple[list[dict], dict]:

@@ -103,7 +103,7 @@ def pairwise_control(summary: pd.DataFrame, policy: DisclosurePolicy, *, dataset
     same dataset (``earlier``, from the register): see :mod:`analysis.run.differencing`.
     """
     from analysis.run import differencing
-    from analysis.run.register import PublishedRun, population_of
+    from analysis.run.register import RESULTS_OBJECT, PublishedRun, population_of
 
     out = summary.copy()
     if out.empty:
@@ -113,7 +113,7 @@ def pairwise_control(summary: pd.DataFrame, policy: DisclosurePolicy, *, dataset
     for run_dir, rows in out.groupby("run_dir", sort=False):
         first = rows.iloc[0]
         params = {c.removeprefix("param_"): first[c] for c in rows.columns if c.startswith("param_")}
-        cells = tuple({"object": "results", "cell": str(r["name"]), "value": None if pd.isna(r["estimate"]) else
+        cells = tuple({"object": RESULTS_OBJECT, "cell": str(r["name"]), "value": None if pd.isna(r["estimate"]) else
                        float(r["estimate"]), "n": None if pd.isna(r["n"]) else float(r["n"]),
                        "kind": r.get("unit"), "suppressed": bool(r["suppressed"])} for _, r in rows.iterrows())
         runs.append(PublishedRun(run_id=Path(str(run_dir)).name, study=study, run_dir=str(run_dir),
@@ -246,14 +246,6 @@ def _fmt(value, lang: str) -> str:
     return fmt_number(value, lang, digits=3 if abs(value) < 10 else 1)
 
 
-def markdown_text(text) -> str:
-    """A string from data or parameters inside Markdown: every syntax character printed as written."""
-    out = str(text).replace("\\", "\\\\").replace("\n", " ")
-    for ch in "|*_`[]<>#$@~^{}!":
-        out = out.replace(ch, "\\" + ch)
-    return out
-
-
 def write_summary_pdf(batch_dir: Path, summary: pd.DataFrame, runs: pd.DataFrame, *, study: str,
                       estimate: str | None, lang: str, policy: DisclosurePolicy, log: Sequence[dict],
                       policy_path: Path | None = None) -> Path | None:
@@ -262,6 +254,8 @@ def write_summary_pdf(batch_dir: Path, summary: pd.DataFrame, runs: pd.DataFrame
 
     from analysis.estimators.funnel import precision_weighted_mean
     from analysis.report.labels import fmt_int, t
+    from analysis.report.escape import markdown_text, plot_text
+    from analysis.report.labels import t_plain
     from analysis.report.pdf import markdown_to_pdf
     from analysis.run.manifest import policy_record
 
@@ -285,7 +279,7 @@ def write_summary_pdf(batch_dir: Path, summary: pd.DataFrame, runs: pd.DataFrame
         parts = usable[usable[SUBSET_PARAMETER].astype(str) != TOTAL_VALUE] if is_municipal else usable
         pooled = precision_weighted_mean(parts["estimate"], parts["se"])[0] if len(parts) >= 2 else None
         xlabel = f"{name} ({unit})" if unit else name
-        fig = forest_figure(table, labels=labels, xlabel=xlabel, pooled=pooled, pooled_label=t("batch.pooled", lang),
+        fig = forest_figure(table, labels=labels.map(plot_text), xlabel=xlabel, pooled=pooled, pooled_label=t("batch.pooled", lang),
                             withheld_label=t("suppressed_short", lang),
                             runs_label=t("batch.runs_sorted", lang, n=len(table)))
         fig.savefig(figures / "forest.png", dpi=200, bbox_inches="tight")
@@ -321,11 +315,11 @@ def write_summary_pdf(batch_dir: Path, summary: pd.DataFrame, runs: pd.DataFrame
     datasets = sorted({Path(str(d)).name for d in summary.get("param_dataset", pd.Series(dtype=str)).dropna()})
     fixed = {c.removeprefix("param_"): summary[c].iloc[0] for c in summary.columns
              if c.startswith("param_") and c not in _varying(summary) and c != "param_dataset"} if len(summary) else {}
-    meta = {"dataset_name": ", ".join(datasets) or "-", "dataset_source": t("batch.source", lang, study=study),
+    meta = {"dataset_name": ", ".join(datasets) or "-", "dataset_source": t_plain("batch.source", lang, study=study),
             "run_date": batch_dir.name.removeprefix("batch-")[:15],
             "parameters": {"study": study, "estimate": name or "", **fixed,
                            "varying": ", ".join(c.removeprefix("param_") for c in _varying(summary))}}
-    return markdown_to_pdf("\n\n".join(md), batch_dir / "summary.pdf", title=t("batch.title", lang, study=study),
+    return markdown_to_pdf("\n\n".join(md), batch_dir / "summary.pdf", title=t_plain("batch.title", lang, study=study),
                            meta=meta, appendix={"manifest": {"batch": batch_dir.name, "runs": len(runs)},
                                                 "disclosure_log": appendix_log,
                                                 "policy": policy_record(policy, policy_path)},
