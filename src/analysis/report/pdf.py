@@ -194,7 +194,7 @@ def _policy_rows(policy: Mapping | None, lang: str) -> list[tuple[str, str]]:
 
 
 def _grid(rows, columns: str = "(auto, 1fr)") -> str:
-    cells = ", ".join(", ".join(f"text(size: 7.5pt, {_string(str(v)[:200])})" for v in row) for row in rows)
+    cells = ", ".join(", ".join(f"text(size: 7.5pt, {_string(str(v)[:600])})" for v in row) for row in rows)
     return f"#table(columns: {columns}, {cells})"
 
 

@@ -272,7 +272,11 @@ def run_batch(
     policy = str(policy_path) if policy_path is not None else None
     specs = plan(study, grid, dict(fixed or {}))
     batch_dir = out_root / study / f"batch-{datetime.now().strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
-    batch_dir.mkdir(parents=True)
+    try:
+        batch_dir.mkdir(parents=True)
+    except OSError as exc:
+        raise ParameterError(f"Cannot create the batch directory {str(batch_dir)!r}: {exc.strerror or exc}. "
+                             "Check --out: it must be a directory you can write to.") from None
     previous = _previous_results(study, out_root) if resume else {}
     hashes: dict = {}
     records, todo = [], []

@@ -231,7 +231,8 @@ def run_study(
         _sweep_kernel_dirs()
         run_dir.mkdir(parents=True, exist_ok=False)
     except OSError as exc:
-        raise RunError(f"Cannot create the run directory {str(run_dir)!r}: {exc}. Check --out.") from None
+        raise ParameterError(f"Cannot create the run directory {str(run_dir)!r}: {exc.strerror or exc}. "
+                             "Check --out: it must be a directory you can write to.") from None
     marker = None
     try:
         marker = mf.mark_running(out_root, run_dir)
