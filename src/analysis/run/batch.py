@@ -8,9 +8,11 @@ every municipality code in the dataset, or for the benchmark study in the CBS
 StatLine tables of the years asked for). Every combination is one run through
 :func:`analysis.run.runner.run_study` in a separate process with its own
 kernel, run directory, figures and manifest, so nothing shared can be
-overwritten. Runs go to a local process pool (``--workers``, default the
-number of cores) or, with ``--scheduler``, to an existing Dask distributed
-cluster; notebooks do not change. A failing run does not stop the others; the
+overwritten. Runs go to local processes, one per run and at most ``--workers``
+at a time (default the number of cores; a killed process costs its own run
+only), or, with ``--scheduler``, to an existing Dask distributed cluster;
+notebooks do not change. A value listed twice in a parameter list is refused,
+``--policy`` reaches every run, and a batch never moves ``<study>/latest``. A failing run does not stop the others; the
 batch ends with a table of failures and a non-zero exit. ``--resume`` skips
 combinations whose results already exist with the same parameters and the
 same dataset hash. Each batch writes ``reports/<study>/batch-<id>/`` with
@@ -318,6 +320,7 @@ def _run_local(study, todo, workers, out_root, pdf, bar, policy=None) -> list[di
     ctx = multiprocessing.get_context("spawn")
     queue = list(todo)
     running: dict = {}  # sentinel -> (process, connection, spec)
+    received: dict = {}  # sentinel -> the record its process sent
     records = []
     try:
         while queue or running:
@@ -329,14 +332,24 @@ def _run_local(study, todo, workers, out_root, pdf, bar, policy=None) -> list[di
                 proc.start()
                 send.close()
                 running[proc.sentinel] = (proc, receive, spec)
-            for sentinel in wait_any(list(running)):
-                proc, receive, spec = running.pop(sentinel)
-                rec = None
-                try:
-                    if receive.poll():
-                        rec = receive.recv()
-                except (EOFError, OSError):
-                    rec = None
+            pipes = {entry[1]: sentinel for sentinel, entry in running.items() if sentinel not in received}
+            ready_list = wait_any([*running, *pipes])
+            for ready in sorted(ready_list, key=lambda r: r not in pipes):  # pipes first, then exits
+                if ready in pipes:  # read the record as soon as it is sent: a full pipe never blocks a worker
+                    try:
+                        received[pipes[ready]] = ready.recv()
+                    except (EOFError, OSError):
+                        received[pipes[ready]] = None
+                    continue
+                if ready not in running:
+                    continue
+                proc, receive, spec = running.pop(ready)
+                rec = received.pop(ready, None)
+                if rec is None:
+                    try:
+                        rec = receive.recv() if receive.poll() else None
+                    except (EOFError, OSError):
+                        rec = None
                 proc.join()
                 receive.close()
                 if rec is None:  # the worker process itself died: this run only
