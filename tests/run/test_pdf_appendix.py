@@ -95,3 +95,45 @@ def test_policy_record_holds_the_rules_and_the_file_hash(tmp_path):
     rec = policy_record(DisclosurePolicy.load(f), f)
     assert rec["rules"]["min_units"] == 20 and rec["sha256"] == hashlib.sha256(f.read_bytes()).hexdigest()
     assert policy_record(DisclosurePolicy.load(None), None)["file"] is None
+
+
+@pytest.mark.slow
+def test_a_run_prints_markup_in_its_dataset_name_and_parameters(tmp_path, monkeypatch):
+    """Through the runner: a municipality and a dataset name carrying Typst code reach the PDF as text."""
+    import nbformat
+
+    from analysis.run.runner import run_study
+    from tools_notebook import build_notebook
+    from toy_study import BODY, FINISH, PARAMS
+
+    root = tmp_path / "project"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname='toy'\n")
+    nbformat.write(build_notebook([("markdown", "# Toy study"), ("parameters", PARAMS), ("code", BODY),
+                                   ("code", FINISH)]), root / "notebooks" / "01_toy.ipynb")
+    monkeypatch.setenv("RENDEERT_HOME", str(root))
+    outcome = run_study("toy", {"municipality": PANIC, "dataset_name": CODE}, progress=False, pdf=True)
+    text = _squash(_text(outcome.pdf))
+    assert _squash(CODE) in text and "42" not in text
+    assert _squash('#panic("x")') in text
+    assert "<10" in text and "minderdan10personen" in text, "the toy's withheld cell, logged without its n"
+
+
+@pytest.mark.slow
+def test_batch_summary_prints_markup_in_run_labels(tmp_path):
+    import pandas as pd
+
+    from analysis.report.disclosure import DisclosurePolicy
+    from analysis.run.summary import write_summary_pdf
+
+    rows = [{"run_dir": str(tmp_path / f"r{i}"), "param_municipality": m, "param_dataset": "/d/x", "name": "rate",
+             "estimate": 0.1 * (i + 1), "se": 0.01, "ci_low": 0.1 * (i + 1) - 0.02, "ci_high": 0.1 * (i + 1) + 0.02,
+             "n": 100 + i, "unit": "share", "suppressed": False} for i, m in enumerate([CODE, PANIC, "*bold* $x$"])]
+    summary = pd.DataFrame(rows)
+    runs = pd.DataFrame([{"status": "ok", "run_dir": r["run_dir"], "key": str(i), "error": ""}
+                         for i, r in enumerate(rows)])
+    pdf = write_summary_pdf(tmp_path, summary, runs, study="toy", estimate="rate", lang="en",
+                            policy=DisclosurePolicy(), log=[])
+    text = _squash(_text(pdf))
+    assert _squash(CODE) in text and _squash('#panic("x")') in text and "*bold*$x$" in text
+    assert "42" not in text

@@ -13,6 +13,7 @@ refuse: str = ""  # raise this input error in the middle cell [|DataValidationEr
 sleep: float = 0.0  # seconds to sleep in the middle cell
 kill_parent: bool = False  # SIGKILL the process that runs this notebook (a batch worker)
 municipality: str = "all"  # a population parameter
+dataset_name: str = "toy data"  # the name the report shows for the data
 lang: str = "nl"  # report language [nl|en]
 output_dir: str = ""  # set by the runner
 '''
@@ -37,6 +38,8 @@ rows.append({"name": "small", "estimate": None, "se": None, "ci_low": None, "ci_
 out = pathlib.Path(output_dir)
 (out / "disclosure_log.json").write_text(json.dumps([{"object": "small", "cell": "estimate", "rule": "min_units",
                                                       "n": 4}]))
+(out / "report_info.json").write_text(json.dumps({"title": None, "dataset_name": dataset_name,
+                                                  "dataset_source": dataset_name}))
 (out / "results.json").write_text(json.dumps({"study": "toy", "parameters": {"municipality": municipality},
                                               "dataset": {}, "estimates": rows}))
 '''
