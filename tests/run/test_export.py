@@ -219,7 +219,8 @@ def test_batch_summary_withholds_against_the_register_and_within_the_batch(tmp_p
     assert row["suppressed"] and pd.isna(row["n"]) and pd.isna(row["estimate"])
     assert summary[summary["suppressed"].astype(bool)]["n"].isna().all()
     log = json.loads((batch_dir / "disclosure_log.json").read_text())
-    assert {"object": "share_inflow_after_divorce", "cell": "b", "rule": "differencing", "n": "<10"} in log
+    assert {"run_dir": str(b), "name": "share_inflow_after_divorce", "rule": "differencing", "n": "<10",
+            "withheld": True} in log
     # a later batch with only the 13-month run is checked against what was exported before
     c = _run(tmp_path, "c", window=13, divorced=45)
     export_runs([a], out=tmp_path / "first.zip")

@@ -432,8 +432,8 @@ def summarise(runs: pd.DataFrame, batch_dir: Path, *, study: str = "", estimate:
     log += pair_log
     apply_to_runs(log)
     summary.to_csv(batch_dir / "summary.csv", index=False)
-    public = [{"object": e["name"], "cell": Path(str(e["run_dir"])).name, "rule": e["rule"], "n": e["n"]} for e in log]
-    (batch_dir / "disclosure_log.json").write_text(json.dumps(public, indent=2, default=str), encoding="utf-8")
+    # one entry per withheld figure: run, estimate, rule, n "<10" (never the remainder)
+    (batch_dir / "disclosure_log.json").write_text(json.dumps(log, indent=2, default=str), encoding="utf-8")
     if pdf:
         write_summary_pdf(batch_dir, summary, runs, study=study, estimate=estimate, lang=lang, policy=policy_obj,
                           log=log, policy_path=policy_path)
