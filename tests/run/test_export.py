@@ -238,3 +238,20 @@ def test_register_reads_published_json_and_keeps_no_withheld_n(tmp_path):
     by = {(c["object"], c["cell"]): c for c in cells}
     assert by[("results.json", "share_inflow_after_divorce")]["kind"] == "share"
     assert by[("results.json", "small_thing")]["suppressed"] and by[("results.json", "small_thing")]["n"] is None
+
+
+def test_total_minus_parts_over_the_package_and_earlier_exports(tmp_path):
+    """'all' 100 with GM0001 60 and GM0002 35: the remaining 5 persons must not follow by subtraction."""
+    total = _run(tmp_path / "one", "all", window=12, divorced=30, inflow=100)
+    gm1 = _run(tmp_path / "one", "gm1", window=12, divorced=20, inflow=60, municipality="GM0001")
+    gm2 = _run(tmp_path / "one", "gm2", window=12, divorced=20, inflow=35, municipality="GM0002")
+    outcome = export_runs([total, gm1, gm2], out=tmp_path / "one.zip")
+    assert [(f["run_id"], f["against"]) for f in outcome.withheld] == [("gm2", "total minus published parts")], \
+        "the smallest part of the package is withheld"
+    # the parts went out in two earlier packages: now the total is the one withheld
+    total, gm1, gm2 = (_run(tmp_path / "two", r, window=12, divorced=20, inflow=n, municipality=m)
+                       for r, n, m in (("all", 100, "all"), ("gm1", 60, "GM0001"), ("gm2", 35, "GM0002")))
+    assert export_runs([gm1], out=tmp_path / "a.zip").withheld == ()
+    assert export_runs([gm2], out=tmp_path / "b.zip").withheld == ()
+    outcome = export_runs([total], out=tmp_path / "c.zip")
+    assert [f["run_id"] for f in outcome.withheld] == ["all"]

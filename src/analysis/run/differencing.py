@@ -19,7 +19,8 @@ A difference of 0 tells nothing new, one of ``min_units`` or more is publishable
 on its own; anything in between is a disclosure (rule ``differencing``).
 :func:`check` goes through the runs in order and withholds the later cell of
 each such pair (earlier exports are fixed: what left cannot be called back),
-so the first-named runs keep their cells. Counts of a share are only taken
+so the first-named runs keep their cells. :func:`partition_check` adds the
+case of several parts: "all" minus every published municipality. Counts of a share are only taken
 where ``n·p`` is a whole number (a proportion of persons); a model-based share
 is judged by its ``n`` alone.
 """
@@ -118,4 +119,46 @@ def check(runs: Sequence[PublishedRun], *, min_units: int,
             findings.append({"run_id": run.run_id, "run_dir": run.run_dir, "object": k[2], "cell": k[3],
                              "rule": "differencing", "n": f"<{min_units}", "against": clash[0].run_id,
                              "against_dir": clash[0].run_dir, "differs_in": clash[1]})
+    return findings
+
+
+def partition_check(runs: Sequence[PublishedRun], *, min_units: int,
+                    earlier: Iterable[PublishedRun] = ()) -> list[dict]:
+    """A total ("all") minus its published municipality parts, over the package and earlier exports.
+
+    For every cell, among runs that differ only in the municipality, the units of the total minus the
+    units of the published parts must be 0 or at least ``min_units``. Earlier exports are fixed; the
+    smallest part of this package is withheld first, then the total if it is new, until the
+    remainder is safe (as :func:`analysis.run.summary.cross_run_control` does inside a batch).
+    """
+    new_ids = {r.run_id for r in runs}
+    groups: dict[tuple, dict[str, tuple[PublishedRun, dict]]] = {}
+    for run in [*earlier, *runs]:
+        rest = tuple(sorted((k, str(v)) for k, v in run.population.items() if k != DISJOINT_PARAMETER))
+        for cell in run.cells:
+            if cell.get("suppressed") or not isinstance(cell.get("n"), (int, float)):
+                continue
+            key = (run.dataset_sha256, run.study, rest, str(cell.get("object")), str(cell.get("cell")))
+            groups.setdefault(key, {})[run.run_id] = (run, cell)  # a run exported twice counts once
+    findings = []
+    for key, members in groups.items():
+        totals = [(r, c) for r, c in members.values() if str(r.population.get(DISJOINT_PARAMETER)) == TOTAL_VALUE]
+        parts = [(r, c) for r, c in members.values() if str(r.population.get(DISJOINT_PARAMETER)) != TOTAL_VALUE]
+        if len(totals) != 1 or not parts:
+            continue
+        total_run, total_cell = totals[0]
+        remainder = float(total_cell["n"]) - sum(float(c["n"]) for _, c in parts)
+        candidates = sorted(((r, c) for r, c in parts if r.run_id in new_ids), key=lambda rc: float(rc[1]["n"]))
+        if total_run.run_id in new_ids:
+            candidates.append((total_run, total_cell))
+        for run, cell in candidates:
+            if remainder <= 0 or remainder >= min_units:
+                break
+            if run is total_run:
+                remainder = 0.0  # without the total nothing is left to subtract from
+            else:
+                remainder += float(cell["n"])
+            findings.append({"run_id": run.run_id, "run_dir": run.run_dir, "object": key[3], "cell": key[4],
+                             "rule": "differencing", "n": f"<{min_units}", "against": "total minus published parts",
+                             "against_dir": None, "differs_in": "n"})
     return findings

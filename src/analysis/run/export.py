@@ -87,36 +87,6 @@ def _min_units_findings(runs: Sequence[PublishedRun], min_units: int) -> list[di
     return out
 
 
-def _partition_findings(runs: Sequence[PublishedRun], policy) -> list[dict]:
-    """A total minus its published parts (municipalities against "all"), as in a batch summary."""
-    import pandas as pd
-
-    from analysis.run.summary import cross_run_control
-
-    rows = []
-    for run in runs:
-        for c in run.cells:
-            rows.append({"run_dir": run.run_dir, "name": f"{run.dataset_sha256}|{run.study}|{c['object']}|{c['cell']}",
-                         **{f"param_{k}": str(v) for k, v in run.population.items()},
-                         "estimate": c.get("value") if isinstance(c.get("value"), (int, float)) else None,
-                         "se": None, "ci_low": None, "ci_high": None, "n": c.get("n"),
-                         "suppressed": bool(c.get("suppressed"))})
-    if not rows:
-        return []
-    frame = pd.DataFrame(rows)
-    _, log = cross_run_control(frame, policy)
-    by_dir = {r.run_dir: r for r in runs}
-    out = []
-    for e in log:
-        if not e.get("withheld"):
-            continue
-        _, _, obj, cell = str(e["name"]).split("|", 3)
-        out.append({"run_id": by_dir[e["run_dir"]].run_id, "run_dir": e["run_dir"], "object": obj, "cell": cell,
-                    "rule": "differencing", "n": f"<{policy.min_units}", "against": "total minus published parts",
-                    "differs_in": "n"})
-    return out
-
-
 def _refusal(findings: Sequence[dict], policy) -> str:
     lines = [f"Export refused: {len(findings)} cell(s) would give persons away by subtraction or break the policy "
              f"(fewer than {policy.min_units} units):"]
@@ -228,7 +198,11 @@ def export_runs(run_dirs: Sequence[str | os.PathLike], *, out: str | os.PathLike
             earlier += register.exported_runs(sha, root=root)
     findings += differencing.check(checked, min_units=policy_obj.min_units, earlier=earlier)
     seen = {(f["run_id"], f["object"], f["cell"]) for f in findings}
-    findings += [f for f in _partition_findings(checked, policy_obj) if (f["run_id"], f["object"], f["cell"]) not in seen]
+    after_pairs = [PublishedRun(run_id=r.run_id, study=r.study, dataset_sha256=r.dataset_sha256,
+                                population=r.population, run_dir=r.run_dir,
+                                cells=tuple({**c, "suppressed": True} if (r.run_id, c["object"], c["cell"]) in seen else c
+                                            for c in r.cells)) for r in checked]
+    findings += differencing.partition_check(after_pairs, min_units=policy_obj.min_units, earlier=earlier)
     if findings and on_differencing == "refuse":
         raise ParameterError(_refusal(findings, policy_obj))
 
