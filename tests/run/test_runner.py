@@ -95,7 +95,7 @@ def test_unknown_study_refused(project):
 
 @pytest.mark.slow
 def test_successful_run_writes_results_and_manifest(project):
-    outcome = run_study("toy", {"n": "4", "scale": 2}, pdf=False, progress=False)
+    outcome = run_study("toy", {"n": "4", "scale": 2}, pdf=False, progress=False, link_latest=True)
     assert [e["name"] for e in outcome.results["estimates"]] == ["x_0", "x_1", "x_2", "x_3"]
     manifest = json.loads((outcome.run_dir / "manifest.json").read_text())
     assert manifest["status"] == "ok"

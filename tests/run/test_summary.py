@@ -26,7 +26,9 @@ def test_total_minus_all_but_one_part_is_withheld():
     withheld = out[out["suppressed"]]
     assert list(withheld["run_dir"]) == ["r2"], "the smallest published part is withheld first"
     assert withheld[["estimate", "se", "ci_low", "ci_high"]].isna().all().all()
-    assert log == [{"run_dir": "r2", "name": "rate", "rule": "cross_run_difference", "n": 5, "withheld": True}]
+    assert log == [{"run_dir": "r2", "name": "rate", "rule": "differencing", "n": "<10", "withheld": True}], \
+        "the log names run, estimate and rule; never the 5 units of the remainder"
+    assert withheld["n"].isna().all(), "a withheld figure has no n"
 
 
 def test_exact_partition_and_large_remainder_are_safe():
@@ -44,7 +46,7 @@ def test_withholding_continues_until_the_remainder_is_safe():
                             _row("r3", "GM0003", 3, suppressed=False)])
     out, log = cross_run_control(summary, POLICY)
     assert set(out.loc[out["suppressed"], "run_dir"]) == {"r3", "r2"}
-    assert [e["n"] for e in log] == [2, 5]
+    assert [e["n"] for e in log] == ["<10", "<10"]
 
 
 def test_groups_are_separate_per_estimate_and_other_parameters():
@@ -62,12 +64,14 @@ def test_apply_to_runs_withholds_in_the_run_itself(tmp_path):
         {"name": "rate", "estimate": 0.1, "se": 0.01, "ci_low": 0.08, "ci_high": 0.12, "n": 35, "suppressed": False},
         {"name": "kept", "estimate": 1.0, "se": None, "ci_low": None, "ci_high": None, "n": 35, "suppressed": False}]}))
     (run / "report.pdf").write_bytes(b"%PDF-1.7")
-    apply_to_runs([{"run_dir": str(run), "name": "rate", "rule": "cross_run_difference", "n": 5, "withheld": True}])
+    apply_to_runs([{"run_dir": str(run), "name": "rate", "rule": "differencing", "n": "<10", "withheld": True}])
     estimates = {e["name"]: e for e in json.loads((run / "results.json").read_text())["estimates"]}
     assert estimates["rate"]["suppressed"] and estimates["rate"]["estimate"] is None
+    assert estimates["rate"]["n"] is None, "a withheld estimate has n null"
     assert estimates["kept"]["estimate"] == 1.0
     assert not (run / "report.pdf").exists() and (run / "report.pdf.withheld").exists()
-    assert json.loads((run / "disclosure_log.json").read_text())[0]["rule"] == "cross_run_difference"
+    entry = json.loads((run / "disclosure_log.json").read_text())[0]
+    assert entry["rule"] == "differencing" and entry["n"] is None
 
 
 def test_choose_estimate():

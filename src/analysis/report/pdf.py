@@ -9,12 +9,19 @@ A code cell tagged ``summary`` has its outputs moved to the front, after the
 title block. The page design (A4, running header, page "n / N", numbered
 figures and tables, appendix with the manifest and the disclosure log) is the
 Typst preamble below.
+
+Nothing from data or parameters is Typst code: the title block, header and
+appendix pass every string as a Typst string literal (:func:`_string`), and the
+body's Markdown is read without raw-Typst/HTML attributes, citations or TeX
+math (:data:`PANDOC_READER`), so ``#str(6*7)`` prints as written. The PDF is
+compiled to a temporary name and renamed, so a failure leaves no partial
+report.pdf. The appendix shows the disclosure log with its rules in words and
+``<10`` for a size rule, never the count of a withheld cell.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
+import os
 import subprocess
 from pathlib import Path
 from typing import Mapping
@@ -25,6 +32,9 @@ from analysis.errors import RunError
 from analysis.report.labels import t
 
 KINDS = ("table", "figure", "markdown", "warning")
+#: pandoc's Markdown without raw Typst/HTML/TeX, citations and TeX math: whatever text a name carries
+#: (`` `#panic()`{=typst} ``, ``@key``, ``$x$``) reaches Typst as text, never as code.
+PANDOC_READER = "markdown-raw_attribute-raw_html-raw_tex-citations-tex_math_dollars"
 
 
 def _string(text) -> str:
@@ -90,40 +100,133 @@ def _title_block(title: str, meta: Mapping, lang: str) -> str:
 """
 
 
-def _flatten(prefix: str, value, out: list) -> None:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _flatten(f"{prefix}.{k}" if prefix else str(k), v, out)
-    elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        out.append((prefix, f"{len(value)} entries"))
-    else:
-        out.append((prefix, json.dumps(value, ensure_ascii=False, default=str) if not isinstance(value, str) else value))
+#: Rules about counts: the log shows "<min_units" for them (never a number).
+SIZE_RULES = ("min_units", "numerator", "complement", "min_treated", "min_control", "at_risk")
+#: Rules whose text names a value of the policy.
+_RULE_VALUES = ("min_units", "share", "min_residual_df", "top_n")
+MAX_LOG_ROWS = 400
+
+
+def _label(key: str, lang: str, **values) -> str:
+    """A catalogue text with ``values`` filled in here, so they reach Typst only as string literals."""
+    text = t(key, lang)
+    return text.format(**values) if values else text
+
+
+def _policy_values(policy: Mapping | None) -> dict:
+    rules = dict((policy or {}).get("rules") or {})
+    share = float(rules.get("dominance_share", 0.9))
+    return {"min_units": int(rules.get("min_units", 10)), "share": f"{100 * share:g}",
+            "min_residual_df": int(rules.get("min_residual_df", 10)), "top_n": int(rules.get("dominance_top_n", 2))}
+
+
+def rule_text(rule: str, lang: str, policy: Mapping | None = None) -> str:
+    """A disclosure rule named in words, in the report's language."""
+    key = f"log.rule.{rule}"
+    from analysis.report.labels import catalogue
+
+    if key not in catalogue():
+        return _label("log.rule.unknown", lang, rule=rule)
+    return _label(key, lang, **_policy_values(policy))
+
+
+def _log_rows(log, lang: str, policy: Mapping | None) -> list[tuple[str, str, str, str]]:
+    """object, cell, rule in words, "<10" for a size rule: no count of a withheld cell, whatever the log holds."""
+    values = _policy_values(policy)
+    rows = []
+    for e in log:
+        rule = str(e.get("rule", ""))
+        n = f"<{values['min_units']}" if rule in SIZE_RULES else ""
+        rows.append((str(e.get("object", "")), str(e.get("cell", "")), rule_text(rule, lang, policy), n))
+    return rows
+
+
+def _manifest_rows(manifest: Mapping, lang: str) -> list[tuple[str, str]]:
+    """The manifest in a few lines: what ran, on which data, with which code; the full one is manifest.json."""
+    rows: list[tuple[str, str]] = []
+
+    def add(key: str, value) -> None:
+        if value not in (None, "", {}, []):
+            rows.append((_label(key, lang), str(value)))
+
+    add("appendix.m.study", manifest.get("study"))
+    add("run_id", manifest.get("run_id") or manifest.get("batch"))
+    add("appendix.m.status", manifest.get("status"))
+    times = " – ".join(str(manifest[k]) for k in ("start_time", "end_time") if manifest.get(k))
+    add("appendix.m.time", times)
+    add("appendix.m.seconds", manifest.get("execution_seconds"))
+    params = manifest.get("parameters") or {}
+    add("parameters", ", ".join(f"{k} = {v}" for k, v in params.items() if k not in ("output_dir", "dataset")))
+    add("appendix.m.seed", manifest.get("seed"))
+    dataset = manifest.get("dataset") or {}
+    if dataset:
+        add("dataset", Path(str(dataset.get("path", ""))).name)
+        add("appendix.m.dataset_sha", dataset.get("sha256"))
+    git = manifest.get("git") or {}
+    if git.get("commit"):
+        add("appendix.m.git", git["commit"][:12] + (f" ({_label('appendix.m.dirty', lang)})" if git.get("dirty") else ""))
+    versions = manifest.get("versions") or {}
+    add("appendix.m.versions", ", ".join(f"{k} {v}" for k, v in versions.items() if v))
+    add("appendix.m.rerun_of", Path(str(manifest["rerun_of"])).name if manifest.get("rerun_of") else None)
+    add("appendix.m.worker", manifest.get("batch_worker"))
+    for key, value in manifest.items():  # anything else a caller put in (a batch's run count)
+        if key in ("runs",):
+            rows.append((key, str(value)))
+    return rows
+
+
+def _policy_rows(policy: Mapping | None, lang: str) -> list[tuple[str, str]]:
+    values = _policy_values(policy)
+    rules = dict((policy or {}).get("rules") or {})
+    rows = [(_label("log.rule", lang) + " 1", _label("appendix.policy.min_units", lang, value=values["min_units"])),
+            (_label("log.rule", lang) + " 2", _label("appendix.policy.dominance", lang, top_n=values["top_n"],
+                                                     share=values["share"])),
+            (_label("log.rule", lang) + " 3", _label("appendix.policy.residual_df", lang,
+                                                     value=values["min_residual_df"]))]
+    known = {"min_units", "dominance_share", "dominance_top_n", "min_residual_df", "symbol"}
+    for name, value in rules.items():
+        if name not in known:
+            rows.append((name, _label("appendix.policy.other", lang, name=name, value=value)))
+    source = (policy or {}).get("file")
+    rows.append((_label("appendix.policy.file", lang),
+                 f"{Path(source).name} (sha256 {policy.get('sha256')})" if source else _label("appendix.policy.default", lang)))
+    return rows
+
+
+def _grid(rows, columns: str = "(auto, 1fr)") -> str:
+    cells = ", ".join(", ".join(f"text(size: 7.5pt, {_string(str(v)[:600])})" for v in row) for row in rows)
+    return f"#table(columns: {columns}, {cells})"
 
 
 def _appendix(appendix: Mapping, lang: str) -> str:
     manifest = dict(appendix.get("manifest") or {})
-    manifest.pop("disclosure_log", None)
-    rows: list = []
-    _flatten("", manifest, rows)
-    cells = ", ".join(f"text(size: 7.5pt, {_string(k)}), text(size: 7.5pt, {_string(v[:160])})" for k, v in rows)
-    log = appendix.get("disclosure_log") or []
+    policy = appendix.get("policy") or manifest.get("policy")
+    log = list(appendix.get("disclosure_log") or [])
     if log:
-        log_cells = ", ".join(
-            ", ".join(_string(str(e.get(k, ""))) for k in ("object", "cell", "rule", "n")) for e in log[:400])
+        rows = _log_rows(log[:MAX_LOG_ROWS], lang, policy)
         head = ", ".join(_string(t(k, lang)) for k in ("log.object", "log.cell", "log.rule", "log.n"))
-        log_block = f"#table(columns: (2fr, 2fr, 1fr, auto), table.header({head}), {log_cells})"
-        if len(log) > 400:
-            log_block += f"\n#text(size: 8pt, {_string(f'... {len(log) - 400} more')})"
+        cells = ", ".join(", ".join(f"text(size: 7.5pt, {_string(v)})" for v in row) for row in rows)
+        log_block = f"#table(columns: (2fr, 2fr, 2fr, auto), table.header({head}), {cells})"
+        if len(log) > MAX_LOG_ROWS:
+            log_block += f"\n#text(size: 8pt, {_string(f'... {len(log) - MAX_LOG_ROWS} more: disclosure_log.json')})"
     else:
         log_block = f"#text({_string(t('disclosure_log_empty', lang))})"
     return f"""
 #pagebreak()
-== {t('appendix', lang)}: {t('manifest', lang)}
-#table(columns: (auto, 1fr), {cells})
+== {_string_content(t('appendix', lang) + ': ' + t('manifest', lang))}
+{_grid(_manifest_rows(manifest, lang))}
 
-== {t('disclosure_log', lang)}
+== {_string_content(t('appendix.policy', lang))}
+{_grid(_policy_rows(policy, lang))}
+
+== {_string_content(t('disclosure_log', lang))}
 {log_block}
 """
+
+
+def _string_content(text: str) -> str:
+    """Text in markup position (a heading) as a Typst string expression: never parsed as markup."""
+    return "#" + _string(text)
 
 
 def export_pdf(notebook_path: str | Path, pdf_path: str | Path, *, title: str, meta: Mapping | None = None,
@@ -145,7 +248,7 @@ def markdown_to_pdf(markdown: str, pdf_path: str | Path, *, title: str, meta: Ma
     root = Path(root) if root else pdf_path.parent
     try:
         body = subprocess.run(
-            [pypandoc.get_pandoc_path(), "-f", "markdown", "-t", "typst", "--wrap=none"],
+            [pypandoc.get_pandoc_path(), "-f", PANDOC_READER, "-t", "typst", "--wrap=none"],
             input=markdown, capture_output=True, text=True, check=True, cwd=root, timeout=120,
         ).stdout
     except (subprocess.CalledProcessError, OSError, subprocess.TimeoutExpired) as exc:
@@ -153,10 +256,17 @@ def markdown_to_pdf(markdown: str, pdf_path: str | Path, *, title: str, meta: Ma
     source = _preamble(title, meta or {}, lang) + _title_block(title, meta or {}, lang) + body + _appendix(
         appendix or {}, lang)
     typ = pdf_path.with_suffix(".typ")
-    typ.write_text(source, encoding="utf-8")
+    partial = pdf_path.with_name(f".{pdf_path.stem}.{os.getpid()}.partial.pdf")
     try:
-        typst.compile(str(typ), output=str(pdf_path), root=str(root))
+        typ.write_text(source, encoding="utf-8")
+        typst.compile(str(typ), output=str(partial), root=str(root))
+        os.replace(partial, pdf_path)  # a reader sees the whole PDF or none
+    except OSError as exc:
+        raise RunError(f"Could not write {pdf_path}: {exc}") from None
     except Exception as exc:  # typst raises its own error type with the compiler's message
         raise RunError(f"Typst could not compile {typ} (kept for debugging): {exc}") from None
+    finally:
+        if partial.exists():
+            partial.unlink()
     typ.unlink()
     return pdf_path

@@ -3,18 +3,23 @@
     rendeert synth --persons N --seed S --out DIR     generate a synthetic dataset
     rendeert validate DIR                             check a dataset against the contract
     rendeert studies                                  list studies and their parameters
-    rendeert run STUDY|all [--dataset DIR] [-p NAME VALUE]... [-f params.yml] [--lang nl|en] [--out DIR]
+    rendeert run STUDY|all [--dataset DIR] [-p NAME VALUE]... [-f params.yml] [--lang nl|en] [--out DIR] [--policy FILE]
     rendeert rerun reports/<study>/<run-id>           rerun from a manifest, compare estimates
-    rendeert batch STUDY [--grid grid.yml] [-p NAME v1,v2]... [--workers N] [--scheduler tcp://H:P] [--resume]
+    rendeert batch STUDY [--grid grid.yml] [-p NAME v1,v2]... [--workers N] [--scheduler tcp://H:P] [--resume] [--policy FILE]
+    rendeert export RUN_DIR... --out FILE.zip [--policy FILE] [--differencing withhold|refuse]   CBS output check
     rendeert import-cbs SOURCE_DIR --out DATASET_DIR [--mapping mapping.yml]   CBS microdata -> dataset
 
-Bad input (a dataset that breaks the contract, an unknown parameter) is
-reported without a traceback and exits with status 2; a failing run exits 1.
+Bad input (a dataset that breaks the contract, an unknown parameter, a
+malformed YAML file, a policy that loosens the rules, an export that would
+reveal a difference of fewer than 10 persons with --differencing refuse) is
+reported without a traceback and exits with status 2; a failing run exits 1;
+an interrupted one (Ctrl-C, SIGTERM) 130 and its manifest says "interrupted".
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -75,16 +80,21 @@ def _cmd_run(args) -> int:
     given = _given_parameters(args)
     out = Path(args.out) if args.out else None
     if args.study != "all":
-        outcome = run_study(args.study, given, out_root=out, pdf=not args.no_pdf)
+        outcome = run_study(args.study, given, out_root=out, pdf=not args.no_pdf, policy=args.policy,
+                            link_latest=True)
         print(f"{outcome.study}: {outcome.run_dir}")
         return 0
     failures = []
+    from analysis.run.runner import load_policy
+
+    load_policy(args.policy)  # a bad policy is refused once, before any study runs
     for study in list_studies().values():
         declared = {p.name for p in study.user_parameters}
         mine = {k: v for k, v in given.items() if k in declared}
         print(f"== {study.name}", flush=True)
         try:
-            outcome = run_study(study.name, mine, out_root=out, pdf=not args.no_pdf)
+            outcome = run_study(study.name, mine, out_root=out, pdf=not args.no_pdf, policy=args.policy,
+                                link_latest=True)
             print(f"{study.name}: {outcome.run_dir}", flush=True)
         except AnalysisError as exc:
             failures.append((study.name, str(exc)))
@@ -100,7 +110,7 @@ def _cmd_run(args) -> int:
 def _cmd_rerun(args) -> int:
     from analysis.run.runner import rerun
 
-    outcome, diffs = rerun(Path(args.run_dir))
+    outcome, diffs = rerun(Path(args.run_dir), policy=args.policy)
     if diffs:
         print(f"Rerun {outcome.run_dir}: estimates DIFFER from {args.run_dir}:")
         for d in diffs:
@@ -130,13 +140,32 @@ def _cmd_batch(args) -> int:
         fixed["lang"] = args.lang
     batch_dir = run_batch(args.study, grid, fixed=fixed, workers=args.workers, scheduler=args.scheduler,
                           resume=args.resume, out_root=Path(args.out) if args.out else None, pdf=not args.no_pdf,
-                          estimate=args.estimate)
+                          estimate=args.estimate, policy=args.policy)
     print(f"Batch written to {batch_dir} (runs.csv, summary.csv{'' if args.no_pdf else ', summary.pdf'})")
     failed = failures_table(batch_dir)
     if failed:
         print(failed, file=sys.stderr)
         return EXIT_FAILED
     return 0
+
+
+def _cmd_export(args) -> int:
+    from analysis.run.export import export_runs
+
+    outcome = export_runs(args.run_dirs, out=args.out, policy=args.policy, on_differencing=args.differencing)
+    print(f"Output-check package written to {outcome.path} ({len(outcome.runs)} runs).")
+    if outcome.withheld:
+        print(f"{len(outcome.withheld)} cell(s) withheld by the export (see differencing.json in the package):",
+              file=sys.stderr)
+        for f in outcome.withheld[:20]:
+            print(f"  run {f['run_id']}: {f['object']} / {f['cell']} ({f['rule']})", file=sys.stderr)
+        if outcome.pdfs_left_out:
+            print(f"report.pdf left out for run(s) {', '.join(outcome.pdfs_left_out)}: they show withheld cells.",
+                  file=sys.stderr)
+    return 0
+
+
+POLICY_HELP = "disclosure-policy YAML that tightens the CBS rules (refused if it loosens them); default $RENDEERT_POLICY"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -170,10 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=("nl", "en"))
     p.add_argument("--out", help="output root (default: reports/)")
     p.add_argument("--no-pdf", action="store_true", help="skip the PDF (faster, for checks)")
+    p.add_argument("--policy", help=POLICY_HELP)
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("rerun", help="rerun a report from its manifest and compare the estimates")
     p.add_argument("run_dir")
+    p.add_argument("--policy", help="policy file (default: the one the run recorded)")
     p.set_defaults(func=_cmd_rerun)
     p = sub.add_parser("batch", help="run a study for every combination of parameter values")
     p.add_argument("study")
@@ -188,7 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output root (default: reports/)")
     p.add_argument("--no-pdf", action="store_true")
     p.add_argument("--estimate", help="estimate compared across runs in summary.pdf (default: first with an se)")
+    p.add_argument("--policy", help=POLICY_HELP)
     p.set_defaults(func=_cmd_batch)
+    p = sub.add_parser("export", help="package runs for the CBS output check (zip with output list and checks)")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories reports/<study>/<run-id>")
+    p.add_argument("--out", required=True, help="the package, FILE.zip (must not exist)")
+    p.add_argument("--policy", help=POLICY_HELP)
+    p.add_argument("--differencing", choices=("withhold", "refuse"), default="withhold",
+                   help="a cell that differs from another run's by 1-9 units: withhold it in the package "
+                        "(default) or refuse the export (exit 2)")
+    p.set_defaults(func=_cmd_export)
     p = sub.add_parser("import-cbs", help="turn CBS microdata files (.sav/.csv) into a dataset (data contract)")
     p.add_argument("source_dir", help="directory with the CBS files (GBAPERSOONTAB, SECMBUS, ...)")
     p.add_argument("--out", required=True, help="new dataset directory")
@@ -197,8 +237,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum, frame):  # SIGTERM: unwind like Ctrl-C, so every run records how it ended
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    previous = None
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread (called from a test runner's worker thread)
+        previous = None
     try:
         return args.func(args)
     except (DataValidationError, ParameterError, StudyError) as exc:
@@ -210,6 +259,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a path that cannot be read or written, a full disk: said plainly
+        print(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,19 +3,31 @@
 Written by the runner beside every run's results: parameters, the dataset's
 path and the sha256 of each input table, the git commit and whether the tree
 was dirty, versions of Python and the key packages, the seed, start and end
-times, where the run ran, and the disclosure-control log.
+times, where the run ran (host and process id), the disclosure policy (its
+rules and the sha256 of the file they came from) and the disclosure-control
+log, which names withheld cells and their rule but never their counts.
+
+A run marks its manifest ``running`` while it runs and registers itself in
+``<reports>/.running/``; every exit path the runner can catch turns that into
+``ok``, ``failed`` or ``interrupted``. A process killed outright (SIGKILL, power
+loss) cannot do so: :func:`sweep_stale_runs`, called at the start of every run,
+marks the manifests of runs whose process no longer exists ``interrupted``.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import socket
 import subprocess
 import sys
 from importlib import metadata
+from dataclasses import asdict
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Iterable, Mapping
 
 from analysis.paths import project_root
 
@@ -79,8 +91,138 @@ def environment() -> dict:
     }
 
 
-def write_json(path: Path, data: dict) -> None:
-    """Write JSON atomically (temporary file, then rename)."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (a temporary file of this process, then rename); no partial file on failure."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+# -- the disclosure policy and the log --------------------------------------------------------------
+
+#: Rules about the number of units behind a cell: the log shows "<min_units" for them, never the n.
+SIZE_RULES = ("min_units", "numerator", "complement", "min_treated", "min_control", "at_risk")
+
+
+def policy_record(policy, path: str | os.PathLike | None) -> dict:
+    """The policy as the manifest records it: its rules, the file they came from and its sha256."""
+    rules = policy.to_dict() if hasattr(policy, "to_dict") else asdict(policy)
+    if path is None:
+        return {"file": None, "sha256": None, "rules": rules}
+    return {"file": str(Path(path).resolve()), "sha256": file_sha256(Path(path)), "rules": rules}
+
+
+def safe_log(records: Iterable[Mapping], *, min_units: int) -> list[dict]:
+    """Disclosure-log records as they may be published: object, cell, rule, and n only as "<min_units".
+
+    Whatever a notebook wrote, a count of a withheld cell never passes: a size rule shows
+    ``"<10"``, any other rule ``None``.
+    """
+    out = []
+    for r in records:
+        rule = str(r.get("rule", ""))
+        out.append({"object": str(r.get("object", "")), "cell": str(r.get("cell", "")), "rule": rule,
+                    "n": f"<{min_units}" if rule in SIZE_RULES else None})
+    return out
+
+
+# -- runs that did not end -------------------------------------------------------------------------
+
+RUNNING_DIR = ".running"
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    if os.name == "nt":  # pragma: no cover - Windows
+        import ctypes
+
+        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+        if not handle:
+            return False
+        ctypes.windll.kernel32.CloseHandle(handle)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def mark_running(out_root: Path, run_dir: Path) -> Path:
+    """Register a starting run (host, pid, run directory) so that a later run can tell if it died."""
+    d = Path(out_root) / RUNNING_DIR
+    d.mkdir(parents=True, exist_ok=True)
+    marker = d / f"{run_dir.parent.name}+{run_dir.name}.json"
+    write_json(marker, {"run_dir": str(run_dir), "host": socket.gethostname(), "pid": os.getpid()})
+    return marker
+
+
+def unmark_running(marker: Path | None) -> None:
+    if marker is not None:
+        try:
+            Path(marker).unlink()
+        except OSError:
+            pass
+
+
+def _utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def finish_manifest(run_dir: Path, status: str, error: Any = None) -> None:
+    """Set a run's manifest status (and end time, error) if it is still ``running``; never raises."""
+    path = Path(run_dir) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        if manifest.get("status") != "running":
+            return
+        manifest.update(status=status, end_time=_utc_now())
+        if error is not None:
+            manifest["error"] = error
+        write_json(path, manifest)
+    except (OSError, ValueError):
+        pass
+
+
+def remove_partial_files(run_dir: Path) -> None:
+    """Half-written files a killed run may leave: temporary JSON and PDF files."""
+    for pattern in (".*.tmp", ".*.partial.pdf", "*.json.tmp"):
+        for p in Path(run_dir).glob(pattern):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+
+
+def sweep_stale_runs(out_root: Path) -> list[Path]:
+    """Mark runs whose process on this host has died ``interrupted``; returns their run directories."""
+    d = Path(out_root) / RUNNING_DIR
+    swept = []
+    if not d.is_dir():
+        return swept
+    host = socket.gethostname()
+    for marker in d.glob("*.json"):
+        try:
+            info = json.loads(marker.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if info.get("host") != host or _pid_alive(int(info.get("pid", 0))):
+            continue
+        run_dir = Path(info["run_dir"])
+        finish_manifest(run_dir, "interrupted", "the process running this study ended without finishing it "
+                        "(killed or power loss); no results were published")
+        remove_partial_files(run_dir)
+        unmark_running(marker)
+        swept.append(run_dir)
+    return swept

@@ -72,14 +72,35 @@ def _convert(name: str, type_name: str, value: Any) -> Any:
     return value  # an undeclared type (None): passed through as given
 
 
+def read_yaml_file(p: Path, what: str):
+    """A YAML file of plain values; a malformed or tagged (``!!python/...``) file is refused naming it."""
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ParameterError(f"{what} {str(p)!r} is not UTF-8 text; save it as UTF-8.") from None
+    except OSError as exc:
+        raise ParameterError(f"{what} {str(p)!r} cannot be read: {exc.strerror or exc}.") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ParameterError(f"{what} {str(p)!r} is not plain YAML{where}: {problem}. Only plain values "
+                             "(numbers, text, lists, mappings) are allowed; tags such as !!python/... are refused."
+                             ) from None
+
+
 def load_parameter_file(path: str | Path) -> dict:
     """Parameters from a YAML file (``-f params.yml``): a mapping of name to value."""
     p = Path(path)
     if not p.is_file():
         raise ParameterError(f"Parameter file {str(p)!r} does not exist.")
-    data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    data = read_yaml_file(p, "Parameter file") or {}
     if not isinstance(data, dict):
-        raise ParameterError(f"Parameter file {p.name} must hold a mapping name: value; found {type(data).__name__}.")
+        raise ParameterError(f"Parameter file {str(p)!r} must hold a mapping name: value; found {type(data).__name__}.")
     return data
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import tempfile
 import time
 import uuid
@@ -23,7 +24,7 @@ from typing import Any, Iterator, Mapping
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from analysis.errors import DataValidationError, ParameterError, RunError, StudyError
+from analysis.errors import AnalysisError, DataValidationError, ParameterError, RunError, StudyError
 from analysis.paths import project_root, reports_root, resolve_path
 from analysis.run import manifest as mf
 from analysis.run.catalog import Study, get_study
@@ -49,22 +50,64 @@ class RunOutcome:
         return self.run_dir / "report.pdf"
 
 
+KERNEL_DIR_PREFIX = "rendeert-kernel-"
+
+
+def _kernel_manager_class():
+    """An AsyncKernelManager that adds the run's own environment variables (RENDEERT_POLICY) to the kernel's.
+
+    Passed per run through the traitlets config, so parallel runs in one process (Dask threads) never
+    share ``os.environ``.
+    """
+    from jupyter_client import AsyncKernelManager
+    from traitlets import Dict
+
+    class RunKernelManager(AsyncKernelManager):
+        extra_env = Dict(help="environment variables added for this run's kernel").tag(config=True)
+
+        async def _async_pre_start_kernel(self, **kw):
+            kw["env"] = {**(kw.get("env") or os.environ), **self.extra_env}
+            # what a cell prints reaches the notebook over the kernel's sockets; the process's own stderr
+            # carries only the kernel's log (ZMQ tracebacks when a run is interrupted), not for the user.
+            kw.setdefault("stderr", subprocess.DEVNULL)
+            return await super()._async_pre_start_kernel(**kw)
+
+    return RunKernelManager
+
+
+def _sweep_kernel_dirs() -> None:
+    """Remove private kernel directories (sockets, connection file) left by killed runs on this machine."""
+    import shutil
+
+    for d in Path(tempfile.gettempdir()).glob(f"{KERNEL_DIR_PREFIX}*-*"):
+        try:
+            pid = int(d.name.removeprefix(KERNEL_DIR_PREFIX).split("-")[0])
+        except ValueError:
+            continue
+        if not mf._pid_alive(pid):
+            shutil.rmtree(d, ignore_errors=True)
+
+
 @contextmanager
-def _kernel_transport() -> Iterator[Any]:
+def _kernel_transport(env: Mapping[str, str] | None = None) -> Iterator[Any]:
     """Kernel configuration for one run.
 
     On POSIX the kernel talks over IPC sockets in a private temporary directory: parallel runs of a
     batch then have no TCP ports to race for (jupyter_client picks free ports and releases them before
     the kernel binds them) and the kernel's traffic, which carries microdata, stays off the network.
-    Windows has no IPC sockets and keeps TCP on localhost.
+    Windows has no IPC sockets and keeps TCP on localhost. The connection file lives in the same
+    directory, so every kernel file of a run goes with it; the directory name carries the process id, so
+    a later run removes what a killed one left (:func:`_sweep_kernel_dirs`). ``env`` is added to the
+    kernel's environment.
     """
     from traitlets.config import Config
 
-    if os.name != "posix":
-        yield Config()
-        return
-    with tempfile.TemporaryDirectory(prefix="rendeert-kernel-") as private:
-        yield Config({"KernelManager": {"transport": "ipc", "ip": os.path.join(private, "k")}})
+    manager = _kernel_manager_class()
+    with tempfile.TemporaryDirectory(prefix=f"{KERNEL_DIR_PREFIX}{os.getpid()}-") as private:
+        kernel = {"connection_file": os.path.join(private, "kernel.json")}
+        if os.name == "posix":
+            kernel.update(transport="ipc", ip=os.path.join(private, "k"))
+        yield Config({"KernelManager": kernel, manager.__name__: {"extra_env": dict(env or {})}}), manager
 
 
 def new_run_id(parameters: Mapping[str, Any]) -> str:
@@ -115,6 +158,48 @@ def prepare(study_name: str, given: Mapping[str, Any]) -> tuple[Study, dict]:
     return study, checked
 
 
+POLICY_ENV = "RENDEERT_POLICY"
+
+
+def load_policy(path: str | os.PathLike | None = None):
+    """The disclosure policy of a run: ``path``, else the file named by $RENDEERT_POLICY, else the default.
+
+    Returns ``(policy, path or None)``. A file that loosens the CBS rules is refused
+    (``ParameterError``, exit 2), before anything is written.
+    """
+    from analysis.report.disclosure import DisclosurePolicy
+
+    if path is None and os.environ.get(POLICY_ENV):
+        path = os.environ[POLICY_ENV]
+    if path is None:
+        return DisclosurePolicy.load(None), None
+    p = resolve_path(path)
+    if not p.is_file():
+        raise ParameterError(f"Disclosure policy file {str(path)!r} does not exist (--policy or ${POLICY_ENV}). "
+                             "Give a YAML file that tightens the rules of src/analysis/report/disclosure.yml.")
+    return _load_policy_file(p), p
+
+
+def _load_policy_file(p: Path):
+    import yaml
+
+    from analysis.report.disclosure import DisclosurePolicy
+
+    from analysis.run.params import read_yaml_file
+
+    data = read_yaml_file(p, "Disclosure policy file")
+    if data is not None and not isinstance(data, dict):
+        raise ParameterError(f"Disclosure policy file {str(p)!r} must be a mapping of rule to value "
+                             f"(`min_units: 15`); found {type(data).__name__}.")
+    try:
+        return DisclosurePolicy.load(p)
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ParameterError(f"Disclosure policy file {str(p)!r} is not plain YAML ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0]}). Write it as `min_units: 15` lines.") from None
+    except TypeError as exc:
+        raise ParameterError(f"Disclosure policy file {str(p)!r} must be a mapping of rule to value: {exc}.") from None
+
+
 def run_study(
     study_name: str,
     parameters: Mapping[str, Any] | None = None,
@@ -124,15 +209,90 @@ def run_study(
     progress: bool = True,
     pdf: bool = True,
     extra_manifest: Mapping[str, Any] | None = None,
+    policy: str | os.PathLike | None = None,
+    link_latest: bool = False,
 ) -> RunOutcome:
-    """Run ``study_name`` with ``parameters``; raise ``RunError`` naming the failing cell."""
+    """Run ``study_name`` with ``parameters``; raise ``RunError`` naming the failing cell.
+
+    ``policy`` is a disclosure-policy file (tightening only; default $RENDEERT_POLICY, else the CBS
+    default): the kernel receives it as $RENDEERT_POLICY and the manifest records it. Bad input
+    (``DataValidationError``, ``ParameterError``, ``StudyError``, in the parameters or raised by the
+    notebook) leaves no run directory. Any other failure, an interrupt or a full disk leaves the manifest
+    ``failed`` or ``interrupted`` and no report.pdf. ``link_latest`` moves ``<study>/latest`` to this run
+    (only ``rendeert run`` does).
+    """
     study, params = prepare(study_name, dict(parameters or {}))
+    policy_obj, policy_path = load_policy(policy)
     out_root = Path(out_root) if out_root else reports_root()
     run_id = run_id or new_run_id(params)
     run_dir = (out_root / study.name / run_id).resolve()
-    run_dir.mkdir(parents=True, exist_ok=False)
-    dataset_dir = _dataset_dir(params)
+    try:
+        mf.sweep_stale_runs(out_root)
+        _sweep_kernel_dirs()
+        run_dir.mkdir(parents=True, exist_ok=False)
+    except OSError as exc:
+        raise ParameterError(f"Cannot create the run directory {str(run_dir)!r}: {exc.strerror or exc}. "
+                             "Check --out: it must be a directory you can write to.") from None
+    marker = None
+    try:
+        marker = mf.mark_running(out_root, run_dir)
+        outcome = _execute(study, params, run_dir=run_dir, run_id=run_id, progress=progress, pdf=pdf,
+                           extra_manifest=extra_manifest, policy=policy_obj, policy_path=policy_path)
+    except tuple(_INPUT_ERRORS.values()):
+        import shutil
 
+        shutil.rmtree(run_dir, ignore_errors=True)  # refused input: no trace of the run
+        _remove_empty(run_dir.parent)
+        raise
+    except (KeyboardInterrupt, SystemExit):
+        mf.finish_manifest(run_dir, "interrupted", "interrupted (Ctrl-C or a termination signal)")
+        raise
+    except AnalysisError:
+        mf.finish_manifest(run_dir, "failed")
+        raise
+    except BaseException as exc:  # a full disk, a bug: the manifest says so, then the error goes on
+        mf.finish_manifest(run_dir, "failed", f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, OSError):
+            raise RunError(f"Study {study.name!r} could not write its output in {run_dir}: {exc}") from None
+        raise
+    finally:
+        mf.unmark_running(marker)
+        if run_dir.is_dir():
+            mf.remove_partial_files(run_dir)
+    if link_latest:
+        _link_latest(run_dir)
+    return outcome
+
+
+def _remove_empty(directory: Path) -> None:
+    try:
+        directory.rmdir()  # only when empty: the study's first run was refused
+    except OSError:
+        pass
+
+
+def _sanitise_outputs(run_dir: Path, policy) -> tuple[dict, list]:
+    """results.json and disclosure_log.json as they may leave the run: no n of a withheld cell anywhere."""
+    results_path = run_dir / "results.json"
+    results = json.loads(results_path.read_text(encoding="utf-8"))
+    changed = False
+    for row in results.get("estimates", []):
+        if row.get("suppressed") and row.get("n") is not None:
+            row["n"] = None
+            changed = True
+    if changed:
+        mf.write_json(results_path, results)
+    log_path = run_dir / "disclosure_log.json"
+    raw = json.loads(log_path.read_text(encoding="utf-8")) if log_path.is_file() else []
+    log = mf.safe_log(raw, min_units=policy.min_units)
+    if log != raw:
+        mf.write_json(log_path, log)
+    return results, log
+
+
+def _execute(study: Study, params: dict, *, run_dir: Path, run_id: str, progress: bool, pdf: bool,
+             extra_manifest: Mapping[str, Any] | None, policy, policy_path: Path | None) -> RunOutcome:
+    dataset_dir = _dataset_dir(params)
     manifest = {
         "study": study.name,
         "run_id": run_id,
@@ -141,9 +301,10 @@ def run_study(
         "defaults": {p.name: p.default for p in study.user_parameters},
         "seed": params.get("seed"),
         "dataset": None,
+        "policy": mf.policy_record(policy, policy_path),
         "git": mf.git_state(),
         "versions": mf.package_versions(),
-        "environment": mf.environment(),
+        "environment": {**mf.environment(), "pid": os.getpid()},
         "start_time": _now(),
         "end_time": None,
         "status": "running",
@@ -156,8 +317,9 @@ def run_study(
 
     notebook_out = run_dir / "notebook.ipynb"
     started = time.perf_counter()
+    env = {POLICY_ENV: str(policy_path)} if policy_path is not None else {}
     try:
-        with _kernel_transport() as kernel_config:
+        with _kernel_transport(env) as (kernel_config, manager):
             papermill.execute_notebook(
                 str(study.notebook),
                 str(notebook_out),
@@ -167,6 +329,7 @@ def run_study(
                 cwd=str(project_root()),
                 start_timeout=180,
                 config=kernel_config,
+                kernel_manager_class=manager,
             )
     except PapermillExecutionError as exc:
         manifest.update(status="failed", end_time=_now(), error={
@@ -181,23 +344,19 @@ def run_study(
             f"{exc.ename}: {exc.evalue}\nThe partial notebook is kept for debugging: {notebook_out}"
         ) from None
 
-    results_path = run_dir / "results.json"
-    if not results_path.is_file():
+    if not (run_dir / "results.json").is_file():
         manifest.update(status="failed", end_time=_now(), error="no results.json")
         mf.write_json(run_dir / "manifest.json", manifest)
         raise RunError(
             f"Study {study.name!r} ran but wrote no results.json; its last cell must call "
             f"`study.finish()`. Notebook: {notebook_out}"
         )
-    results = json.loads(results_path.read_text(encoding="utf-8"))
-    log_path = run_dir / "disclosure_log.json"
-    disclosure_log = json.loads(log_path.read_text(encoding="utf-8")) if log_path.is_file() else []
+    results, disclosure_log = _sanitise_outputs(run_dir, policy)
     manifest["disclosure_log"] = disclosure_log
     manifest["execution_seconds"] = round(time.perf_counter() - started, 2)
 
     info_path = run_dir / "report_info.json"
     info = json.loads(info_path.read_text(encoding="utf-8")) if info_path.is_file() else {}
-    manifest.update(status="ok", end_time=_now())
     if pdf:
         from analysis.report.pdf import export_pdf
 
@@ -212,12 +371,15 @@ def run_study(
             notebook_out, run_dir / "report.pdf",
             title=info.get("title") or study.title,
             meta=meta,
-            appendix={"manifest": manifest, "disclosure_log": disclosure_log},
+            appendix={"manifest": {**manifest, "status": "ok"}, "disclosure_log": disclosure_log,
+                      "policy": manifest["policy"]},
             lang=str(params.get("lang", "nl")),
         )
-    manifest.update(end_time=_now())
+    from analysis.run.register import record_run
+
+    record_run(run_dir, manifest=manifest, results=results)
+    manifest.update(status="ok", end_time=_now())
     mf.write_json(run_dir / "manifest.json", manifest)
-    _link_latest(run_dir)
     return RunOutcome(study=study.name, run_dir=run_dir, results=results, manifest=manifest)
 
 
@@ -234,19 +396,27 @@ def compare_results(first: dict, second: dict) -> list[str]:
     return diffs
 
 
-def rerun(run_dir: Path, *, out_root: Path | None = None, progress: bool = True) -> tuple[RunOutcome, list[str]]:
-    """Rerun a study from its manifest; returns the new run and the list of differences."""
+def rerun(run_dir: Path, *, out_root: Path | None = None, progress: bool = True,
+          policy: str | os.PathLike | None = None) -> tuple[RunOutcome, list[str]]:
+    """Rerun a study from its manifest (and its policy file, unless ``policy`` is given); returns the new run
+    and the list of differences. ``latest`` stays where it is."""
     run_dir = Path(run_dir)
     manifest_path = run_dir / "manifest.json"
     if not manifest_path.is_file():
         raise ParameterError(f"{str(run_dir)!r} holds no manifest.json; give a run directory reports/<study>/<run-id>.")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    original = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        original = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ParameterError(f"{str(run_dir)!r} is not a finished run ({exc}); only a run with status ok and a "
+                             "results.json can be rerun.") from None
     notes = []
     if manifest.get("dataset"):
         now = mf.dataset_fingerprint(Path(manifest["dataset"]["path"]))
         if now["sha256"] != manifest["dataset"]["sha256"]:
             notes.append("the dataset's files changed since the original run")
+    if policy is None:
+        policy = ((manifest.get("policy") or {}).get("file")) or None
     outcome = run_study(manifest["study"], manifest["parameters"], out_root=out_root, progress=progress,
-                        extra_manifest={"rerun_of": str(run_dir)})
+                        extra_manifest={"rerun_of": str(run_dir)}, policy=policy)
     return outcome, notes + compare_results(original, outcome.results)

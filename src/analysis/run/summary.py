@@ -37,6 +37,7 @@ from analysis.report.disclosure import DisclosurePolicy
 
 SUBSET_PARAMETER = "param_municipality"
 TOTAL_VALUE = "all"
+DIFFERENCING = "differencing"
 NUMBERS = ("estimate", "se", "ci_low", "ci_high")
 #: Beyond this many runs the forest plot drops the run labels (a caterpillar plot).
 MAX_LABELLED_RUNS = 40
@@ -51,7 +52,8 @@ def cross_run_control(summary: pd.DataFrame, policy: DisclosurePolicy) -> tuple[
     """Withhold figures that two or more published ones would give away by subtraction.
 
     Returns the controlled summary and a log (one entry per withheld figure, naming the run,
-    the estimate, the rule and the remainder's units).
+    the estimate and the rule; ``n`` is "<min_units", never the remainder itself). A withheld
+    figure loses its ``n`` too.
     """
     out = summary.copy()
     log: list[dict] = []
@@ -74,11 +76,56 @@ def cross_run_control(summary: pd.DataFrame, policy: DisclosurePolicy) -> tuple[
         for i in parts.sort_values("n").index:
             if remainder <= 0 or remainder >= policy.min_units:
                 break
+            remainder += float(out.loc[i, "n"])
             out.loc[i, list(NUMBERS)] = np.nan
+            out.loc[i, "n"] = np.nan
             out.loc[i, "suppressed"] = True
             log.append({"run_dir": out.loc[i, "run_dir"], "name": out.loc[i, "name"],
-                        "rule": "cross_run_difference", "n": int(remainder), "withheld": True})
-            remainder += float(out.loc[i, "n"])
+                        "rule": DIFFERENCING, "n": f"<{policy.min_units}", "withheld": True})
+    return out, log
+
+
+def withhold_suppressed_counts(summary: pd.DataFrame) -> pd.DataFrame:
+    """A withheld figure shows no numbers and no n (whatever an older results.json holds)."""
+    out = summary.copy()
+    if out.empty:
+        return out
+    withheld = out["suppressed"].astype(bool)
+    out.loc[withheld, [*NUMBERS, "n"]] = np.nan
+    return out
+
+
+def pairwise_control(summary: pd.DataFrame, policy: DisclosurePolicy, *, dataset_sha: dict | None = None,
+                     study: str = "", earlier=()) -> tuple[pd.DataFrame, list[dict]]:
+    """Withhold a run's figure whose n (or a share's numerator) differs from another run's by 1 to 9 units.
+
+    The runs of the batch are compared with each other and with what was exported before from the
+    same dataset (``earlier``, from the register): see :mod:`analysis.run.differencing`.
+    """
+    from analysis.run import differencing
+    from analysis.run.register import RESULTS_OBJECT, PublishedRun, population_of
+
+    out = summary.copy()
+    if out.empty:
+        return out, []
+    dataset_sha = dataset_sha or {}
+    runs = []
+    for run_dir, rows in out.groupby("run_dir", sort=False):
+        first = rows.iloc[0]
+        params = {c.removeprefix("param_"): first[c] for c in rows.columns if c.startswith("param_")}
+        cells = tuple({"object": RESULTS_OBJECT, "cell": str(r["name"]), "value": None if pd.isna(r["estimate"]) else
+                       float(r["estimate"]), "n": None if pd.isna(r["n"]) else float(r["n"]),
+                       "kind": r.get("unit"), "suppressed": bool(r["suppressed"])} for _, r in rows.iterrows())
+        runs.append(PublishedRun(run_id=Path(str(run_dir)).name, study=study, run_dir=str(run_dir),
+                                 dataset_sha256=dataset_sha.get(str(run_dir)), population=population_of(params),
+                                 cells=cells))
+    findings = differencing.check(runs, min_units=policy.min_units, earlier=earlier)
+    log = []
+    for f in findings:
+        i = out.index[(out["run_dir"].astype(str) == f["run_dir"]) & (out["name"].astype(str) == f["cell"])]
+        out.loc[i, [*NUMBERS, "n"]] = np.nan
+        out.loc[i, "suppressed"] = True
+        log.append({"run_dir": f["run_dir"], "name": f["cell"], "rule": DIFFERENCING, "n": f["n"], "withheld": True})
     return out, log
 
 
@@ -95,11 +142,11 @@ def apply_to_runs(log: Sequence[dict], lang: str = "nl") -> None:
         results = json.loads(results_path.read_text(encoding="utf-8"))
         for e in results["estimates"]:
             if e["name"] in names:
-                e.update(estimate=None, se=None, ci_low=None, ci_high=None, suppressed=True)
+                e.update(estimate=None, se=None, ci_low=None, ci_high=None, n=None, suppressed=True)
         results_path.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
         log_path = run / "disclosure_log.json"
         run_log = json.loads(log_path.read_text(encoding="utf-8")) if log_path.is_file() else []
-        run_log += [{"object": e["name"], "cell": "batch", "rule": e["rule"], "n": e["n"]} for e in entries]
+        run_log += [{"object": e["name"], "cell": "batch", "rule": e["rule"], "n": None} for e in entries]
         log_path.write_text(json.dumps(run_log, indent=2, ensure_ascii=False), encoding="utf-8")
         pdf = run / "report.pdf"
         if pdf.is_file():
@@ -200,13 +247,17 @@ def _fmt(value, lang: str) -> str:
 
 
 def write_summary_pdf(batch_dir: Path, summary: pd.DataFrame, runs: pd.DataFrame, *, study: str,
-                      estimate: str | None, lang: str, policy: DisclosurePolicy, log: Sequence[dict]) -> Path | None:
+                      estimate: str | None, lang: str, policy: DisclosurePolicy, log: Sequence[dict],
+                      policy_path: Path | None = None) -> Path | None:
     """summary.pdf: forest plot, funnel plot (municipality comparisons) and table for one estimate."""
     import matplotlib.pyplot as plt
 
     from analysis.estimators.funnel import precision_weighted_mean
     from analysis.report.labels import fmt_int, t
+    from analysis.report.escape import markdown_text, plot_text
+    from analysis.report.labels import t_plain
     from analysis.report.pdf import markdown_to_pdf
+    from analysis.run.manifest import policy_record
 
     name = choose_estimate(summary, estimate)
     figures = batch_dir / "figures"
@@ -228,7 +279,7 @@ def write_summary_pdf(batch_dir: Path, summary: pd.DataFrame, runs: pd.DataFrame
         parts = usable[usable[SUBSET_PARAMETER].astype(str) != TOTAL_VALUE] if is_municipal else usable
         pooled = precision_weighted_mean(parts["estimate"], parts["se"])[0] if len(parts) >= 2 else None
         xlabel = f"{name} ({unit})" if unit else name
-        fig = forest_figure(table, labels=labels, xlabel=xlabel, pooled=pooled, pooled_label=t("batch.pooled", lang),
+        fig = forest_figure(table, labels=labels.map(plot_text), xlabel=xlabel, pooled=pooled, pooled_label=t("batch.pooled", lang),
                             withheld_label=t("suppressed_short", lang),
                             runs_label=t("batch.runs_sorted", lang, n=len(table)))
         fig.savefig(figures / "forest.png", dpi=200, bbox_inches="tight")
@@ -247,7 +298,7 @@ def write_summary_pdf(batch_dir: Path, summary: pd.DataFrame, runs: pd.DataFrame
         for label, row in zip(labels, table.itertuples()):
             ci = "x" if pd.isna(row.ci_low) else f"{_fmt(row.ci_low, lang)} – {_fmt(row.ci_high, lang)}"
             n = "" if pd.isna(row.n) else fmt_int(row.n, lang)
-            lines.append(f"| {label} | {_fmt(row.estimate, lang)} | {_fmt(row.se, lang)} | {ci} | {n} |")
+            lines.append(f"| {markdown_text(label)} | {_fmt(row.estimate, lang)} | {_fmt(row.se, lang)} | {ci} | {n} |")
         md.append(f"## {t('batch.table_heading', lang)}")
         md.append("\n".join(lines) + f"\n\n: {t('batch.table_caption', lang, name=name)}\n")
         if summary["suppressed"].astype(bool).any():
@@ -257,18 +308,19 @@ def write_summary_pdf(batch_dir: Path, summary: pd.DataFrame, runs: pd.DataFrame
         lines = [f"| {t('batch.run', lang)} | {t('batch.error', lang)} |", "|:---|:---|"]
         for r in failed.itertuples():
             first = str(r.error).splitlines()[0] if isinstance(r.error, str) and r.error else ""
-            lines.append(f"| {Path(str(r.run_dir)).name if r.run_dir else r.key} | {first[:200].replace('|', '/')} |")
+            lines.append(f"| {markdown_text(Path(str(r.run_dir)).name if r.run_dir else r.key)} | "
+                         f"{markdown_text(first[:200])} |")
         md.append("\n".join(lines))
-    appendix_log = [{"object": e["name"], "cell": Path(str(e["run_dir"])).name, "rule": e["rule"], "n": e["n"]}
-                    for e in log]
+    appendix_log = [{"object": e["name"], "cell": Path(str(e["run_dir"])).name, "rule": e["rule"]} for e in log]
     datasets = sorted({Path(str(d)).name for d in summary.get("param_dataset", pd.Series(dtype=str)).dropna()})
     fixed = {c.removeprefix("param_"): summary[c].iloc[0] for c in summary.columns
              if c.startswith("param_") and c not in _varying(summary) and c != "param_dataset"} if len(summary) else {}
-    meta = {"dataset_name": ", ".join(datasets) or "-", "dataset_source": t("batch.source", lang, study=study),
+    meta = {"dataset_name": ", ".join(datasets) or "-", "dataset_source": t_plain("batch.source", lang, study=study),
             "run_date": batch_dir.name.removeprefix("batch-")[:15],
             "parameters": {"study": study, "estimate": name or "", **fixed,
                            "varying": ", ".join(c.removeprefix("param_") for c in _varying(summary))}}
-    return markdown_to_pdf("\n\n".join(md), batch_dir / "summary.pdf", title=t("batch.title", lang, study=study),
+    return markdown_to_pdf("\n\n".join(md), batch_dir / "summary.pdf", title=t_plain("batch.title", lang, study=study),
                            meta=meta, appendix={"manifest": {"batch": batch_dir.name, "runs": len(runs)},
-                                                "disclosure_log": appendix_log},
+                                                "disclosure_log": appendix_log,
+                                                "policy": policy_record(policy, policy_path)},
                            lang=lang, root=batch_dir, what=f"the summary of {batch_dir.name}")
