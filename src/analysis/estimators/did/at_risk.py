@@ -39,7 +39,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import ParameterError, check_choice
-from analysis.estimators.did.drdid import _with_covariates, fit_logit, unit_terms
+from scipy.special import expit
+
+from analysis.estimators.did.drdid import TRIM_LEVEL, _with_covariates, fit_logit, unit_terms
 from analysis.estimators.did.result import GroupTimeResult
 from analysis.estimators.results import dominance_share, tidy_estimates
 
@@ -229,6 +231,43 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
         inf[:, S0 == 0] = 0.0
         return rows, inf if coef is None else inf @ coef
 
+    fixed_comparison = control in ("never_treated", "not_treated_in_window", "risk_set")
+    vectorised = has_x and method == "dr" and fixed_comparison and (base_period == "universal" or not varying_x)
+
+    def cohort_cov(g: float, ks: np.ndarray):
+        """Cells ks of cohort g (one comparison set, one base period's covariates): att, inf, lam, rows."""
+        rows, c, d_all, ws_all = cohort_rows(g)
+        pick = (d_all == 1) | control_mask(c, d_all, ks[:1])[:, 0]
+        sub, d, ws = rows[pick], d_all[pick], ws_all[pick]
+        n_t, n_c = int(d.sum()), int(len(sub) - d.sum())
+        if n_t == 0 or n_c == 0:
+            return None, None, None, sub, n_t, n_c
+        b = int(bi[ks[0]])
+        mkey = (g, b if varying_x else None)
+        xs = x_at(b)[sub]
+        if mkey not in column_cache:
+            column_cache[mkey] = _independent_columns(xs)
+        xs = xs[:, column_cache[mkey]]
+        key = ("cohort", g, b if varying_x else None)
+        if key not in logit_cache:
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    fitted = fit_logit(xs, d, ws)
+                logit_cache[key] = fitted if np.all(np.isfinite(fitted)) else None
+            except np.linalg.LinAlgError:
+                logit_cache[key] = None
+        gamma = logit_cache[key]
+        if gamma is None:
+            unfitted.add(float(g))
+            return None, None, None, sub, n_t, n_c
+        DY = y[np.ix_(sub, ti[ks])].astype(float) - y[np.ix_(sub, bi[ks])]
+        try:
+            a, inf, lam = _dr_cohort(xs, DY, d, ws, gamma)
+        except np.linalg.LinAlgError:
+            unfitted.add(float(g))
+            return None, None, None, sub, n_t, n_c
+        return a, inf * (n / len(sub)), lam[:, None] * DY, sub, n_t, n_c
+
     def cell_cov(k: int):
         """One cell with covariates: ATT, influence on the subsample rows, rows, n_t, n_c."""
         g = g_arr[k]
@@ -280,6 +319,14 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
                 rows, part = unconditional(g, ks_all[sel], coef=wts[sel], centred=centred)
                 out[rows] += part
                 continue
+            if vectorised:
+                for b in np.unique(bi[ks_all[sel]]):
+                    pick_b = bi[ks_all[sel]] == b
+                    a, inf, terms_b, sub, _, _ = cohort_cov(g, ks_all[sel][pick_b])
+                    if a is not None:
+                        mat = inf if centred else n * terms_b
+                        out[sub] += mat @ wts[sel][pick_b]
+                continue
             for k, a in zip(ks_all[sel], wts[sel]):
                 if centred:
                     _, inf, sub, _, _ = cell_cov(int(k))
@@ -317,6 +364,15 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
         if not has_x:
             a, sd, nt, nc, dom = unconditional(g, ks)
             att[ks], se[ks], n_t[ks], n_c[ks], dominance[ks] = a, sd, nt, nc, dom
+            continue
+        if vectorised:
+            for b in np.unique(bi[ks]):
+                kb = ks[bi[ks] == b]
+                a, inf, terms_b, sub, nt, nc = cohort_cov(g, kb)
+                n_t[kb], n_c[kb] = nt, nc
+                if a is not None:
+                    att[kb], se[kb] = a, np.sqrt((inf ** 2).sum(axis=0)) / n
+                    dominance[kb] = [dominance_share(terms_b[:, j]) for j in range(len(kb))]
             continue
         for k in ks:
             a, inf, sub, nt, nc = cell_cov(int(k))
@@ -371,6 +427,49 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
     return GroupTimeResult(estimates=table, estimand="ATT(g,t), comparison units at risk at the base period",
                            spec=spec, diagnostics=diagnostics, influence=influence, influence_sum=influence_sum,
                            cohorts=eff_cohort, weights=w, units_used=units_used)
+
+
+def _dr_cohort(x: np.ndarray, DY: np.ndarray, d: np.ndarray, w: np.ndarray, gamma: np.ndarray,
+               trim_level: float = TRIM_LEVEL):
+    """DRDID's ``drdid_panel`` for many outcome changes at once (one column of ``DY`` per cell).
+
+    Given the subsample, the covariates and the propensity score the estimator and its influence function
+    are linear in the change ``dy``, so every cell of a cohort that shares them is one matrix operation:
+    the same formulas as :func:`.drdid._with_covariates` with a matrix in place of the vector (tested
+    equal to it). Returns the ATT per column, the influence matrix (subsample x columns, DRDID's scale)
+    and the units' weights ``lambda`` (their term in column k is lambda_i * DY[i, k]).
+    """
+    n = len(d)
+    ctrl = 1.0 - d
+    wc = w * ctrl
+    xtwx = (x.T * wc) @ x
+    beta = np.linalg.solve(xtwx, (x.T * wc) @ DY)
+    xpx_inv = np.linalg.inv(xtwx / n)
+    or_delta = x @ beta
+    resid = DY - or_delta
+    resid_c = wc[:, None] * resid
+
+    def lin_or(m: np.ndarray) -> np.ndarray:           # m: k x K
+        return resid_c * (x @ (xpx_inv @ m))
+
+    ps = np.minimum(expit(x @ gamma), 1 - 1e-6)
+    keep = np.where(d == 1, 1.0, (ps < trim_level).astype(float))
+    hess_inv = np.linalg.inv((x.T * (w * ps * (1 - ps))) @ x / n)
+    score = w * (d - ps)
+    w_treat = keep * w * d
+    w_cont = keep * w * ps * ctrl / (1 - ps)
+    mean_wt, mean_wc = w_treat.mean(), w_cont.mean()
+    dr_t, dr_c = w_treat[:, None] * resid, w_cont[:, None] * resid
+    eta_t, eta_c = dr_t.mean(axis=0) / mean_wt, dr_c.mean(axis=0) / mean_wc
+    K = DY.shape[1]
+    m1 = np.repeat(((w_treat @ x) / n)[:, None], K, axis=1)
+    inf_t = (dr_t - w_treat[:, None] * eta_t - lin_or(m1)) / mean_wt
+    m2 = (x.T @ (w_cont[:, None] * (resid - eta_c))) / n
+    m3 = np.repeat(((w_cont @ x) / n)[:, None], K, axis=1)
+    inf_c = (dr_c - w_cont[:, None] * eta_c + score[:, None] * (x @ (hess_inv @ m2)) - lin_or(m3)) / mean_wc
+    a = w_treat / w_treat.sum() - w_cont / w_cont.sum()
+    lam = a - wc * (x @ np.linalg.solve(xtwx, x.T @ a))
+    return eta_t - eta_c, inf_t - inf_c, lam
 
 
 def _independent_columns(x: np.ndarray) -> np.ndarray:
