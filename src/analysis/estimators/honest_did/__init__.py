@@ -13,10 +13,12 @@ bounds (tests/estimators/test_honest_did.py).
 
 Modules: :mod:`.rstream` (R's normal stream), :mod:`.arp` (relative
 magnitudes, C-LF), :mod:`.flci` (smoothness, FLCI), :mod:`.result`,
-:mod:`.api` (input handling and the public function).
+:mod:`.api` (input handling and the public function), :mod:`.binning` (monthly event time in
+quarters or years, for the relative-magnitudes interval).
 """
 
 from analysis.estimators.honest_did.api import honest_did
+from analysis.estimators.honest_did.binning import bin_event_time, bin_of
 from analysis.estimators.honest_did.result import HonestDiDResult
 
-__all__ = ["honest_did", "HonestDiDResult"]
+__all__ = ["honest_did", "HonestDiDResult", "bin_event_time", "bin_of"]

@@ -25,7 +25,7 @@ DEFAULT_MBAR = (0.0, 0.5, 1.0, 1.5, 2.0)
 def honest_did(result=None, *, betahat=None, sigma=None, num_pre: int | None = None,
                num_post: int | None = None,
                restriction: Literal["relative_magnitudes", "smoothness"] = "relative_magnitudes",
-               m: Sequence[float] | None = None, target: Literal["first", "average"] = "first",
+               m: Sequence[float] | None = None, target: Literal["first", "average"] | int = "first",
                alpha: float = 0.05, grid_points: int = 1000, seed: int = 0) -> HonestDiDResult:
     """Robust confidence intervals under bounded violations of parallel trends (Rambachan & Roth 2023).
 
@@ -51,7 +51,8 @@ def honest_did(result=None, *, betahat=None, sigma=None, num_pre: int | None = N
         The M-bar (or M) values; default 0, 0.5, ..., 2 for relative magnitudes
         and ten values from 0 to the standard error of the target for smoothness.
     target
-        ``"first"``: the first post period; ``"average"``: the mean of the post periods.
+        ``"first"``: the first post period; ``"average"``: the mean of the post periods; an integer k:
+        the k-th post period (1 is the first), e.g. a 12-month effect in a binned monthly event study.
     alpha
         1 - confidence level.
     grid_points
@@ -73,7 +74,10 @@ def honest_did(result=None, *, betahat=None, sigma=None, num_pre: int | None = N
     solves a small convex programme per step of a bisection (seconds).
     """
     check_choice("restriction", restriction, RESTRICTIONS)
-    check_choice("target", target, TARGETS)
+    if isinstance(target, bool) or not isinstance(target, (str, int, np.integer)):
+        raise ParameterError(f"target={target!r}: give 'first', 'average' or the number of a post period (1, 2, ...).")
+    if isinstance(target, str):
+        check_choice("target", target, TARGETS)
     if not isinstance(alpha, (float, int)) or not 0 < alpha < 1:
         raise ParameterError(f"alpha={alpha!r} must lie strictly between 0 and 1, e.g. 0.05.")
     if not isinstance(grid_points, (int, np.integer)) or grid_points < 10:
@@ -89,7 +93,11 @@ def honest_did(result=None, *, betahat=None, sigma=None, num_pre: int | None = N
         betahat, sigma, num_pre, num_post = _check_direct(betahat, sigma, num_pre, num_post)
         info, n = {"terms": None}, None
     l_vec = np.zeros(num_post)
-    if target == "first":
+    if not isinstance(target, str):
+        if not 1 <= int(target) <= num_post:
+            raise ParameterError(f"target={target}: the result has {num_post} post periods; give 1..{num_post}.")
+        l_vec[int(target) - 1] = 1.0
+    elif target == "first":
         l_vec[0] = 1.0
     else:
         l_vec[:] = 1.0 / num_post
@@ -118,7 +126,8 @@ def honest_did(result=None, *, betahat=None, sigma=None, num_pre: int | None = N
     for w in warns:
         warnings.warn(w, AnalysisWarning, stacklevel=2)
     method = "C-LF" if restriction == "relative_magnitudes" else "FLCI"
-    spec = {"restriction": restriction, "method": method, "target": target, "alpha": alpha,
+    spec = {"restriction": restriction, "method": method, "target": target if isinstance(target, str) else int(target),
+            "alpha": alpha,
             "num_pre": num_pre, "num_post": num_post, "grid_points": grid_points, "seed": seed,
             "m": list(m_values)}
     return HonestDiDResult(estimates=table, original=original, breakdown=breakdown, breakdown_note=note,
