@@ -8,9 +8,12 @@ separation (or, with `event = "job_loss"`, a job loss) actually cause, for women
 **Data.** Any dataset in the shape of the data contract. **Estimands.** (1) The descriptive share of
 inflow preceded by the event within `window_months`; (2) the average effect of the event on the
 probability of receiving bijstand by month since the event among those who experience it (ATT(e),
-Callaway & Sant'Anna, not-yet-treated controls); (3) the share of all inflow caused by the event within
-24 months. **Identifying assumption.** Parallel trends between persons with the event and persons who
-have not (yet) had it, and no anticipation; tested on the pre-event months.
+Callaway & Sant'Anna with at-risk comparison groups: people in a union, or employed, in the base month
+who have not had the event); (3) the share of all inflow caused by the event within 24 months.
+**Identifying assumption.** Conditional parallel trends (age, education, migration background, union
+duration) between persons with the event and persons at risk of it, and no anticipation beyond
+`anticipation` months before the registered event; tested on the pre-event months, with the power of
+that test and the sensitivity of the effect to violations of parallel trends (Rambachan & Roth 2023).
 """),
 ("parameters", """
 dataset: str = "data/raw/synthetic-default"  # dataset directory in the shape of the data contract
@@ -18,6 +21,8 @@ window_months: int = 12  # months before inflow in which a preceding event count
 horizon_months: int = 36  # months after the event shown in the event study
 event: str = "divorce"  # the event studied [divorce|job_loss]
 municipality: str = "all"  # 'all' or one municipality code (GM + 4 digits)
+anticipation: int = 3  # months before the registered event in which its effect may already start (registration lag)
+base_period: str = "universal"  # base period of the event study [universal|varying]
 lang: str = "nl"  # report language [nl|en]
 seed: int = 0  # seed of the multiplier bootstrap for the uniform bands
 output_dir: str = ""  # set by the runner: where results.json and figures go
@@ -27,7 +32,8 @@ output_dir: str = ""  # set by the runner: where results.json and figures go
 from analysis.studies import intake
 
 study = intake.setup(dataset=dataset, window_months=window_months, horizon_months=horizon_months, event=event,
-                     municipality=municipality, lang=lang, seed=seed, output_dir=output_dir)
+                     municipality=municipality, anticipation=anticipation, base_period=base_period, lang=lang,
+                     seed=seed, output_dir=output_dir)
 """),
 ("markdown", "Every inflow from the 13th month on, with the events in the months before it."),
 ("code", "inflows = intake.inflow_events(study)"),
@@ -35,7 +41,9 @@ study = intake.setup(dataset=dataset, window_months=window_months, horizon_month
 ("code", "intake.inflow_trend(study);"),
 ("markdown", "What precedes inflow: the descriptive decomposition (not causal)."),
 ("code", "intake.decomposition(study);"),
-("markdown", "The causal effect on receiving bijstand by month since the event (staggered DiD)."),
+("markdown", "The causal effect on receiving bijstand by month since the event (staggered DiD with at-risk "
+             "comparison groups), then how far it survives violations of parallel trends and how much the "
+             "pre-test could have seen."),
 ("code", "effects = intake.event_study(study)"),
 ("markdown", "How much inflow the event causes: excess inflow in months 0..24 over all inflow."),
 ("code", "intake.attributable_share(study);"),

@@ -109,7 +109,7 @@ class PretrendPowerResult:
 
 def pretrend_power(result=None, *, betahat=None, sigma=None, num_pre: int | None = None,
                    num_post: int | None = None, alpha: float = 0.05, target_bias: float | str = "se",
-                   target: Literal["first", "average"] = "first", seed: int = 0) -> PretrendPowerResult:
+                   target: Literal["first", "average"] | int = "first", seed: int = 0) -> PretrendPowerResult:
     """Power of the pre-test against the linear violation that would bias the headline by its standard error.
 
     Parameters
@@ -125,11 +125,15 @@ def pretrend_power(result=None, *, betahat=None, sigma=None, num_pre: int | None
         ``"se"``: the bias equals the headline's standard error; or a positive number
         in the outcome's units.
     target
-        ``"first"`` post period or the ``"average"`` of the post periods (the headline).
+        ``"first"`` post period or the ``"average"`` of the post periods (the headline), or an
+        integer k: the k-th post period (1 is the first).
     """
     from analysis.estimators.honest_did.api import _check_direct, event_time_inputs
 
-    check_choice("target", target, TARGETS)
+    if isinstance(target, bool) or not isinstance(target, (str, int, np.integer)):
+        raise ParameterError(f"target={target!r}: give 'first', 'average' or the number of a post period (1, 2, ...).")
+    if isinstance(target, str):
+        check_choice("target", target, TARGETS)
     if not isinstance(alpha, (float, int)) or not 0 < alpha < 0.5:
         raise ParameterError(f"alpha={alpha!r} must lie strictly between 0 and 0.5, e.g. 0.05.")
     if result is not None:
@@ -141,7 +145,11 @@ def pretrend_power(result=None, *, betahat=None, sigma=None, num_pre: int | None
     t_pre = np.arange(-num_pre, 0, dtype=float)
     t_post = np.arange(1, num_post + 1, dtype=float)
     l_vec = np.zeros(num_post)
-    if target == "first":
+    if not isinstance(target, str):
+        if not 1 <= int(target) <= num_post:
+            raise ParameterError(f"target={target}: the result has {num_post} post periods; give 1..{num_post}.")
+        l_vec[int(target) - 1] = 1.0
+    elif target == "first":
         l_vec[0] = 1.0
     else:
         l_vec[:] = 1.0 / num_post
@@ -161,5 +169,5 @@ def pretrend_power(result=None, *, betahat=None, sigma=None, num_pre: int | None
         slope=slope, power=power, bias=bias, headline_se=headline_se,
         slope_50=slope_for_power(sigma_pre, t_pre, 0.5, alpha=alpha, seed=seed),
         slope_80=slope_for_power(sigma_pre, t_pre, 0.8, alpha=alpha, seed=seed), n=n,
-        spec={"alpha": alpha, "target": target, "target_bias": target_bias, "num_pre": num_pre,
+        spec={"alpha": alpha, "target": target if isinstance(target, str) else int(target), "target_bias": target_bias, "num_pre": num_pre,
               "num_post": num_post, "pretest": "no pre-period coefficient individually significant"})

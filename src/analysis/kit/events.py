@@ -190,3 +190,46 @@ def exit_to_work_cohorts(store, *, exit_window_days: int = 31, persons: pd.DataF
                         at_risk=at_risk, at_risk_rule="on bijstand on 31 December of the base year and not yet left for work",
                         covariate_names=COVARIATES + ("spell_1_2_years", "spell_2_years_plus", "recent_months_7_12",
                                                      "recent_months_13_18", "recent_months_19_24"), covariates_at=covariates_at, frequency="year")
+
+
+def employment_matrix(store, unit_ids, m0: int, T: int) -> np.ndarray:
+    """Units x months: employed in the month (from the contract's employment spells)."""
+    ds = store.dataset
+    end = ds.meta["observation_end"]
+    emp = ds.tables["employment_spells"]
+    rows = pd.Index(unit_ids).get_indexer(emp["person_id"])
+    ok = rows >= 0
+    e = emp[ok]
+    s = _month(e["start_date"]) - m0
+    f = np.where(e["end_date"].isna(), T - 1, _month(e["end_date"].fillna(pd.Timestamp(end))) - m0)
+    return interval_matrix(rows[ok], s, f, len(unit_ids), T)
+
+
+def job_end_cohorts(store, *, persons: pd.DataFrame | None = None) -> EventCohorts:
+    """Monthly job-loss cohorts among everyone ever employed: the event is the first end of employment
+    not followed by another job within 31 days (the store's ``employment_ends``); at risk = employed in
+    the base month and no job lost yet. Covariates: age, female, education, migration background."""
+    ds = store.dataset
+    start, end = ds.meta["observation_start"], ds.meta["observation_end"]
+    m0, m1 = start.year * 12 + start.month - 1, end.year * 12 + end.month - 1
+    T = m1 - m0 + 1
+    people = ds.tables["persons"] if persons is None else persons
+    people = people[people["person_id"].isin(ds.tables["employment_spells"]["person_id"])].reset_index(drop=True)
+    ids = people["person_id"].to_numpy()
+    employed = employment_matrix(store, ids, m0, T)
+    ends = store.connect().execute("SELECT person_id, min(month) AS month FROM employment_ends GROUP BY person_id").df()
+    rows = pd.Index(ids).get_indexer(ends["person_id"])
+    ok = (rows >= 0) & (ends["month"].to_numpy() - m0 >= 0) & (ends["month"].to_numpy() - m0 < T)
+    cohort = np.zeros(len(ids))
+    cohort[rows[ok]] = ends["month"].to_numpy()[ok] - m0 + 1
+    not_yet = np.arange(T)[None, :] < np.where(cohort > 0, cohort - 1, T)[:, None]
+    base = _person_covariates(people)
+
+    def covariates_at(b: int) -> np.ndarray:
+        year = (m0 + b) // 12
+        return np.column_stack([year - base["birth_year"], base["female"], base["education_middle"],
+                                base["education_high"], base["migration_western"], base["migration_non_western"]])
+
+    return EventCohorts(event="job_loss", unit_ids=ids, periods=np.arange(m0, m1 + 1), cohort=cohort,
+                        at_risk=employed & not_yet, at_risk_rule="employed in the base month and no job lost yet",
+                        covariate_names=COVARIATES, covariates_at=covariates_at, frequency="month")

@@ -201,3 +201,33 @@ def event_study_plot(frame: pd.DataFrame, *, ylabel: str, xlabel: str, reference
         fig.tight_layout()
         return fig
     return ax
+
+
+def sensitivity(table: CheckedTable, *, original: CheckedTable, xlabel: str, ylabel: str, name: str,
+                percent: bool = False, lang: str = "nl", breakdown: float | None = None):
+    """Robust intervals against M-bar (``honest_did``), beside the original interval, as HonestDiD's
+    sensitivity plot; both tables checked on the units of the effect they bound."""
+    _require(table, "sensitivity")
+    _require(original, "sensitivity")
+    fig, ax = plt.subplots(figsize=(5.6, 3.2))
+    f = table.frame.assign(_held=table.withheld["ci_lower"].to_numpy())
+    shown = f[~f["_held"]]
+    o = original.frame.iloc[0]
+    if not original.withheld["ci_lower"].iloc[0]:
+        ax.errorbar([-0.15 * max(shown["m"].max() if len(shown) else 1, 1)], [0.5 * (o["ci_lower"] + o["ci_upper"])],
+                    yerr=[[0.5 * (o["ci_upper"] - o["ci_lower"])]], fmt="none", capsize=4, lw=2,
+                    color=theme.PALETTE[1], label=plot_text(t_plain("figure.original_ci", lang)))
+    mid = 0.5 * (shown["ci_lower"] + shown["ci_upper"])
+    ax.errorbar(shown["m"], mid, yerr=[mid - shown["ci_lower"], shown["ci_upper"] - mid], fmt="none", capsize=4,
+                lw=2, color=theme.PALETTE[0], label=plot_text(t_plain("figure.robust_ci", lang)))
+    ax.axhline(0, color="0.4", lw=0.8)
+    if breakdown is not None and np.isfinite(breakdown):
+        ax.axvline(breakdown, color="0.4", ls=":", lw=0.9)
+    _mark_withheld(ax, f.loc[f["_held"], "m"].tolist(), lang=lang)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if percent:
+        _percent_axis(ax.yaxis, lang)
+    ax.legend(fontsize=8, loc="best", frameon=False)
+    fig.tight_layout()
+    return checked_figure(fig, name=name, tables=[table, original])

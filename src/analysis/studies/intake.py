@@ -35,9 +35,17 @@ SHARE_HORIZON = 24
 PRE_MONTHS = 24
 
 
+BASE_PERIODS = ("universal", "varying")
+
+
 def setup(*, dataset: str, window_months: int = 12, horizon_months: int = 36, event: str = "divorce",
-          municipality: str = "all", lang: str = "nl", seed: int = 0, output_dir: str = "") -> StudyContext:
+          municipality: str = "all", anticipation: int = 3, base_period: str = "universal", lang: str = "nl",
+          seed: int = 0, output_dir: str = "") -> StudyContext:
     check_choice("event", event, EVENTS)
+    check_choice("base_period", base_period, BASE_PERIODS)
+    if isinstance(anticipation, bool) or not isinstance(anticipation, int) or not 0 <= anticipation <= 12:
+        raise ParameterError(f"anticipation={anticipation!r} must be a whole number of months from 0 to 12 "
+                             "(how long before the registered event its effect can start).")
     if not 1 <= window_months <= 36:
         raise ParameterError(f"window_months={window_months} must lie between 1 and 36.")
     if not 12 <= horizon_months <= 60:
@@ -45,7 +53,8 @@ def setup(*, dataset: str, window_months: int = 12, horizon_months: int = 36, ev
     # the municipality is checked against the dataset inside setup_study, before any store is built
     ctx = setup_study("intake", dataset=dataset, lang=lang, output_dir=output_dir, title_key=f"intake.title.{event}",
                       parameters={"window_months": window_months, "horizon_months": horizon_months,
-                                  "event": event, "municipality": municipality, "seed": seed})
+                                  "event": event, "municipality": municipality, "anticipation": anticipation,
+                                  "base_period": base_period, "seed": seed})
     meta = ctx.dataset.meta
     ctx.m0 = meta["observation_start"].year * 12 + meta["observation_start"].month - 1  # type: ignore[attr-defined]
     ctx.m1 = meta["observation_end"].year * 12 + meta["observation_end"].month - 1  # type: ignore[attr-defined]
@@ -186,59 +195,85 @@ def decomposition(ctx: StudyContext):
     return by_sex
 
 
-def _panel(ctx: StudyContext, outcome: str) -> pd.DataFrame:
-    """Long person-month panel of the exposed population: unit, month, outcome, cohort, sex, dependent."""
+def _design(ctx: StudyContext) -> dict:
+    """The at-risk design's cohorts for the chosen event, once per run (``analysis.kit.events``)."""
+    if getattr(ctx, "design", None) is not None:  # type: ignore[attr-defined]
+        return ctx.design  # type: ignore[attr-defined]
+    from analysis.kit.events import divorce_cohorts, employment_matrix, job_end_cohorts
+
     event = ctx.parameters["event"]
-    exposure = ("SELECT DISTINCT person_id FROM partnerships_raw" if event == "divorce"
-                else "SELECT DISTINCT person_id FROM employment_raw")
-    con = ctx.store.connect()
-    con.register("partnerships_raw", ctx.dataset.tables["partnerships"])
-    con.register("employment_raw", ctx.dataset.tables["employment_spells"])
     start = ctx.dataset.meta["observation_start"]
-    people = con.execute(f"""
-        WITH exposed AS ({exposure}),
-        first_event AS (SELECT person_id, min(month) AS cohort FROM ({_event_sql(ctx)})
-                        WHERE month BETWEEN {ctx.m0} AND {ctx.m1} GROUP BY person_id),
-        emp AS (SELECT person_id, start_date, COALESCE(end_date, DATE '{ctx.dataset.meta['observation_end']}') AS end_date
-                FROM employment_raw)
-        SELECT p.person_id, p.sex, COALESCE(f.cohort, 0) AS cohort,
-               CASE WHEN f.cohort IS NULL THEN NULL ELSE NOT EXISTS (
-                   SELECT 1 FROM emp e WHERE e.person_id = p.person_id
-                     AND (year(e.end_date) * 12 + month(e.end_date) - 1) >= f.cohort - 12
-                     AND (year(e.start_date) * 12 + month(e.start_date) - 1) <= f.cohort - 1) END AS dependent
-        FROM persons p JOIN exposed x USING (person_id) LEFT JOIN first_event f USING (person_id)
-        WHERE {_where(ctx)} AND ({start.year} - p.birth_year) <= 66 AND ({start.year + 9} - p.birth_year) >= 18""").df()
+    persons = ctx.dataset.tables["persons"]
+    keep = ((start.year - persons["birth_year"]) <= 66) & ((start.year + 9 - persons["birth_year"]) >= 18)
+    if ctx.parameters["municipality"] != "all":
+        keep &= persons["municipality_code"] == ctx.parameters["municipality"]
+    persons = persons[keep]
+    ev = divorce_cohorts(ctx.store, persons=persons) if event == "divorce" else job_end_cohorts(ctx.store, persons=persons)
+    T = len(ev.periods)
+    emp = employment_matrix(ctx.store, ev.unit_ids, ctx.m0, T)  # type: ignore[attr-defined]
+    c = ev.cohort.astype(int)
+    treated = c > 0
+    # economically dependent: no employment in the 12 months before the event
+    worked = np.zeros(len(c), dtype=bool)
+    for lag in range(1, 13):
+        pos = np.clip(c - 1 - lag, 0, T - 1)
+        worked |= treated & (c - 1 - lag >= 0) & emp[np.arange(len(c)), pos]
+    sex = persons.set_index("person_id").loc[ev.unit_ids, "sex"].to_numpy()
+    people = pd.DataFrame({"person_id": ev.unit_ids, "sex": sex, "cohort": c,
+                           "dependent": np.where(treated, ~worked, None)})
+    ctx.design = {"events": ev, "people": people}  # type: ignore[attr-defined]
+    return ctx.design  # type: ignore[attr-defined]
+
+
+def _panel(ctx: StudyContext, outcome: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The design's persons and their months: bijstand (0/1) or the start of a new bijstand spell."""
+    from analysis.kit.events import interval_matrix
+
+    design = _design(ctx)
+    ev, people = design["events"], design["people"]
+    spells = ctx.store.read("bijstand_spells")
+    rows = pd.Index(ev.unit_ids).get_indexer(spells["person_id"])
+    ok = rows >= 0
+    T = len(ev.periods)
+    start_m = spells["start_month"].to_numpy()[ok] - ctx.m0  # type: ignore[attr-defined]
     if outcome == "bijstand":
-        events = con.execute(f"""
-            SELECT person_id, unnest(range(GREATEST(start_month, {ctx.m0}), LEAST(end_month, {ctx.m1}) + 1)) AS month
-            FROM bijstand_spells""").df()
+        end_m = spells["end_month"].to_numpy()[ok] - ctx.m0  # type: ignore[attr-defined]
+        y = interval_matrix(rows[ok], start_m, end_m, len(ev.unit_ids), T).astype(np.float32)
     else:
-        events = con.execute(f"SELECT person_id, start_month AS month FROM bijstand_spells WHERE start_month > {ctx.m0}").df()
-    n_months = ctx.m1 - ctx.m0 + 1
-    index = pd.Index(people["person_id"])
-    y = np.zeros((len(people), n_months), dtype=np.float32)  # 0/1: exact in float32, half the memory
-    pos = index.get_indexer(events["person_id"])
-    ok = pos >= 0
-    y[pos[ok], events["month"].to_numpy()[ok] - ctx.m0] = 1.0
-    people = people.reset_index(drop=True)
+        y = np.zeros((len(ev.unit_ids), T), dtype=np.float32)  # 0/1: exact in float32, half the memory
+        inside = start_m > 0
+        y[rows[ok][inside], start_m[inside]] = 1.0
     return people, y
 
 
-def _att_gt_from_matrix(people: pd.DataFrame, y: np.ndarray, ctx: StudyContext, *, event_window):
-    """Callaway & Sant'Anna on the persons x months matrix directly (no long frame: at a million
-    persons a long panel would hold over 100 million rows)."""
-    from analysis.estimators import att_gt
-    from analysis.estimators.did.panel import Panel
+def _att_gt_from_matrix(people: pd.DataFrame, y: np.ndarray, ctx: StudyContext, *, event_window, keep=None,
+                        anticipation: int | None = None):
+    """At-risk Callaway & Sant'Anna on the persons x months matrix (no long frame: at a million persons a
+    long panel would hold over 100 million rows): comparison persons at risk of the event in each cohort's
+    base month (in a union and not yet separated; employed and no job lost yet), not treated within the
+    event window, covariates in the doubly robust estimator, anticipation of the registration lag."""
+    from analysis.estimators.did.at_risk import att_gt_at_risk
 
-    cohort = np.where(people["cohort"].to_numpy() > 0, people["cohort"].to_numpy() - ctx.m0 + 1, 0)
-    return att_gt(Panel.from_arrays(y, cohort), control="not_yet_treated", seed=ctx.parameters["seed"],
-                  event_window=event_window)
+    ev = _design(ctx)["events"]
+    keep = np.ones(len(people), dtype=bool) if keep is None else keep
+    covs = list(ev.covariate_names)
+    return att_gt_at_risk(y[keep], ev.cohort[keep], ev.at_risk[keep],
+                          covariates=lambda b: ev.covariates_at(b)[keep], covariate_names=covs,
+                          control="not_treated_in_window", method="dr",
+                          anticipation=ctx.parameters["anticipation"] if anticipation is None else anticipation,
+                          base_period=ctx.parameters["base_period"], event_window=event_window,
+                          seed=ctx.parameters["seed"])
 
 
 def _enough(ctx: StudyContext, people: pd.DataFrame) -> bool:
     """At least ``min_units`` persons with the event and ``min_units`` without it (yet) in the window."""
     treated = int((people["cohort"] > 0).sum())
     return treated >= ctx.report.policy.min_units and len(people) - treated >= ctx.report.policy.min_units
+
+
+def _reference(ctx: StudyContext) -> float:
+    """The base month relative to the event: one month before it, earlier by the anticipation."""
+    return -1.0 - ctx.parameters["anticipation"]
 
 
 def event_study(ctx: StudyContext) -> dict:
@@ -272,7 +307,7 @@ def event_study(ctx: StudyContext) -> dict:
         if not _enough(ctx, people[keep]):
             ctx.report.log.add("event_study", t_plain(f"intake.group.{key}", ctx.lang), "min_treated")
             continue
-        gt = _att_gt_from_matrix(people[keep].reset_index(drop=True), y[keep], ctx, event_window=window)
+        gt = _att_gt_from_matrix(people, y, ctx, event_window=window, keep=keep)
         dyn = gt.aggregate("dynamic", min_e=window[0], max_e=window[1])
         results[key] = (gt, dyn)
     if not results:  # no group with enough persons: nothing to draw
@@ -284,9 +319,12 @@ def event_study(ctx: StudyContext) -> dict:
                                  **_checked(ctx)) for k, (gt, dyn) in results.items()}
     panels = [{t_plain(f"intake.group.{k}", ctx.lang): checked[k] for k in keys if k in checked}
               for keys in (("F", "M"), ("dependent", "employed"))]
+    reference = _reference(ctx)
     fig = figures.event_study(panels, ylabel=t_plain("intake.effect_bijstand", ctx.lang), name="event_study",
-                              xlabel=t_plain("intake.months_since", ctx.lang), reference=-1, percent=True, lang=ctx.lang)
-    ctx.report.figure(fig, caption=t(f"intake.event_caption.{event}", ctx.lang))
+                              xlabel=t_plain("intake.months_since", ctx.lang), reference=reference, percent=True,
+                              lang=ctx.lang)
+    ctx.report.figure(fig, caption=t(f"intake.event_caption.{event}", ctx.lang) + " "
+                      + t(f"intake.base_caption.{ctx.parameters['base_period']}", ctx.lang, ref=int(reference)))
     rows, tests = [], {}
     for sex in ("F", "M"):
         name = f"excess_bijstand_after_{event}_12m_{sex}"
@@ -310,6 +348,16 @@ def event_study(ctx: StudyContext) -> dict:
         warnings.warn(msg, PreTrendWarning, stacklevel=2)
         ctx.report.warning(msg)
     ctx.frames["pretrend"] = tests  # type: ignore[attr-defined]
+    ctx.frames["sensitivity"] = {}  # type: ignore[attr-defined]
+    if ctx.parameters["base_period"] == "universal":  # HonestDiD needs pre and post against one base
+        from analysis.studies.designs import sensitivity_analysis
+
+        for sex in ("F", "M"):
+            if sex in results:
+                ctx.frames["sensitivity"][sex] = sensitivity_analysis(  # type: ignore[attr-defined]
+                    ctx, results[sex][1], name=f"excess_bijstand_after_{event}_12m_{sex}",
+                    label=t_plain(f"intake.sensitivity_label.{sex}", ctx.lang), event_time=12, reference=reference,
+                    width=3, percent=True, pretest_p=tests[sex]["p_value"] if sex in tests else None)
     terms = [tb.where("term", ["e=12", "e=24"]).with_key("group", t(f"intake.group.{k}", ctx.lang))
              for k, tb in checked.items()]
     if terms:
@@ -339,9 +387,10 @@ def attributable_share(ctx: StudyContext) -> dict:
         return {}
     gt = _att_gt_from_matrix(people, y, ctx, event_window=(0, SHARE_HORIZON))
     est = gt.estimates
-    cohort_size = pd.Series(gt.cohorts).value_counts()
+    cohort_size = est.groupby("group")["n"].first()
     counting_start = 13  # panel periods are months 1..T; inflow is counted from the 13th month
     weights = np.where(est["time"].to_numpy() >= counting_start, cohort_size.reindex(est["group"]).to_numpy(), 0.0)
+    weights = np.where(est["event_time"].to_numpy() >= 0, weights, 0.0)
     excess, se_excess, _ = gt.linear_combination(weights)
     total = float(y[:, counting_start - 1:].sum())
     share, se = excess / all_inflow, se_excess / all_inflow
@@ -390,3 +439,29 @@ def methods(ctx: StudyContext) -> None:
     ctx.report.heading(t("intake.methods_heading", ctx.lang))
     ctx.report.markdown(t(f"intake.methods.{ctx.parameters['event']}", ctx.lang, pre=PRE_MONTHS,
                           horizon=ctx.parameters["horizon_months"], tests=results or "-"))
+    ctx.report.markdown(t(f"intake.at_risk.{ctx.parameters['event']}", ctx.lang,
+                          anticipation=ctx.parameters["anticipation"]))
+    anticipation_effect(ctx)
+
+
+def anticipation_effect(ctx: StudyContext) -> None:
+    """The 12-month effect for women with the chosen anticipation and without any: what the default does."""
+    from analysis.report.disclosure import checked_result
+    from analysis.report.labels import fmt_pp, t
+
+    if ctx.parameters["anticipation"] == 0 or not _enough(ctx, _design(ctx)["people"]):
+        return
+    people, y = _panel(ctx, "bijstand")
+    keep = (people["sex"] == "F").to_numpy()
+    if not _enough(ctx, people[keep]):
+        return
+    shown = {}
+    for a in (ctx.parameters["anticipation"], 0):
+        dyn = _att_gt_from_matrix(people, y, ctx, event_window=(12, 12), keep=keep, anticipation=a).aggregate(
+            "dynamic", min_e=12, max_e=12, bootstrap_iterations=9)
+        tb = checked_result(dyn, name=f"anticipation_{a}", terms=["e=12"], **_checked(ctx))
+        shown[a] = None if tb.withheld["estimate"].iloc[0] else float(tb.frame["estimate"].iloc[0])
+    if any(v is None for v in shown.values()):
+        return
+    ctx.report.markdown(t("intake.anticipation_effect", ctx.lang, anticipation=ctx.parameters["anticipation"],
+                          with_=fmt_pp(shown[ctx.parameters["anticipation"]], ctx.lang), without=fmt_pp(shown[0], ctx.lang)))

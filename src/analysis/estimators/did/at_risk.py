@@ -396,6 +396,34 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
     def influence_sum(idx, wts, centred: bool = True) -> np.ndarray:
         return influence_sum_raw(kept[np.asarray(idx, dtype=int)], wts, centred=centred)
 
+    def influence_batch(pairs, centred: bool = True) -> np.ndarray:
+        """n x len(pairs): sum_k w_k influence_k for every (cells, weights) pair, each cohort's model once."""
+        out = np.zeros((n, len(pairs)))
+        coef: dict = {}                      # grid cell -> {pair: weight}
+        for j, (idx, wts) in enumerate(pairs):
+            for k, a in zip(kept[np.asarray(idx, dtype=int)], np.asarray(wts, dtype=float)):
+                coef.setdefault(int(k), {})[j] = a
+        cells = np.array(sorted(coef), dtype=int)
+        for g in np.unique(g_arr[cells]):
+            ks_g = cells[g_arr[cells] == g]
+            for b in np.unique(bi[ks_g]) if vectorised else [None]:
+                kb = ks_g if b is None else ks_g[bi[ks_g] == b]
+                W = np.zeros((len(kb), len(pairs)))
+                for r, k in enumerate(kb):
+                    for j, a in coef[int(k)].items():
+                        W[r, j] = a
+                if not has_x:
+                    rows, part = unconditional(g, kb, coef=W, centred=centred)
+                    out[rows] += part
+                elif vectorised:
+                    a, inf, terms_b, sub, _, _ = cohort_cov(g, kb)
+                    if a is not None:
+                        out[sub] += (inf if centred else n * terms_b) @ W
+                else:
+                    for r, k in enumerate(kb):
+                        out[:, :] += np.outer(influence_sum_raw([k], [1.0], centred=centred), W[r])
+        return out
+
     def influence(j: int) -> np.ndarray:
         return influence_sum([j], [1.0])
 
@@ -426,7 +454,7 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
             "event_window": event_window}
     return GroupTimeResult(estimates=table, estimand="ATT(g,t), comparison units at risk at the base period",
                            spec=spec, diagnostics=diagnostics, influence=influence, influence_sum=influence_sum,
-                           cohorts=eff_cohort, weights=w, units_used=units_used)
+                           cohorts=eff_cohort, weights=w, units_used=units_used, influence_batch=influence_batch)
 
 
 def _dr_cohort(x: np.ndarray, DY: np.ndarray, d: np.ndarray, w: np.ndarray, gamma: np.ndarray,

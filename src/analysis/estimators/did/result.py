@@ -50,6 +50,9 @@ class GroupTimeResult(EffectResult):
     weights: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: cells -> (distinct treated units, distinct comparison units) those cells use
     units_used: Callable[[np.ndarray], tuple[int, int]] | None = field(default=None, repr=False, compare=False)
+    #: [(cells, weights), ...], centred -> n x len(pairs): many weighted influence sums in one pass over the
+    #: data (estimators whose cells are costly to recompute, e.g. the at-risk design's cohort models)
+    influence_batch: Callable[[list, bool], np.ndarray] | None = field(default=None, repr=False, compare=False)
     #: cluster of each unit (R did's ``clustervars``); None: clustered by unit
     clusters: np.ndarray | None = field(default=None, repr=False, compare=False)
 
@@ -165,6 +168,7 @@ class GroupTimeResult(EffectResult):
         pg_cell = self._group_probability().loc[group].to_numpy()
         post = np.flatnonzero((time >= group) & (e <= max_e))
         terms, values, infs, combos = [], [], [], []
+        batch_dominance: dict = {}
 
         def add(term, value, inf, idx, w):
             terms.append(term)
@@ -207,10 +211,18 @@ class GroupTimeResult(EffectResult):
                 keep &= (max(time.max(), group.max()) - group) >= balance_e
                 keep &= (e <= balance_e) & (e >= balance_e - span)
             es = np.sort(np.unique(e[keep]))
-            for ev in es:
-                idx = np.flatnonzero(keep & (e == ev))
-                w = pg_cell[idx] / pg_cell[idx].sum()
-                att, inf = self._combine(idx, w, with_wif=True)
+            pairs = [(np.flatnonzero(keep & (e == ev)), None) for ev in es]
+            pairs = [(idx, pg_cell[idx] / pg_cell[idx].sum()) for idx, _ in pairs]
+            if self.influence_batch is not None:
+                batch = self.influence_batch(pairs, True)
+                batch_terms = self.influence_batch(pairs, False)
+            for j, (ev, (idx, w)) in enumerate(zip(es, pairs)):
+                if self.influence_batch is not None:
+                    att_k = self.estimates["estimate"].to_numpy()[idx]
+                    att, inf = float(att_k @ w), batch[:, j] + self._wif_times_att(idx, att_k)
+                    batch_dominance[len(combos)] = dominance_share(batch_terms[:, j])
+                else:
+                    att, inf = self._combine(idx, w, with_wif=True)
                 add(f"e={_fmt(ev)}", att, inf, idx, w)
             pos = [i for i, ev in enumerate(es) if ev >= 0]
             if pos:
@@ -229,7 +241,8 @@ class GroupTimeResult(EffectResult):
         se[se <= ZERO_SE] = np.nan   # R's aggte: a zero standard error (a reference term) is NA
         units = [self._units_of(idx) for idx, _ in combos]
         table = tidy_estimates(terms, values, se, n=[u[0] for u in units], n_control=[u[1] for u in units],
-                               dominance=[self._dominance(idx, w) for idx, w in combos], alpha=alpha)
+                               dominance=[batch_dominance[j] if j in batch_dominance else self._dominance(idx, w)
+                                          for j, (idx, w) in enumerate(combos)], alpha=alpha)
         detail = [t for t in terms if t != "ATT"]
         diagnostics = dict(self.diagnostics)
         if kind == "dynamic" and detail:
