@@ -16,6 +16,13 @@ from a binomial closed form. Indicators whose definitions differ between
 years (work after re-integration is not published for 2017) are compared only
 where they exist, and a municipality whose code does not continue (a merger)
 is flagged where its series breaks.
+
+Disclosure. The figures are CBS's own publications (StatLine), already under
+CBS's disclosure control (counts rounded to tens, "." where CBS withholds); the
+study republishes them and adds only rankings and medians over municipalities.
+Where CBS published nothing for the municipality, age class and year (a small
+municipality's pension-age class has no recipients), the indicators are withheld
+with a sentence saying so, never estimated or shown as 0.
 """
 
 from __future__ import annotations
@@ -152,11 +159,17 @@ def indicators(ctx: StudyContext) -> pd.DataFrame:
         if result_name:
             ctx.add_estimates([{"name": result_name, "estimate": value, "se": None, "ci_low": None,
                                 "ci_high": None, "n": int(me["recipients"]), "unit": unit, "suppressed": False}])
+    known = pd.notna(me.get("density"))
     ctx.add_estimates([{"name": "percentile_bijstand_density",
-                        "estimate": _percentile(frame["density"], float(me["density"])), "se": None,
-                        "ci_low": None, "ci_high": None, "n": int(frame["density"].notna().sum()),
-                        "unit": "share", "suppressed": False}])
-    table = pd.DataFrame(rows)
+                        "estimate": _percentile(frame["density"], float(me["density"])) if known else None,
+                        "se": None, "ci_low": None, "ci_high": None,
+                        "n": int(frame["density"].notna().sum()) if known else None,
+                        "unit": "share", "suppressed": not known}])
+    table = pd.DataFrame(rows, columns=["indicator", "value", "median_all", "median_peers", "percentile", "unit"])
+    if table.empty:
+        ctx.report.markdown(t("benchmark.no_figures", ctx.lang, code=me.name, year=ctx.parameters["year"],
+                              age=t(f"benchmark.age.{ctx.parameters['age_class']}", ctx.lang)))
+        return table
     shown = pd.DataFrame({
         t("benchmark.indicator", ctx.lang): table["indicator"],
         t("benchmark.this_municipality", ctx.lang): [_fmt(v, u, ctx.lang) for v, u in zip(table["value"], table["unit"])],
@@ -200,6 +213,12 @@ def funnels(ctx: StudyContext) -> None:
     for ax, (key, (num, den)) in zip(axes.ravel(), FUNNELS.items()):
         data = frame[[num, den, "region"]].dropna()
         data = data[data[den] > 0]
+        ax.set_title(t(f"benchmark.funnel.{key}", ctx.lang), fontsize=10)
+        if data.empty or not 0 < data[num].sum() < data[den].sum():  # nothing published for this age class
+            ax.text(0.5, 0.5, t("benchmark.no_data", ctx.lang), ha="center", va="center", transform=ax.transAxes)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
         rate = data[num] / data[den]
         p0 = data[num].sum() / data[den].sum()
         grid = np.geomspace(data[den].min(), data[den].max(), 200)
@@ -214,7 +233,6 @@ def funnels(ctx: StudyContext) -> None:
         ax.scatter(data.loc[mine, den], rate[mine], s=50, color="#d55e00", zorder=3, label=code)
         ax.set_xscale("log")
         ax.set_xlabel(t(f"benchmark.den.{den}", ctx.lang))
-        ax.set_title(t(f"benchmark.funnel.{key}", ctx.lang), fontsize=10)
         ax.yaxis.set_major_formatter(plt.FuncFormatter(
             lambda v, _: f"{100 * v:.1f}%".replace(".", "," if ctx.lang == "nl" else ".")))
     axes[0, 0].legend(fontsize=7, loc="upper right")
@@ -278,6 +296,9 @@ def summary(ctx: StudyContext) -> None:
     frame = _year_frame(ctx)
     me = frame.set_index("region").loc[ctx.parameters["municipality"]]
     peers = frame[frame["size_class"] == me["size_class"]]
+    if ctx.estimate("bijstand_density")["estimate"] is None:
+        ctx.report.markdown(t("benchmark.summary_withheld", ctx.lang, code=me.name, year=ctx.parameters["year"]))
+        return
     share_below_peers = float((peers["density"] < me["density"]).mean())
     ctx.report.markdown(t(
         "benchmark.summary", ctx.lang, code=me.name, year=ctx.parameters["year"],
