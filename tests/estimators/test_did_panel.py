@@ -48,7 +48,7 @@ def test_unbalanced_panel_drops_incomplete_units_with_a_count():
     d = panel_frame()
     holes = d.index[(d["id"].isin([4, 9, 17])) & (d["t"] == 2)]
     with pytest.warns(AnalysisWarning, match=r"3 units miss at least one period and are dropped"):
-        r = att_gt(d.drop(index=holes), outcome="y", unit="id", time="t", cohort="g")
+        r = att_gt(d.drop(index=holes), outcome="y", unit="id", time="t", cohort="g", allow_unbalanced_panel=False)
     balanced = att_gt(d[~d["id"].isin([4, 9, 17])], outcome="y", unit="id", time="t", cohort="g")
     assert r.diagnostics["n_units"] == 597
     assert np.allclose(r.estimates["estimate"], balanced.estimates["estimate"], atol=TOL_SAME, rtol=0)

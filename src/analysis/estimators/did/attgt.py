@@ -31,8 +31,9 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from analysis.estimators.did.drdid import _with_covariates, fit_logit  # noqa: F401  (_with_covariates: propensity.py)
+from analysis.estimators.did.drdid import _with_covariates, fit_logit, unit_terms  # noqa: F401  (_with_covariates: propensity.py)
 from analysis.estimators.did.panel import Panel, make_panel  # noqa: F401  (re-exported)
+from analysis.estimators.results import dominance_share
 
 CONTROLS = ("never_treated", "not_yet_treated")
 METHODS = ("dr", "ipw", "reg")
@@ -49,24 +50,38 @@ class CellEstimates:
     influence: Callable[[int], np.ndarray]                          # cell k -> n-vector
     influence_sum: Callable[[np.ndarray, np.ndarray], np.ndarray]   # (cells, weights) -> n-vector
     engine: str
+    #: top-2 share of the absolute influence-function terms per cell (disclosure dominance)
+    dominance: np.ndarray
+    #: cells -> (distinct treated units, distinct comparison units) used by those cells
+    units_used: Callable[[np.ndarray], tuple[int, int]]
 
 
-def cells(panel: Panel, *, event_window: tuple | None = None) -> pd.DataFrame:
-    """The (g, t) cells R ``did`` estimates, with their base period (``base_period = "varying"``)."""
+def cells(panel: Panel, *, event_window: tuple | None = None, anticipation: int = 0,
+          base_period: str = "varying") -> pd.DataFrame:
+    """The (g, t) cells R ``did`` estimates, with their base period (``compute.att_gt2``).
+
+    The base of cohort g's post-treatment cells (t >= g) is its last period before g - anticipation.
+    ``base_period="varying"``: a pre-treatment cell (t < g) compares t with the period before it (no cell
+    for the first period); ``"universal"``: every cell of cohort g compares with that one base period,
+    and the cell of the base period itself is the reference (``reference`` True; its ATT is 0 by
+    construction and R reports it).
+    """
     p = panel.periods
     rows = []
+    start = 1 if base_period == "varying" else 0
     for g in np.sort(np.unique(panel.cohort[panel.cohort > 0])):
-        gi = int(np.searchsorted(p, g))
-        if gi == 0:
+        before = np.flatnonzero(p + anticipation < g)
+        if len(before) == 0:
             continue
-        for ti in range(1, len(p)):
+        pret = int(before[-1])
+        for ti in range(start, len(p)):
             t = p[ti]
-            base = gi - 1 if t >= g else ti - 1
+            base = pret if (t >= g or base_period == "universal") else ti - 1
             e = t - g
             if event_window is not None and not (event_window[0] <= e <= event_window[1]):
                 continue
-            rows.append((g, t, ti, base, e))
-    return pd.DataFrame(rows, columns=["group", "time", "t_index", "base_index", "event_time"])
+            rows.append((g, t, ti, base, e, base == ti))
+    return pd.DataFrame(rows, columns=["group", "time", "t_index", "base_index", "event_time", "reference"])
 
 
 def comparison_cohorts(groups: np.ndarray, g: float, later_period: float, control: str) -> np.ndarray:
@@ -76,14 +91,19 @@ def comparison_cohorts(groups: np.ndarray, g: float, later_period: float, contro
     return (groups == 0) | ((groups > later_period) & (groups != g))
 
 
-def estimate_cells(panel: Panel, grid: pd.DataFrame, *, control: str, method: str) -> CellEstimates:
-    """ATT(g,t), standard errors and influence maps for every cell of ``grid``."""
+def estimate_cells(panel: Panel, grid: pd.DataFrame, *, control: str, method: str,
+                   anticipation: int = 0) -> CellEstimates:
+    """ATT(g,t), standard errors and influence maps for every cell of ``grid``.
+
+    Not-yet-treated comparisons of cell (g, t) with base b are the cohorts first treated after
+    max(t, b) + anticipation (R did's ``get_did_cohort_index``).
+    """
     if panel.x is None:
-        return _unconditional(panel, grid, control)
-    return _conditional(panel, grid, control, method)
+        return _unconditional(panel, grid, control, anticipation)
+    return _conditional(panel, grid, control, method, anticipation)
 
 
-def _unconditional(panel: Panel, grid: pd.DataFrame, control: str) -> CellEstimates:
+def _unconditional(panel: Panel, grid: pd.DataFrame, control: str, anticipation: int = 0) -> CellEstimates:
     y, w, n = panel.y, panel.weights, len(panel.cohort)
     groups, code = np.unique(panel.cohort, return_inverse=True)
     m = len(groups)
@@ -91,7 +111,7 @@ def _unconditional(panel: Panel, grid: pd.DataFrame, control: str) -> CellEstima
     sw, sw2 = np.bincount(code, w, m), np.bincount(code, w * w, m)
     ti, bi = grid["t_index"].to_numpy(), grid["base_index"].to_numpy()
     tc = np.searchsorted(groups, grid["group"].to_numpy())
-    later = panel.periods[np.maximum(ti, bi)]
+    later = panel.periods[np.maximum(ti, bi)] + anticipation
     comp = np.array([comparison_cohorts(groups, g, lt, control) for g, lt in zip(grid["group"], later)],
                     dtype=float).reshape(len(grid), m)
     sorted_cache: list = []
@@ -102,7 +122,8 @@ def _unconditional(panel: Panel, grid: pd.DataFrame, control: str) -> CellEstima
             order = np.argsort(code, kind="stable")
             bounds = np.r_[0, np.cumsum(np.bincount(code, minlength=m))]
             colmean = y.mean(axis=0)
-            sorted_cache.append((y[order] - colmean, order, bounds, colmean))
+            # column-major: a period's column is contiguous (dominance reads columns, BLAS either order)
+            sorted_cache.append((np.asfortranarray(y[order] - colmean), order, bounds, colmean))
         return sorted_cache[0]
 
     # Weighted sums of the change y_t - y_b by cohort, for every (t, base) pair, from per-cohort
@@ -138,6 +159,9 @@ def _unconditional(panel: Panel, grid: pd.DataFrame, control: str) -> CellEstima
     empty = S0 == 0
     att = np.where(empty, np.nan, mu1 - mu0)
     se = np.where(empty, np.nan, np.sqrt(np.maximum(var1, 0) + np.maximum(var0, 0)))
+    offset = -shift[pair_index]   # the centred change minus this is the change itself
+    dominance = _dominance_by_slices(ys, pt[pair_index], pb[pair_index], ws, bounds, tc, comp, offset, S1, S0,
+                                     empty)
     mu1, mu0 = mu1 + shift[pair_index], mu0 + shift[pair_index]   # back to the unshifted change
 
     def influence(k: int) -> np.ndarray:
@@ -146,7 +170,8 @@ def _unconditional(panel: Panel, grid: pd.DataFrame, control: str) -> CellEstima
         ctrl = comp[k][code] > 0
         return n * w * (treat * (dy - mu1[k]) / S1[k] - ctrl * (dy - mu0[k]) / S0[k])
 
-    def influence_sum(idx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    def influence_sum(idx: np.ndarray, weights: np.ndarray, centred: bool = True) -> np.ndarray:
+        """sum_k weights[k] * influence(idx[k]); ``centred=False``: the units' terms in the estimate instead."""
         idx, weights = np.asarray(idx, dtype=int), np.asarray(weights, dtype=float)
         d_tab = np.zeros((y.shape[1], m))
         o_tab = np.zeros(m)
@@ -167,21 +192,72 @@ def _unconditional(panel: Panel, grid: pd.DataFrame, control: str) -> CellEstima
                 out_sorted[lo:hi] = ys[lo:hi] @ d_tab[:, c] + colmean @ d_tab[:, c]
         out = np.empty(n)
         out[order] = out_sorted
-        out -= o_tab[code]
+        if centred:
+            out -= o_tab[code]
         return n * w * out
 
 
 
+    def units_used(idx: np.ndarray) -> tuple[int, int]:
+        idx = np.asarray(idx, dtype=int)
+        treated = np.zeros(m, dtype=bool)
+        treated[tc[idx]] = True
+        compared = comp[idx].any(axis=0) if len(idx) else np.zeros(m, dtype=bool)
+        return int(count[treated].sum()), int(count[compared].sum())
+
     return CellEstimates(att=att, std_error=se, n_treated=count[tc].astype(int), n_control=(comp @ count).astype(int),
-                         influence=influence, influence_sum=influence_sum, engine="unconditional: sums by cohort")
+                         influence=influence, influence_sum=influence_sum, engine="unconditional: sums by cohort",
+                         dominance=dominance, units_used=units_used)
 
 
-def _conditional(panel: Panel, grid: pd.DataFrame, control: str, method: str) -> CellEstimates:
+def _dominance_by_slices(ys, t_col, b_col, ws, bounds, tc, comp, offset, s1, s0, empty) -> np.ndarray:
+    """Top-2 share of the units' absolute terms per cell, on rows sorted by cohort.
+
+    A cell's estimate is sum_i w_i dy_i / S1 over its treated cohort minus sum_i w_i dy_i / S0 over its
+    comparison cohorts; each cohort is a contiguous block of the sorted rows. ``ys`` holds the
+    column-centred outcomes (sorted rows, column-major), so the change is the centred change minus
+    ``offset``; one change vector per pair of periods.
+    """
+    out = np.full(len(tc), np.nan)
+    unit_w = bool(np.all(ws == ws[0]))
+    last, d = None, None
+    for k in range(len(tc)):
+        if empty[k]:
+            continue
+        if last != (t_col[k], b_col[k]):
+            last = (t_col[k], b_col[k])
+            d = ys[:, t_col[k]] - ys[:, b_col[k]]
+        slices = [(bounds[tc[k]], bounds[tc[k] + 1], offset[k], s1[k])]
+        cohorts = np.flatnonzero(comp[k])
+        if len(cohorts):  # runs of consecutive cohorts are one block
+            breaks = np.flatnonzero(np.diff(cohorts) > 1)
+            for a, b in zip(np.r_[cohorts[0], cohorts[breaks + 1]], np.r_[cohorts[breaks], cohorts[-1]]):
+                slices.append((bounds[a], bounds[b + 1], offset[k], s0[k]))
+        total, tops = 0.0, []
+        for lo, hi, mu, scale in slices:
+            if hi <= lo:
+                continue
+            v = np.abs(d[lo:hi] - mu)
+            if not unit_w:
+                v *= ws[lo:hi]
+            v /= scale
+            total += float(v.sum())
+            j = int(v.argmax())
+            tops.append(float(v[j]))
+            if hi - lo > 1:
+                v[j] = -1.0
+                tops.append(float(v.max()))
+        if total > 0:
+            out[k] = min(1.0, sum(sorted(tops)[-2:]) / total)
+    return out
+
+
+def _conditional(panel: Panel, grid: pd.DataFrame, control: str, method: str, anticipation: int = 0) -> CellEstimates:
     y, w, n, cohort = panel.y, panel.weights, len(panel.cohort), panel.cohort
     groups = np.unique(cohort)
     g_arr = grid["group"].to_numpy()
     ti, bi = grid["t_index"].to_numpy(), grid["base_index"].to_numpy()
-    later = panel.periods[np.maximum(ti, bi)]
+    later = panel.periods[np.maximum(ti, bi)] + anticipation
     logit_cache: dict[tuple, np.ndarray] = {}
     index_cache: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -195,14 +271,14 @@ def _conditional(panel: Panel, grid: pd.DataFrame, control: str, method: str) ->
             index_cache.clear()  # cells come in cohort order: keep one entry, not one per cell
             index_cache[key] = (sub, treat[sub].astype(float))
         sub, d = index_cache[key]
-        x_key = int(bi[k]) if panel.time_varying_covariates else None
+        x_key = int(min(bi[k], ti[k])) if panel.time_varying_covariates else None
         return sub, d, key + (x_key,)
 
     def cell(k: int) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
         sub, d, key = subsample(k)
         if d.sum() == 0 or d.sum() == len(d):
             return np.nan, np.empty(0), sub, d
-        x = panel.x_at(int(bi[k]))[sub]
+        x = panel.x_at(int(min(bi[k], ti[k])))[sub]   # R: covariates of the earlier period
         dy = y[sub, ti[k]] - y[sub, bi[k]]
         ws = w[sub]
         gamma = None
@@ -213,10 +289,18 @@ def _conditional(panel: Panel, grid: pd.DataFrame, control: str, method: str) ->
         att, inf_sub = _with_covariates(x, dy, d, ws, method, gamma=gamma)
         return att, inf_sub * (n / len(sub)), sub, d
 
+    def terms(k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The units' terms in ATT(g,t) (they sum to it) and the rows they belong to."""
+        sub, d, key = subsample(k)
+        x = panel.x_at(int(min(bi[k], ti[k])))[sub]   # R: covariates of the earlier period
+        gamma = logit_cache.get(key) if method != "reg" else None
+        return unit_terms(x, y[sub, ti[k]] - y[sub, bi[k]], d, w[sub], method, gamma=gamma), sub
+
     att = np.full(len(grid), np.nan)
     se = np.full(len(grid), np.nan)
     n_t = np.zeros(len(grid), dtype=int)
     n_c = np.zeros(len(grid), dtype=int)
+    dominance = np.full(len(grid), np.nan)
     for k in range(len(grid)):
         a, inf_sub, sub, d = cell(k)
         n_t[k] = int(d.sum())
@@ -224,6 +308,7 @@ def _conditional(panel: Panel, grid: pd.DataFrame, control: str, method: str) ->
         if np.isfinite(a):
             att[k] = a
             se[k] = np.sqrt(inf_sub @ inf_sub) / n
+            dominance[k] = dominance_share(terms(k)[0])
 
     def influence(k: int) -> np.ndarray:
         _, inf_sub, sub, _ = cell(int(k))
@@ -231,12 +316,26 @@ def _conditional(panel: Panel, grid: pd.DataFrame, control: str, method: str) ->
         out[sub] = inf_sub
         return out
 
-    def influence_sum(idx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    def influence_sum(idx: np.ndarray, weights: np.ndarray, centred: bool = True) -> np.ndarray:
         out = np.zeros(n)
         for k, a in zip(np.asarray(idx, dtype=int), np.asarray(weights, dtype=float)):
-            _, inf_sub, sub, _ = cell(int(k))
-            out[sub] += a * inf_sub
+            if centred:
+                _, inf_sub, sub, _ = cell(int(k))
+                out[sub] += a * inf_sub
+            else:   # the units' terms, scaled as the influence function (n per unit)
+                t_k, sub = terms(int(k))
+                out[sub] += a * n * t_k
         return out
 
+    counts = {float(g): int((cohort == g).sum()) for g in groups}
+
+    def units_used(idx: np.ndarray) -> tuple[int, int]:
+        treated = {float(g) for g in g_arr[np.asarray(idx, dtype=int)]}
+        compared: set[float] = set()
+        for k in np.asarray(idx, dtype=int):
+            compared |= {float(g) for g in groups[comparison_cohorts(groups, g_arr[k], later[k], control)]}
+        return sum(counts[g] for g in treated), sum(counts[g] for g in compared)
+
     return CellEstimates(att=att, std_error=se, n_treated=n_t, n_control=n_c, influence=influence,
-                         influence_sum=influence_sum, engine=f"covariates: 2x2 {method} per cell")
+                         influence_sum=influence_sum, engine=f"covariates: 2x2 {method} per cell",
+                         dominance=dominance, units_used=units_used)

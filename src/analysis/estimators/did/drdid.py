@@ -108,3 +108,37 @@ def _with_covariates(x: np.ndarray, dy: np.ndarray, d: np.ndarray, w: np.ndarray
     m3 = (w_cont @ x) / n
     inf_c = (dr_c - w_cont * eta_c + lin_ps(m2) - lin_or(m3)) / mean_wc
     return float(eta_t - eta_c), inf_t - inf_c
+
+
+def unit_terms(x: np.ndarray, dy: np.ndarray, d: np.ndarray, w: np.ndarray, method: str, *,
+               gamma: np.ndarray | None = None, trim_level: float = TRIM_LEVEL) -> np.ndarray:
+    """Each unit's term in the estimate, ``lambda_i dy_i`` with ``ATT = sum_i lambda_i dy_i``.
+
+    Given the propensity score, all three estimators are linear in the changes ``dy``:
+    ipw  lambda = w_t / W_t - w_c / W_c (normalised weights of treated and comparison units),
+    reg  lambda = w d / W_t - w (1 - d) x (X' W_c X)^-1 X' (w d) / W_t,
+    dr   lambda = a - w (1 - d) x (X' W_c X)^-1 X' a with a = w_t / W_t - w_c / W_c.
+    These terms are what the dominance rule judges (one person's amount shows in its own term,
+    whereas influence-function terms spread it over everyone through the mean).
+    """
+    ctrl = 1.0 - d
+    wc = w * ctrl
+
+    def project(a: np.ndarray) -> np.ndarray:
+        """wc * x (X' Wc X)^-1 X' a: how the comparison outcome regression passes dy into the estimate."""
+        coef = np.linalg.solve((x.T * wc) @ x, x.T @ a)
+        return wc * (x @ coef)
+
+    if method == "reg":
+        a = w * d / (w * d).sum()
+        lam = a - project(a)
+        return lam * dy
+    if gamma is None:
+        gamma = fit_logit(x, d, w)
+    ps = np.minimum(expit(x @ gamma), 1 - 1e-6)
+    keep = np.where(d == 1, 1.0, (ps < trim_level).astype(float))
+    w_treat = keep * w * d
+    w_cont = keep * w * ps * ctrl / (1 - ps)
+    a = w_treat / w_treat.sum() - w_cont / w_cont.sum()
+    lam = a if method == "ipw" else a - project(a)
+    return lam * dy

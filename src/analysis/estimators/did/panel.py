@@ -8,8 +8,14 @@ Two paths build it from a long frame, and ``Panel.path`` says which one ran:
   order costs a few vectorised comparisons.
 - "long: scatter": any other order or an unbalanced panel. Unit ids are factorised,
   periods located by binary search and values scattered into a preallocated matrix.
-  Units missing a period are dropped with a warning that counts them (as R ``did``
-  does by default, ``allow_unbalanced_panel = FALSE``).
+  With ``allow_unbalanced_panel=True`` (the default) units missing periods are kept and
+  ``Panel.observed`` marks the observed periods (R ``did`` with
+  ``allow_unbalanced_panel = TRUE``: register panels lose people to death and emigration);
+  with False they are dropped with a warning that counts them (R's default).
+
+Weights and clusters are unit attributes: a weight or cluster that changes within a unit is
+refused (R ``did`` would need its ``fix_weights`` rule; say which period's value to use
+by making the column constant).
 
 Covariates that do not change within a unit are kept once per unit (n x k); a
 covariate that changes over time is kept per period (n x T x k), and each cell uses
@@ -45,11 +51,15 @@ class Panel:
     x: np.ndarray | None
     weights: np.ndarray
     path: str = "arrays"
+    #: n x T, True where the unit is observed; None for a balanced panel
+    observed: np.ndarray | None = None
+    #: cluster label per unit (standard errors clustered at this level); None: by unit
+    clusters: np.ndarray | None = None
 
     @classmethod
     def from_arrays(cls, y: np.ndarray, cohort: np.ndarray, *, periods: Sequence | None = None,
                     covariates: np.ndarray | None = None, weights: np.ndarray | None = None,
-                    units: Sequence | None = None) -> "Panel":
+                    units: Sequence | None = None, clusters: Sequence | None = None) -> "Panel":
         """A balanced panel from matrices: ``y`` n x T, ``cohort`` n (first treated period, 0 = never).
 
         ``periods`` are the T period values (default 1..T); ``covariates`` n x k (time-invariant)
@@ -78,9 +88,16 @@ class Panel:
             if np.isnan(cov).any():
                 raise DataValidationError("Panel.from_arrays: covariates have missing values.")
             x = _with_intercept(cov)
-        w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+        w = np.ones(n) if weights is None else _checked_weights(np.asarray(weights, dtype=float), "weights")
+        if w.shape != (n,):
+            raise ParameterError(f"Panel.from_arrays: weights must have one value per unit ({n}); got {w.shape}.")
         unit_ids = np.arange(n) if units is None else np.asarray(units)
-        return _finish(y, cohort, periods, unit_ids, x, w, path="arrays", stacklevel=3)
+        cl = None
+        if clusters is not None:
+            cl = np.asarray(clusters)
+            if cl.shape != (n,):
+                raise ParameterError(f"Panel.from_arrays: clusters must have one value per unit ({n}); got {cl.shape}.")
+        return _finish(y, cohort, periods, unit_ids, x, w, path="arrays", stacklevel=3, clusters=cl)
 
     def x_at(self, base_index: int) -> np.ndarray | None:
         """The design (intercept first) with covariates at the given base period."""
@@ -94,10 +111,11 @@ class Panel:
 
 
 def make_panel(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort: str,
-               covariates: Sequence[str] = (), weights: str | None = None) -> Panel:
-    """Long frame to matrices; refuse bad input, drop units missing periods (with a warning)."""
+               covariates: Sequence[str] = (), weights: str | None = None, cluster: str | None = None,
+               allow_unbalanced_panel: bool = True, anticipation: int = 0) -> Panel:
+    """Long frame to matrices; refuse bad input; keep (or drop, with a warning) units missing periods."""
     covariates = list(covariates)
-    cols = [outcome, unit, time, cohort, *covariates] + ([weights] if weights else [])
+    cols = [outcome, unit, time, cohort, *covariates] + ([weights] if weights else []) + ([cluster] if cluster else [])
     missing = [c for c in cols if c not in data.columns]
     if missing:
         raise ParameterError(f"att_gt: columns {missing} not in the data; columns are {list(data.columns)}.")
@@ -115,7 +133,13 @@ def make_panel(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort
         if bad_x.any():
             raise DataValidationError(f"att_gt: {int(bad_x.sum())} rows have a missing covariate ({covariates}); "
                                       "impute or drop them before estimation.")
-    wv = data[weights].to_numpy(dtype=float) if weights else None
+    wv = _checked_weights(data[weights].to_numpy(dtype=float), weights) if weights else None
+    cv = None
+    if cluster:
+        cv = data[cluster].to_numpy()
+        if pd.isna(cv).any():
+            raise DataValidationError(f"att_gt: {int(pd.isna(cv).sum())} rows have a missing {cluster!r} "
+                                      "(the cluster); every row needs one.")
     periods = np.sort(pd.unique(tv))
     t_len = len(periods)
     uv = data[unit].to_numpy()
@@ -125,22 +149,50 @@ def make_panel(data: pd.DataFrame, *, outcome: str, unit: str, time: str, cohort
         if (tv.reshape(n, t_len) == periods[None, :]).all():
             um = uv.reshape(n, t_len)
             if (um == um[:, :1]).all() and pd.Series(um[:, 0]).is_unique:
-                return _from_sorted(yv, gv, covs, wv, periods, um[:, 0], n, t_len, cohort)
-    return _from_long(yv, tv, gv, covs, wv, periods, uv, unit, time, cohort)
+                return _from_sorted(yv, gv, covs, wv, cv, periods, um[:, 0], n, t_len, cohort, weights, cluster,
+                                    anticipation)
+    return _from_long(yv, tv, gv, covs, wv, cv, periods, uv, unit, time, cohort, weights, cluster,
+                      allow_unbalanced_panel, anticipation)
 
 
-def _from_sorted(yv, gv, covs, wv, periods, units, n, t_len, cohort_name) -> Panel:
+def _checked_weights(w: np.ndarray, name: str) -> np.ndarray:
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise DataValidationError(f"att_gt: {int(bad.sum())} values of the weights {name!r} are missing, infinite "
+                                  f"or negative (e.g. {w[bad][:3].tolist()}); weights must be finite and >= 0.")
+    return w
+
+
+def _constant_within_units(values: np.ndarray, codes: np.ndarray, n: int, what: str, name: str) -> np.ndarray:
+    """One value per unit; ParameterError naming the units' count when a unit has more than one."""
+    first = np.empty(n, dtype=values.dtype)
+    first[codes[::-1]] = values[::-1]
+    differs = values != first[codes]
+    if differs.any():
+        units = len(np.unique(codes[differs]))
+        raise ParameterError(f"att_gt: the {what} {name!r} changes within {units} units (e.g. values "
+                             f"{sorted(set(values[differs][:3].tolist()))}); {what}s are unit attributes here. "
+                             f"Make {name!r} constant within each unit (e.g. its value in the first period).")
+    return first
+
+
+def _from_sorted(yv, gv, covs, wv, cv, periods, units, n, t_len, cohort_name, weights_name, cluster_name,
+                 anticipation) -> Panel:
     gm = gv.reshape(n, t_len)
     differs = (gm != gm[:, :1]).any(axis=1)
     if differs.any():
         raise DataValidationError(f"att_gt: {int(differs.sum())} units have more than one {cohort_name} value.")
     y = yv.reshape(n, t_len)
     x = _covariate_array([c.reshape(n, t_len) for c in covs]) if covs else None
-    w = wv.reshape(n, t_len)[:, 0].copy() if wv is not None else np.ones(n)
-    return _finish(y, gm[:, 0].copy(), periods, units, x, w, path="balanced, sorted: reshape", stacklevel=5)
+    codes = np.repeat(np.arange(n), t_len)
+    w = _constant_within_units(wv, codes, n, "weight", weights_name) if wv is not None else np.ones(n)
+    cl = _constant_within_units(cv, codes, n, "cluster", cluster_name) if cv is not None else None
+    return _finish(y, gm[:, 0].copy(), periods, units, x, w, path="balanced, sorted: reshape", stacklevel=5,
+                   clusters=cl, anticipation=anticipation)
 
 
-def _from_long(yv, tv, gv, covs, wv, periods, uv, unit_name, time_name, cohort_name) -> Panel:
+def _from_long(yv, tv, gv, covs, wv, cv, periods, uv, unit_name, time_name, cohort_name, weights_name, cluster_name,
+               allow_unbalanced_panel, anticipation) -> Panel:
     codes, units = pd.factorize(uv, sort=True)
     n, t_len = len(units), len(periods)
     tcode = np.searchsorted(periods, tv)
@@ -162,17 +214,24 @@ def _from_long(yv, tv, gv, covs, wv, periods, uv, unit_name, time_name, cohort_n
         return out.reshape(n, t_len)
 
     y = scatter(yv)
-    complete = (counts.reshape(n, t_len) > 0).all(axis=1)
-    w = np.ones(n)
-    if wv is not None:  # the first row of each unit, as in the frame's order
-        w[codes[::-1]] = wv[::-1]
+    seen = counts.reshape(n, t_len) > 0
+    complete = seen.all(axis=1)
+    w = _constant_within_units(wv, codes, n, "weight", weights_name) if wv is not None else np.ones(n)
+    cl = _constant_within_units(cv, codes, n, "cluster", cluster_name) if cv is not None else None
     x = _covariate_array([scatter(c) for c in covs]) if covs else None
-    if not complete.all():
+    observed = None
+    if not complete.all() and allow_unbalanced_panel:
+        observed = seen
+    elif not complete.all():
         warnings.warn(f"att_gt: {int((~complete).sum())} units miss at least one period and are dropped "
-                      "(balanced-panel estimator, as R did's default).", AnalysisWarning, stacklevel=4)
+                      "(balanced-panel estimator, allow_unbalanced_panel=False as R did's default).",
+                      AnalysisWarning, stacklevel=4)
         y, g_unit, units, w = y[complete], g_unit[complete], units[complete], w[complete]
+        cl = None if cl is None else cl[complete]
         x = None if x is None else x[complete]
-    return _finish(y, g_unit, periods, np.asarray(units), x, w, path="long: scatter", stacklevel=5)
+    path = "long: scatter" + ("; unbalanced (units kept)" if observed is not None else "")
+    return _finish(y, g_unit, periods, np.asarray(units), x, w, path=path, stacklevel=5, observed=observed,
+                   clusters=cl, anticipation=anticipation)
 
 
 def _covariate_array(mats: list[np.ndarray]) -> np.ndarray:
@@ -188,18 +247,25 @@ def _with_intercept(cov: np.ndarray) -> np.ndarray:
     return np.concatenate([ones, cov], axis=-1)
 
 
-def _finish(y, g, periods, units, x, w, *, path: str, stacklevel: int) -> Panel:
-    """Cohort rules shared by every path: never treated is 0, cohorts must be periods."""
+def _finish(y, g, periods, units, x, w, *, path: str, stacklevel: int, observed=None, clusters=None,
+            anticipation: int = 0) -> Panel:
+    """Cohort rules shared by every path (R did's ``pre_process_did2``): never treated is 0, cohorts
+    after the last period + anticipation count as never treated, units treated by the first period
+    + anticipation are dropped."""
     g = np.where(np.isinf(g), 0.0, g)
     unknown = (g != 0) & ~np.isin(g, periods) & (g <= periods.max())
     if unknown.any():
         raise DataValidationError(f"att_gt: {int(unknown.sum())} units have a cohort that is not one of the periods.")
-    g = np.where(g > periods.max(), 0.0, g)  # treated after the panel ends: never treated within it
-    early = (g != 0) & (g <= periods[0])
+    g = np.where(g > periods.max() + anticipation, 0.0, g)  # treated after the panel ends: never treated in it
+    early = (g != 0) & (g <= periods[0] + anticipation)
     if early.any():
-        warnings.warn(f"att_gt: {int(early.sum())} units treated in the first period are dropped "
+        extra = f" + anticipation {anticipation}" if anticipation else ""
+        warnings.warn(f"att_gt: {int(early.sum())} units treated in the first period{extra} are dropped "
                       "(no pre-treatment period).", AnalysisWarning, stacklevel=stacklevel)
         keep = ~early
         y, g, units, w = y[keep], g[keep], units[keep], w[keep]
         x = None if x is None else x[keep]
-    return Panel(y=y, cohort=g, periods=periods, units=units, x=x, weights=w, path=path)
+        observed = None if observed is None else observed[keep]
+        clusters = None if clusters is None else clusters[keep]
+    return Panel(y=y, cohort=g, periods=periods, units=units, x=x, weights=w, path=path, observed=observed,
+                 clusters=clusters)

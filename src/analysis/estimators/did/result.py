@@ -9,9 +9,10 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from analysis.errors import check_choice
-from analysis.estimators.results import EffectResult, tidy_estimates
+from analysis.estimators.results import EffectResult, dominance_share, tidy_estimates
 
 KINDS = ("simple", "group", "dynamic", "calendar")
 
@@ -31,6 +32,10 @@ class GroupTimeResult(EffectResult):
                                                                                 compare=False)
     cohorts: np.ndarray | None = field(default=None, repr=False, compare=False)
     weights: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: cells -> (distinct treated units, distinct comparison units) those cells use
+    units_used: Callable[[np.ndarray], tuple[int, int]] | None = field(default=None, repr=False, compare=False)
+    #: cluster of each unit (R did's ``clustervars``); None: clustered by unit
+    clusters: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def n_units(self) -> int:
@@ -68,9 +73,32 @@ class GroupTimeResult(EffectResult):
         groups = self.estimates["group"].to_numpy()[idx]
         return _wif_att(self.cohorts, self.weights, groups, self._group_probability().loc[groups].to_numpy(), att)
 
+    @cached_property
+    def _cluster_codes(self) -> np.ndarray | None:
+        """Cluster code per unit (``clusters``), or None when standard errors are clustered by unit."""
+        if self.clusters is None:
+            return None
+        return np.unique(np.asarray(self.clusters), return_inverse=True)[1].ravel()
+
+    def _cluster_sums(self, inf: np.ndarray) -> np.ndarray:
+        """Influence terms summed within clusters (rows: clusters); the unit terms themselves without clusters."""
+        codes = self._cluster_codes
+        if codes is None:
+            return inf
+        inf2 = inf.reshape(len(inf), -1)
+        out = np.zeros((codes.max() + 1, inf2.shape[1]))
+        np.add.at(out, codes, inf2)
+        return out.reshape((-1,) + inf.shape[1:])
+
     def _se(self, inf: np.ndarray) -> float:
-        n = self.n_units
-        return float(np.sqrt(np.sum(inf ** 2)) / n)
+        """sqrt(sum of squared (cluster sums of) influence terms) / n, as R did's analytic getSE."""
+        return float(np.sqrt(np.sum(self._cluster_sums(inf) ** 2)) / self.n_units)
+
+    def vcov_of(self, inf: np.ndarray, terms) -> pd.DataFrame:
+        """Covariance of the terms whose influence functions are the columns of ``inf`` (clustered as the SE)."""
+        sums = self._cluster_sums(inf)
+        v = sums.T @ sums / self.n_units ** 2
+        return pd.DataFrame(v, index=pd.Index(list(terms), name="term"), columns=list(terms))
 
     def _combine(self, idx, weights, *, with_wif: bool):
         att = self.estimates["estimate"].to_numpy()[idx]
@@ -79,26 +107,64 @@ class GroupTimeResult(EffectResult):
             inf = inf + self._wif_times_att(idx, att)
         return float(att @ weights), inf
 
+    def _dominance(self, idx, weights) -> float:
+        """Top-2 share of the units' absolute terms in sum_k weights[k] ATT(cell idx[k]) (weights held fixed)."""
+        if self.influence_sum is None:
+            return float("nan")
+        return dominance_share(self.influence_sum(np.asarray(idx, dtype=int), np.asarray(weights, dtype=float),
+                                                  False))
+
+    def _units_of(self, idx) -> tuple[int, int | None]:
+        """Distinct treated and comparison units behind the cells ``idx`` (cohort counts without a map)."""
+        idx = np.asarray(idx, dtype=int)
+        if self.units_used is not None:
+            return self.units_used(idx)
+        groups = np.unique(self.estimates["group"].to_numpy()[idx])
+        return int(np.isin(self.cohorts, groups).sum()), None
+
     def aggregate(self, kind: str = "simple", *, min_e: float = -np.inf, max_e: float = np.inf,
                   balance_e: int | None = None, alpha: float | None = None, bootstrap_iterations: int = 999,
                   seed: int | None = None) -> EffectResult:
-        """Aggregate ATT(g,t) as R ``did::aggte(type = kind)``; the overall effect is term "ATT"."""
+        """Aggregate ATT(g,t) as R ``did::aggte(type = kind)``; the overall effect is term "ATT".
+
+        As R: ``max_e`` limits the post-treatment cells of the simple and group aggregations to
+        ``t - g <= max_e``; ``min_e``, ``max_e`` and ``balance_e`` select event times of the dynamic one.
+        Every term carries ``n`` (distinct treated units in the cells it combines), ``n_control``
+        (distinct comparison units of those cells) and ``dominance`` (top-2 share of the absolute
+        influence-function terms of that term, estimated weights included). The dynamic aggregation
+        has ``vcov`` (covariance of its terms, from the influence functions) in its diagnostics.
+        """
         check_choice("kind", kind, KINDS)
+        # many skinny matrix products: multi-threaded OpenBLAS spends more time synchronising than
+        # computing on them (20x slower measured on the loaded 2-core machine), as in event_study
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._aggregate(kind, min_e=min_e, max_e=max_e, balance_e=balance_e, alpha=alpha,
+                                   bootstrap_iterations=bootstrap_iterations, seed=seed)
+
+    def _aggregate(self, kind, *, min_e, max_e, balance_e, alpha, bootstrap_iterations, seed) -> EffectResult:
         alpha = self.spec.get("alpha", 0.05) if alpha is None else alpha
         seed = self.spec.get("seed", 0) if seed is None else seed
         est = self.estimates
         group, time, e = est["group"].to_numpy(), est["time"].to_numpy(), est["event_time"].to_numpy()
         pg_cell = self._group_probability().loc[group].to_numpy()
-        post = np.flatnonzero(time >= group)
-        terms, values, infs, counts = [], [], [], []
+        post = np.flatnonzero((time >= group) & (e <= max_e))
+        terms, values, infs, combos = [], [], [], []
 
-        def n_of(idx):
-            return int(np.isin(self.cohorts, np.unique(group[idx])).sum())
+        def add(term, value, inf, idx, w):
+            terms.append(term)
+            values.append(value)
+            infs.append(inf)
+            combos.append((np.asarray(idx, dtype=int), np.asarray(w, dtype=float)))
+
+        def mean_of(rows):
+            """The cell combination of the mean of the terms ``rows``."""
+            return (np.concatenate([combos[i][0] for i in rows]),
+                    np.concatenate([combos[i][1] / len(rows) for i in rows]))
 
         if kind == "simple":
             w = pg_cell[post] / pg_cell[post].sum()
             att, inf = self._combine(post, w, with_wif=True)
-            terms, values, infs, counts = ["ATT"], [att], [inf], [n_of(post)]
+            add("ATT", att, inf, post, w)
         elif kind == "group":
             gs = np.sort(np.unique(group))
             per_g = []
@@ -106,67 +172,59 @@ class GroupTimeResult(EffectResult):
                 idx = post[group[post] == g]
                 if len(idx) == 0:
                     continue
-                att, inf = self._combine(idx, np.full(len(idx), 1 / len(idx)), with_wif=False)
-                per_g.append((g, att, inf))
-            pgg = self._group_probability().loc[[g for g, _, _ in per_g]].to_numpy()
-            att_g = np.array([a for _, a, _ in per_g])
-            inf_g = np.column_stack([i for _, _, i in per_g])
-            overall_att = float(att_g @ (pgg / pgg.sum()))
-            wif = _wif_att(self.cohorts, self.weights, np.array([g for g, _, _ in per_g]), pgg, att_g)
-            overall_inf = inf_g @ (pgg / pgg.sum()) + wif
-            terms = [f"g={_fmt(g)}" for g, _, _ in per_g] + ["ATT"]
-            values = list(att_g) + [overall_att]
-            infs = [i for _, _, i in per_g] + [overall_inf]
-            counts = [int((self.cohorts == g).sum()) for g, _, _ in per_g] + [int(np.isin(self.cohorts, gs).sum())]
+                w = np.full(len(idx), 1 / len(idx))
+                att, inf = self._combine(idx, w, with_wif=False)
+                per_g.append((g, att, inf, idx, w))
+            pgg = self._group_probability().loc[[g for g, *_ in per_g]].to_numpy()
+            share = pgg / pgg.sum()
+            att_g = np.array([a for _, a, *_ in per_g])
+            inf_g = np.column_stack([i for _, _, i, *_ in per_g])
+            wif = _wif_att(self.cohorts, self.weights, np.array([g for g, *_ in per_g]), pgg, att_g)
+            for g, att, inf, idx, w in per_g:
+                add(f"g={_fmt(g)}", att, inf, idx, w)
+            add("ATT", float(att_g @ share), inf_g @ share + wif, np.concatenate([p[3] for p in per_g]),
+                np.concatenate([p[4] * s_g for p, s_g in zip(per_g, share)]))
         elif kind == "dynamic":
             keep = (e >= min_e) & (e <= max_e)
             if balance_e is not None:
-                last_t = time.max()
-                keep &= (last_t - group) >= balance_e
-                keep &= e <= balance_e
+                span = max(time.max(), group.max()) - min(time.min(), group.min())
+                keep &= (max(time.max(), group.max()) - group) >= balance_e
+                keep &= (e <= balance_e) & (e >= balance_e - span)
             es = np.sort(np.unique(e[keep]))
             for ev in es:
                 idx = np.flatnonzero(keep & (e == ev))
                 w = pg_cell[idx] / pg_cell[idx].sum()
                 att, inf = self._combine(idx, w, with_wif=True)
-                terms.append(f"e={_fmt(ev)}")
-                values.append(att)
-                infs.append(inf)
-                counts.append(n_of(idx))
+                add(f"e={_fmt(ev)}", att, inf, idx, w)
             pos = [i for i, ev in enumerate(es) if ev >= 0]
             if pos:
-                values.append(float(np.mean([values[i] for i in pos])))
-                infs.append(np.mean([infs[i] for i in pos], axis=0))
-                terms.append("ATT")
-                counts.append(n_of(np.flatnonzero(keep & (e >= 0))))
+                add("ATT", float(np.mean([values[i] for i in pos])), np.mean([infs[i] for i in pos], axis=0),
+                    *mean_of(pos))
         else:  # calendar
             ts = np.sort(np.unique(time[post]))
             for tt in ts:
                 idx = post[time[post] == tt]
                 w = pg_cell[idx] / pg_cell[idx].sum()
                 att, inf = self._combine(idx, w, with_wif=True)
-                terms.append(f"t={_fmt(tt)}")
-                values.append(att)
-                infs.append(inf)
-                counts.append(n_of(idx))
-            values.append(float(np.mean(values)))
-            infs.append(np.mean(infs, axis=0))
-            terms.append("ATT")
-            counts.append(n_of(post))
+                add(f"t={_fmt(tt)}", att, inf, idx, w)
+            add("ATT", float(np.mean(values)), np.mean(infs, axis=0), *mean_of(list(range(len(ts)))))
         inf_mat = np.column_stack(infs)
-        se = np.sqrt((inf_mat ** 2).sum(axis=0)) / self.n_units
-        table = tidy_estimates(terms, values, se, n=counts, alpha=alpha)
+        se = np.sqrt((self._cluster_sums(inf_mat) ** 2).sum(axis=0)) / self.n_units
+        units = [self._units_of(idx) for idx, _ in combos]
+        table = tidy_estimates(terms, values, se, n=[u[0] for u in units], n_control=[u[1] for u in units],
+                               dominance=[self._dominance(idx, w) for idx, w in combos], alpha=alpha)
         detail = [t for t in terms if t != "ATT"]
         diagnostics = dict(self.diagnostics)
         if kind == "dynamic" and detail:
-            crit = uniform_critical_value(inf_mat[:, :len(detail)], alpha=alpha, iterations=bootstrap_iterations,
-                                          seed=seed)
+            crit = uniform_critical_value(self._cluster_sums(inf_mat[:, :len(detail)]), alpha=alpha,
+                                          iterations=bootstrap_iterations, seed=seed)
             table["band_lower"] = table["estimate"] - crit * table["std_error"]
             table["band_upper"] = table["estimate"] + crit * table["std_error"]
             table.loc["ATT", ["band_lower", "band_upper"]] = table.loc["ATT", ["ci_lower", "ci_upper"]].to_numpy() \
                 if "ATT" in table.index else np.nan
             table["event_time"] = [float(t[2:]) if t.startswith("e=") else np.nan for t in table.index]
             diagnostics["uniform_critical_value"] = crit
+            diagnostics["vcov"] = self.vcov_of(inf_mat[:, :len(detail)], detail)
         estimand = {"simple": "ATT (simple)", "group": "ATT(g)", "dynamic": "ATT(e)", "calendar": "ATT(t)"}[kind]
         return EffectResult(estimates=table, estimand=estimand,
                             spec={**self.spec, "aggregation": kind, "min_e": min_e, "max_e": max_e,
@@ -189,12 +247,21 @@ class GroupTimeResult(EffectResult):
 
         With more than ``max_cells`` pre-treatment cells (monthly register panels), the test is
         run on the pre-treatment event-time effects of the dynamic aggregation instead, and
-        says so in ``"basis"``.
+        says so in ``"basis"``. Cells without variance (a universal base period's reference
+        cell) are left out, as R does. When the covariance of the remaining effects is singular
+        (R refuses the test then: "singular covariance matrix"), the statistic uses its
+        pseudo-inverse and ``df`` is its rank, not the number of effects; ``"rank_deficient"``
+        says so (cohorts of one unit, for instance, give many effects that move together).
         """
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._pretrend_test(max_cells)
+
+    def _pretrend_test(self, max_cells: int) -> dict:
         est = self.estimates
         pre = np.flatnonzero(est["time"].to_numpy() < est["group"].to_numpy())
         if len(pre) == 0:
-            return {"W": np.nan, "df": 0, "p_value": np.nan, "basis": "no pre-treatment cells"}
+            return {"W": np.nan, "df": 0, "p_value": np.nan, "basis": "no pre-treatment cells", "n_effects": 0,
+                    "rank_deficient": False}
         if len(pre) <= max_cells:
             att = est["estimate"].to_numpy()[pre]
             inf = self._influence_matrix(pre)
@@ -205,16 +272,50 @@ class GroupTimeResult(EffectResult):
             att = dyn.estimates["estimate"].to_numpy()[rows]
             inf = dyn.diagnostics["influence"][:, rows]
             basis = "pre-treatment event-time effects ATT(e), e < 0"
-        n = self.n_units
-        v = inf.T @ inf / n
-        keep = np.diag(v) > 0
-        att, v = att[keep], v[np.ix_(keep, keep)]
-        w = float(n * att @ np.linalg.pinv(v) @ att)
-        df = int(keep.sum())
-        return {"W": w, "df": df, "p_value": float(stats.chi2.sf(w, df)), "basis": basis}
+        out = wald_test(att, self.vcov_of(inf, range(len(att))).to_numpy())
+        return {**out, "basis": basis}
 
     def plot(self, ax=None, **kwargs):
         return event_plot(self.aggregate("dynamic"), ax=ax, **kwargs)
+
+
+#: Relative eigenvalue (of the correlation matrix) below which a direction counts as without variance
+RANK_TOLERANCE = 1e-10
+
+
+def wald_test(estimate: np.ndarray, vcov: np.ndarray, *, dof: float | None = None) -> dict:
+    """Wald test that ``estimate`` is zero given its covariance, using the rank of the covariance.
+
+    Effects without variance are dropped; on the rest the statistic is ``b' V^+ b`` with the
+    pseudo-inverse, and its degrees of freedom are the rank of ``V`` (the number of effects when
+    V is regular, where V^+ = V^-1 and this is R did's pre-test). Chi-square p-value, or
+    F(rank, dof) of ``statistic = W / rank`` when ``dof`` (denominator degrees of freedom) is given.
+    Never fails on a singular matrix: a rank of 0 gives NaN.
+    """
+    b = np.asarray(estimate, dtype=float)
+    v = np.asarray(vcov, dtype=float)
+    var = np.diag(v)
+    keep = np.isfinite(var) & (var > 0) & np.isfinite(b)
+    b, v = b[keep], v[np.ix_(keep, keep)]
+    n_effects = int(keep.sum())
+    if n_effects == 0:
+        return {"W": np.nan, "df": 0, "p_value": np.nan, "n_effects": 0, "rank_deficient": False}
+    scale = 1 / np.sqrt(np.diag(v))
+    corr = v * np.outer(scale, scale)
+    eig, vec = np.linalg.eigh((corr + corr.T) / 2)
+    ok = eig > RANK_TOLERANCE * eig.max()
+    rank = int(ok.sum())
+    z = b * scale
+    proj = vec[:, ok].T @ z
+    w = float(proj @ (proj / eig[ok]))
+    out = {"W": w, "df": rank, "n_effects": n_effects, "rank_deficient": rank < n_effects}
+    if dof is None:
+        out["p_value"] = float(stats.chi2.sf(w, rank))
+    else:
+        out["statistic"] = w / rank
+        out["df_denom"] = int(dof)
+        out["p_value"] = float(stats.f.sf(w / rank, rank, dof))
+    return out
 
 
 def _wif_att(cohorts: np.ndarray, unit_weights: np.ndarray, groups: np.ndarray, pg: np.ndarray,

@@ -33,6 +33,14 @@ then drops the periods from that cohort's first treated period on. The
 Sun-Abraham weights are cohort shares among the units observed at each event
 time, treated as fixed in the delta method (as fixest's ``sunab`` aggregation
 and pyfixest's saturated event study do).
+
+Disclosure facts (issue #13) on every term: ``n`` the treated units observed at that event time;
+``n_control`` the units of the control cohort (never treated, or the last-treated cohort that
+Sun-Abraham uses), NA for a TWFE without never-treated units (the comparisons are then the
+not-yet-treated, through the period effects); ``dominance`` the top-2 share of the absolute unit
+terms, a unit's term being its part of the estimate (the estimate ``L b`` is linear in the
+outcomes: ``L A^-1 sum_t z_it y_it``). It is NaN when the panel is streamed from Parquet (the
+fast path then never holds a unit's outcomes).
 """
 
 from __future__ import annotations
@@ -47,12 +55,13 @@ from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from analysis.errors import DataValidationError, ParameterError, PreTrendWarning, StudyError, check_choice
-from analysis.estimators.event_study.cells import cohort_moments, fit_from_moments
+from analysis.estimators.event_study.cells import cohort_moments, fit_from_moments, unit_terms
 from analysis.estimators.event_study.design import event_design
 from analysis.estimators.event_study.general import COLLINEAR_HINT, fit_with_pyfixest, long_design
 from analysis.estimators.event_study.panel_input import (NotBalanced, balanced_matrix, cohort_values,
                                                          parquet_moments)
-from analysis.estimators.results import EffectResult, tidy_estimates
+from analysis.estimators.did.result import wald_test
+from analysis.estimators.results import EffectResult, dominance_share, tidy_estimates
 
 __all__ = ["event_study", "ESTIMATORS"]
 
@@ -116,6 +125,7 @@ def _event_study(data, *, columns, by_unit, cluster, window, reference, estimato
     facts: dict[str, object] = {"rows_dropped_missing_outcome": 0}
     frame = None
     moments = None
+    unit_rows = None   # (outcome matrix, cohort code per unit) of the fast path: per-unit contributions
     if isinstance(data, (str, Path)):
         path = Path(data)
         if not path.is_file():
@@ -142,7 +152,9 @@ def _event_study(data, *, columns, by_unit, cluster, window, reference, estimato
             try:
                 matrix, unit_cohort, periods, _ = balanced_matrix(frame, **columns)
                 cohorts = np.unique(unit_cohort)
-                moments = cohort_moments(matrix, np.searchsorted(cohorts, unit_cohort), cohorts, periods)
+                codes = np.searchsorted(cohorts, unit_cohort)
+                moments = cohort_moments(matrix, codes, cohorts, periods)
+                unit_rows = (matrix, codes)
             except NotBalanced as why:
                 facts["path_reason"] = f"not a balanced panel ({why})"
         else:
@@ -150,7 +162,7 @@ def _event_study(data, *, columns, by_unit, cluster, window, reference, estimato
 
     options = dict(window=window, reference=reference, estimator=estimator)
     if moments is not None:
-        fitted = _fit_fast(moments, **options)
+        fitted = _fit_fast(moments, unit_rows=unit_rows, **options)
     else:
         fitted = _fit_general(frame.dropna(subset=[outcome]), cluster=cluster or unit, **columns, **options)
     return _result(fitted, facts, alpha=alpha, spec={**columns, **options, "cluster": cluster or unit,
@@ -222,11 +234,13 @@ def _sun_abraham_control(cohorts, counts, periods):
     return float(last), keep, f"last treated (cohort {last:g}; periods from {last:g} on dropped)"
 
 
-def _fit_fast(moments, *, window, reference, estimator):
+def _fit_fast(moments, *, window, reference, estimator, unit_rows=None):
     control, label = 0.0, "never treated"
+    n_periods_used = len(moments.periods)
     if estimator == "sun_abraham":
         control, keep, label = _sun_abraham_control(moments.cohorts, moments.counts, moments.periods)
         moments = moments.first_periods(keep)
+        n_periods_used = keep
     design = event_design(moments.cohorts, moments.periods, moments.counts, window=window,
                           reference=reference, estimator=estimator, control_cohort=control)
     if not design.terms:
@@ -236,9 +250,14 @@ def _fit_fast(moments, *, window, reference, estimator):
         raise StudyError("The event-time columns are collinear with the unit and period effects. "
                          + COLLINEAR_HINT)
     n_units = int(moments.counts.sum())
+    contributions = None
+    if unit_rows is not None:
+        matrix, codes = unit_rows
+        contributions = unit_terms(fit, matrix[:, :n_periods_used], codes, design.weights)
+    n_control = int(moments.counts[moments.cohorts == control].sum())
     return dict(design=design, coef=fit.coef, vcov=fit.vcov, n_obs=fit.n_obs, n_units=n_units,
                 n_clusters=fit.n_clusters, n_periods=len(moments.periods), control=label,
-                path="cohort moments")
+                path="cohort moments", contributions=contributions, n_control=n_control)
 
 
 def _fit_general(frame, *, outcome, unit, time, cohort, cluster, window, reference, estimator):
@@ -254,10 +273,13 @@ def _fit_general(frame, *, outcome, unit, time, cohort, cluster, window, referen
                                reference=reference, estimator=estimator, control_cohort=control)
     if not design.terms:
         raise StudyError(f"No treated unit is observed at any event time in window={window}.")
-    coef, vcov, n_obs, n_clusters = fit_with_pyfixest(work, outcome=outcome, unit=unit, time=time,
-                                                      cluster=cluster, n_columns=len(design.columns))
+    coef, vcov, n_obs, n_clusters, contributions = fit_with_pyfixest(
+        work, outcome=outcome, unit=unit, time=time, cluster=cluster, n_columns=len(design.columns),
+        term_weights=design.weights)
+    n_control = int(work.loc[work["_cohort"].to_numpy() == control, unit].nunique())
     return dict(design=design, coef=coef, vcov=vcov, n_obs=n_obs, n_units=int(work[unit].nunique()),
-                n_clusters=n_clusters, n_periods=int(work[time].nunique()), control=label, path="pyfixest")
+                n_clusters=n_clusters, n_periods=int(work[time].nunique()), control=label, path="pyfixest",
+                contributions=contributions, n_control=n_control)
 
 
 def _result(fitted, facts, *, alpha, spec) -> EffectResult:
@@ -268,7 +290,14 @@ def _result(fitted, facts, *, alpha, spec) -> EffectResult:
     std_error = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
     terms = [f"e={k}" for k in design.terms]
     dof = fitted["n_clusters"] - 1
-    table = tidy_estimates(terms, estimate, std_error, n=design.units, alpha=alpha, dof=dof)
+    contributions = fitted.get("contributions")
+    dominance = (None if contributions is None
+                 else [dominance_share(contributions[:, j]) for j in range(contributions.shape[1])])
+    # comparison units: the control cohort (never treated, or Sun-Abraham's last-treated cohort); a TWFE
+    # without never-treated units compares with the not-yet-treated only: no separate count (NA)
+    n_control = fitted["n_control"] if (fitted["n_control"] > 0 or spec["estimator"] == "sun_abraham") else None
+    table = tidy_estimates(terms, estimate, std_error, n=design.units, alpha=alpha, dof=dof,
+                           n_control=n_control, dominance=dominance)
     n_columns = len(design.columns)
     residual_dof = fitted["n_obs"] - fitted["n_units"] - (fitted["n_periods"] - 1) - n_columns
     pre = [i for i, k in enumerate(design.terms) if k < spec["reference"]]
@@ -285,10 +314,10 @@ def _result(fitted, facts, *, alpha, spec) -> EffectResult:
              for j, (g, k) in enumerate(design.columns)])
     if pre:
         diagnostics["pretrend_test"] = _wald(estimate[pre], vcov[np.ix_(pre, pre)], dof)
-        if diagnostics["pretrend_test"]["p_value"] < alpha:
+        if diagnostics["pretrend_test"]["p_value"] < alpha:  # NaN (no testable direction) does not reject
             msg = (f"Pre-trend test rejects zero pre-treatment effects jointly (F = "
                    f"{diagnostics['pretrend_test']['statistic']:.2f}, p = {diagnostics['pretrend_test']['p_value']:.3g}"
-                   f", {len(pre)} terms): parallel trends are doubtful; do not read the effects as causal.")
+                   f", {diagnostics['pretrend_test']['df']} df): parallel trends are doubtful; do not read the effects as causal.")
             diagnostics["warnings"].append(msg)
             warnings.warn(msg, PreTrendWarning, stacklevel=4)
     spec = {**spec, "endpoints": "binned (e<=lo counted as lo, e>=hi as hi)",
@@ -298,7 +327,12 @@ def _result(fitted, facts, *, alpha, spec) -> EffectResult:
 
 
 def _wald(estimate, vcov, dof) -> dict:
-    """Joint F test that the pre-treatment terms are zero (Wald / q, F(q, G-1))."""
-    q = len(estimate)
-    statistic = float(estimate @ np.linalg.solve(vcov, estimate)) / q
-    return {"statistic": statistic, "df": q, "df_denom": int(dof), "p_value": float(stats.f.sf(statistic, q, dof))}
+    """Joint F test that the pre-treatment terms are zero: Wald / rank ~ F(rank, G-1).
+
+    Uses the rank of the covariance (pseudo-inverse; :func:`analysis.estimators.did.result.wald_test`),
+    so a singular covariance (e.g. a cohort of one unit) lowers the degrees of freedom instead of failing.
+    """
+    out = wald_test(estimate, vcov, dof=dof)
+    out.setdefault("statistic", np.nan)
+    out.setdefault("df_denom", int(dof))
+    return out

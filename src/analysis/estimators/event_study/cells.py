@@ -131,6 +131,12 @@ class CellFit:
     n_clusters: int
     n_slopes: int
     rank_deficient: bool
+    #: (X'X)^-1 of all slopes (period dummies first, event columns last), the demeaned design z of the
+    #: cohorts with units (``kept``) and h_g = Z_g' Z_g b: what a unit's score needs (:func:`unit_influence`)
+    bread: np.ndarray | None = None
+    z: np.ndarray | None = None
+    h: np.ndarray | None = None
+    kept: np.ndarray | None = None
 
 
 def fit_from_moments(moments: CohortMoments, event_design: np.ndarray, *,
@@ -171,4 +177,25 @@ def fit_from_moments(moments: CohortMoments, event_design: np.ndarray, *,
     vcov = factor * bread @ meat @ bread
     k_event = event_design.shape[2]
     return CellFit(coef=coef[-k_event:], vcov=vcov[-k_event:, -k_event:], n_obs=n_obs,
-                   n_clusters=n_units, n_slopes=n_slopes, rank_deficient=rank_deficient)
+                   n_clusters=n_units, n_slopes=n_slopes, rank_deficient=rank_deficient,
+                   bread=bread, z=z, h=h, kept=np.flatnonzero(keep))
+
+
+def unit_terms(fit: CellFit, outcome: np.ndarray, cohort_code: np.ndarray, term_weights: np.ndarray) -> np.ndarray:
+    """Each unit's term in every reported term: ``L A^-1 Z_g' y_i`` (units x terms); they sum to ``L b``.
+
+    ``b = A^-1 sum_i Z_g' y_i`` (derivation, step 2) is linear in the units' outcomes, and ``L``
+    (``term_weights``, terms x event columns) maps the event columns to the terms. These terms are
+    what the dominance rule judges: one person's extreme outcome shows in its own term (scores at the
+    fitted coefficients would spread it over everyone through the period effects).
+    """
+    k_event = term_weights.shape[1]
+    full = np.zeros((term_weights.shape[0], fit.bread.shape[0]))
+    full[:, -k_event:] = term_weights
+    r = fit.bread @ full.T                                  # K x terms
+    out = np.zeros((len(cohort_code), term_weights.shape[0]))
+    for j, g in enumerate(fit.kept):
+        rows = np.flatnonzero(cohort_code == g)
+        if len(rows):
+            out[rows] = outcome[rows] @ (fit.z[j] @ r)
+    return out

@@ -51,8 +51,13 @@ def long_design(frame: pd.DataFrame, *, unit: str, cohort_col: str, time: str, w
 
 
 def fit_with_pyfixest(frame: pd.DataFrame, *, outcome: str, unit: str, time: str, cluster: str,
-                      n_columns: int) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """``feols(outcome ~ ev0 + ... | unit + time, vcov={"CRV1": cluster})``: coef, vcov, N, G."""
+                      n_columns: int, term_weights: np.ndarray | None = None):
+    """``feols(outcome ~ ev0 + ... | unit + time, vcov={"CRV1": cluster})``: coef, vcov, N, G, contributions.
+
+    ``contributions`` (units x terms, None without ``term_weights``): each unit's term in every term,
+    ``L (X'X)^-1 sum_t x~_it y_it`` with ``x~`` the regressors net of the fixed effects (the estimate
+    is linear in the outcomes; these terms sum to ``L b``).
+    """
     import pyfixest as pf
 
     names = [f"ev{j}" for j in range(n_columns)]
@@ -67,7 +72,25 @@ def fit_with_pyfixest(frame: pd.DataFrame, *, outcome: str, unit: str, time: str
         raise StudyError(f"{len(dropped)} event-time columns are collinear with the unit and period "
                          "effects and were dropped by the regression; the remaining effects are not "
                          "comparable to the reference period. " + COLLINEAR_HINT)
-    return np.asarray(fit.coef(), dtype=float), np.asarray(fit._vcov, dtype=float), int(fit._N), int(fit._G[0])
+    contributions = None
+    if term_weights is not None:
+        rows = _kept_rows(fit, len(renamed))
+        scores = np.asarray(fit._X, dtype=float) * renamed["y__"].to_numpy()[rows, None]
+        units = pd.factorize(renamed["unit__"].to_numpy()[rows])[0]
+        per_unit = np.zeros((units.max() + 1, scores.shape[1]))
+        np.add.at(per_unit, units, scores)
+        contributions = per_unit @ np.asarray(fit._bread, dtype=float) @ np.asarray(term_weights, dtype=float).T
+    return (np.asarray(fit.coef(), dtype=float), np.asarray(fit._vcov, dtype=float), int(fit._N), int(fit._G[0]),
+            contributions)
+
+
+def _kept_rows(fit, n_rows: int) -> np.ndarray:
+    """Rows of the input that the fit used (pyfixest drops singletons and missing values)."""
+    na = getattr(fit, "_na_index", None)
+    keep = np.ones(n_rows, dtype=bool)
+    if na is not None and len(na):
+        keep[np.asarray(na, dtype=int)] = False
+    return np.flatnonzero(keep)
 
 
 COLLINEAR_HINT = ("Typical cause: no never-treated units and a window that covers every event time "
