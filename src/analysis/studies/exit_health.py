@@ -18,9 +18,9 @@ Frames from the processed store; estimators from ``analysis.estimators``.
 
 Disclosure control. Every published effect carries the treated units it rests on
 (``n``: the persons of the exit cohorts whose cells enter the term), the comparison
-units and its dominance: the share of the two largest absolute influence-function
-terms (one per person) in the sum of absolute influence-function terms of that
-effect. The policy withholds a term resting on fewer than 10 persons, or dominated
+units and its dominance: the share of the two largest persons' terms in the
+estimate (``ATT = sum_i lambda_i dy_i``, as ``att_gt`` and ``event_study`` compute
+it; not centred influence functions, which hide one extreme person). The policy withholds a term resting on fewer than 10 persons, or dominated
 by one or two persons' costs. A population too small to estimate anything gets
 every effect withheld and a sentence in the report saying so; it never crashes.
 The health returns combine only the yearly effects that are themselves published
@@ -159,28 +159,10 @@ def _att(ctx: StudyContext, frame: pd.DataFrame, outcome: str, cohort: str):
         return None
 
 
-def _with_units(rows: list[dict], result) -> list[dict]:
-    """Fill a row's dominance from the result's influence functions (one term per person) where the
-    estimator did not give it (``_dominance`` None)."""
-    from analysis.estimators.results import dominance_share
-
-    inf = result.diagnostics.get("influence")
-    terms = list(result.estimates.index)
-    for r in rows:
-        term = r.pop("_term")
-        if r.get("_dominance") is None and inf is not None and term in terms:
-            col = np.asarray(inf)[:, terms.index(term)]
-            r["_dominance"] = dominance_share(col[np.isfinite(col)])
-    return rows
-
-
 def _rows(result, terms_names: dict, unit: str) -> list[dict]:
     """results.json rows for ``terms_names`` (term -> name), with the units they rest on."""
     terms = [t for t in terms_names if t in result.estimates.index]
-    rows = result.to_estimates(unit=unit, terms=terms, names=terms_names)
-    for r, term in zip(rows, terms):
-        r["_term"] = term
-    return _with_units(rows, result)
+    return result.to_estimates(unit=unit, terms=terms, names=terms_names)
 
 
 def _checked_rows(ctx: StudyContext, rows: list[dict], obj: str) -> dict[str, dict]:
@@ -415,14 +397,12 @@ def health_returns(ctx: StudyContext) -> dict:
     est = float(dyn.estimates["estimate"].to_numpy() @ weights)
     inf = dyn.diagnostics["influence"] @ weights
     se = float(np.sqrt(np.sum(inf ** 2)) / gt.n_units)
-    from analysis.estimators.results import dominance_share
-
     used = [f"e={k}" for k in range(last + 1)]
     n_used = int(min(dyn.estimates.loc[used, "n"]))
     (row,) = ctx.add_estimates([{"name": "health_savings_per_exit_eur", "estimate": est, "se": se,
                                  "ci_low": est - 1.96 * se, "ci_high": est + 1.96 * se, "n": n_used,
                                  "unit": _unit_of("health_savings_per_exit_eur"), "suppressed": False,
-                                 "_dominance": dominance_share(inf[np.isfinite(inf)])}])
+                                 "_dominance": _combination_dominance(gt, dict(zip(index, weights)))}])
     if row["suppressed"]:
         ctx.report.markdown(t("exit_health.returns_withheld", ctx.lang, min_units=ctx.report.policy.min_units))
         return {}
@@ -430,6 +410,22 @@ def health_returns(ctx: StudyContext) -> dict:
                           value=fmt_eur(est, ctx.lang), lo=fmt_eur(row["ci_low"], ctx.lang),
                           hi=fmt_eur(row["ci_high"], ctx.lang)))
     return {"estimate": est, "se": se}
+
+
+def _combination_dominance(gt, term_weights: dict) -> float:
+    """Dominance of sum_k w_k ATT(e=k): the top-2 share of the persons' terms in it, from the cells the
+    dynamic aggregation combines (ATT(e=k) weights its cells by cohort share), as the estimator judges
+    its own terms (``GroupTimeResult._dominance``: unit terms, not centred influence functions)."""
+    est = gt.estimates
+    pg = gt._group_probability().loc[est["group"]].to_numpy()
+    idx, weights = [], []
+    for term, w in term_weights.items():
+        if w == 0 or not term.startswith("e="):
+            continue
+        cells = np.flatnonzero(est["event_time"].to_numpy() == float(term[2:]))
+        idx += list(cells)
+        weights += list(w * pg[cells] / pg[cells].sum())
+    return gt._dominance(np.asarray(idx, dtype=int), np.asarray(weights, dtype=float))
 
 
 def summary(ctx: StudyContext) -> None:
