@@ -33,6 +33,10 @@ class RunError(AnalysisError):
     """A notebook run failed; the message names the cell and the error."""
 
 
+class DisclosureError(AnalysisError):
+    """Something not checked by disclosure control was about to be published (a raw table or figure)."""
+
+
 class AnalysisWarning(UserWarning):
     """Base class of the statistical caveats this package raises."""
 

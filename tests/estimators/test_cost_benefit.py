@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.errors import ParameterError
@@ -46,7 +47,8 @@ def test_house_table_against_the_normal_closed_form():
     200,000 draws: 1% of the sd, 0.02 sd on the quantiles."""
     draws = normal_draws([5000.0], [[1000.0 ** 2]], n_draws=200_000, seed=2)[:, 0]
     frame = cost_benefit(draws, benefit=5000.0, cost=4000.0).to_frame()
-    assert list(frame.columns) == ["estimate", "std_error", "ci_lower", "ci_upper", "p_value", "n"]
+    assert list(frame.columns) == ["estimate", "std_error", "ci_lower", "ci_upper", "p_value", "n",
+                                   "n_control", "dominance"]
     net = frame.loc["net_benefit"]
     assert net["estimate"] == 1000.0
     assert net["std_error"] == pytest.approx(1000.0, rel=0.01)
@@ -55,3 +57,32 @@ def test_house_table_against_the_normal_closed_form():
     ratio = frame.loc["benefit_cost_ratio"]
     assert ratio["ci_lower"] == pytest.approx((5000.0 - 1959.96) / 4000.0, abs=20 / 4000)
     assert np.isnan(frame.loc["cost", "std_error"]) and frame.loc["cost", "estimate"] == 4000.0
+
+
+def test_one_programme_cost_of_5e7_among_200_dominates_the_cost_and_the_net_benefit():
+    """199 costs of 4000 and one of 5e7: top two (5e7 + 4000) / (5e7 + 199 * 4000) = 0.98437...;
+    the benefit's 200 equal contributions give 2/200."""
+    amounts = np.r_[np.full(199, 4000.0), 5e7]
+    draws = normal_draws([5000.0], [[1000.0 ** 2]], n_draws=2000, seed=2)[:, 0]
+    res = cost_benefit(draws, benefit=5000.0, cost=float(amounts.mean()), n=200, n_control=400,
+                       cost_amounts=amounts, benefit_contributions=np.full(200, 25.0))
+    frame = res.to_frame()
+    assert frame.loc["cost", "dominance"] == pytest.approx((5e7 + 4000) / (5e7 + 199 * 4000), abs=CLOSED)
+    assert frame.loc["cost", "n"] == 200 and pd.isna(frame.loc["cost", "n_control"])
+    assert frame.loc["benefit", "dominance"] == pytest.approx(0.01, abs=CLOSED)
+    for term in ("net_benefit", "benefit_cost_ratio", "prob_pays_off"):
+        assert frame.loc[term, "dominance"] > 0.9, term
+    rows = {r["name"]: r for r in res.to_estimates(names={"cost": "programme_cost_eur"})}
+    assert rows["programme_cost_eur"]["_dominance"] > 0.9
+    assert rows["benefit"]["n"] == 200 and rows["benefit"]["_n_control"] == 400
+
+
+def test_benefit_contributions_per_effect_are_summed_in_absolute_value_per_unit():
+    """Two effects, three units: |(-9, 9)| = 18, |(1, 0)| = 1, |(0, 1)| = 1: top two 19 of 20."""
+    res = cost_benefit(np.zeros(10), benefit=0.0, cost=1.0, benefit_contributions=[[-9, 9], [1, 0], [0, 1]])
+    assert res.to_frame().loc["benefit", "dominance"] == pytest.approx(19 / 20, abs=CLOSED)
+
+
+def test_units_unknown_without_amounts():
+    frame = cost_benefit(np.zeros(10), benefit=0.0, cost=1.0).to_frame()
+    assert frame["dominance"].isna().all() and frame["n"].isna().all()

@@ -89,3 +89,16 @@ def test_to_frame_of_a_table_built_without_units_columns():
     assert pd.isna(frame.loc["ATT", "n_control"]) and math.isnan(frame.loc["ATT", "dominance"])
     row = result.to_estimates("att")[0]
     assert row["n"] == 20 and row["_n_control"] is None and row["_dominance"] is None
+
+
+def test_did_2x2_dominance_closed_form():
+    """Four cells of two units each, one row per unit and period: every row term is +-y/2.
+    Treated unit 1 has y = 100 in both periods, the others 1: |terms| 50, 50 for unit 1 and 1/2 for
+    each of the other 6 rows: per unit 100, 1, 1, 1 -> top two 101 of 103."""
+    from analysis.estimators.twfe import did_2x2
+
+    f = pd.DataFrame({"id": [1, 1, 2, 2, 3, 3, 4, 4], "t": [0, 1] * 4, "tr": [1, 1, 1, 1, 0, 0, 0, 0],
+                      "y": [100.0, 100.0, 1, 1, 1, 1, 1, 1]})
+    row = did_2x2(f, outcome="y", treated="tr", post="t", cluster="id").to_frame().loc["ATT"]
+    assert (row["n"], row["n_control"]) == (2, 2)
+    assert row["dominance"] == pytest.approx(101 / 103, abs=EXACT)

@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from analysis.data.synthetic import generate
-from analysis.errors import StudyError
 from analysis.run.runner import run_study
 
 #: the issue's criterion: every estimate within three of its reported standard errors of the truth
@@ -36,10 +35,20 @@ def test_estimates_within_three_se_of_truth(draw, tmp_path):
 
 
 @pytest.mark.slow
-def test_no_separations_gives_a_clear_message(tmp_path):
+def test_no_separations_withholds_the_effects_and_says_so(tmp_path):
+    """Without a single divorce or separation the run completes: the effects are withheld (n null), the
+    0 % share is withheld (group disclosure), and the report says in a sentence what was withheld."""
     path = generate(tmp_path / "d", n_persons=3_000, seed=5)
     parts = pd.read_parquet(path / "partnerships.parquet")
     parts = parts[~parts["end_reason"].isin(["divorce", "separation"])]
     parts.to_parquet(path / "partnerships.parquet", index=False)
-    with pytest.raises(StudyError, match=r"too few for the event study"):
-        run_study("intake", {"dataset": str(path)}, out_root=tmp_path / "r", progress=False, pdf=False)
+    outcome = run_study("intake", {"dataset": str(path)}, out_root=tmp_path / "r", progress=False, pdf=False)
+    est = {e["name"]: e for e in outcome.results["estimates"]}
+    for name in ("excess_bijstand_after_divorce_12m_F", "excess_bijstand_after_divorce_12m_M",
+                 "attributable_share_inflow_divorce_24m", "share_inflow_after_divorce"):
+        assert est[name]["suppressed"] and est[name]["estimate"] is None and est[name]["n"] is None, name
+    log = json.loads((outcome.run_dir / "disclosure_log.json").read_text())
+    assert {"object": "event_study", "cell": "all", "rule": "min_treated", "n": "<10"} in log
+    notebook = (outcome.run_dir / "notebook.ipynb").read_text()
+    assert "Het effect van de gebeurtenis wordt niet geschat" in notebook
+    assert "Wegens geheimhouding" in notebook

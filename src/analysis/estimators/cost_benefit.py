@@ -3,6 +3,26 @@
 Uncertainty is carried from the effect estimates: draws from their sampling
 distribution (normal with the estimated covariance, or given bootstrap draws)
 become a distribution of net benefit. Closed forms; numpy only.
+
+Units and dominance (disclosure, issue #13). The cost per participant is a
+mean of programme-cost amounts and the benefit is built from effect estimates;
+both are judged on what they are built from:
+
+- the ``cost`` term: ``n`` is the number of programme-cost amounts
+  (``cost_amounts``), its dominance the share of the two largest amounts in
+  their absolute sum (the rule on a mean of amounts);
+- ``benefit`` and ``break_even_cost``: ``n`` and ``n_control`` are the treated
+  and comparison units of the effects, dominance is judged on
+  ``benefit_contributions``, each unit's contribution to the benefit (for
+  example an estimator's ``diagnostics["contributions"]`` scaled by the
+  amount per unit of effect; with one column per effect the absolute values
+  are summed per unit);
+- ``net_benefit``, ``benefit_cost_ratio`` and ``prob_pays_off`` combine both:
+  their dominance is the larger of the two shares (a reader who knows one part
+  learns the other from the combination).
+
+Without the amounts or contributions the dominance is NaN (unknown) and the
+disclosure policy cannot judge it.
 """
 
 from __future__ import annotations
@@ -13,6 +33,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import ParameterError
+from analysis.estimators.results import _number, dominance_share
+
+#: the terms of the house table, in order
+TERMS = ("net_benefit", "benefit", "cost", "benefit_cost_ratio", "break_even_cost", "prob_pays_off")
 
 
 def discount_factors(periods: int, rate: float, *, per_year: int = 1, timing: str = "end") -> np.ndarray:
@@ -63,7 +87,41 @@ class CostBenefitResult:
                 "break_even_cost": row(self.break_even_cost, benefit), "prob_pays_off": row(self.prob_pays_off)}
         frame = pd.DataFrame.from_dict(rows, orient="index", columns=["estimate", "std_error", "ci_lower", "ci_upper"])
         frame.index.name = "term"
-        return frame.assign(p_value=np.nan, n=self.spec.get("n"))
+        units = pd.DataFrame.from_dict(self._units(), orient="index", columns=["n", "n_control", "dominance"])
+        frame = frame.assign(p_value=np.nan)
+        frame["n"] = units["n"].astype("Int64")
+        frame["n_control"] = units["n_control"].astype("Int64")
+        frame["dominance"] = units["dominance"].astype(float)
+        return frame
+
+    def _units(self) -> dict:
+        """Per term: (n, n_control, dominance), as in the module docstring."""
+        n, n_control = self.spec.get("n"), self.spec.get("n_control")
+        d_benefit, d_cost = self.spec.get("dominance_benefit", np.nan), self.spec.get("dominance_cost", np.nan)
+        known = [v for v in (d_benefit, d_cost) if v is not None and not np.isnan(v)]
+        d_both = max(known) if known else np.nan
+        effect = (n, n_control, d_benefit)
+        both = (n, n_control, d_both)
+        return {"net_benefit": both, "benefit": effect, "cost": (self.spec.get("n_cost"), None, d_cost),
+                "benefit_cost_ratio": both, "break_even_cost": effect, "prob_pays_off": both}
+
+    def to_estimates(self, *, names: dict | None = None, units: dict | None = None, terms=None,
+                     alpha: float = 0.05) -> list[dict]:
+        """Rows of ``results.json`` (data-contract.md) with the private keys ``_n_control`` and ``_dominance``.
+
+        ``names`` maps a term to its estimate name (default: the term), ``units`` a term to its unit.
+        """
+        frame = self.to_frame(alpha)
+        rows = []
+        for term in (terms or TERMS):
+            r = frame.loc[term]
+            rows.append({"name": (names or {}).get(term, term), "estimate": _number(r["estimate"]),
+                         "se": _number(r["std_error"]), "ci_low": _number(r["ci_lower"]),
+                         "ci_high": _number(r["ci_upper"]), "n": None if pd.isna(r["n"]) else int(r["n"]),
+                         "unit": (units or {}).get(term, ""), "suppressed": False,
+                         "_n_control": None if pd.isna(r["n_control"]) else int(r["n_control"]),
+                         "_dominance": _number(r["dominance"])})
+        return rows
 
     def plot(self, ax=None, *, xlabel: str = "Net benefit per participant (EUR)"):
         import matplotlib.pyplot as plt
@@ -77,15 +135,31 @@ class CostBenefitResult:
         return ax
 
 
-def cost_benefit(benefit_draws: np.ndarray, *, benefit: float, cost: float) -> CostBenefitResult:
-    """Summarise a benefit per participant (point value and draws) against a cost per participant."""
+def cost_benefit(benefit_draws: np.ndarray, *, benefit: float, cost: float, n: int | None = None,
+                 n_control: int | None = None, cost_amounts=None, benefit_contributions=None) -> CostBenefitResult:
+    """Summarise a benefit per participant (point value and draws) against a cost per participant.
+
+    ``n``, ``n_control``: the treated and comparison units of the effects the benefit is built from.
+    ``cost_amounts``: the programme-cost amounts whose mean is ``cost``. ``benefit_contributions``:
+    each unit's contribution to the benefit (a vector, or a 2-D array / DataFrame with one column
+    per effect). See the module docstring for how the units of each term follow from these.
+    """
     draws = np.asarray(benefit_draws, dtype=float) - cost
     if cost < 0:
         raise ParameterError(f"cost={cost!r} must be non-negative.")
+    spec = {"n_draws": len(draws), "n": n, "n_control": n_control, "n_cost": None,
+            "dominance_cost": float("nan"), "dominance_benefit": float("nan")}
+    if cost_amounts is not None:
+        amounts = np.asarray(cost_amounts, dtype=float).ravel()
+        spec["n_cost"] = int(amounts.size)
+        spec["dominance_cost"] = dominance_share(amounts)
+    if benefit_contributions is not None:
+        contrib = np.abs(np.asarray(benefit_contributions, dtype=float))
+        spec["dominance_benefit"] = dominance_share(contrib.sum(axis=1) if contrib.ndim == 2 else contrib)
     return CostBenefitResult(net_benefit=benefit - cost, benefit=benefit, cost=cost,
                              benefit_cost_ratio=benefit / cost if cost > 0 else np.inf,
                              break_even_cost=benefit, prob_pays_off=float(np.mean(draws > 0)), draws=draws,
-                             spec={"n_draws": len(draws)})
+                             spec=spec)
 
 
 def normal_draws(mean, cov, *, n_draws: int = 10_000, seed: int = 0) -> np.ndarray:

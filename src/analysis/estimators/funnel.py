@@ -5,6 +5,13 @@ Statistics in Medicine 24: for a proportion with target ``p0`` and a unit of
 size ``n``, the limits are ``p0 +/- z * sqrt(p0 (1 - p0) / n)`` with ``z`` the
 two-sided normal quantile (1.96 for 95 percent, 3.09 for 99.8 percent). A
 few lines of closed form: no package is needed.
+
+Units and dominance (disclosure, issue #13): nothing here rests on individual
+units. The limits are functions of a target and unit sizes; a unit's rate, its
+size and its position against the limits are published only through the
+disclosure-checked tables of the study (numerator and complement rules on the
+rate). ``precision_weighted_mean`` pools estimates that have each been checked;
+its ``n`` is the sum of theirs.
 """
 
 from __future__ import annotations

@@ -57,6 +57,50 @@ def dominance_share(contributions, top_n: int = 2) -> float:
     return float(min(1.0, top / total))
 
 
+def units_used(treated, *, used=None, ids=None) -> tuple[int, int]:
+    """Distinct treated and comparison units among the rows an estimate actually uses.
+
+    ``treated`` is 1/0 per row, ``used`` a boolean mask of rows with a non-zero
+    weight in the estimate (default: every row), ``ids`` the unit of each row
+    (a person id when one person has several rows; default: each row is a unit).
+    Returns ``(n_treated, n_control)``.
+    """
+    d = np.asarray(treated) == 1
+    used = np.ones(len(d), dtype=bool) if used is None else np.asarray(used, dtype=bool)
+    ids = np.arange(len(d)) if ids is None else np.asarray(ids)
+    return int(pd.unique(ids[d & used]).size), int(pd.unique(ids[~d & used]).size)
+
+
+def contributions_by_unit(terms, ids=None) -> np.ndarray:
+    """Per-unit contributions: the absolute per-row terms summed within each unit.
+
+    Summing absolute values (not the signed terms) never lets two rows of one
+    person (a control in one risk set, treated in a later one) cancel and hide
+    an amount.
+    """
+    terms = np.abs(np.asarray(terms, dtype=float))
+    if ids is None:
+        return terms
+    return pd.Series(terms).groupby(np.asarray(ids), sort=False).sum().to_numpy()
+
+
+def covariate_units(data: pd.DataFrame, covariates, *, ids=None) -> tuple[list[int], list[int | None]]:
+    """What each model term rests on: units with a non-zero value of the covariate, and, for a 0/1
+    covariate (a dummy), the units at 0 (its reference level); None for other covariates.
+
+    A unit counts once however many rows it has (``ids``: the unit of each row; default: rows).
+    A unit with rows on both sides of a dummy counts on both sides.
+    """
+    ids = np.arange(len(data)) if ids is None else np.asarray(ids)
+    n, n_reference = [], []
+    for c in covariates:
+        x = data[c].to_numpy(float)
+        n.append(int(pd.unique(ids[x != 0]).size))
+        binary = np.isin(x, (0.0, 1.0)).all()
+        n_reference.append(int(pd.unique(ids[x == 0]).size) if binary else None)
+    return n, n_reference
+
+
 def _column(values, shape, name: str):
     """Broadcast a per-term value (scalar or sequence) to the number of terms."""
     arr = np.asarray(values, dtype=object)

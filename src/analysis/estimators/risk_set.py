@@ -10,6 +10,12 @@ are controls until they start, so the estimand is the effect of starting now
 versus not starting now (possibly later). Outcomes are measured from ``m`` on.
 The frame plugs into ``att_aipw``/``att_matching`` with SEs clustered by person
 (controls appear in several risk sets). Plain pandas joins: no package does this.
+
+Units (disclosure, issue #13): a person appears in several risk sets (as a
+control until they start), so the frame has more rows than persons. Pass
+``cluster="person_id"`` (or ``unit_id="person_id"``) to the estimators so that
+``n`` and ``n_control`` count persons and each person's rows are one
+contributor in the dominance share.
 """
 
 from __future__ import annotations

@@ -1,13 +1,32 @@
-"""Figures built from disclosure-safe tables (withheld cells are NaN and are not drawn)."""
+"""Figures drawn from checked tables: each returns a :class:`~analysis.report.checked.CheckedFigure`.
+
+Only checked tables are drawn (anything else raises ``DisclosureError``). A
+withheld cell is marked where it would be, with a grey "x" at the foot of the
+axes (for horizontal bars: at the start of the bar), never left out as if it
+were zero; the legend says what the "x" means. Survival curves stop where
+fewer than 10 remain at risk (``disclosure.survival_curve``) and show where.
+Labels from the data are kept from being read as mathtext.
+
+:func:`event_study_plot` draws an estimates frame on an axes for interactive
+use (results objects' ``.plot``); the report does not take its output.
+"""
 
 from __future__ import annotations
+
+from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter
+from matplotlib.transforms import blended_transform_factory
 
-from analysis.report import theme  # noqa: F401  (applies the theme)
+from analysis.report import theme
+from analysis.report.checked import CheckedTable, _require, checked_figure
+from analysis.report.escape import plot_text
+from analysis.report.labels import t_plain
+
+MARK = dict(marker="x", color="0.35", ms=6, mew=1.4, ls="none", clip_on=False, zorder=5)
 
 
 def _percent_axis(axis, lang: str = "nl") -> None:
@@ -15,55 +34,148 @@ def _percent_axis(axis, lang: str = "nl") -> None:
         lambda v, _: (f"{100 * v:.1f}%".replace(".", ",") if lang == "nl" else f"{100 * v:.1f}%")))
 
 
-def line_by_group(table: pd.DataFrame, *, x: str, y: str, group: str, ylabel: str = "", xlabel: str = "",
-                  percent: bool = False, lang: str = "nl", lower: str | None = None, upper: str | None = None):
+def _mark_withheld(ax, xs, *, lang: str, horizontal: bool = False) -> bool:
+    """A grey x at the foot of the axes at each withheld position; a legend entry once."""
+    xs = list(xs)
+    if not xs:
+        return False
+    label = t_plain("figure.withheld_legend", lang)
+    if horizontal:
+        trans = blended_transform_factory(ax.transAxes, ax.transData)
+        ax.plot([0.01] * len(xs), xs, transform=trans, label=label, **MARK)
+    else:
+        trans = blended_transform_factory(ax.transData, ax.transAxes)
+        ax.plot(xs, [0.02] * len(xs), transform=trans, label=label, **MARK)
+    return True
+
+
+def line_by_group(table: CheckedTable, *, x: str, y: str, group: str, ylabel: str = "", xlabel: str = "",
+                  percent: bool = False, lang: str = "nl", lower: str | None = None, upper: str | None = None,
+                  name: str | None = None):
+    _require(table, "line_by_group")
+    f, held = table.frame, table.withheld[y]
     fig, ax = plt.subplots()
-    for name, part in table.groupby(group, sort=False):
+    withheld_x = []
+    for key, part in f.assign(_held=held.to_numpy()).groupby(group, sort=False):
         part = part.sort_values(x)
-        ax.plot(part[x], part[y], marker="o", ms=3, label=str(name))
+        shown = part[~part["_held"]]
+        ax.plot(shown[x], shown[y], marker="o", ms=3, label=plot_text(key))
         if lower and upper:
-            ax.fill_between(part[x], part[lower], part[upper], alpha=0.2)
+            ax.fill_between(shown[x], shown[lower], shown[upper], alpha=0.2)
+        withheld_x += part.loc[part["_held"], x].tolist()
+    marked = _mark_withheld(ax, sorted(set(withheld_x)), lang=lang)
     ax.set_ylabel(ylabel)
     ax.set_xlabel(xlabel)
     if percent:
         _percent_axis(ax.yaxis, lang)
         ax.set_ylim(bottom=0)
-    if table[group].nunique() > 1:
+    if f[group].nunique() > 1 or marked:
         ax.legend()
     fig.tight_layout()
-    return fig
+    return checked_figure(fig, name=name or table.name, tables=[table.select([*table.keys, y])])
 
 
-def bar(table: pd.DataFrame, *, x: str, y: str, xlabel: str = "", percent: bool = False, lang: str = "nl"):
-    fig, ax = plt.subplots(figsize=(7.0, 0.28 * len(table) + 1.0))
-    shown = table.dropna(subset=[x])
-    ax.barh(shown[y].astype(str), shown[x], color=theme.PALETTE[0])
+def bar(table: CheckedTable, *, x: str, y: str, xlabel: str = "", percent: bool = False, lang: str = "nl",
+        name: str | None = None):
+    """Horizontal bars: value column ``x`` per label ``y``; withheld bars are an x at the axis."""
+    _require(table, "bar")
+    f, held = table.frame, table.withheld[x].to_numpy()
+    fig, ax = plt.subplots(figsize=(7.0, 0.28 * len(f) + 1.0))
+    labels = [plot_text(v) for v in f[y]]
+    pos = np.arange(len(f))
+    ax.barh(pos, np.where(held, 0.0, f[x].fillna(0).to_numpy(dtype=float)), color=theme.PALETTE[0])
+    ax.set_yticks(pos, labels)
+    marked = _mark_withheld(ax, pos[held], lang=lang, horizontal=True)
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
     if percent:
         _percent_axis(ax.xaxis, lang)
+    if marked:
+        ax.legend(loc="lower right")
     fig.tight_layout()
-    return fig
+    return checked_figure(fig, name=name or table.name, tables=[table.select([*table.keys, x])])
 
 
-def grouped_bars(table: pd.DataFrame, *, x: str, y: str, group: str, ylabel: str = ""):
-    wide = table.pivot(index=x, columns=group, values=y)
+def grouped_bars(table: CheckedTable, *, x: str, y: str, group: str, ylabel: str = "", percent: bool = False,
+                 lang: str = "nl", name: str | None = None):
+    """Vertical bars of ``y`` per ``x``, one per ``group``; a withheld bar is an x where it would stand."""
+    _require(table, "grouped_bars")
+    f = table.frame.assign(_held=table.withheld[y].to_numpy())
+    xs = list(dict.fromkeys(f[x]))
+    groups = list(dict.fromkeys(f[group]))
     fig, ax = plt.subplots()
-    width = 0.8 / max(len(wide.columns), 1)
-    pos = np.arange(len(wide.index))
-    for i, col in enumerate(wide.columns):
-        ax.bar(pos + i * width - 0.4 + width / 2, wide[col].to_numpy(), width=width, label=str(col))
-    ax.set_xticks(pos, [str(v) for v in wide.index])
+    width = 0.8 / max(len(groups), 1)
+    pos = np.arange(len(xs))
+    withheld = []
+    for i, g in enumerate(groups):
+        part = f[f[group] == g].set_index(x).reindex(xs)
+        held = part["_held"].fillna(True).astype(bool).to_numpy()
+        where = pos + i * width - 0.4 + width / 2
+        ax.bar(where, np.where(held, 0.0, part[y].fillna(0).to_numpy(dtype=float)), width=width,
+               label=plot_text(g), color=theme.PALETTE[i % len(theme.PALETTE)])
+        withheld += list(where[held])
+    _mark_withheld(ax, withheld, lang=lang)
+    ax.set_xticks(pos, [plot_text(v) for v in xs])
     ax.set_ylabel(ylabel)
+    if percent:
+        _percent_axis(ax.yaxis, lang)
     ax.legend()
     fig.tight_layout()
-    return fig
+    return checked_figure(fig, name=name or table.name, tables=[table.select([*table.keys, y])])
+
+
+def event_study(panels: Sequence[Mapping[str, CheckedTable]], *, ylabel: str, xlabel: str, name: str,
+                reference: float | None = -1, percent: bool = False, lang: str = "nl", band: bool = True):
+    """Estimates by event time (checked results, ``disclosure.checked_result``), one axes per panel and
+    one series per label; withheld terms are an x at the foot of the axes."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.4), sharey=True, squeeze=False)
+    tables = []
+    for ax, series in zip(axes[0], panels):
+        withheld = []
+        for i, (label, tb) in enumerate(series.items()):
+            _require(tb, "event_study")
+            f = tb.frame.assign(_held=tb.withheld["estimate"].to_numpy()).sort_values("event_time")
+            shown = f[~f["_held"]]
+            event_study_plot(shown, ylabel=ylabel, xlabel=xlabel, reference=reference, ax=ax, percent=percent,
+                             lang=lang, label=plot_text(label), color=theme.PALETTE[i % len(theme.PALETTE)],
+                             band=band)
+            withheld += f.loc[f["_held"], "event_time"].tolist()
+            tables.append(tb.with_key("series", label))
+        _mark_withheld(ax, sorted(set(withheld)), lang=lang)
+        if series:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    return checked_figure(fig, name=name, tables=tables)
+
+
+def survival(curve: CheckedTable, *, xlabel: str, ylabel: str, lang: str = "nl", labels: Mapping | None = None,
+             name: str | None = None, min_units: int = 10):
+    """Kaplan-Meier steps from ``disclosure.survival_curve``; a dotted line where a curve stops (fewer
+    than ``min_units`` at risk after it)."""
+    _require(curve, "survival")
+    f = curve.frame
+    fig, ax = plt.subplots()
+    for i, (g, part) in enumerate(f.groupby("group", sort=False)):
+        color = theme.PALETTE[i % len(theme.PALETTE)]
+        label = plot_text((labels or {}).get(g, g))
+        ax.step(part["time"], part["survival"], where="post", color=color,
+                label=None if g == "all" and f["group"].nunique() == 1 else label)
+        ax.fill_between(part["time"], part["ci_lower"], part["ci_upper"], step="post", alpha=0.2, color=color, lw=0)
+        ax.axvline(part["time"].max(), color=color, ls=":", lw=0.9)
+    ax.plot([], [], color="0.4", ls=":", label=t_plain("figure.curve_stops", lang, min_units=min_units))
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return checked_figure(fig, name=name or curve.name, tables=[curve])
 
 
 def event_study_plot(frame: pd.DataFrame, *, ylabel: str, xlabel: str, reference: float | None = -1,
                      band: bool = True, title: str | None = None, ax=None, percent: bool = False,
                      lang: str = "nl", label: str | None = None, color=None):
-    """Estimates by event time with pointwise intervals and, if present, the uniform band."""
+    """Estimates by event time with pointwise intervals and, if present, the uniform band (an axes, or a
+    raw figure for interactive use; the report takes :func:`event_study`)."""
     own = ax is None
     if own:
         fig, ax = plt.subplots()

@@ -26,7 +26,24 @@ def catalogue() -> dict:
 
 
 def t(key: str, lang: str = "nl", **values) -> str:
-    """The text of ``key`` in ``lang``, with ``{placeholders}`` filled from ``values``."""
+    """The text of ``key`` in ``lang`` (Markdown), with ``{placeholders}`` filled from ``values``.
+
+    String values are escaped (:func:`analysis.report.escape.markdown_text`): a name from the data
+    is printed as text, never read as Markdown or Typst. Use :func:`t_plain` where the text is not
+    Markdown (a figure label, a Typst string literal).
+    """
+    from analysis.report.escape import markdown_text
+
+    values = {k: markdown_text(v) if isinstance(v, str) else v for k, v in values.items()}
+    return _text(key, lang, values)
+
+
+def t_plain(key: str, lang: str = "nl", **values) -> str:
+    """As :func:`t`, not escaped: for figure labels and other text that is not Markdown."""
+    return _text(key, lang, values)
+
+
+def _text(key: str, lang: str, values: dict) -> str:
     check_choice("lang", lang, LANGUAGES)
     entry = catalogue().get(key)
     if entry is None:

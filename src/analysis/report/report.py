@@ -1,14 +1,23 @@
-"""The Report: numbered tables and figures that pass disclosure control, text from the catalogue.
+"""The Report: numbered tables and figures that passed disclosure control, text from the catalogue.
 
 A study shows everything through a :class:`Report`. Each table, figure and
 paragraph is displayed as one notebook output carrying ``text/markdown`` (what
 the PDF is made of), plus HTML or PNG for JupyterLab, and metadata
 ``{"rendeert": {...}}`` by which the PDF export recognises it. Any other
 output (prints, warnings, reprs) stays in the notebook and out of the PDF.
+
+Control cannot be skipped: :meth:`Report.table` takes only a
+:class:`~analysis.report.checked.CheckedTable` (or a results object that
+carries its units) and :meth:`Report.figure` only a
+:class:`~analysis.report.checked.CheckedFigure`; anything else raises
+:class:`~analysis.errors.DisclosureError`. Every published cell is recorded
+(``Report.published``) for ``published.json``. Strings from the data are
+escaped before pandoc sees them (:mod:`analysis.report.escape`).
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import tempfile
 from pathlib import Path
@@ -17,8 +26,11 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from analysis.report.disclosure import DisclosureLog, DisclosurePolicy, apply_to_table
-from analysis.report.labels import fmt_eur, fmt_int, fmt_number, fmt_pct, t
+from analysis.errors import DisclosureError
+from analysis.report.checked import HOW_TO_CHECK, CheckedFigure, CheckedTable, checked_result
+from analysis.report.disclosure import DisclosureLog, DisclosurePolicy
+from analysis.report.escape import markdown_text, plain_text
+from analysis.report.labels import fmt_eur, fmt_int, fmt_number, fmt_pct, t, t_plain
 
 FORMATS = ("pct", "int", "eur", "num0", "num1", "num2", "num3", "text")
 
@@ -29,10 +41,6 @@ def _display(bundle: dict, kind: str) -> None:
     display(bundle, raw=True, metadata={"rendeert": {"kind": kind}})
 
 
-def _escape(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 class Report:
     """Collects a study's report: numbering, disclosure control, language."""
 
@@ -41,15 +49,17 @@ class Report:
         self.study = study
         self.lang = lang
         self.policy = policy or DisclosurePolicy.load()
-        self.log = DisclosureLog()
+        self.log = DisclosureLog(min_units=self.policy.min_units)
         self.figure_dir = Path(figure_dir) if figure_dir else Path(tempfile.mkdtemp(prefix="rendeert-fig-"))
         self.tables: list[str] = []
         self.figures: list[str] = []
+        self.published: list[dict] = []
+        self.shown_as: dict[str, list] = {}  # object name -> ["Tabel 3", "Figuur 2"]
 
     # -- formatting -------------------------------------------------------------------------
     def _format(self, value, fmt: str | None, dtype) -> str:
         if value is None or (isinstance(value, float) and np.isnan(value)):
-            return self.policy.symbol
+            return "."  # not available (not a withheld cell: those show the policy's symbol)
         if isinstance(value, str) or fmt == "text":
             return str(value)
         if fmt == "pct":
@@ -62,77 +72,122 @@ class Report:
             return fmt_number(value, self.lang, digits=int(fmt[3:]))
         return fmt_number(value, self.lang, digits=3 if abs(float(value)) < 1 else 1)
 
-    def format_frame(self, frame: pd.DataFrame, number_formats: Mapping[str, str] | None = None) -> pd.DataFrame:
+    def format_table(self, table: CheckedTable, number_formats: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """The table's cells as text: withheld cells show the policy's symbol."""
         number_formats = dict(number_formats or {})
+        frame, held = table.frame, table.withheld
         out = pd.DataFrame(index=frame.index)
         for col in frame.columns:
             fmt = number_formats.get(col)
-            out[col] = [self._format(v, fmt, frame[col].dtype) for v in frame[col]]
+            cells = [self._format(v, fmt, frame[col].dtype) for v in frame[col]]
+            if col in held.columns:
+                cells = [self.policy.symbol if h else c for c, h in zip(cells, held[col].to_numpy())]
+            out[col] = cells
         return out
 
     # -- outputs ------------------------------------------------------------------------------
-    def table(self, frame: pd.DataFrame, *, caption: str, counts: str | None = None,
-              number_formats: Mapping[str, str] | None = None, note: str | None = None) -> pd.DataFrame:
-        """Show a table: rows resting on too few persons (``counts`` column) are withheld first."""
+    def table(self, table, *, caption: str, number_formats: Mapping[str, str] | None = None,
+              note: str | None = None, **unchecked) -> CheckedTable:
+        """Show a checked table (or a results object's terms, checked on their units).
+
+        ``caption`` and ``note`` are catalogue text (:func:`~analysis.report.labels.t`, which escapes
+        its arguments); column names and cells are escaped here.
+        """
+        if unchecked:
+            raise DisclosureError(f"Report.table no longer takes {sorted(unchecked)}: a table is checked when it "
+                                  "is built, not when it is shown. " + HOW_TO_CHECK)
+        if not isinstance(table, CheckedTable):
+            if hasattr(table, "estimates") and isinstance(getattr(table, "estimates"), pd.DataFrame):
+                table = checked_result(table, policy=self.policy, log=self.log, name=f"{self.study}: {caption}")
+            else:
+                raise DisclosureError(
+                    f"Report.table got a {type(table).__name__}, which disclosure control has not checked; "
+                    "nothing unchecked is shown. " + HOW_TO_CHECK)
         self.tables.append(caption)
         number = len(self.tables)
-        shown = frame.reset_index(drop=True)
-        if counts is not None:
-            shown = apply_to_table(shown, counts=counts, policy=self.policy, log=self.log,
-                                   name=f"{t('table', self.lang)} {number}", key=shown.columns[0])
-        text = self.format_frame(shown, number_formats)
-        withheld = (text == self.policy.symbol).to_numpy().any()
-        align = ["---:" if pd.api.types.is_numeric_dtype(shown[c]) else ":---" for c in shown.columns]
-        lines = ["| " + " | ".join(_escape(c) for c in shown.columns) + " |", "|" + "|".join(align) + "|"]
-        lines += ["| " + " | ".join(_escape(v) for v in row) + " |" for row in text.itertuples(index=False)]
+        label = f"{t('table', self.lang)} {number}"
+        for obj in (*table.sources, table.name):
+            self.shown_as.setdefault(obj, []).append(label)
+        text = self.format_table(table, number_formats)
+        numeric = [c in table.values for c in table.columns]
+        align = ["---:" if num else ":---" for num in numeric]
+        lines = ["| " + " | ".join(markdown_text(c) for c in table.columns) + " |", "|" + "|".join(align) + "|"]
+        lines += ["| " + " | ".join(markdown_text(v) for v in row) + " |" for row in text.itertuples(index=False)]
         notes = []
-        if withheld:
+        if table.any_withheld:
             notes.append(t("suppressed_note", self.lang, min_units=self.policy.min_units))
         if note:
             notes.append(note)
-        md = "\n".join(lines) + f"\n\n: {_escape(caption)}\n"
+        md = "\n".join(lines) + f"\n\n: {caption}\n"
         if notes:
             md += "\n" + " ".join(f"*{n}*" for n in notes) + "\n"
-        label = f"{t('table', self.lang)} {number}"
         html_table = text.to_html(index=False, escape=True)
-        html_out = f"<p><b>{label}.</b> {html.escape(caption)}</p>{html_table}" + "".join(
-            f"<p><i>{html.escape(n)}</i></p>" for n in notes)
-        _display({"text/markdown": md, "text/html": html_out, "text/plain": f"{label}. {caption}"}, "table")
-        return shown
+        html_out = f"<p><b>{label}.</b> {html.escape(plain_text(caption))}</p>{html_table}" + "".join(
+            f"<p><i>{html.escape(plain_text(n))}</i></p>" for n in notes)
+        _display({"text/markdown": md, "text/html": html_out, "text/plain": f"{label}. {plain_text(caption)}"}, "table")
+        self.published.extend(dict(c, shown_as=label) for c in table.cells())
+        return table
 
-    def figure(self, fig, *, caption: str, counts: int | None = None, width: str = "95%") -> Path | None:
-        """Show a matplotlib figure (saved as PNG, 200 dpi); withheld if it rests on too few persons."""
+    def figure(self, fig, *, caption: str, width: str = "95%", **unchecked) -> Path | None:
+        """Show a checked figure (saved as PNG, 200 dpi)."""
         import matplotlib.pyplot as plt
 
-        if counts is not None and counts < self.policy.min_units:
-            self.log.add(f"{t('figure', self.lang)}: {caption}", "all", "min_units", counts)
-            plt.close(fig)
-            self.markdown(f"*{t('suppressed_note', self.lang, min_units=self.policy.min_units)}*")
-            return None
+        if unchecked:
+            raise DisclosureError(f"Report.figure no longer takes {sorted(unchecked)}: a figure is checked when it "
+                                  "is drawn, by analysis.report.figures. " + HOW_TO_CHECK)
+        if not isinstance(fig, CheckedFigure):
+            if hasattr(fig, "savefig"):
+                plt.close(fig)
+            raise DisclosureError(
+                f"Report.figure got a {type(fig).__name__}, which disclosure control has not checked; draw it with "
+                "analysis.report.figures from checked tables. " + HOW_TO_CHECK)
         self.figures.append(caption)
         number = len(self.figures)
+        label = f"{t('figure', self.lang)} {number}"
+        for obj in (*fig.sources, fig.name):
+            self.shown_as.setdefault(obj, []).append(label)
         self.figure_dir.mkdir(parents=True, exist_ok=True)
         path = self.figure_dir / f"figure-{number:02d}.png"
-        fig.savefig(path, dpi=200, bbox_inches="tight")
-        plt.close(fig)
+        fig.figure.savefig(path, dpi=200, bbox_inches="tight")
+        plt.close(fig.figure)
         rel = f"{self.figure_dir.name}/{path.name}"
-        md = f"![{_escape(caption)}]({rel}){{width={width}}}\n"
-        import base64
-
+        md = f"![{caption}]({rel}){{width={width}}}\n"
+        if fig.any_withheld:
+            md += f"\n*{t('figure_withheld_note', self.lang, min_units=self.policy.min_units)}*\n"
         png = base64.b64encode(path.read_bytes()).decode()
-        label = f"{t('figure', self.lang)} {number}"
-        _display({"text/markdown": md, "image/png": png, "text/plain": f"{label}. {caption}"}, "figure")
-        _display({"text/html": f"<p><b>{label}.</b> {html.escape(caption)}</p>",
-                  "text/plain": f"{label}. {caption}"}, "caption")
+        _display({"text/markdown": md, "image/png": png, "text/plain": f"{label}. {plain_text(caption)}"}, "figure")
+        _display({"text/html": f"<p><b>{label}.</b> {html.escape(plain_text(caption))}</p>",
+                  "text/plain": f"{label}. {plain_text(caption)}"}, "caption")
+        self.published.extend(dict(c, shown_as=label) for c in fig.cells())
         return path
 
     def markdown(self, text: str) -> None:
-        """A paragraph of report text (build it from the catalogue and the results)."""
-        _display({"text/markdown": text + "\n", "text/plain": text}, "markdown")
+        """A paragraph of report text (build it from the catalogue, :func:`t`, and the results)."""
+        _display({"text/markdown": text + "\n", "text/plain": plain_text(text)}, "markdown")
 
     def heading(self, text: str, level: int = 2) -> None:
-        _display({"text/markdown": "#" * level + " " + text + "\n", "text/plain": text}, "markdown")
+        _display({"text/markdown": "#" * level + " " + text + "\n", "text/plain": plain_text(text)}, "markdown")
 
     def warning(self, text: str) -> None:
         """A caveat the reader must not miss (shown boxed in the PDF)."""
-        _display({"text/markdown": f"> **{text}**\n", "text/plain": f"WARNING: {text}"}, "warning")
+        _display({"text/markdown": f"> **{text}**\n", "text/plain": f"WARNING: {plain_text(text)}"}, "warning")
+
+    # -- what was withheld, in a sentence ---------------------------------------------------------
+    def withheld_sentence(self) -> str | None:
+        """One sentence naming the tables, figures and estimates with withheld cells (no counts), or None."""
+        objects = self.log.objects()
+        if not objects:
+            return None
+        names = [[t("withheld.estimates", self.lang)] if o == "results.json" else self.shown_as.get(o, [])
+                 for o in objects]
+        names = list(dict.fromkeys(n for group in names for n in group))
+        if not names:
+            names = [t("withheld.elsewhere", self.lang)]
+        objects = ", ".join(markdown_text(n) for n in names)  # escaped once here, inserted as is
+        return t_plain("withheld.sentence", self.lang, min_units=self.policy.min_units, objects=objects)
+
+    def say_withheld(self) -> None:
+        """Show :meth:`withheld_sentence` as a paragraph (nothing when nothing was withheld)."""
+        sentence = self.withheld_sentence()
+        if sentence:
+            self.markdown(f"*{sentence}*")

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.errors import ParameterError, StudyError, check_choice
+from analysis.errors import ParameterError, check_choice
 from analysis.studies.base import StudyContext, setup_study
 
 EVENTS = ("divorce", "job_loss")
@@ -42,12 +42,10 @@ def setup(*, dataset: str, window_months: int = 12, horizon_months: int = 36, ev
         raise ParameterError(f"window_months={window_months} must lie between 1 and 36.")
     if not 12 <= horizon_months <= 60:
         raise ParameterError(f"horizon_months={horizon_months} must lie between 12 and 60.")
+    # the municipality is checked against the dataset inside setup_study, before any store is built
     ctx = setup_study("intake", dataset=dataset, lang=lang, output_dir=output_dir, title_key=f"intake.title.{event}",
                       parameters={"window_months": window_months, "horizon_months": horizon_months,
                                   "event": event, "municipality": municipality, "seed": seed})
-    from analysis.studies.overview import _check_municipality
-
-    _check_municipality(ctx, municipality)
     meta = ctx.dataset.meta
     ctx.m0 = meta["observation_start"].year * 12 + meta["observation_start"].month - 1  # type: ignore[attr-defined]
     ctx.m1 = meta["observation_end"].year * 12 + meta["observation_end"].month - 1  # type: ignore[attr-defined]
@@ -91,90 +89,97 @@ def inflow_events(ctx: StudyContext) -> pd.DataFrame:
     return frame
 
 
-def inflow_trend(ctx: StudyContext) -> pd.DataFrame:
+def _checked(ctx: StudyContext):
+    return {"policy": ctx.report.policy, "log": ctx.report.log}
+
+
+def _inflow_years(ctx: StudyContext) -> list[int]:
+    return list(range((ctx.m0 + 12) // 12, ctx.m1 // 12 + 1))
+
+
+def _withheld_row(name: str, unit: str) -> dict:
+    return {"name": name, "estimate": None, "se": None, "ci_low": None, "ci_high": None, "n": None, "unit": unit,
+            "suppressed": True}
+
+
+def inflow_trend(ctx: StudyContext):
     """Inflow per year, per 1,000 persons aged 18-66, by sex."""
     from analysis.report import figures
-    from analysis.report.disclosure import safe_aggregate
-    from analysis.report.labels import t
+    from analysis.report.disclosure import safe_aggregate, safe_ratio
+    from analysis.report.labels import t, t_plain
 
     inflow = ctx.frames["inflow"]  # type: ignore[attr-defined]
     con = ctx.store.connect()
     pop = con.execute(f"""SELECT y.year, p.sex, count(*) AS persons FROM person_year y JOIN persons p USING (person_id)
                           WHERE y.age BETWEEN 18 AND 66 AND {_where(ctx)} GROUP BY ALL""").df()
-    counts = safe_aggregate(inflow, by=["year", "sex"], stat="count", policy=ctx.report.policy, log=ctx.report.log,
-                            name="inflow_by_year_sex")
-    table = counts.merge(pop, on=["year", "sex"], how="left")
-    table["per_1000"] = 1000 * table["value"] / table["persons"]
-    table["label"] = table["sex"].map({"F": t("women", ctx.lang), "M": t("men", ctx.lang)})
-    fig = figures.line_by_group(table, x="year", y="per_1000", group="label", ylabel=t("intake.per_1000", ctx.lang))
+    levels = {"year": _inflow_years(ctx), "sex": ["F", "M"]}
+    counts = safe_aggregate(inflow, by=["year", "sex"], stat="count", levels=levels, name="inflow_by_year_sex",
+                            **_checked(ctx))
+    persons = safe_aggregate(pop, by=["year", "sex"], stat="count", units="persons", levels=levels,
+                             name="persons_by_year_sex", **_checked(ctx))
+    rate = safe_ratio(counts, persons, scale=1000.0, name="inflow_per_1000", **_checked(ctx))
+    sexes = {"F": t_plain("women", ctx.lang), "M": t_plain("men", ctx.lang)}
+    rate = rate.relabel("sex", sexes).relabel("year", str)
+    fig = figures.line_by_group(rate, x="year", y="value", group="sex", ylabel=t_plain("intake.per_1000", ctx.lang),
+                                lang=ctx.lang)
     ctx.report.figure(fig, caption=t("intake.trend_caption", ctx.lang))
-    wide = table.pivot(index="year", columns="label", values="per_1000").reset_index()
-    wide["year"] = wide["year"].astype(str)
-    ctx.report.table(wide.rename(columns={"year": t("year", ctx.lang)}),
-                     caption=t("intake.trend_table_caption", ctx.lang),
-                     number_formats={c: "num2" for c in wide.columns[1:]})
-    return table
+    wide = rate.pivot(index="year", columns="sex").rename({"year": t("year", ctx.lang)})
+    ctx.report.table(wide, caption=t("intake.trend_table_caption", ctx.lang),
+                     number_formats={c: "num2" for c in wide.values})
+    return rate
 
 
-def decomposition(ctx: StudyContext) -> pd.DataFrame:
-    """What preceded inflow: shares per year and sex (exclusive, in order of priority) and per municipality."""
-    import matplotlib.pyplot as plt
-
-    from analysis.report.disclosure import safe_aggregate
-    from analysis.report.labels import fmt_pct, t
-    from analysis.report.theme import PALETTE
+def decomposition(ctx: StudyContext):
+    """What preceded inflow: shares per year (exclusive, in order of priority), by sex and per municipality."""
+    from analysis.report import figures
+    from analysis.report.checked import combine
+    from analysis.report.disclosure import safe_aggregate, shares_within
+    from analysis.report.labels import t, t_plain
 
     inflow = ctx.frames["inflow"]  # type: ignore[attr-defined]
+    w, ev = ctx.parameters["window_months"], ctx.parameters["event"]
     order = ["divorce", "job_loss", "benefit_end", "none"]
-    counts = safe_aggregate(inflow, by=["year", "first_event"], stat="count", policy=ctx.report.policy,
-                            log=ctx.report.log, name="inflow_by_preceding_event")
-    wide = counts.pivot(index="year", columns="first_event", values="value").reindex(columns=order)
-    shares = wide.div(wide.sum(axis=1, min_count=1), axis=0)
-    fig, ax = plt.subplots()
-    bottom = np.zeros(len(shares))
-    for i, ev in enumerate(order):
-        vals = shares[ev].fillna(0).to_numpy()
-        ax.bar(shares.index.astype(str), vals, bottom=bottom, color=PALETTE[i], label=t(f"intake.event.{ev}", ctx.lang))
-        bottom += vals
-    ax.set_ylabel(t("intake.share_of_inflow", ctx.lang))
-    ax.legend(ncol=4, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12))
-    fig.tight_layout()
-    ctx.report.figure(fig, caption=t("intake.decomposition_caption", ctx.lang, w=ctx.parameters["window_months"]))
-    by_sex = []
-    for sex in ("F", "M"):
-        part = inflow[inflow["sex"] == sex]
-        row = {t("intake.group", ctx.lang): t("women" if sex == "F" else "men", ctx.lang), "n": len(part)}
-        for ev in ("divorce", "job_loss", "benefit_end"):
-            row[t(f"intake.event.{ev}", ctx.lang)] = part[ev].mean() if len(part) else np.nan
-        row[t("intake.event.none", ctx.lang)] = (part["first_event"] == "none").mean() if len(part) else np.nan
-        by_sex.append(row)
-    table = pd.DataFrame(by_sex)
-    ctx.report.table(table.rename(columns={"n": t("intake.inflows", ctx.lang)}),
-                     caption=t("intake.decomposition_table_caption", ctx.lang, w=ctx.parameters["window_months"]),
-                     counts=t("intake.inflows", ctx.lang),
-                     number_formats={c: "pct" for c in table.columns[2:]})
-    muni = safe_aggregate(inflow.assign(ev=inflow[ctx.parameters["event"]].astype(float)), by=["municipality_code"],
-                          value="ev", stat="share", policy=ctx.report.policy, log=ctx.report.log,
-                          name="share_after_event_by_municipality")
+    counts = safe_aggregate(inflow, by=["year", "first_event"], stat="count", name="inflow_by_preceding_event",
+                            levels={"year": _inflow_years(ctx), "first_event": order}, **_checked(ctx))
+    shares = shares_within(counts, within=["year"], name="share_by_preceding_event", **_checked(ctx))
+    shares = shares.relabel("first_event", {e: t_plain(f"intake.event.{e}", ctx.lang) for e in order})
+    fig = figures.grouped_bars(shares.relabel("year", str), x="year", y="value", group="first_event", percent=True,
+                               ylabel=t_plain("intake.share_of_inflow", ctx.lang), lang=ctx.lang)
+    ctx.report.figure(fig, caption=t("intake.decomposition_caption", ctx.lang, w=w))
+    # by sex: non-exclusive shares; the total (all inflow) is published, so the two rows protect each other
+    inflow = inflow.assign(none=(inflow["first_event"] == "none"))
+    parts = []
+    for i, e in enumerate(order):
+        share = safe_aggregate(inflow.assign(v=inflow[e].astype(float)), by=["sex"], value="v", stat="share",
+                               levels={"sex": ["F", "M"]}, total_published=True, name=f"share_after_{e}_by_sex",
+                               **_checked(ctx))
+        if i == 0:
+            parts.append((t("intake.inflows", ctx.lang), share, "n"))
+        parts.append((t(f"intake.event.{e}", ctx.lang), share, "value"))
+    by_sex = combine(parts, on=["sex"], name="inflow_by_sex")
+    by_sex = by_sex.relabel("sex", {"F": t("women", ctx.lang), "M": t("men", ctx.lang)}).rename(
+        {"sex": t("intake.group", ctx.lang)})
+    ctx.report.table(by_sex, caption=t("intake.decomposition_table_caption", ctx.lang, w=w),
+                     number_formats={c: ("int" if c == t("intake.inflows", ctx.lang) else "pct") for c in by_sex.values})
+    # per municipality: the share over all municipalities is published (the estimate below)
+    muni = safe_aggregate(inflow.assign(ev=inflow[ev].astype(float)), by=["municipality_code"], value="ev",
+                          stat="share", total_published=True, name="share_after_event_by_municipality", **_checked(ctx))
     names = ctx.dataset.tables.get("municipalities")
-    if names is not None:
-        muni = muni.merge(names[["municipality_code", "name"]], on="municipality_code", how="left")
-    else:
-        muni["name"] = muni["municipality_code"]
-    shown = pd.DataFrame({t("municipality", ctx.lang): muni["name"].fillna(muni["municipality_code"]),
-                          t("intake.inflows", ctx.lang): muni["n"],
-                          t(f"intake.share_after.{ctx.parameters['event']}", ctx.lang): muni["value"]})
-    ctx.report.table(shown, caption=t("intake.municipality_caption", ctx.lang, w=ctx.parameters["window_months"]),
-                     counts=t("intake.inflows", ctx.lang), number_formats={shown.columns[2]: "pct"})
-    ev = ctx.parameters["event"]
+    mapping = dict(zip(names["municipality_code"], names["name"])) if names is not None else {}
+    muni = muni.relabel("municipality_code", lambda c: mapping.get(c, c))
+    shown = muni.rename({"municipality_code": t("municipality", ctx.lang), "n": t("intake.inflows", ctx.lang),
+                         "value": t(f"intake.share_after.{ev}", ctx.lang)})
+    ctx.report.table(shown, caption=t("intake.municipality_caption", ctx.lang, w=w),
+                     number_formats={t("intake.inflows", ctx.lang): "int",
+                                     t(f"intake.share_after.{ev}", ctx.lang): "pct"})
     n = len(inflow)
-    p = float(inflow[ev].mean()) if n else np.nan
+    p = float(inflow[ev].mean()) if n else None
     se = float(np.sqrt(p * (1 - p) / n)) if n else None
     ctx.add_estimates([{"name": f"share_inflow_after_{ev}", "estimate": p, "se": se,
                         "ci_low": p - 1.96 * se if se is not None else None,
                         "ci_high": p + 1.96 * se if se is not None else None,
                         "n": n, "unit": "share", "suppressed": False}])
-    return table
+    return by_sex
 
 
 def _panel(ctx: StudyContext, outcome: str) -> pd.DataFrame:
@@ -226,21 +231,33 @@ def _att_gt_from_matrix(people: pd.DataFrame, y: np.ndarray, ctx: StudyContext, 
                   event_window=event_window)
 
 
-def event_study(ctx: StudyContext) -> dict:
-    """Effect on receiving bijstand by month since the event, by sex and by prior dependence."""
-    import matplotlib.pyplot as plt
+def _enough(ctx: StudyContext, people: pd.DataFrame) -> bool:
+    """At least ``min_units`` persons with the event and ``min_units`` without it (yet) in the window."""
+    treated = int((people["cohort"] > 0).sum())
+    return treated >= ctx.report.policy.min_units and len(people) - treated >= ctx.report.policy.min_units
 
+
+def event_study(ctx: StudyContext) -> dict:
+    """Effect on receiving bijstand by month since the event, by sex and by prior dependence.
+
+    Each term is published only where it rests on 10 or more treated (and comparison) units, and no
+    two persons dominate it (``checked_result`` on the units the estimator reports)."""
     from analysis.errors import PreTrendWarning
-    from analysis.report.figures import event_study_plot
-    from analysis.report.labels import fmt_number, t
-    from analysis.report.theme import PALETTE
+    from analysis.report import figures
+    from analysis.report.checked import concat
+    from analysis.report.disclosure import checked_result
+    from analysis.report.labels import t, t_plain
 
     event = ctx.parameters["event"]
     people, y = _panel(ctx, "bijstand")
+    ctx.frames["pretrend"] = {}  # type: ignore[attr-defined]
+    if not _enough(ctx, people):  # a small gemeente, or no such events: withheld, the report says so
+        ctx.report.log.add("event_study", "all", "min_treated")
+        ctx.add_estimates([_withheld_row(f"excess_bijstand_after_{event}_12m_{sex}", "probability difference")
+                           for sex in ("F", "M")])
+        ctx.report.markdown(f"*{t('intake.event_withheld', ctx.lang, min_units=ctx.report.policy.min_units)}*")
+        return {}
     treated = people["cohort"] > 0
-    if treated.sum() < ctx.report.policy.min_units:
-        raise StudyError(f"Only {int(treated.sum())} persons with a {event.replace('_', ' ')} in the window: "
-                         "too few for the event study (the dataset may hold no such events).")
     window = (-PRE_MONTHS, ctx.parameters["horizon_months"])
     results = {}
     groups = {"F": people["sex"] == "F", "M": people["sex"] == "M",
@@ -248,34 +265,32 @@ def event_study(ctx: StudyContext) -> dict:
               "employed": (~treated) | (people["dependent"] == False)}  # noqa: E712
     for key, keep in groups.items():
         keep = keep.to_numpy()
-        if (people.loc[keep, "cohort"] > 0).sum() < ctx.report.policy.min_units:
+        if not _enough(ctx, people[keep]):
+            ctx.report.log.add("event_study", t_plain(f"intake.group.{key}", ctx.lang), "min_treated")
             continue
         gt = _att_gt_from_matrix(people[keep].reset_index(drop=True), y[keep], ctx, event_window=window)
         dyn = gt.aggregate("dynamic", min_e=window[0], max_e=window[1])
         results[key] = (gt, dyn)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
-    for ax, keys in zip(axes, (("F", "M"), ("dependent", "employed"))):
-        for i, key in enumerate(keys):
-            if key not in results:
-                continue
-            frame = results[key][1].estimates.drop(index="ATT", errors="ignore")
-            event_study_plot(frame, ylabel=t("intake.effect_bijstand", ctx.lang), xlabel=t("intake.months_since", ctx.lang),
-                             reference=-1, ax=ax, percent=True, lang=ctx.lang, label=t(f"intake.group.{key}", ctx.lang),
-                             color=PALETTE[i])
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+    if not results:  # no group with enough persons: nothing to draw
+        ctx.add_estimates([_withheld_row(f"excess_bijstand_after_{event}_12m_{sex}", "probability difference")
+                           for sex in ("F", "M")])
+        ctx.report.markdown(f"*{t('intake.event_withheld', ctx.lang, min_units=ctx.report.policy.min_units)}*")
+        return {}
+    checked = {k: checked_result(dyn, name=f"event_study_{k}", terms=[i for i in dyn.estimates.index if i != "ATT"],
+                                 **_checked(ctx)) for k, (gt, dyn) in results.items()}
+    panels = [{t_plain(f"intake.group.{k}", ctx.lang): checked[k] for k in keys if k in checked}
+              for keys in (("F", "M"), ("dependent", "employed"))]
+    fig = figures.event_study(panels, ylabel=t_plain("intake.effect_bijstand", ctx.lang), name="event_study",
+                              xlabel=t_plain("intake.months_since", ctx.lang), reference=-1, percent=True, lang=ctx.lang)
     ctx.report.figure(fig, caption=t(f"intake.event_caption.{event}", ctx.lang))
     rows, tests = [], {}
     for sex in ("F", "M"):
-        if sex not in results:
+        name = f"excess_bijstand_after_{event}_12m_{sex}"
+        if sex not in results or "e=12" not in results[sex][1].estimates.index:
+            rows.append(_withheld_row(name, "probability difference"))
             continue
         gt, dyn = results[sex]
-        term = "e=12"
-        r = dyn.estimates.loc[term]
-        n_treated = int((people.loc[people["sex"] == sex, "cohort"] > 0).sum())
-        rows.append({"name": f"excess_bijstand_after_{event}_12m_{sex}", "estimate": float(r["estimate"]),
-                     "se": float(r["std_error"]), "ci_low": float(r["ci_lower"]), "ci_high": float(r["ci_upper"]),
-                     "n": n_treated, "unit": "probability difference", "suppressed": False})
+        rows += dyn.to_estimates(terms=["e=12"], names={"e=12": name}, unit="probability difference")
         tests[sex] = gt.pretrend_test()
     ctx.add_estimates(rows)
     for sex, test in tests.items():
@@ -286,20 +301,22 @@ def event_study(ctx: StudyContext) -> dict:
     if rejected:
         import warnings
 
-        msg = t("intake.pretrend_rejects", ctx.lang, groups=", ".join(t(f"intake.group.{s}", ctx.lang) for s in rejected))
+        msg = t("intake.pretrend_rejects", ctx.lang, groups=", ".join(t_plain(f"intake.group.{s}", ctx.lang)
+                                                                      for s in rejected))
         warnings.warn(msg, PreTrendWarning, stacklevel=2)
         ctx.report.warning(msg)
     ctx.frames["pretrend"] = tests  # type: ignore[attr-defined]
-    table = pd.DataFrame([{
-        t("intake.group", ctx.lang): t(f"intake.group.{k}", ctx.lang),
-        t("intake.treated", ctx.lang): int((people.loc[groups[k].to_numpy(), "cohort"] > 0).sum()),
-        t("intake.effect_12m", ctx.lang): dyn.estimates.loc["e=12", "estimate"],
-        t("ci", ctx.lang): f"{fmt_number(100 * dyn.estimates.loc['e=12', 'ci_lower'], ctx.lang)} – "
-                           f"{fmt_number(100 * dyn.estimates.loc['e=12', 'ci_upper'], ctx.lang)}",
-        t("intake.effect_24m", ctx.lang): dyn.estimates.loc["e=24", "estimate"] if "e=24" in dyn.estimates.index else np.nan,
-    } for k, (gt, dyn) in results.items()])
-    ctx.report.table(table, caption=t("intake.effect_table_caption", ctx.lang), counts=t("intake.treated", ctx.lang),
-                     number_formats={t("intake.effect_12m", ctx.lang): "pct", t("intake.effect_24m", ctx.lang): "pct"})
+    terms = [tb.where("term", ["e=12", "e=24"]).with_key("group", t(f"intake.group.{k}", ctx.lang))
+             for k, tb in checked.items()]
+    if terms:
+        table = concat(terms, name="event_study_effects").select(["group", "term", "n", "estimate", "ci_lower", "ci_upper"])
+        table = table.relabel("term", lambda term: term.replace("e=", "")).rename({
+            "group": t("intake.group", ctx.lang), "term": t("intake.months_since", ctx.lang),
+            "n": t("intake.treated", ctx.lang), "estimate": t("intake.effect", ctx.lang),
+            "ci_lower": t("ci_low", ctx.lang), "ci_upper": t("ci_high", ctx.lang)})
+        ctx.report.table(table, caption=t("intake.effect_table_caption", ctx.lang),
+                         number_formats={t("intake.treated", ctx.lang): "int", t("intake.effect", ctx.lang): "pct",
+                                         t("ci_low", ctx.lang): "pct", t("ci_high", ctx.lang): "pct"})
     return results
 
 
@@ -308,7 +325,14 @@ def attributable_share(ctx: StudyContext) -> dict:
     from analysis.report.labels import t
 
     event = ctx.parameters["event"]
+    name = f"attributable_share_inflow_{event}_24m"
     people, y = _panel(ctx, "inflow")
+    all_inflow = float(len(ctx.frames["inflow"]))  # type: ignore[attr-defined]
+    if not _enough(ctx, people) or all_inflow < ctx.report.policy.min_units:
+        ctx.report.log.add("results.json", name, "min_treated")
+        ctx.add_estimates([_withheld_row(name, "share")])
+        ctx.frames["excess"] = {}  # type: ignore[attr-defined]
+        return {}
     gt = _att_gt_from_matrix(people, y, ctx, event_window=(0, SHARE_HORIZON))
     est = gt.estimates
     cohort_size = pd.Series(gt.cohorts).value_counts()
@@ -316,10 +340,9 @@ def attributable_share(ctx: StudyContext) -> dict:
     weights = np.where(est["time"].to_numpy() >= counting_start, cohort_size.reindex(est["group"]).to_numpy(), 0.0)
     excess, se_excess, _ = gt.linear_combination(weights)
     total = float(y[:, counting_start - 1:].sum())
-    all_inflow = float(len(ctx.frames["inflow"]))  # type: ignore[attr-defined]
     share, se = excess / all_inflow, se_excess / all_inflow
     n_treated = int((people["cohort"] > 0).sum())
-    ctx.add_estimates([{"name": f"attributable_share_inflow_{event}_24m", "estimate": share, "se": se,
+    ctx.add_estimates([{"name": name, "estimate": share, "se": se,
                         "ci_low": share - 1.96 * se, "ci_high": share + 1.96 * se, "n": n_treated,
                         "unit": "share", "suppressed": False}])
     ctx.frames["excess"] = {"excess": excess, "se": se_excess, "inflow_exposed": total,  # type: ignore[attr-defined]
@@ -338,6 +361,9 @@ def summary(ctx: StudyContext) -> None:
     def pct(row):
         return t("suppressed_short", ctx.lang) if row["suppressed"] else fmt_pct(row["estimate"], ctx.lang)
 
+    def bound(row, key):
+        return "x" if row["suppressed"] or row[key] is None else fmt_pct(row[key], ctx.lang)
+
     def pp(name):
         try:
             row = ctx.estimate(name)
@@ -346,9 +372,9 @@ def summary(ctx: StudyContext) -> None:
         return t("suppressed_short", ctx.lang) if row["suppressed"] else fmt_pp(row["estimate"], ctx.lang)
 
     ctx.report.markdown(t(f"intake.summary.{event}", ctx.lang, w=ctx.parameters["window_months"],
-                          desc=pct(desc), caused=pct(caused), lo=fmt_pct(caused["ci_low"], ctx.lang) if not caused["suppressed"] else "x",
-                          hi=fmt_pct(caused["ci_high"], ctx.lang) if not caused["suppressed"] else "x",
+                          desc=pct(desc), caused=pct(caused), lo=bound(caused, "ci_low"), hi=bound(caused, "ci_high"),
                           f=pp(f"excess_bijstand_after_{event}_12m_F"), m=pp(f"excess_bijstand_after_{event}_12m_M")))
+    ctx.report.say_withheld()
 
 
 def methods(ctx: StudyContext) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.errors import ParameterError
 from analysis.studies.base import StudyContext, setup_study
 
 WORKING_AGE = (18, 66)
@@ -31,22 +30,10 @@ AGE_BANDS = [(18, 26), (27, 34), (35, 44), (45, 54), (55, 66)]
 
 
 def setup(*, dataset: str, municipality: str = "all", lang: str = "nl", output_dir: str = "") -> StudyContext:
-    """Validate the parameters, load and check the dataset, build its store."""
-    ctx = setup_study("overview", dataset=dataset, lang=lang, output_dir=output_dir,
-                      parameters={"municipality": municipality}, title_key="overview.title")
-    _check_municipality(ctx, municipality)
-    return ctx
-
-
-def _check_municipality(ctx: StudyContext, municipality: str) -> None:
-    if municipality == "all":
-        return
-    codes = sorted(ctx.store.read("persons", columns=["municipality_code"])["municipality_code"].unique())
-    if municipality not in codes:
-        shown = ", ".join(codes[:12]) + (" ..." if len(codes) > 12 else "")
-        raise ParameterError(
-            f"municipality={municipality!r} does not occur in this dataset; use 'all' or one of: {shown}."
-        )
+    """Validate the parameters (the municipality against the dataset, before any store is built), load and
+    check the dataset, build its store."""
+    return setup_study("overview", dataset=dataset, lang=lang, output_dir=output_dir,
+                       parameters={"municipality": municipality}, title_key="overview.title")
 
 
 def _persons_filter(ctx: StudyContext, alias: str = "p") -> str:
@@ -66,7 +53,20 @@ def _age_band_sql(col: str, ctx: StudyContext) -> str:
     return f"CASE {cases} ELSE NULL END"
 
 
-def population(ctx: StudyContext) -> pd.DataFrame:
+def _checked(ctx: StudyContext):
+    return {"policy": ctx.report.policy, "log": ctx.report.log}
+
+
+def _estimate_row(name: str, value, n, *, unit: str, se=None) -> dict:
+    """A results.json row from a checked cell (withheld: value and n are NaN, the row is withheld)."""
+    held = value is None or pd.isna(value)
+    ci = (None, None) if held or se is None else (float(value - 1.96 * se), float(value + 1.96 * se))
+    return {"name": name, "estimate": None if held else float(value), "se": None if held else se,
+            "ci_low": ci[0], "ci_high": ci[1], "n": None if held or pd.isna(n) else int(n), "unit": unit,
+            "suppressed": bool(held)}
+
+
+def population(ctx: StudyContext):
     """Persons of working age by sex and age band on 31 December of the last full year."""
     from analysis.report.disclosure import safe_aggregate
     from analysis.report.labels import t
@@ -77,112 +77,92 @@ def population(ctx: StudyContext) -> pd.DataFrame:
         f"""SELECT p.sex, {_age_band_sql(f'{year} - p.birth_year', ctx)} AS age_band
             FROM persons p WHERE {_persons_filter(ctx)}"""
     ).df().dropna(subset=["age_band"])
-    frame["sex"] = frame["sex"].map({"F": t("women", ctx.lang), "M": t("men", ctx.lang)})
-    table = safe_aggregate(frame, by=["age_band", "sex"], stat="count", policy=ctx.report.policy,
-                           log=ctx.report.log, name="population")
-    wide = table.pivot(index="age_band", columns="sex", values="value")
-    wide.index.name = t("age_band", ctx.lang)
-    ctx.report.table(wide.reset_index(), caption=t("overview.population_caption", ctx.lang, year=year))
+    sexes = {"F": t("women", ctx.lang), "M": t("men", ctx.lang)}
+    frame["sex"] = frame["sex"].map(sexes)
+    # the total (persons of working age in the last year) is published in the stock table
+    table = safe_aggregate(frame, by=["age_band", "sex"], stat="count", name="population", total_published=True,
+                           levels={"age_band": [f"{lo}-{hi}" for lo, hi in AGE_BANDS], "sex": list(sexes.values())},
+                           **_checked(ctx))
+    wide = table.pivot(index="age_band", columns="sex").rename({"age_band": t("age_band", ctx.lang)})
+    ctx.report.table(wide, caption=t("overview.population_caption", ctx.lang, year=year),
+                     number_formats={c: "int" for c in wide.values})
     return table
 
 
-def bijstand_stock(ctx: StudyContext) -> pd.DataFrame:
-    """Bijstand recipients of working age on 31 December and their share, per year."""
-    from analysis.report import figures
-    from analysis.report.disclosure import safe_aggregate
-    from analysis.report.labels import t
-
-    con = ctx.store.connect()
-    rows = []
-    for year in _years(ctx):
-        dec31 = f"DATE '{year}-12-31'"
-        part = con.execute(
-            f"""SELECT p.person_id,
-                       EXISTS (SELECT 1 FROM bijstand_spells s WHERE s.person_id = p.person_id
-                               AND s.start_date <= {dec31} AND s.end_date >= {dec31}) AS bijstand
-                FROM persons p
-                WHERE {year} - p.birth_year BETWEEN {WORKING_AGE[0]} AND {WORKING_AGE[1]}
-                  AND {_persons_filter(ctx)}"""
-        ).df()
-        part["year"] = year
-        rows.append(part[["year", "bijstand"]])
-    frame = pd.concat(rows, ignore_index=True)
-    frame["bijstand"] = frame["bijstand"].astype(float)
-    table = safe_aggregate(frame, by=["year"], value="bijstand", stat="share", policy=ctx.report.policy,
-                           log=ctx.report.log, name="bijstand_share")
-    counts = frame.groupby("year")["bijstand"].agg(["sum", "size"]).reset_index()
-    for _, r in table.iterrows():
-        p, n = r["value"], int(r["n"])
-        se = float(np.sqrt(p * (1 - p) / n)) if pd.notna(p) and n > 0 else None
-        ctx.add_estimates([{
-            "name": f"bijstand_share_{int(r['year'])}",
-            "estimate": None if pd.isna(p) else float(p), "se": se,
-            "ci_low": None if se is None else float(p - 1.96 * se),
-            "ci_high": None if se is None else float(p + 1.96 * se),
-            "n": n, "unit": "share", "suppressed": bool(r["suppressed"]),
-        }])
-    fig = figures.line_by_group(table.assign(group=t("bijstand", ctx.lang)), x="year", y="value", group="group",
-                                ylabel=t("overview.share_working_age", ctx.lang), percent=True)
-    ctx.report.figure(fig, caption=t("overview.stock_caption", ctx.lang))
-    shown = table.merge(counts.rename(columns={"sum": "recipients"}), on="year")
-    shown = pd.DataFrame({
-        t("year", ctx.lang): shown["year"].astype(str),
-        t("overview.recipients", ctx.lang): np.where(shown["suppressed"], np.nan, shown["recipients"]),
-        t("overview.working_age_persons", ctx.lang): shown["n"],
-        t("share", ctx.lang): shown["value"],
-    })
-    ctx.report.table(shown, caption=t("overview.stock_table_caption", ctx.lang),
-                     counts=t("overview.working_age_persons", ctx.lang),
-                     number_formats={t("share", ctx.lang): "pct"})
-    return table
-
-
-def bijstand_by_municipality(ctx: StudyContext) -> pd.DataFrame:
-    """Bijstand share of persons of working age per municipality, 31 December of the last year."""
-    from analysis.report import figures
-    from analysis.report.disclosure import safe_aggregate
-    from analysis.report.labels import t
-
-    year = _years(ctx)[-1]
+def _bijstand_frame(ctx: StudyContext, year: int, *, by_municipality: bool = False) -> pd.DataFrame:
     dec31 = f"DATE '{year}-12-31'"
-    con = ctx.store.connect()
-    frame = con.execute(
+    return ctx.store.connect().execute(
         f"""SELECT p.municipality_code,
                    CAST(EXISTS (SELECT 1 FROM bijstand_spells s WHERE s.person_id = p.person_id
                          AND s.start_date <= {dec31} AND s.end_date >= {dec31}) AS DOUBLE) AS bijstand
             FROM persons p
             WHERE {year} - p.birth_year BETWEEN {WORKING_AGE[0]} AND {WORKING_AGE[1]}
               AND {_persons_filter(ctx)}"""
-    ).df()
-    names = ctx.dataset.tables.get("municipalities")
-    table = safe_aggregate(frame, by=["municipality_code"], value="bijstand", stat="share",
-                           policy=ctx.report.policy, log=ctx.report.log, name="bijstand_share_by_municipality")
-    if names is not None:
-        table = table.merge(names[["municipality_code", "name"]], on="municipality_code", how="left")
-    else:
-        table["name"] = table["municipality_code"]
-    table = table.sort_values("value", ascending=False, na_position="last")
-    label = t("municipality", ctx.lang)
-    fig = figures.bar(table.assign(label=table["name"].fillna(table["municipality_code"])),
-                      x="value", y="label", xlabel=t("overview.share_working_age", ctx.lang), percent=True)
-    ctx.report.figure(fig, caption=t("overview.municipality_caption", ctx.lang, year=year))
-    shown = pd.DataFrame({
-        label: table["name"].fillna(table["municipality_code"]),
-        t("code", ctx.lang): table["municipality_code"],
-        t("overview.working_age_persons", ctx.lang): table["n"],
-        t("share", ctx.lang): table["value"],
-    })
-    ctx.report.table(shown, caption=t("overview.municipality_table_caption", ctx.lang, year=year),
-                     counts=t("overview.working_age_persons", ctx.lang),
-                     number_formats={t("share", ctx.lang): "pct"})
+    ).df().assign(year=year)
+
+
+def bijstand_stock(ctx: StudyContext):
+    """Bijstand recipients of working age on 31 December and their share, per year."""
+    from analysis.report import figures
+    from analysis.report.checked import combine
+    from analysis.report.disclosure import derived_counts, safe_aggregate
+    from analysis.report.labels import t, t_plain
+
+    years = _years(ctx)
+    frame = pd.concat([_bijstand_frame(ctx, y) for y in years], ignore_index=True)
+    table = safe_aggregate(frame, by=["year"], value="bijstand", stat="share", name="bijstand_share",
+                           levels={"year": years}, **_checked(ctx))
+    f = table.frame
+    for _, r in f.iterrows():
+        p, n = r["value"], r["n"]
+        se = float(np.sqrt(p * (1 - p) / n)) if pd.notna(p) else None
+        ctx.add_estimates([_estimate_row(f"bijstand_share_{int(r['year'])}", p, n, unit="share", se=se)])
+    yearly = table.relabel("year", str)
+    fig = figures.line_by_group(yearly.with_key("group", t_plain("bijstand", ctx.lang)), x="year", y="value",
+                                group="group", ylabel=t_plain("overview.share_working_age", ctx.lang), percent=True,
+                                lang=ctx.lang)
+    ctx.report.figure(fig, caption=t("overview.stock_caption", ctx.lang))
+    recipients = derived_counts(yearly, name="bijstand_recipients", log=ctx.report.log)
+    shown = combine([(t("overview.recipients", ctx.lang), recipients, "value"),
+                     (t("overview.working_age_persons", ctx.lang), yearly, "n"),
+                     (t("share", ctx.lang), yearly, "value")], on=["year"], name="bijstand_stock")
+    ctx.report.table(shown.rename({"year": t("year", ctx.lang)}), caption=t("overview.stock_table_caption", ctx.lang),
+                     number_formats={t("share", ctx.lang): "pct", t("overview.recipients", ctx.lang): "int",
+                                     t("overview.working_age_persons", ctx.lang): "int"})
     return table
 
 
-def inflow_outflow(ctx: StudyContext) -> pd.DataFrame:
-    """New bijstand spells (inflow) and ended spells (outflow) per calendar year."""
+def bijstand_by_municipality(ctx: StudyContext):
+    """Bijstand share of persons of working age per municipality, 31 December of the last year."""
     from analysis.report import figures
     from analysis.report.disclosure import safe_aggregate
-    from analysis.report.labels import t
+    from analysis.report.labels import t, t_plain
+
+    year = _years(ctx)[-1]
+    frame = _bijstand_frame(ctx, year)
+    # the total over all municipalities is the stock table's last year: withheld cells are protected from it
+    table = safe_aggregate(frame, by=["municipality_code"], value="bijstand", stat="share", total_published=True,
+                           name="bijstand_share_by_municipality", **_checked(ctx))
+    names = ctx.dataset.tables.get("municipalities")
+    mapping = dict(zip(names["municipality_code"], names["name"])) if names is not None else {}
+    label = t("municipality", ctx.lang)
+    table = table.relabel("municipality_code", lambda c: mapping.get(c, c), into="name").sort("value", ascending=False)
+    fig = figures.bar(table, x="value", y="name", xlabel=t_plain("overview.share_working_age", ctx.lang),
+                      percent=True, lang=ctx.lang)
+    ctx.report.figure(fig, caption=t("overview.municipality_caption", ctx.lang, year=year))
+    shown = table.rename({"name": label, "municipality_code": t("code", ctx.lang),
+                          "n": t("overview.working_age_persons", ctx.lang), "value": t("share", ctx.lang)})
+    ctx.report.table(shown, caption=t("overview.municipality_table_caption", ctx.lang, year=year),
+                     number_formats={t("share", ctx.lang): "pct", t("overview.working_age_persons", ctx.lang): "int"})
+    return table
+
+
+def inflow_outflow(ctx: StudyContext):
+    """New bijstand spells (inflow) and ended spells (outflow) per calendar year."""
+    from analysis.report import figures
+    from analysis.report.checked import combine, concat
+    from analysis.report.disclosure import safe_aggregate
+    from analysis.report.labels import t, t_plain
 
     start = ctx.dataset.meta["observation_start"]
     con = ctx.store.connect()
@@ -197,34 +177,33 @@ def inflow_outflow(ctx: StudyContext) -> pd.DataFrame:
     inflow = inflow.assign(year=inflow["start_year"])
     outflow = spells.dropna(subset=["end_year"]).assign(year=lambda d: d["end_year"].astype(int))
     years = _years(ctx)
-    tin = safe_aggregate(inflow[inflow["year"].isin(years)], by=["year"], stat="count",
-                         policy=ctx.report.policy, log=ctx.report.log, name="inflow")
-    tout = safe_aggregate(outflow[outflow["year"].isin(years)], by=["year"], stat="count",
-                          policy=ctx.report.policy, log=ctx.report.log, name="outflow")
-    counted = {int(r["year"]): r for _, r in tin.iterrows()}
-    for year in years:  # a year without any inflow (a small gemeente) is a count of 0: withheld by the rule
-        r = counted.get(year)
-        ctx.add_estimates([{
-            "name": f"inflow_{year}", "estimate": None if r is None or pd.isna(r["value"]) else float(r["value"]),
-            "se": None, "ci_low": None, "ci_high": None, "n": 0 if r is None else int(r["n"]), "unit": "spells",
-            "suppressed": False if r is None else bool(r["suppressed"]),
-        }])
-    both = pd.concat([tin.assign(flow=t("inflow", ctx.lang)), tout.assign(flow=t("outflow", ctx.lang))])
-    fig = figures.grouped_bars(both, x="year", y="value", group="flow", ylabel=t("overview.spells", ctx.lang))
+    # a year without any inflow (a small gemeente) is a count of 0: withheld as "x", not left out
+    tin = safe_aggregate(inflow[inflow["year"].isin(years)], by=["year"], stat="count", levels={"year": years},
+                         name="inflow", **_checked(ctx))
+    tout = safe_aggregate(outflow[outflow["year"].isin(years)], by=["year"], stat="count", levels={"year": years},
+                          name="outflow", **_checked(ctx))
+    for _, r in tin.frame.iterrows():
+        ctx.add_estimates([_estimate_row(f"inflow_{int(r['year'])}", r["value"], r["n"], unit="spells")])
+    tin, tout = tin.relabel("year", str), tout.relabel("year", str)
+    both = concat([tin.with_key("flow", t_plain("inflow", ctx.lang)), tout.with_key("flow", t_plain("outflow", ctx.lang))],
+                  name="flows")
+    fig = figures.grouped_bars(both, x="year", y="value", group="flow", ylabel=t_plain("overview.spells", ctx.lang),
+                               lang=ctx.lang)
     ctx.report.figure(fig, caption=t("overview.flows_caption", ctx.lang))
-    shown = tin[["year", "value"]].rename(columns={"value": "in"}).merge(
-        tout[["year", "value"]].rename(columns={"value": "out"}), on="year", how="outer")
-    shown = pd.DataFrame({t("year", ctx.lang): shown["year"].astype(str),
-                          t("inflow", ctx.lang): shown["in"], t("outflow", ctx.lang): shown["out"]})
-    ctx.report.table(shown, caption=t("overview.flows_table_caption", ctx.lang),
+    shown = combine([(t("inflow", ctx.lang), tin, "value"), (t("outflow", ctx.lang), tout, "value")], on=["year"],
+                    name="flows")
+    ctx.report.table(shown.rename({"year": t("year", ctx.lang)}), caption=t("overview.flows_table_caption", ctx.lang),
                      number_formats={t("inflow", ctx.lang): "int", t("outflow", ctx.lang): "int"})
     return both
 
 
 def spell_durations(ctx: StudyContext):
-    """Kaplan-Meier curve of bijstand spell durations (months) and the median duration."""
+    """Kaplan-Meier curve of bijstand spell durations (months), stopping where fewer than 10 remain at risk,
+    and the median duration where it rests on 10 or more on both sides."""
     from analysis.estimators import kaplan_meier
-    from analysis.report.labels import t
+    from analysis.report import figures
+    from analysis.report.disclosure import survival_curve, survival_median
+    from analysis.report.labels import t, t_plain
 
     start = ctx.dataset.meta["observation_start"]
     con = ctx.store.connect()
@@ -234,34 +213,24 @@ def spell_durations(ctx: StudyContext):
     ).df()
     first_month = pd.Timestamp(start.year, start.month, 1) + pd.offsets.MonthBegin(1)
     spells = spells[pd.to_datetime(spells["start_date"]) >= first_month]
-    if len(spells) < ctx.report.policy.min_units:  # a small gemeente: withheld, the rest of the report stands
-        ctx.add_estimates([{"name": "median_spell_months", "estimate": None, "se": None, "ci_low": None,
-                            "ci_high": None, "n": int(len(spells)), "unit": "months", "suppressed": False}])  # withheld by the rule
-        ctx.report.log.add(t("overview.km_caption", ctx.lang), "all", "min_units", int(len(spells)))
-        ctx.report.markdown(f"*{t('suppressed_note', ctx.lang, min_units=ctx.report.policy.min_units)}*")
+    policy = ctx.report.policy
+    if len(spells) < policy.min_units:  # a small gemeente: withheld, the rest of the report stands
+        ctx.add_estimates([_estimate_row("median_spell_months", None, None, unit="months")])
+        ctx.report.log.add("spell_durations", "all", "min_units")
+        ctx.report.markdown(f"*{t('overview.km_withheld', ctx.lang, min_units=policy.min_units)}*")
         return None
     spells["ended"] = spells["ended"].astype(int)
     km = kaplan_meier(spells, duration="months", event="ended")
-    med = km.median
-    ctx.add_estimates([{
-        "name": "median_spell_months", "estimate": _num(med.get("estimate")), "se": None,
-        "ci_low": _num(med.get("ci_lower")), "ci_high": _num(med.get("ci_upper")),
-        "n": int(len(spells)), "unit": "months", "suppressed": False,
-    }])
-    fig = km.plot()
-    fig = fig.figure if hasattr(fig, "figure") else fig
-    ax = fig.axes[0]
-    ax.set_xlabel(t("overview.months_since_start", ctx.lang))
-    ax.set_ylabel(t("overview.still_in_bijstand", ctx.lang))
-    ctx.report.figure(fig, caption=t("overview.km_caption", ctx.lang), counts=len(spells))
+    ctx.add_estimates([survival_median(km, name="median_spell_months", unit="months", **_checked(ctx))])
+    curve = survival_curve(km, name="spell_durations", **_checked(ctx))
+    fig = figures.survival(curve, xlabel=t_plain("overview.months_since_start", ctx.lang),
+                           ylabel=t_plain("overview.still_in_bijstand", ctx.lang), lang=ctx.lang,
+                           min_units=policy.min_units)
+    ctx.report.figure(fig, caption=t("overview.km_caption", ctx.lang))
     return km
 
 
-def _num(x):
-    return None if x is None or (isinstance(x, float) and not np.isfinite(x)) else float(x)
-
-
-def partnership_ends(ctx: StudyContext) -> pd.DataFrame:
+def partnership_ends(ctx: StudyContext):
     """Partnerships ending per year, by reason."""
     from analysis.report.disclosure import safe_aggregate
     from analysis.report.labels import t
@@ -271,20 +240,21 @@ def partnership_ends(ctx: StudyContext) -> pd.DataFrame:
         f"""SELECT year(e.end_date) AS year, e.end_reason
             FROM partnership_ends e JOIN persons p USING (person_id) WHERE {_persons_filter(ctx)}"""
     ).df()
-    frame = frame[frame["year"].isin(_years(ctx))]
+    years = _years(ctx)
+    frame = frame[frame["year"].isin(years)]
     frame["end_reason"] = frame["end_reason"].map(lambda r: t(f"end_reason.{r}", ctx.lang))
-    table = safe_aggregate(frame, by=["year", "end_reason"], stat="count", policy=ctx.report.policy,
-                           log=ctx.report.log, name="partnership_ends")
-    wide = table.pivot(index="year", columns="end_reason", values="value").reset_index()
-    wide["year"] = wide["year"].astype(str)
-    wide = wide.rename(columns={"year": t("year", ctx.lang)})
+    reasons = sorted(frame["end_reason"].unique())
+    table = safe_aggregate(frame, by=["year", "end_reason"], stat="count", name="partnership_ends",
+                           levels={"year": years, "end_reason": reasons} if reasons else None, **_checked(ctx))
+    wide = table.relabel("year", str).pivot(index="year", columns="end_reason").rename({"year": t("year", ctx.lang)})
     ctx.report.table(wide, caption=t("overview.partnership_caption", ctx.lang),
-                     number_formats={c: "int" for c in wide.columns[1:]})
+                     number_formats={c: "int" for c in wide.values})
     return table
 
 
-def health_by_status(ctx: StudyContext) -> pd.DataFrame:
+def health_by_status(ctx: StudyContext):
     """Antidepressant use and health-care costs of persons of working age, by bijstand in the year."""
+    from analysis.report.checked import combine
     from analysis.report.disclosure import safe_aggregate
     from analysis.report.labels import t
 
@@ -296,21 +266,19 @@ def health_by_status(ctx: StudyContext) -> pd.DataFrame:
             WHERE y.age BETWEEN {WORKING_AGE[0]} AND {WORKING_AGE[1]} AND {_persons_filter(ctx)}
               AND y.healthcare_costs_eur IS NOT NULL"""
     ).df()
-    frame["status"] = np.where(frame["in_bijstand"], t("overview.in_bijstand", ctx.lang),
-                               t("overview.not_in_bijstand", ctx.lang))
-    share = safe_aggregate(frame, by=["status"], value="antidepressants", stat="share",
-                           policy=ctx.report.policy, log=ctx.report.log, name="antidepressants_by_status")
-    costs = safe_aggregate(frame, by=["status"], value="healthcare_costs_eur", stat="mean",
-                           policy=ctx.report.policy, log=ctx.report.log, name="costs_by_status")
-    shown = pd.DataFrame({
-        t("overview.status", ctx.lang): share["status"],
-        t("overview.person_years", ctx.lang): share["n"],
-        t("overview.antidepressants_share", ctx.lang): share["value"],
-        t("overview.mean_costs", ctx.lang): costs.set_index("status").loc[share["status"], "value"].to_numpy(),
-    })
+    statuses = [t("overview.in_bijstand", ctx.lang), t("overview.not_in_bijstand", ctx.lang)]
+    frame["status"] = np.where(frame["in_bijstand"], statuses[0], statuses[1])
+    share = safe_aggregate(frame, by=["status"], value="antidepressants", stat="share", levels={"status": statuses},
+                           name="antidepressants_by_status", **_checked(ctx))
+    costs = safe_aggregate(frame, by=["status"], value="healthcare_costs_eur", stat="mean", levels={"status": statuses},
+                           name="costs_by_status", **_checked(ctx))
+    shown = combine([(t("overview.person_years", ctx.lang), share, "n"),
+                     (t("overview.antidepressants_share", ctx.lang), share, "value"),
+                     (t("overview.mean_costs", ctx.lang), costs, "value")], on=["status"], name="health_by_status")
+    shown = shown.rename({"status": t("overview.status", ctx.lang)})
     ctx.report.table(shown, caption=t("overview.health_caption", ctx.lang),
-                     counts=t("overview.person_years", ctx.lang),
-                     number_formats={t("overview.antidepressants_share", ctx.lang): "pct",
+                     number_formats={t("overview.person_years", ctx.lang): "int",
+                                     t("overview.antidepressants_share", ctx.lang): "pct",
                                      t("overview.mean_costs", ctx.lang): "eur"})
     return shown
 
@@ -339,3 +307,4 @@ def summary(ctx: StudyContext) -> None:
         scope=(t("overview.scope_all", ctx.lang) if ctx.parameters.get("municipality", "all") == "all"
                else t("overview.scope_one", ctx.lang, code=ctx.parameters["municipality"])),
     ))
+    ctx.report.say_withheld()

@@ -32,7 +32,14 @@ def test_all_available_observations_counted():
     data = pd.read_csv(DATA)
     result = did_2x2(data, outcome="fte", treated="nj", post="t", cluster="id")
     assert result.diagnostics["rows_dropped_missing"] == int(data["fte"].isna().sum())
-    assert result.to_frame().loc["ATT", "n"] == int(data["fte"].notna().sum())
+    used = data[data["fte"].notna()]
+    row = result.to_frame().loc["ATT"]
+    # n counts units (stores), not rows: NJ stores with an observed fte, and PA stores as comparison
+    assert row["n"] == used.loc[used["nj"] == 1, "id"].nunique()
+    assert row["n_control"] == used.loc[used["nj"] == 0, "id"].nunique()
+    # Card & Krueger (1994), Table 1: 410 stores, 331 in New Jersey and 79 in Pennsylvania (the file's
+    # id 407 names one store in each state, so there are 409 distinct ids)
+    assert (row["n"], row["n_control"]) == (331, 79)
 
 
 def test_matches_pyfixest():

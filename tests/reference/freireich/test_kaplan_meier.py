@@ -86,9 +86,18 @@ def test_house_table(six_mp):
     km = kaplan_meier(six_mp.assign(arm=np.where(six_mp.index % 2 == 0, "a", "b")), duration="weeks",
                       event="relapse", group="arm")
     frame = km.to_frame(times=[0.5, 10])
-    assert list(frame.columns) == ["estimate", "std_error", "ci_lower", "ci_upper", "p_value", "n"]
+    assert list(frame.columns) == ["estimate", "std_error", "ci_lower", "ci_upper", "p_value", "n",
+                                   "n_control", "dominance", "events"]
     assert list(frame.index) == ["a:S@t=0.5", "a:S@t=10", "b:S@t=0.5", "b:S@t=10"]
     assert frame.loc["a:S@t=0.5", "estimate"] == 1.0
     whole = kaplan_meier(six_mp, duration="weeks", event="relapse").to_frame(times=[10])
     assert whole.loc["S@t=10", "estimate"] == pytest.approx(PUBLISHED[10], abs=0.0005)
     assert whole.loc["S@t=10", "n"] == 15  # at risk at week 10: remissions of 10 weeks or more
+
+
+def test_median_support_of_the_published_median(six_mp):
+    """Kleinbaum & Klein's table: all 9 relapses (weeks 6, 6, 6, 7, 10, 13, 16, 22, 23) happen at or
+    before the median of 23 weeks; 6 are at risk at week 23 and one relapses, so 5 remain (remissions
+    of 25, 32, 32, 34 and 35 weeks). Both sides below 10: this median may not be published."""
+    km = kaplan_meier(six_mp, duration="weeks", event="relapse")
+    assert km.median_support() == (9, 5)

@@ -10,6 +10,15 @@ Two engines compute the same estimator (both reproduce R ``coxph`` on the Rossi 
   compare against (and as a fallback).
 
 Rows at risk at t are those with entry < t <= stop (R's convention for ``Surv(start, stop, event)``).
+
+Units (disclosure, issue #13): every published term must rest on at least 10
+units. A term's ``n`` is the number of units with a non-zero value of its
+covariate (for a dummy: the units in that level); for a 0/1 covariate
+``n_control`` is the number of units at 0, the reference level (NA for other
+covariates). A unit is a value of ``unit_id`` (counting-process rows of one
+person count once), else a row. A log hazard ratio is not a sum of amounts:
+``dominance`` is NaN. ``diagnostics["n"]`` and ``["events"]`` give the whole
+model's rows and events.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import ParameterError, check_choice
-from analysis.estimators.results import EffectResult, tidy_estimates
+from analysis.estimators.results import EffectResult, covariate_units, tidy_estimates
 
 
 @dataclass(frozen=True)
@@ -30,7 +39,7 @@ class CoxResult(EffectResult):
 
 
 def cox(frame: pd.DataFrame, *, duration: str, event: str, covariates: Sequence[str], entry: str | None = None,
-        ties: str = "efron", alpha: float = 0.05, engine: str = "auto") -> CoxResult:
+        ties: str = "efron", unit_id: str | None = None, alpha: float = 0.05, engine: str = "auto") -> CoxResult:
     """Cox model; terms are the covariates (log hazard ratios). ``entry`` names the start of (start, stop] rows.
 
     ``engine``: "auto" (= "newton", the fast path, with or without ``entry``) or "statsmodels".
@@ -38,7 +47,7 @@ def cox(frame: pd.DataFrame, *, duration: str, event: str, covariates: Sequence[
     """
     check_choice("ties", ties, ("efron", "breslow"))
     check_choice("engine", engine, ("auto", "newton", "statsmodels"))
-    cols = [duration, event, *covariates] + ([entry] if entry else [])
+    cols = [duration, event, *covariates] + ([entry] if entry else []) + ([unit_id] if unit_id else [])
     missing = [c for c in cols if c not in frame.columns]
     if missing:
         raise ParameterError(f"cox: columns {missing} not in the data.")
@@ -63,9 +72,11 @@ def cox(frame: pd.DataFrame, *, duration: str, event: str, covariates: Sequence[
                          status=data[event].astype(float), ties=ties,
                          entry=data[entry].astype(float) if entry else None).fit()
         params, se, ll = np.asarray(model.params), np.asarray(model.bse), float(model.llf)
-    table = tidy_estimates(list(covariates), params, se, n=len(data), alpha=alpha)
+    n_term, n_reference = covariate_units(data, covariates, ids=data[unit_id].to_numpy() if unit_id else None)
+    table = tidy_estimates(list(covariates), params, se, n=n_term, n_control=n_reference, alpha=alpha)
     table["hazard_ratio"] = np.exp(table["estimate"])
     return CoxResult(estimates=table, estimand="log hazard ratio", log_likelihood=ll,
                      spec={"duration": duration, "event": event, "ties": ties, "entry": entry},
                      diagnostics={"events": n_events, "n": len(data),
+                                  "units": int(data[unit_id].nunique()) if unit_id else len(data),
                                   "engine": "newton" if use_newton else "statsmodels"})

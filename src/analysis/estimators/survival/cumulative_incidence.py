@@ -16,6 +16,13 @@ Written by hand (a few vectorised cumulative sums) because lifelines'
 ``AalenJohansenFitter`` jitters tied times at random (register durations in whole
 months are all ties) and computes the variance in a Python loop over event times.
 Without ties both give the same numbers (tested).
+
+Units (disclosure, issue #13): ``curves`` keeps, per group, cause and event
+time, the number ``at_risk`` and the ``events`` of that cause, so that a report
+can stop a curve where fewer than 10 remain at risk; ``to_frame`` gives per
+term the events of the cause at or before t (the numerator of the share) and
+``n`` the units of the group. A cumulative incidence is not a sum of amounts:
+``dominance`` is NaN.
 """
 
 from __future__ import annotations
@@ -40,24 +47,29 @@ class CumulativeIncidenceResult:
         rows = []
         for (group, cause), part in self.curves.groupby(["group", "cause"], sort=False):
             idx = np.searchsorted(part["time"].to_numpy(), np.asarray(times, float), side="right") - 1
+            events = part["events"].cumsum().to_numpy()
             for t, i in zip(times, idx):
                 vals = part.iloc[i] if i >= 0 else None
-                rows.append({"group": group, "cause": cause, "time": t,
+                rows.append({"group": group, "cause": cause, "time": t, "events": int(events[i]) if i >= 0 else 0,
                              **({k: float(vals[k]) for k in ("cif", "std_error", "ci_lower", "ci_upper")}
                                 if vals is not None else {"cif": 0.0, "std_error": 0.0, "ci_lower": 0.0,
                                                           "ci_upper": 0.0})})
         return pd.DataFrame(rows)
 
     def to_frame(self, times: Sequence[float] | None = None) -> pd.DataFrame:
-        """House table: a term per (group, cause, time), e.g. ``"work@t=24"``."""
+        """House table: a term per (group, cause, time), e.g. ``"work@t=24"``; ``n`` the units of the
+        group, ``events`` the events of the cause at or before t."""
         times = times if times is not None else [float(self.curves["time"].max())]
         at = self.at(times)
         prefix = at["group"].astype(str) + ":" if self.curves["group"].nunique() > 1 else ""
         terms = prefix + at["cause"].astype(str) + "@t=" + at["time"].map(lambda v: f"{v:g}")
-        n = self.spec["n"]
+        sizes = self.spec.get("n_by_group") or {}
+        n = at["group"].map(lambda g: sizes.get(g, self.spec["n"])).to_numpy()
         return pd.DataFrame({"estimate": at["cif"].to_numpy(), "std_error": at["std_error"].to_numpy(),
                              "ci_lower": at["ci_lower"].to_numpy(), "ci_upper": at["ci_upper"].to_numpy(),
-                             "p_value": np.nan, "n": n}, index=pd.Index(terms, name="term"))
+                             "p_value": np.nan, "n": n.astype("int64"),
+                             "n_control": pd.array([pd.NA] * len(at), dtype="Int64"), "dominance": np.nan,
+                             "events": at["events"].to_numpy()}, index=pd.Index(terms, name="term"))
 
     def plot(self, ax=None, *, labels: dict | None = None, stacked: bool = False):
         import matplotlib.pyplot as plt
@@ -129,13 +141,15 @@ def cumulative_incidence(frame: pd.DataFrame, *, duration: str, event: str, caus
                              f"{causes} (0 means censored).")
     z = stats.norm.ppf(1 - alpha / 2)
     parts = data.groupby(group, sort=True) if group else [("all", data)]
-    curves = []
+    curves, sizes = [], {}
     for name, part in parts:
         c = _one_group(part[duration].to_numpy(float), part[event].to_numpy(), causes, z)
         curves.append(c.assign(group=name))
+        sizes[name] = int(len(part))
     curves = pd.concat(curves, ignore_index=True)[["group", "cause", "time", "at_risk", "events", "cif",
                                                    "std_error", "ci_lower", "ci_upper"]]
     return CumulativeIncidenceResult(curves=curves, spec={"duration": duration, "event": event, "causes": causes,
                                                           "group": group, "alpha": alpha, "n": int(len(data)),
+                                                          "n_by_group": sizes,
                                                           "variance": "delta method (Marubini & Valsecchi 1995)",
                                                           "ci": "log(-log)"})

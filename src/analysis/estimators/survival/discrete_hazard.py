@@ -7,6 +7,12 @@ Willett 2003, ch. 11) estimates it, and covariates may change from period to per
 The fit is statsmodels' ``GLM`` (binomial, logit link) with standard errors clustered
 by spell (or ``unit``), because one spell contributes many rows. The person-period
 expansion is a vectorised ``np.repeat``: one row per spell and month at risk.
+
+Units (disclosure, issue #13): a term's ``n`` is the number of spells (or
+``unit`` values) with a non-zero value of its covariate in some period (for a
+dummy: the units in that level), ``n_control`` for a 0/1 covariate the units
+at 0 (NA otherwise); ``dominance`` is NaN (a log odds ratio is not a sum of
+amounts).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import ParameterError, check_choice
-from analysis.estimators.results import EffectResult, tidy_estimates
+from analysis.estimators.results import EffectResult, covariate_units, tidy_estimates
 
 BASELINES = ("dummies", "linear", "log")
 
@@ -76,8 +82,9 @@ def discrete_hazard(frame: pd.DataFrame, *, duration: str, event: str, covariate
     model = sm.GLM(pp["exit"].astype(float), X, family=sm.families.Binomial())
     fit = model.fit(cov_type="cluster", cov_kwds={"groups": groups})
     terms = list(covariates)
+    n_term, n_reference = covariate_units(pp, terms, ids=groups)
     table = tidy_estimates(terms, fit.params[terms].to_numpy(), fit.bse[terms].to_numpy(),
-                           n=int(groups.max() + 1), alpha=alpha)
+                           n=n_term, n_control=n_reference, alpha=alpha)
     table["odds_ratio"] = np.exp(table["estimate"])
     grid = pd.DataFrame({"period": periods})
     if baseline == "dummies":

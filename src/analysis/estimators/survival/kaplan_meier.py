@@ -7,6 +7,13 @@ tidy table, the median with its interval, and a plot in the house theme.
 With ``entry`` (delayed entry, counting-process rows) a row is at risk at t when
 entry < t <= duration, as in R's ``Surv(start, stop, event)``; the reported
 ``at_risk`` is that risk set.
+
+Units (disclosure, issue #13): ``table`` keeps, per group and time, the number
+``at_risk`` and the ``events`` at that time, so that a report can stop a curve
+where fewer than 10 remain at risk; ``median_support()`` gives what judging a
+median needs (the events at or before it and the units at risk after it). A
+survival probability is not a sum of amounts: ``dominance`` is NaN, and the
+``n`` of a term ``S@t`` is the number at risk at t.
 """
 
 from __future__ import annotations
@@ -26,9 +33,39 @@ class KaplanMeierResult:
     medians: pd.DataFrame  # group, estimate, ci_lower, ci_upper, n, events
     spec: dict
 
+    def _part(self, group) -> pd.DataFrame:
+        names = list(pd.unique(self.table["group"]))
+        name = names[0] if group is None else group
+        if name not in names:
+            raise ParameterError(f"group={group!r} is not in this result; groups are {names}.")
+        return self.table[self.table["group"] == name]
+
+    def median_support(self, group=None) -> tuple[int, int]:
+        """What the median of a group (default: the first) rests on: ``(events_up_to_median,
+        at_risk_after_median)``.
+
+        The median is the first time at which survival is 0.5 or less. ``events_up_to_median``
+        counts the events at or before it; ``at_risk_after_median`` is the number at risk at the
+        next time in the table (the units still observed after the median; 0 when the median is
+        the last time). When the median is not reached, all events are counted and the units at
+        risk after the last time, 0. The disclosure rule shows a median only when both are 10 or
+        more.
+        """
+        part = self._part(group)
+        time, surv = part["time"].to_numpy(float), part["survival"].to_numpy(float)
+        events, at_risk = part["events"].to_numpy(float), part["at_risk"].to_numpy(float)
+        reached = np.flatnonzero(surv <= 0.5)
+        if len(reached) == 0:
+            return int(events.sum()), 0
+        i = int(reached[0])
+        after = int(at_risk[i + 1]) if i + 1 < len(time) else 0
+        return int(events[: i + 1].sum()), after
+
     def to_frame(self, times: Sequence[float] | None = None) -> pd.DataFrame:
         """House table: a term per (group, time), e.g. ``"S@t=12"`` (``"women:S@t=12"`` with groups); the
-        survival, its Greenwood standard error, the log-log interval and ``n`` the number at risk.
+        survival, its Greenwood standard error, the log-log interval, ``n`` the number at risk at t,
+        ``n_control`` (NA) and ``dominance`` (NaN) as every results table, and ``events`` the events at
+        or before t.
         ``times`` default to every time in the table; between them the step function holds."""
         rows = []
         for name, part in self.table.groupby("group", sort=False):
@@ -42,8 +79,13 @@ class KaplanMeierResult:
                              "std_error": 0.0 if before else float(row["std_error"]),
                              "ci_lower": 1.0 if before else float(row["ci_lower"]),
                              "ci_upper": 1.0 if before else float(row["ci_upper"]),
-                             "p_value": np.nan, "n": int(row["at_risk"])})
-        return pd.DataFrame(rows).set_index("term")
+                             "p_value": np.nan,
+                             "n": int(part["at_risk"].iloc[0]) if before else int(row["at_risk"]),
+                             "n_control": pd.NA, "dominance": np.nan,
+                             "events": 0 if before else int(part["events"].iloc[: i + 1].sum())})
+        frame = pd.DataFrame(rows).set_index("term")
+        frame["n_control"] = frame["n_control"].astype("Int64")
+        return frame
 
     @property
     def median(self) -> dict:
