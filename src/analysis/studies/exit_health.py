@@ -49,8 +49,6 @@ def setup(*, dataset: str, outcomes: list | None = None, exit_window_days: int =
           control: str = "not_yet_treated", covariates: list | None = None, event_window: list | None = None,
           horizon_years: int = 5, discount_rate: float = 0.03, municipality: str = "all", lang: str = "nl",
           seed: int = 0, pre_trend_alpha: float = 0.05, output_dir: str = "") -> StudyContext:
-    from analysis.studies.overview import _check_municipality
-
     outcomes = list(outcomes or OUTCOMES)
     for o in outcomes:
         check_choice("outcome", o, OUTCOMES)
@@ -70,7 +68,6 @@ def setup(*, dataset: str, outcomes: list | None = None, exit_window_days: int =
                                   "covariates": covariates, "event_window": event_window,
                                   "horizon_years": horizon_years, "discount_rate": discount_rate,
                                   "municipality": municipality, "seed": seed, "pre_trend_alpha": pre_trend_alpha})
-    _check_municipality(ctx, municipality)
     return ctx
 
 
@@ -80,7 +77,8 @@ def _estimate_names(ctx: StudyContext) -> list[str]:
     for o in ctx.parameters["outcomes"]:
         names.append(f"att_{o}")
         if o in DYNAMIC:
-            names += [f"att_{o}_e{k}" for k in PUBLISHED_E] + [f"pretrend_p_{o}"]
+            names += [f"att_{o}_e{k}" for k in PUBLISHED_E]
+        names.append(f"pretrend_p_{o}")
     if "healthcare_costs_eur" in ctx.parameters["outcomes"]:
         names.append("health_savings_per_exit_eur")
     return names
@@ -166,13 +164,19 @@ def _rows(result, terms_names: dict, unit: str) -> list[dict]:
 
 
 def _checked_rows(ctx: StudyContext, rows: list[dict], obj: str) -> dict[str, dict]:
-    """Rows shown in a table or figure but not written to results.json, checked by the same policy
-    (logged as ``obj: name``); returned by their original name."""
+    """Rows shown in a table but not written to results.json, checked by the same policy (logged
+    under ``obj``); returned by name."""
     from analysis.report.disclosure import apply_to_estimates
 
-    named = [{**r, "name": f"{obj}: {r['name']}"} for r in rows]
-    checked = apply_to_estimates(named, policy=ctx.report.policy, log=ctx.report.log)
+    checked = apply_to_estimates(rows, policy=ctx.report.policy, log=ctx.report.log, obj=obj)
     return {r["name"]: c for r, c in zip(rows, checked)}
+
+
+def _rows_table(ctx: StudyContext, rows: list[dict], *, name: str, key: str):
+    """A checked display table (key ``key``; estimate, ci_low, ci_high, n) from results rows."""
+    from analysis.report.disclosure import checked_estimates
+
+    return checked_estimates(rows, policy=ctx.report.policy, log=ctx.report.log, name=name).rename({"name": key})
 
 
 def effects(ctx: StudyContext) -> dict:
@@ -210,13 +214,12 @@ def effects(ctx: StudyContext) -> dict:
             ctx.add_estimates(_rows(dyn, {f"e={k}": f"att_{outcome}_e{k}" for k in PUBLISHED_E}, unit))
             missing = [f"att_{outcome}_e{k}" for k in PUBLISHED_E if f"e={k}" not in dyn.estimates.index]
             ctx.add_estimates([_withheld(name, 0) for name in missing])
-            pre_n = simple.estimates.loc["ATT", "n"]
-            ctx.add_estimates([{"name": f"pretrend_p_{outcome}", "estimate": pre["p_value"], "se": None,
-                                "ci_low": None, "ci_high": None, "n": int(pre_n), "unit": "p-value",
-                                "suppressed": False}])
+        ctx.add_estimates([{"name": f"pretrend_p_{outcome}", "estimate": pre["p_value"], "se": None,
+                            "ci_low": None, "ci_high": None, "n": int(simple.estimates.loc["ATT", "n"]),
+                            "unit": "p-value", "suppressed": False}])
         out[outcome] = (gt, simple, dyn, pre)
     rejected = [o for o, (_, _, _, pre) in out.items() if pre["p_value"] < ctx.parameters["pre_trend_alpha"]
-                and not ctx.estimate(f"pretrend_p_{o}" if o in DYNAMIC else f"att_{o}")["suppressed"]]
+                and not ctx.estimate(f"pretrend_p_{o}")["suppressed"]]
     ctx.frames["rejected"] = rejected  # type: ignore[attr-defined]
     if rejected:
         msg = t("exit_health.pretrend_rejects", ctx.lang,
@@ -231,65 +234,51 @@ def effects(ctx: StudyContext) -> dict:
 
 
 def _event_figure(ctx: StudyContext, out: dict) -> None:
-    """Event-study panels; event times that rest on too few persons (or are dominated) are marked x, not drawn."""
-    import matplotlib.pyplot as plt
+    """Event-study panels (two outcomes per figure), each term checked on its units: a term resting on
+    too few persons, or dominated by one or two, is an x where it would be."""
+    from analysis.report import figures
+    from analysis.report.disclosure import checked_result
+    from analysis.report.labels import t, t_plain
 
-    from analysis.report.figures import event_study_plot
-    from analysis.report.labels import t
-
-    shown = list(out)
-    cols = 2
-    rows_n = int(np.ceil(len(shown) / cols))
-    fig, axes = plt.subplots(rows_n, cols, figsize=(9, 3.0 * rows_n), squeeze=False)
-    any_withheld = False
-    for ax, outcome in zip(axes.ravel(), shown):
-        dyn = out[outcome][2]
-        frame_e = dyn.estimates.drop(index="ATT", errors="ignore").copy()
-        rows = _rows(dyn, {term: term for term in frame_e.index}, _unit_of(f"att_{outcome}"))
-        checked = _checked_rows(ctx, rows, f"event_study {outcome}")
-        withheld = np.array([checked[term]["suppressed"] for term in frame_e.index], dtype=bool)
-        any_withheld |= bool(withheld.any())
-        value_cols = [c for c in ("estimate", "std_error", "ci_lower", "ci_upper", "band_lower", "band_upper")
-                      if c in frame_e]
-        frame_e.loc[withheld, value_cols] = np.nan
-        event_study_plot(frame_e, ylabel="", xlabel=t("exit_health.years_since", ctx.lang), reference=-1, ax=ax,
-                         percent=outcome == "antidepressants", lang=ctx.lang,
-                         title=t(f"exit_health.outcome.{outcome}", ctx.lang))
-        for e in frame_e.loc[withheld, "event_time"]:
-            ax.annotate(ctx.report.policy.symbol, (e, 0), ha="center", va="center", color="0.2", fontsize=11)
-    for ax in axes.ravel()[len(shown):]:
-        ax.set_visible(False)
-    fig.tight_layout()
-    caption = t("exit_health.event_caption", ctx.lang)
-    if any_withheld:
-        caption += " " + t("exit_health.figure_withheld", ctx.lang, min_units=ctx.report.policy.min_units)
-    ctx.report.figure(fig, caption=caption)
+    chunks = [[o for o in out if o == "antidepressants"], [o for o in out if o != "antidepressants"]]
+    for chunk in [c for c in chunks if c]:
+        panels = []
+        for outcome in chunk:
+            dyn = out[outcome][2]
+            terms = [term for term in dyn.estimates.index if term != "ATT"]
+            tb = checked_result(dyn, policy=ctx.report.policy, log=ctx.report.log, terms=terms,
+                                name=f"event_study {outcome}")
+            panels.append({t_plain(f"exit_health.outcome.{outcome}", ctx.lang): tb})
+        fig = figures.event_study(panels, ylabel="", xlabel=t_plain("exit_health.years_since", ctx.lang),
+                                  name=f"event_study {', '.join(chunk)}", reference=-1,
+                                  percent=chunk == ["antidepressants"], lang=ctx.lang)
+        ctx.report.figure(fig, caption=t("exit_health.event_caption", ctx.lang))
 
 
 def _att_table(ctx: StudyContext, out: dict) -> None:
+    from analysis.report.disclosure import combine
     from analysis.report.labels import t
 
-    rows = []
-    for o in out:
-        e = ctx.estimate(f"att_{o}")
-        p = ctx.estimate(f"pretrend_p_{o}") if o in DYNAMIC else None
-        rows.append({t("exit_health.outcome", ctx.lang): t(f"exit_health.outcome.{o}", ctx.lang),
-                     t("estimate", ctx.lang): e["estimate"], t("std_error", ctx.lang): e["se"],
-                     t("exit_health.pretrend_p", ctx.lang): (p["estimate"] if p is not None else
-                                                             out[o][3]["p_value"] if not e["suppressed"] else None),
-                     t("exit_health.treated", ctx.lang): e["n"] if not e["suppressed"] else None})
-    table = pd.DataFrame(rows)
+    key = t("exit_health.outcome", ctx.lang)
+    label = {f"att_{o}": t(f"exit_health.outcome.{o}", ctx.lang) for o in out}
+    label.update({f"pretrend_p_{o}": t(f"exit_health.outcome.{o}", ctx.lang) for o in out})
+    att = _rows_table(ctx, [ctx.estimate(f"att_{o}") for o in out], name="att", key=key).relabel(key, label)
+    pre = _rows_table(ctx, [ctx.estimate(f"pretrend_p_{o}") for o in out], name="pretrend",
+                      key=key).relabel(key, label)
+    cols = [(t("estimate", ctx.lang), att, "estimate"), (t("ci_low", ctx.lang), att, "ci_low"),
+            (t("ci_high", ctx.lang), att, "ci_high"), (t("exit_health.pretrend_p", ctx.lang), pre, "estimate"),
+            (t("exit_health.treated", ctx.lang), att, "n")]
+    table = combine(cols, on=[key], name="att_table")
     ctx.report.table(table, caption=t("exit_health.att_table_caption", ctx.lang),
-                     number_formats={t("estimate", ctx.lang): "num3", t("std_error", ctx.lang): "num3",
-                                     t("exit_health.pretrend_p", ctx.lang): "num3",
-                                     t("exit_health.treated", ctx.lang): "int"})
+                     number_formats={c[0]: "num3" for c in cols[:4]} | {cols[4][0]: "int"})
 
 
-def fixed_effects_diagnostic(ctx: StudyContext) -> pd.DataFrame | None:
+def fixed_effects_diagnostic(ctx: StudyContext):
     """TWFE and Sun-Abraham event studies beside Callaway & Sant'Anna (a diagnostic: TWFE can be biased
     under heterogeneous effects by exit year; the three agreeing is reassuring). Each cell is checked on
-    the treated units its event time rests on."""
+    the treated units, comparison units and dominance of its own term."""
     from analysis.estimators import event_study
+    from analysis.report.checked import checked_result, combine, concat
     from analysis.report.labels import t
 
     if not ctx.frames["effects"]:  # type: ignore[attr-defined]
@@ -297,73 +286,69 @@ def fixed_effects_diagnostic(ctx: StudyContext) -> pd.DataFrame | None:
     frame = ctx.frames["panel"]  # type: ignore[attr-defined]
     frame = frame[frame["g_work"] != frame["year"].min()]  # no pre-period: dropped, as Callaway & Sant'Anna do
     lo, hi = ctx.parameters["event_window"]
-    caption = t("exit_health.fe_caption", ctx.lang)
-    rows = []
+    year = t("exit_health.event_year", ctx.lang)
+    tables = []
     for outcome in [o for o in DYNAMIC if o in ctx.frames["effects"]]:  # type: ignore[attr-defined]
-        unit = _unit_of(f"att_{outcome}")
-        terms = {f"e={k}": str(k) for k in PUBLISHED_E}
-        cs = _checked_rows(ctx, _rows(ctx.frames["effects"][outcome][2], terms, unit),
-                           f"fixed_effects_diagnostic {outcome} callaway_santanna")
-        fe = {}
-        for est in ("twfe", "sun_abraham"):
-            res = event_study(frame, outcome=outcome, unit="person_id", time="year", cohort="g_work",
-                              window=(lo, hi), reference=-1, estimator=est)
-            fe[est] = _checked_rows(ctx, _rows(res, terms, unit), f"fixed_effects_diagnostic {outcome} {est}")
-        for k in PUBLISHED_E:
-            rows.append({t("exit_health.outcome", ctx.lang): t(f"exit_health.outcome.{outcome}", ctx.lang),
-                         t("exit_health.event_year", ctx.lang): k,
-                         "Callaway-Sant'Anna": cs.get(str(k), {}).get("estimate"),
-                         "TWFE": fe["twfe"].get(str(k), {}).get("estimate"),
-                         "Sun-Abraham": fe["sun_abraham"].get(str(k), {}).get("estimate")})
-    table = pd.DataFrame(rows)
-    ctx.report.table(table, caption=caption,
-                     number_formats={"Callaway-Sant'Anna": "num3", "TWFE": "num3", "Sun-Abraham": "num3",
-                                     t("exit_health.event_year", ctx.lang): "int"})
+        results = {"Callaway-Sant'Anna": ctx.frames["effects"][outcome][2]}  # type: ignore[attr-defined]
+        for label, est in (("TWFE", "twfe"), ("Sun-Abraham", "sun_abraham")):
+            results[label] = event_study(frame, outcome=outcome, unit="person_id", time="year", cohort="g_work",
+                                         window=(lo, hi), reference=-1, estimator=est)
+        parts = []
+        for label, res in results.items():
+            terms = [f"e={k}" for k in PUBLISHED_E if f"e={k}" in res.estimates.index]
+            tb = checked_result(res, policy=ctx.report.policy, log=ctx.report.log, terms=terms,
+                                name=f"fixed_effects_diagnostic {outcome} {label}")
+            parts.append((label, tb.relabel("term", lambda s: int(float(s[2:]))).rename({"term": year}), "estimate"))
+        tables.append(combine(parts, on=[year], name=f"fixed_effects_diagnostic {outcome}")
+                      .with_key(t("exit_health.outcome", ctx.lang), t(f"exit_health.outcome.{outcome}", ctx.lang)))
+    table = concat(tables, name="fixed_effects_diagnostic")
+    ctx.report.table(table, caption=t("exit_health.fe_caption", ctx.lang),
+                     number_formats={"Callaway-Sant'Anna": "num3", "TWFE": "num3", "Sun-Abraham": "num3"})
     return table
 
 
-def placebo_and_heterogeneity(ctx: StudyContext) -> pd.DataFrame | None:
+def placebo_and_heterogeneity(ctx: StudyContext):
     """The placebo (exit for other reasons) beside the main effect, and effects by sex and age group.
 
-    A group with too few leavers or comparison persons is withheld, never estimated. Where one group
-    of a partition (sex; age groups) is withheld, the counts of the others in it are withheld too:
-    with the main count they would give the withheld group's count by subtraction.
+    A group with too few leavers or comparison persons is withheld, never estimated. The table shows
+    the groups' counts only when no group is withheld: with the main count they would give a withheld
+    group's count by subtraction.
     """
+    from analysis.report.checked import concat
     from analysis.report.labels import t
 
     if not ctx.frames["effects"]:  # type: ignore[attr-defined]
         return None
     frame = ctx.frames["panel"]  # type: ignore[attr-defined]
-    caption = t("exit_health.heterogeneity_caption", ctx.lang)
-    rows = []
+    group_col = t("intake.group", ctx.lang)
+    tables = []
     for outcome in [o for o in DYNAMIC if o in ctx.frames["effects"]]:  # type: ignore[attr-defined]
-        groups = [("main", t("exit_health.main", ctx.lang), frame, "g_work"),
-                  ("placebo", t("exit_health.placebo", ctx.lang), frame, "g_other"),
-                  ("sex", t("women", ctx.lang), frame[frame["female"] == 1], "g_work"),
-                  ("sex", t("men", ctx.lang), frame[frame["female"] == 0], "g_work")]
+        groups = [(t("exit_health.main", ctx.lang), frame, "g_work"),
+                  (t("exit_health.placebo", ctx.lang), frame, "g_other"),
+                  (t("women", ctx.lang), frame[frame["female"] == 1], "g_work"),
+                  (t("men", ctx.lang), frame[frame["female"] == 0], "g_work")]
         for lo, hi in AGE_GROUPS:
-            groups.append(("age", f"{lo}-{hi}", frame[frame["age_first"].between(lo, hi)], "g_work"))
-        checked = []
-        for part, label, sub, cohort in groups:
+            groups.append((f"{lo}-{hi}", frame[frame["age_first"].between(lo, hi)], "g_work"))
+        rows = []
+        for label, sub, cohort in groups:
             n_t, n_c = _design_units(ctx, sub, cohort)
-            name = f"{outcome}, {label}"
             gt = _att(ctx, sub, outcome, cohort) if min(n_t, n_c) >= ctx.report.policy.min_units else None
             if gt is not None:
-                row = _rows(gt.aggregate("simple"), {"ATT": name}, _unit_of(f"att_{outcome}"))[0]
+                rows.append(_rows(gt.aggregate("simple"), {"ATT": label}, _unit_of(f"att_{outcome}"))[0])
             else:
-                row = _withheld(name, n_t, n_c)
-            checked.append((part, label, _checked_rows(ctx, [row], "heterogeneity")[name]))
-        hidden_parts = {part for part, _, row in checked if row["suppressed"] and part in ("sex", "age")}
-        for part, label, row in checked:
-            show_n = not row["suppressed"] and part not in hidden_parts
-            rows.append({t("exit_health.outcome", ctx.lang): t(f"exit_health.outcome.{outcome}", ctx.lang),
-                         t("intake.group", ctx.lang): label, t("estimate", ctx.lang): row["estimate"],
-                         t("std_error", ctx.lang): row["se"],
-                         t("exit_health.treated", ctx.lang): row["n"] if show_n else None})
-    table = pd.DataFrame(rows)
-    ctx.report.table(table, caption=caption,
-                     number_formats={t("estimate", ctx.lang): "num3", t("std_error", ctx.lang): "num3",
-                                     t("exit_health.treated", ctx.lang): "int"})
+                rows.append(_withheld(label, n_t, n_c))
+        tables.append(_rows_table(ctx, rows, name=f"heterogeneity {outcome}", key=group_col)
+                      .with_key(t("exit_health.outcome", ctx.lang), t(f"exit_health.outcome.{outcome}", ctx.lang)))
+    table = concat(tables, name="heterogeneity")
+    columns = [t("exit_health.outcome", ctx.lang), group_col, "estimate", "ci_low", "ci_high"]
+    if not table.any_withheld:
+        columns.append("n")
+    names = {"estimate": t("estimate", ctx.lang), "ci_low": t("ci_low", ctx.lang), "ci_high": t("ci_high", ctx.lang),
+             "n": t("exit_health.treated", ctx.lang)}
+    table = table.select(columns).rename(names)
+    ctx.report.table(table, caption=t("exit_health.heterogeneity_caption", ctx.lang),
+                     number_formats={names["estimate"]: "num3", names["ci_low"]: "num3", names["ci_high"]: "num3",
+                                     names["n"]: "int"})
     return table
 
 
@@ -440,11 +425,13 @@ def summary(ctx: StudyContext) -> None:
 
     if not ctx.frames["effects"]:  # type: ignore[attr-defined]
         ctx.report.markdown(t("exit_health.summary_withheld", ctx.lang, min_units=ctx.report.policy.min_units))
+        ctx.report.say_withheld()
         return
     key = "exit_health.summary_caution" if ctx.frames.get("rejected") else "exit_health.summary"  # type: ignore[attr-defined]
     ctx.report.markdown(t(key, ctx.lang, ad=val("att_antidepressants", fmt_pp),
                           costs=val("att_healthcare_costs_eur", fmt_eur),
                           savings=val("health_savings_per_exit_eur", fmt_eur), h=ctx.parameters["horizon_years"]))
+    ctx.report.say_withheld()
 
 
 def methods(ctx: StudyContext) -> None:
