@@ -50,8 +50,6 @@ def setup(*, dataset: str, intervention: str = "", outcome_months: int = 24, mon
           discount_rate: float = 0.03, include_health_savings: bool = False, by: str = "none",
           max_controls: int = 20, municipality: str = "all", lang: str = "nl", seed: int = 0,
           output_dir: str = "") -> StudyContext:
-    from analysis.studies.overview import _check_municipality
-
     if outcome_months < 6 or outcome_months > 48:
         raise ParameterError(f"outcome_months={outcome_months} must lie between 6 and 48.")
     if by not in ("none", "municipality", "sex"):
@@ -62,7 +60,6 @@ def setup(*, dataset: str, intervention: str = "", outcome_months: int = 24, mon
                                   "monthly_benefit_eur": monthly_benefit_eur, "discount_rate": discount_rate,
                                   "include_health_savings": include_health_savings, "by": by,
                                   "max_controls": max_controls, "municipality": municipality, "seed": seed})
-    _check_municipality(ctx, municipality)
     table = ctx.dataset.tables.get("interventions")
     if table is None or table.empty:
         raise StudyError("This dataset has no interventions table: the intervention study needs one "
@@ -208,12 +205,17 @@ def _row(ctx: StudyContext, res, name: str, unit: str, frame: pd.DataFrame | Non
     return row
 
 
-def _check(ctx: StudyContext, rows: list[dict], obj: str) -> list[dict]:
-    """Rows shown in a table but not written to results.json, checked by the policy (logged as ``obj: name``)."""
-    from analysis.report.disclosure import apply_to_estimates
+def _table(ctx: StudyContext, rows: list[dict], *, name: str, key: str):
+    """A checked display table from results-style rows (key ``key``; estimate, ci_low, ci_high, n)."""
+    from analysis.report.disclosure import checked_estimates
 
-    named = [{**r, "name": f"{obj}: {r['name']}"} for r in rows]
-    return apply_to_estimates(named, policy=ctx.report.policy, log=ctx.report.log)
+    return checked_estimates(rows, policy=ctx.report.policy, log=ctx.report.log, name=name).rename({"name": key})
+
+
+def _value_names(ctx: StudyContext) -> dict:
+    from analysis.report.labels import t
+
+    return {"estimate": t("estimate", ctx.lang), "ci_low": t("ci_low", ctx.lang), "ci_high": t("ci_high", ctx.lang)}
 
 
 def _estimable(ctx: StudyContext) -> bool:
@@ -253,26 +255,26 @@ def effects(ctx: StudyContext) -> pd.DataFrame | None:
     head = {"months_bijstand": f"att_months_bijstand_{h}m", "employed_end": f"att_employed_{h}m"}
     ctx.add_estimates([{**_row(ctx, results[o]["aipw"], key, UNITS[o])} for o, key in head.items()])
     ctx.add_estimates([_naive(ctx, frame, "months_bijstand", f"naive_months_bijstand_{h}m")])
-    checked = {(r["outcome"], r["estimator"]): c for r, c in zip(rows, _check(
-        ctx, [{k: v for k, v in r.items() if k not in ("outcome", "estimator")} for r in rows], "effects"))}
+    from analysis.report.checked import concat
+
     order = ["aipw", "regression", "ipw", "matching", "naive"]
-
-    def col(outcome, key):
-        return [checked[(outcome, e)][key] for e in order]
-
-    n_part = ctx.estimate(head["months_bijstand"])
-    out = pd.DataFrame({
-        t("intervention.estimator", ctx.lang): [t(f"intervention.est.{e}", ctx.lang) for e in order],
-        t("intervention.months_effect", ctx.lang, h=h): col("months_bijstand", "estimate"),
-        t("std_error", ctx.lang): col("months_bijstand", "se"),
-        t("intervention.employed_effect", ctx.lang, h=h): col("employed_end", "estimate"),
-        t("std_error", ctx.lang) + " ": col("employed_end", "se"),
-    })
-    n_text = ctx.report.policy.symbol if n_part["suppressed"] else n_part["n"]
-    ctx.report.table(out, caption=t("intervention.effects_caption", ctx.lang, n=n_text),
-                     number_formats={out.columns[1]: "num2", out.columns[2]: "num2", out.columns[3]: "pct",
-                                     out.columns[4]: "num3"})
-    return out
+    est_col, out_col = t("intervention.estimator", ctx.lang), t("exit_health.outcome", ctx.lang)
+    outcome_label = {"months_bijstand": t("intervention.months_effect", ctx.lang, h=h),
+                     "employed_end": t("intervention.employed_effect", ctx.lang, h=h)}
+    parts = []
+    for outcome in ("months_bijstand", "employed_end"):
+        part = [{k: v for k, v in r.items() if k not in ("outcome", "estimator")}
+                for e in order for r in rows if r["outcome"] == outcome and r["estimator"] == e]
+        for r, e in zip(part, order):
+            r["name"] = t(f"intervention.est.{e}", ctx.lang)
+        parts.append(_table(ctx, part, name=f"effects {outcome}", key=est_col).with_key(out_col, outcome_label[outcome]))
+    names = _value_names(ctx)
+    table = concat(parts, name="effects").select([out_col, est_col, *names]).rename(names)
+    head = ctx.estimate(f"att_months_bijstand_{h}m")
+    n_text = ctx.report.policy.symbol if head["suppressed"] else head["n"]
+    ctx.report.table(table, caption=t("intervention.effects_caption", ctx.lang, n=n_text),
+                     number_formats={v: "num3" for v in names.values()})
+    return table
 
 
 def ladder_effect(ctx: StudyContext) -> dict | None:
@@ -334,15 +336,14 @@ def by_group(ctx: StudyContext) -> pd.DataFrame | None:
                            cluster="person_id", seed=ctx.parameters["seed"], folds=3)
             row = _row(ctx, res, str(value), "months", part)
         rows.append(row)
-    checked = _check(ctx, rows, f"by_{by}")
-    hide_n = any(r["suppressed"] for r in checked)
-    table = pd.DataFrame({t("intake.group", ctx.lang): [r["name"] for r in rows],
-                          t("intervention.participants", ctx.lang): [None if hide_n else r["n"] for r in checked],
-                          t("estimate", ctx.lang): [r["estimate"] for r in checked],
-                          t("std_error", ctx.lang): [r["se"] for r in checked]})
+    group_col = t("intake.group", ctx.lang)
+    table = _table(ctx, rows, name=f"by_{by}", key=group_col)
+    names = {**_value_names(ctx), "n": t("intervention.participants", ctx.lang)}
+    columns = [group_col, "estimate", "ci_low", "ci_high"] + ([] if table.any_withheld else ["n"])
+    table = table.select(columns).rename(names)
     ctx.report.table(table, caption=t("intervention.by_caption", ctx.lang, h=ctx.parameters["outcome_months"]),
-                     number_formats={t("estimate", ctx.lang): "num2", t("std_error", ctx.lang): "num2",
-                                     t("intervention.participants", ctx.lang): "int"})
+                     number_formats={names["estimate"]: "num2", names["ci_low"]: "num2", names["ci_high"]: "num2",
+                                     names["n"]: "int"})
     return table
 
 
@@ -372,15 +373,16 @@ def covariate_label(name: str, lang: str) -> str:
     return t(f"intervention.cov.{name}", lang)
 
 
-def _binary_too_small(frame: pd.DataFrame, column: str, min_units: int) -> bool:
-    """A 0/1 covariate held (or lacked) by fewer than ``min_units`` participants or comparisons: its
-    standardised difference is a share of a few persons in disguise."""
+def _smallest_cell(frame: pd.DataFrame, column: str) -> int:
+    """The units a covariate's standardised difference rests on: the participants and comparisons, and
+    for a 0/1 covariate those who have it and those who lack it in each group (a share in disguise)."""
     values = frame[column].dropna()
+    by = frame.groupby("treated")[column]
+    sizes = by.size()
     if not values.isin([0, 1]).all():
-        return False
-    counts = frame.groupby("treated")[column].agg(["sum", "size"])
-    ones, zeros = counts["sum"], counts["size"] - counts["sum"]
-    return bool((ones < min_units).any() or (zeros < min_units).any())
+        return int(frame.groupby("treated")["person_id"].nunique().min())
+    ones = by.sum()
+    return int(min(ones.min(), (sizes - ones).min()))
 
 
 #: Upper ends the overlap histogram may take (a round value, not the largest person's score).
@@ -389,49 +391,44 @@ PS_RANGES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 def diagnostics(ctx: StudyContext) -> None:
     """Balance before and after weighting, overlap of the propensity scores, and the E-value."""
-    import matplotlib.pyplot as plt
-
     from analysis.estimators.propensity import e_value
-    from analysis.report.labels import fmt_number, t
+    from analysis.report import figures
+    from analysis.report.checked import combine
+    from analysis.report.disclosure import safe_aggregate, shares_within
+    from analysis.report.labels import fmt_number, t, t_plain
 
     if not _estimable(ctx):
         return
     frame = ctx.frames["risk_sets"]  # type: ignore[attr-defined]
     m = ctx.report.policy
     res = ctx.frames["results"]["months_bijstand"]["aipw"]  # type: ignore[attr-defined]
-    bal = res.diagnostics["balance"].copy()
-    small = [_binary_too_small(frame, c, m.min_units) if c in frame else True for c in bal["covariate"]]
-    for c in bal.loc[small, "covariate"]:
-        ctx.report.log.add(t("intervention.balance_caption", ctx.lang), covariate_label(c, ctx.lang), "numerator",
-                           None)
-    bal.loc[small, ["smd_before", "smd_after"]] = np.nan
-    shown = pd.DataFrame({t("intervention.covariate", ctx.lang): [covariate_label(c, ctx.lang) for c in bal["covariate"]],
-                          t("intervention.smd_before", ctx.lang): bal["smd_before"],
-                          t("intervention.smd_after", ctx.lang): bal["smd_after"]})
-    ctx.report.table(shown, caption=t("intervention.balance_caption", ctx.lang),
-                     number_formats={shown.columns[1]: "num3", shown.columns[2]: "num3"})
+    bal = res.diagnostics["balance"]
+    key = t("intervention.covariate", ctx.lang)
+    parts = []
+    for col, label in (("smd_before", "intervention.smd_before"), ("smd_after", "intervention.smd_after")):
+        rows = [{"name": covariate_label(c, ctx.lang), "estimate": float(v), "se": None, "ci_low": None,
+                 "ci_high": None, "n": _smallest_cell(frame, c) if c in frame else 0, "unit": "SMD",
+                 "suppressed": False} for c, v in zip(bal["covariate"], bal[col])]
+        parts.append((t(label, ctx.lang), _table(ctx, rows, name=f"balance {col}", key=key), "estimate"))
+    table = combine(parts, on=[key], name="balance")
+    ctx.report.table(table, caption=t("intervention.balance_caption", ctx.lang),
+                     number_formats={p[0]: "num3" for p in parts})
     ps, d = np.asarray(res.diagnostics["propensity"]), np.asarray(res.diagnostics["treated"])
     top = next((r for r in PS_RANGES if (ps <= r).mean() >= 0.999), 1.0)
-    bins = np.linspace(0, top, 21)
-    fig, ax = plt.subplots(figsize=(7, 3))
-    marked = False
-    for i, (group, label) in enumerate(((0, "intervention.controls"), (1, "intervention.participants"))):
-        counts, _ = np.histogram(np.clip(ps[d == group], 0, top), bins=bins)
-        dens = counts / max(counts.sum(), 1) / np.diff(bins)
-        few = (counts > 0) & (counts < m.min_units)
-        marked |= bool(few.any())
-        ax.bar(bins[:-1], np.where(few, np.nan, dens), width=np.diff(bins), align="edge", alpha=0.6,
-               label=t(label, ctx.lang), color=f"C{i}")
-        for x in bins[:-1][few] + np.diff(bins)[few] / 2:
-            ax.annotate(m.symbol, (x, 0), ha="center", va="bottom", color=f"C{i}", fontsize=9)
-    ax.set_xlabel(t("intervention.propensity", ctx.lang))
-    ax.set_yticks([])
-    ax.legend()
-    fig.tight_layout()
-    caption = t("intervention.overlap_caption", ctx.lang, dropped=_count_text(ctx, res.diagnostics["dropped_by_trimming"]))
-    if marked:
-        caption += " " + t("intervention.bins_withheld", ctx.lang, min_units=m.min_units)
-    ctx.report.figure(fig, caption=caption, counts=int(min((d == 1).sum(), (d == 0).sum())))
+    edges = np.linspace(0, top, 11)
+    labels = [f"{fmt_number(a, ctx.lang, 3)}-{fmt_number(b, ctx.lang, 3)}" for a, b in zip(edges[:-1], edges[1:])]
+    group = np.where(d == 1, t_plain("intervention.participants", ctx.lang), t_plain("intervention.controls", ctx.lang))
+    scores = pd.DataFrame({"group": group, "bin": pd.Categorical(
+        np.array(labels)[np.clip(np.digitize(ps, edges[1:-1]), 0, len(labels) - 1)], categories=labels)})
+    counts = safe_aggregate(scores, by=["bin", "group"], stat="count", policy=m, log=ctx.report.log, name="overlap",
+                            levels={"bin": labels, "group": sorted(set(group))})
+    shares = shares_within(counts, within=["group"], name="overlap_shares", policy=m, log=ctx.report.log)
+    fig = figures.grouped_bars(shares, x="bin", y="value", group="group", percent=True, lang=ctx.lang,
+                               ylabel=t_plain("intervention.share_in_bin", ctx.lang))
+    fig.figure.axes[0].set_xlabel(t_plain("intervention.propensity", ctx.lang))
+    fig.figure.axes[0].tick_params(axis="x", labelrotation=45, labelsize=7)
+    ctx.report.figure(fig, caption=t("intervention.overlap_caption", ctx.lang,
+                                     dropped=_count_text(ctx, res.diagnostics["dropped_by_trimming"])))
     head = ctx.estimate(f"att_months_bijstand_{ctx.parameters['outcome_months']}m")
     if head["suppressed"]:
         return
@@ -452,21 +449,15 @@ def _count_text(ctx: StudyContext, n: int) -> str:
     return t("fewer_than", ctx.lang, min_units=ctx.report.policy.min_units)
 
 
-def _at_risk_cut(curve: pd.DataFrame, min_units: int) -> pd.DataFrame:
-    """The part of a step curve (rows by time, with ``at_risk``) before fewer than ``min_units`` remain."""
-    below = np.flatnonzero(curve["at_risk"].to_numpy() < min_units)
-    return curve.iloc[: below[0]] if len(below) else curve
-
-
 def exit_curves(ctx: StudyContext) -> None:
-    """Share still in bijstand by months since the start month, and exits to work versus other exits
-    as competing risks (Aalen-Johansen): participants and their risk sets. Curves stop where fewer
-    than 10 remain at risk; the shares at 12 and 24 months pass the numerator and complement rule."""
-    import matplotlib.pyplot as plt
-
+    """Share still in bijstand by months since the start month (Kaplan-Meier, stopping where fewer than
+    10 remain at risk), and exits to work versus other exits as competing risks (Aalen-Johansen, by
+    month; each point a share of the group that passes the numerator and complement rule, with 10 or
+    more still at risk): participants and their risk sets."""
     from analysis.estimators import cumulative_incidence, kaplan_meier
-    from analysis.report import theme
-    from analysis.report.labels import t
+    from analysis.report import figures
+    from analysis.report.disclosure import survival_curve
+    from analysis.report.labels import t, t_plain
 
     if not _estimable(ctx):
         return
@@ -474,67 +465,50 @@ def exit_curves(ctx: StudyContext) -> None:
     frame = ctx.frames["risk_sets"].copy()  # type: ignore[attr-defined]
     frame["months"] = (frame["spell_end"] - frame["month"]).clip(lower=0) + 0.5
     frame["ended"] = (~frame["spell_censored"].astype(bool)).astype(int)
-    frame["group"] = np.where(frame["treated"] == 1, t("intervention.participants", ctx.lang),
-                              t("intervention.controls", ctx.lang))
+    frame["group"] = np.where(frame["treated"] == 1, t_plain("intervention.participants", ctx.lang),
+                              t_plain("intervention.controls", ctx.lang))
     km = kaplan_meier(frame, duration="months", event="ended", group="group")
-    fig, ax = plt.subplots()
-    for i, (name, part) in enumerate(km.table.groupby("group", sort=False)):
-        part = _at_risk_cut(part.sort_values("time"), m.min_units)
-        x = np.r_[0, part["time"]]
-        ax.step(x, np.r_[1, part["survival"]], where="post", color=theme.PALETTE[i], label=name)
-        ax.fill_between(x, np.r_[1, part["ci_lower"]], np.r_[1, part["ci_upper"]], step="post", alpha=0.2,
-                        color=theme.PALETTE[i], lw=0)
-    ax.set_ylim(0, 1.02)
-    ax.legend()
-    ax.set_xlabel(t("intervention.months_since_start", ctx.lang))
-    ax.set_ylabel(t("overview.still_in_bijstand", ctx.lang))
-    ax.set_xlim(0, 60)
-    ctx.report.figure(fig, caption=t("intervention.km_caption", ctx.lang) + " "
-                      + t("intervention.curves_cut", ctx.lang, min_units=m.min_units))
+    curve = survival_curve(km, policy=m, log=ctx.report.log, name="still_in_bijstand")
+    fig = figures.survival(curve, xlabel=t_plain("intervention.months_since_start", ctx.lang),
+                           ylabel=t_plain("overview.still_in_bijstand", ctx.lang), lang=ctx.lang, min_units=m.min_units)
+    fig.figure.axes[0].set_xlim(0, 60)
+    ctx.report.figure(fig, caption=t("intervention.km_caption", ctx.lang))
     # Competing risks: leaving for work (a job within 31 days) versus leaving for other reasons
     # (Aalen-Johansen; 1 - Kaplan-Meier of one cause would overstate it).
     to_work = frame["days_to_job"].notna() & (frame["days_to_job"] <= 31) & (frame["ended"] == 1)
-    work, other = t("intervention.cause_work", ctx.lang), t("intervention.cause_other", ctx.lang)
+    work, other = t_plain("intervention.cause_work", ctx.lang), t_plain("intervention.cause_other", ctx.lang)
     frame["cause"] = np.where(frame["ended"] == 0, "0", np.where(to_work, work, other))
     frame["cause"] = frame["cause"].replace("0", 0)
     cif = cumulative_incidence(frame, duration="months", event="cause", causes=[work, other], group="group")
-    fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.0), sharey=True)
-    for ax, cause in zip(axes, (work, other)):
-        for i, (name, part) in enumerate(cif.curves[cif.curves["cause"] == cause].groupby("group", sort=False)):
-            part = _at_risk_cut(part.sort_values("time"), m.min_units)
-            color = theme.PALETTE[i]
-            ax.step(np.r_[0, part["time"]], np.r_[0, part["cif"]], where="post", color=color, label=name)
-            ax.fill_between(np.r_[0, part["time"]], np.r_[0, part["ci_lower"]], np.r_[0, part["ci_upper"]],
-                            step="post", alpha=0.15, color=color, lw=0)
-        ax.set_title(cause)
-        ax.set_xlim(0, 60)
-        ax.set_xlabel(t("intervention.months_since_start", ctx.lang))
-    axes[0].set_ylabel(t("intervention.cumulative_share", ctx.lang))
-    axes[0].legend(fontsize=7)
-    fig.tight_layout()
-    n_min = int(frame.groupby("group").size().min())
-    ctx.report.figure(fig, caption=t("intervention.cif_caption", ctx.lang) + " "
-                      + t("intervention.curves_cut", ctx.lang, min_units=m.min_units), counts=n_min)
-    at = cif.at([12, 24]).pivot(index=["group", "time"], columns="cause", values="cif").reset_index()
     n_by = frame.groupby("group").size()
-    risk = {(g, c): part.sort_values("time") for (g, c), part in cif.curves.groupby(["group", "cause"])}
-    for cause in (work, other):
-        keep = []
-        for g, tt, p in zip(at["group"], at["time"], at[cause]):
-            curve = risk[(g, cause)]
-            later = curve.loc[curve["time"] <= tt, "at_risk"]
-            n_g = int(n_by[g])
-            ok = (later.empty or later.iloc[-1] >= m.min_units) and min(n_g * p, n_g * (1 - p)) >= m.min_units
-            if not ok:
-                ctx.report.log.add(t("intervention.competing_caption", ctx.lang), f"{g}, {tt:g}, {cause}",
-                                   "numerator", None)
-            keep.append(ok)
-        at[cause] = at[cause].where(keep)
-    tab = pd.DataFrame({t("intake.group", ctx.lang): at["group"], t("intervention.months_since_start", ctx.lang):
-                        at["time"].astype(int).astype(str), t("intervention.rows", ctx.lang): at["group"].map(n_by),
-                        work: at[work], other: at[other]})
-    ctx.report.table(tab, caption=t("intervention.competing_caption", ctx.lang), counts=t("intervention.rows", ctx.lang),
-                     number_formats={work: "pct", other: "pct"})
+
+    def rows(times):
+        out = []
+        for r in cif.at(times).itertuples(index=False):
+            curve = cif.curves[(cif.curves["group"] == r.group) & (cif.curves["cause"] == r.cause)]
+            still = curve.loc[curve["time"] > r.time, "at_risk"]
+            at_risk = float(still.iloc[0]) if len(still) else 0.0
+            n = int(n_by[r.group]) if at_risk >= m.min_units else 0
+            out.append({"name": f"{r.group}: {r.cause}\t{r.time:g}", "estimate": r.cif, "se": r.std_error,
+                        "ci_low": r.ci_lower, "ci_high": r.ci_upper, "n": n, "unit": "share", "suppressed": False})
+        return out
+
+    line = _table(ctx, rows(list(range(1, 61))), name="competing_risks", key="name")
+    line = line.relabel("name", lambda s: s.split("\t")[0], into="series").relabel(
+        "name", lambda s: float(s.split("\t")[1]), into="time")
+    fig = figures.line_by_group(line, x="time", y="estimate", group="series", lower="ci_low", upper="ci_high",
+                                percent=True, lang=ctx.lang, xlabel=t_plain("intervention.months_since_start", ctx.lang),
+                                ylabel=t_plain("intervention.cumulative_share", ctx.lang))
+    ctx.report.figure(fig, caption=t("intervention.cif_caption", ctx.lang))
+    tab = _table(ctx, rows([12, 24]), name="competing_risks_12_24", key="name")
+    when = t("intervention.months_since_start", ctx.lang)
+    tab = tab.relabel("name", lambda s: s.split("\t")[0], into=t("intake.group", ctx.lang)).relabel(
+        "name", lambda s: s.split("\t")[1], into=when)
+    names = {"estimate": t("intervention.cumulative_share", ctx.lang), "ci_low": t("ci_low", ctx.lang),
+             "ci_high": t("ci_high", ctx.lang)}
+    tab = tab.select([t("intake.group", ctx.lang), when, "estimate", "ci_low", "ci_high"]).rename(names)
+    ctx.report.table(tab, caption=t("intervention.competing_caption", ctx.lang),
+                     number_formats={v: "pct" for v in names.values()})
 
 
 def _mean_amount(ctx: StudyContext, values: pd.Series, name: str) -> float | None:
@@ -545,11 +519,11 @@ def _mean_amount(ctx: StudyContext, values: pd.Series, name: str) -> float | Non
     m = ctx.report.policy
     v = values.dropna().to_numpy(float)
     if len(v) < m.min_units:
-        ctx.report.log.add(name, "mean", "min_units", len(v))
+        ctx.report.log.add(name, "mean", "min_units")
         return None
     share = dominance_share(v, top_n=m.dominance_top_n)
     if np.isfinite(share) and share > m.dominance_share:
-        ctx.report.log.add(name, "mean", "dominance", None)
+        ctx.report.log.add(name, "mean", "dominance")
         return None
     return float(v.mean())
 
@@ -613,28 +587,58 @@ def returns(ctx: StudyContext) -> dict:
     for key, unit in RETURNS.items():
         if key not in rows:  # follows from the withheld cost and the published benefit
             out.append({**_blank(key, unit, n), "suppressed": True})
-            ctx.report.log.add(key, "estimate", "derived", None)
+            ctx.report.log.add("results.json", key, "derived")
             continue
         e, se, lo, hi = rows[key]
         out.append({"name": key, "estimate": float(e), "se": None if se is None else float(se),
                     "ci_low": None if lo is None else float(lo), "ci_high": None if hi is None else float(hi),
                     "n": n, "unit": unit, "suppressed": False})
     ctx.add_estimates(out)
-    health_text = (t("intervention.returns_health", ctx.lang, health=fmt_eur(health, ctx.lang))
-                   if ctx.parameters["include_health_savings"] else t("intervention.returns_no_health", ctx.lang))
+    health_text = _Markup(t("intervention.returns_health", ctx.lang, health=fmt_eur(health, ctx.lang))
+                          if ctx.parameters["include_health_savings"] else t("intervention.returns_no_health", ctx.lang))
     if cost is None:
         ctx.report.markdown(t("intervention.returns_cost_withheld", ctx.lang, amount=fmt_eur(amount, ctx.lang),
                               benefit=fmt_eur(benefit, ctx.lang), health=health_text,
                               min_units=ctx.report.policy.min_units))
         return {}
-    ax = cb.plot(xlabel=t("intervention.net_benefit_axis", ctx.lang))
-    ctx.report.figure(ax.figure, caption=t("intervention.returns_caption", ctx.lang))
+    _returns_figure(ctx, cb.draws, n)
     ctx.report.markdown(t("intervention.returns_text", ctx.lang, amount=fmt_eur(amount, ctx.lang),
                           cost=fmt_eur(cost, ctx.lang), benefit=fmt_eur(benefit, ctx.lang),
                           net=fmt_eur(cb.net_benefit, ctx.lang), p=fmt_pct(cb.prob_pays_off, ctx.lang, 0),
                           health=health_text))
     ctx.frames["returns"] = cb  # type: ignore[attr-defined]
     return {"net_benefit": cb.net_benefit, "prob_pays_off": cb.prob_pays_off}
+
+
+class _Markup:
+    """Catalogue text inserted into another catalogue text as is (``t`` escapes only ``str`` values)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __format__(self, spec: str) -> str:
+        return self.text
+
+
+def _returns_figure(ctx: StudyContext, draws: np.ndarray, n: int) -> None:
+    """The sampling distribution of the net benefit (draws from the effects' joint normal distribution,
+    so every point follows from the published effects and their standard errors), as a density line."""
+    from analysis.report import figures
+    from analysis.report.labels import t, t_plain
+
+    lo, hi = np.quantile(draws, [0.005, 0.995])
+    edges = np.linspace(lo, hi, 41)
+    counts, _ = np.histogram(draws, bins=edges)
+    mids = (edges[:-1] + edges[1:]) / 2
+    rows = [{"name": f"{x:.6g}", "estimate": c / len(draws), "se": None, "ci_low": None, "ci_high": None, "n": n,
+             "unit": "probability", "suppressed": False} for x, c in zip(mids, counts)]
+    line = _table(ctx, rows, name="net_benefit_draws", key="name").relabel("name", float, into="x").with_key(
+        "series", t_plain("intervention.net_benefit_axis", ctx.lang))
+    fig = figures.line_by_group(line, x="x", y="estimate", group="series", percent=True, lang=ctx.lang,
+                                xlabel=t_plain("intervention.net_benefit_axis", ctx.lang),
+                                ylabel=t_plain("intervention.share_of_draws", ctx.lang))
+    fig.figure.axes[0].axvline(0, color="#D55E00", lw=1.5)
+    ctx.report.figure(fig, caption=t("intervention.returns_caption", ctx.lang))
 
 
 def _health_savings(ctx: StudyContext) -> float:
@@ -658,6 +662,7 @@ def summary(ctx: StudyContext) -> None:
     m = ctx.estimate(f"att_months_bijstand_{h}m")
     if m["suppressed"] or m["estimate"] is None:
         ctx.report.markdown(t("intervention.summary_withheld", ctx.lang))
+        ctx.report.say_withheld()
         return
 
     def val(name, fmt):
@@ -671,6 +676,7 @@ def summary(ctx: StudyContext) -> None:
                           cost=t("suppressed_short", ctx.lang) if cost is None else fmt_eur(cost, ctx.lang),
                           net=val("net_benefit_per_participant_eur", lambda v: fmt_eur(v, ctx.lang)),
                           p=val("prob_pays_off", lambda v: fmt_pct(v, ctx.lang, 0))))
+    ctx.report.say_withheld()
 
 
 def methods(ctx: StudyContext) -> None:
