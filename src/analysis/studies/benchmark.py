@@ -110,6 +110,18 @@ def setup(*, statline_dir: str = "", municipality: str = "GM0363", year: int = 2
     return ctx
 
 
+#: The StatLine tables the benchmark republishes (public, under CBS's own disclosure control).
+STATLINE_SOURCE = "CBS StatLine 83450NED, 83747NED, 84066NED"
+
+
+def _public_figure(fig, frame: pd.DataFrame, *, name: str, source: str = STATLINE_SOURCE):
+    """A figure drawn only from public StatLine figures, wrapped as checked (with the table it shows)."""
+    from analysis.report.checked import checked_figure
+    from analysis.report.disclosure import public_table
+
+    return checked_figure(fig, name=name, tables=[public_table(frame, name=name, source=source)])
+
+
 def _year_frame(ctx: StudyContext) -> pd.DataFrame:
     gm = ctx.frames["gm"]  # type: ignore[attr-defined]
     year = ctx.parameters["year"]
@@ -178,6 +190,9 @@ def indicators(ctx: StudyContext) -> pd.DataFrame:
         t("benchmark.percentile", ctx.lang): [_fmt(v, "share", ctx.lang) for v in table["percentile"]],
     })
     lo, hi = SIZE_CLASSES[int(me["size_class"])]
+    from analysis.report.disclosure import public_table
+
+    shown = public_table(shown, name="indicators", source=STATLINE_SOURCE)
     ctx.report.table(shown, caption=t("benchmark.indicators_caption", ctx.lang, code=me.name,
                                       year=ctx.parameters["year"], peers=len(peers),
                                       size=_size_label(lo, hi, ctx.lang)))
@@ -237,7 +252,9 @@ def funnels(ctx: StudyContext) -> None:
             lambda v, _: f"{100 * v:.1f}%".replace(".", "," if ctx.lang == "nl" else ".")))
     axes[0, 0].legend(fontsize=7, loc="upper right")
     fig.tight_layout()
-    ctx.report.figure(fig, caption=t("benchmark.funnel_caption", ctx.lang, year=ctx.parameters["year"]))
+    ctx.report.figure(_public_figure(fig, frame[["region", *sorted({c for pair in FUNNELS.values() for c in pair})]],
+                                     name="funnels"),
+                      caption=t("benchmark.funnel_caption", ctx.lang, year=ctx.parameters["year"]))
 
 
 def trend(ctx: StudyContext) -> pd.DataFrame:
@@ -262,6 +279,9 @@ def trend(ctx: StudyContext) -> pd.DataFrame:
     all_years = set(gm["year"])
     if years != all_years or code in set(changes["code"]):
         note = t("benchmark.series_break", ctx.lang, code=code)
+    from analysis.report.disclosure import public_table
+
+    shown = public_table(shown, name="trend", source=STATLINE_SOURCE, keys=[t("year", ctx.lang)])
     ctx.report.table(shown, caption=t("benchmark.trend_caption", ctx.lang, code=code), note=note,
                      number_formats={t("benchmark.ind.density", ctx.lang): "num1"})
     n_merged = int((changes["status"] == "discontinued").sum())
@@ -285,7 +305,9 @@ def national_series(ctx: StudyContext) -> None:
     ax.text(pd.Timestamp("2015-03-01"), ax.get_ylim()[0], t("benchmark.participatiewet", ctx.lang),
             fontsize=8, va="bottom")
     fig.tight_layout()
-    ctx.report.figure(fig, caption=t("benchmark.national_caption", ctx.lang,
+    ctx.report.figure(_public_figure(fig, series[["month", "TotaalBijstandsuitkeringen"]].assign(
+                          month=series["month"].astype(str)), name="national_series", source="37789ksz"),
+                      caption=t("benchmark.national_caption", ctx.lang,
                                      last=series["month"].iloc[-1].strftime("%Y-%m")))
 
 

@@ -199,4 +199,10 @@ def table(ctx: StudyContext) -> None:
     })
     passed = int(frame["verdict"].sum())
     ctx.report.markdown(t("validation.summary", ctx.lang, passed=passed, total=len(frame)))
+    from analysis.report.disclosure import public_table
+
+    # The reference datasets are public (R packages, published replication files): nothing here is
+    # microdata, and the numbers are shown as they are (text cells, their published sources named).
+    shown = public_table(shown, name="validation", source="reference datasets (tests/reference)",
+                         keys=list(shown.columns))
     ctx.report.table(shown, caption=t("validation.caption", ctx.lang))
