@@ -31,7 +31,6 @@ fewer than 10 persons are marked, not drawn.
 from __future__ import annotations
 
 import json
-import warnings
 
 import numpy as np
 import pandas as pd
