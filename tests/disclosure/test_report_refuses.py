@@ -60,3 +60,27 @@ def test_checked_table_and_figure_are_shown_and_recorded(tmp_path):
     assert ("counts", "a | value", 12.0, 12) in shown
     assert not any(c["cell"].startswith("b") for c in report.published)  # the withheld cell is not recorded
     assert (tmp_path / "figures" / "figure-01.png").is_file()
+
+
+def test_a_results_object_is_shown_checked_on_its_units(tmp_path):
+    import numpy as np
+
+    from analysis.estimators.results import EffectResult, tidy_estimates
+
+    est = tidy_estimates(["big", "small"], [0.1, 0.2], [0.01, 0.01], n=np.array([200, 4]),
+                         n_control=np.array([300, 300]), dominance=np.array([0.01, 0.01]))
+    report = _report(tmp_path)
+    table = report.table(EffectResult(estimates=est, estimand="ATT"), caption="Effects")
+    assert list(table["suppressed"]) == [False, True]
+    assert {c["cell"] for c in report.published if c["cell"].startswith("small")} == set()
+    assert [(e["cell"], e["rule"], e["n"]) for e in report.log.to_records()] == [("small", "min_units", "<10")]
+
+
+def test_a_kaplan_meier_result_must_go_through_survival_curve(tmp_path):
+    import pandas as pd
+
+    from analysis.estimators import kaplan_meier
+
+    km = kaplan_meier(pd.DataFrame({"d": range(1, 31), "e": 1}), duration="d", event="e")
+    with pytest.raises(DisclosureError, match="survival_curve"):
+        _report(tmp_path).table(km, caption="KM")

@@ -238,3 +238,29 @@ def test_log_never_holds_the_n_of_a_withheld_cell():
         log.add("t", "d", "min_units", 3)  # the old signature with n is gone
     assert log.to_records() == [{"object": "t", "cell": "a", "rule": "min_units", "n": "<10"},
                                 {"object": "t", "cell": "b", "rule": "dominance", "n": None}]
+
+
+def test_person_years_are_judged_on_persons():
+    # 3 persons x 10 years = 30 rows: enough rows, too few persons
+    frame = pd.DataFrame({"g": "a", "pid": np.repeat(["p1", "p2", "p3"], 10), "x": 100.0})
+    table, log = _agg(frame, by=["g"], value="x", stat="mean", unit_id="pid")
+    assert table["suppressed"].iloc[0] and log.to_records()[0]["rule"] == "min_units"
+
+
+def test_dominance_counts_a_persons_years_as_one_contributor():
+    # person A: 10 years of 1000; 20 others one year of 10. Per row the top 2 hold 2000 / 10200 = 20 %;
+    # per person A and the next hold (10000 + 10) / 10200 = 98 % > 90 %
+    frame = pd.DataFrame({"g": "a", "pid": ["A"] * 10 + [f"o{i}" for i in range(20)],
+                          "x": [1000.0] * 10 + [10.0] * 20})
+    by_row, _ = _agg(frame, by=["g"], value="x", stat="mean")
+    assert not by_row["suppressed"].iloc[0]
+    by_person, log = _agg(frame, by=["g"], value="x", stat="mean", unit_id="pid")
+    assert by_person["suppressed"].iloc[0] and log.to_records()[0]["rule"] == "dominance"
+
+
+def test_share_of_person_years_needs_ten_persons_with_and_without():
+    # 40 persons; 3 of them use antidepressants in all of their 5 years: 15 person-years with, but 3 persons
+    pid = np.repeat([f"p{i}" for i in range(40)], 5)
+    x = np.where(np.isin(pid, ["p0", "p1", "p2"]), 1.0, 0.0)
+    table, log = _agg(pd.DataFrame({"g": "a", "pid": pid, "x": x}), by=["g"], value="x", stat="share", unit_id="pid")
+    assert table["suppressed"].iloc[0] and log.to_records()[0]["rule"] == "numerator"

@@ -42,6 +42,7 @@ class CheckedTable:
     _raw: pd.DataFrame | None = field(default=None, repr=False)  # long tables: true n, value (for derivation only)
     _token: object = field(default=None, repr=False)
     sources: tuple = ()  # names of the checked tables it was built from (for the log's "shown as")
+    notes: Mapping = field(default_factory=dict)  # e.g. {"stopped": groups whose survival curve was cut}
 
     def __post_init__(self):
         if self._token is not _TOKEN:
@@ -98,7 +99,8 @@ class CheckedTable:
         return CheckedTable(name=name or self.name, keys=tuple(keys if keys is not None else self.keys),
                             _frame=frame.reset_index(drop=True), _units=units.reset_index(drop=True),
                             _held=held.reset_index(drop=True), kinds=dict(kinds if kinds is not None else self.kinds),
-                            _raw=raw, _token=_TOKEN, sources=tuple(dict.fromkeys((*self.sources, self.name))))
+                            _raw=raw, _token=_TOKEN, sources=tuple(dict.fromkeys((*self.sources, self.name))),
+                            notes=dict(self.notes))
 
     def rename(self, columns: Mapping[str, str], *, name: str | None = None) -> "CheckedTable":
         cols = dict(columns)
@@ -408,8 +410,6 @@ def checked_result(result, *, policy, log, name: str, terms: Sequence[str] | Non
     for term, r in est.iterrows():
         rule = estimate_rule({"n": r.get("n"), "_n_control": r.get("n_control"), "_dominance": r.get("dominance")},
                              policy)
-        if rule is None and not np.isfinite(float(r["estimate"])):
-            rule = None  # not estimable: shown as missing, not withheld
         held.append(rule is not None)
         if rule:
             log.add(name, str(term), rule)
@@ -442,7 +442,7 @@ def survival_curve(km, *, policy, log, name: str) -> CheckedTable:
     """Kaplan-Meier curve (keys group, time; survival, ci_lower, ci_upper) that stops where fewer than
     ``min_units`` remain at risk (ACRO's survival rule): the later steps are left out and logged."""
     tab = km.table
-    rows = []
+    rows, stopped = [], []
     for group, part in tab.groupby("group", sort=False):
         part = part.sort_values("time")
         ok = part["at_risk"].to_numpy(float) >= policy.min_units
@@ -457,6 +457,7 @@ def survival_curve(km, *, policy, log, name: str) -> CheckedTable:
                                   "n": kept["at_risk"].to_numpy(float)}))
         if stop < len(part):
             log.add(name, f"{group}: t >= {part['time'].iloc[stop]:g}", "at_risk")
+            stopped.append(group)
     frame = pd.concat(rows, ignore_index=True)
     frame = frame[(frame["n"] >= policy.min_units)].reset_index(drop=True)
     vals = ["survival", "ci_lower", "ci_upper"]
@@ -464,7 +465,7 @@ def survival_curve(km, *, policy, log, name: str) -> CheckedTable:
     return CheckedTable(name=name, keys=("group", "time"), _frame=frame[["group", "time"] + vals],
                         _units=pd.DataFrame({c: n for c in vals}),
                         _held=pd.DataFrame({c: np.zeros(len(frame), dtype=bool) for c in vals}),
-                        kinds={c: "survival" for c in vals}, _token=_TOKEN)
+                        kinds={c: "survival" for c in vals}, _token=_TOKEN, notes={"stopped": tuple(stopped)})
 
 
 def _quantile_ok(part: pd.DataFrame, q: float, policy) -> bool:

@@ -176,7 +176,7 @@ def cell_name(keys) -> str:
 def safe_aggregate(frame: pd.DataFrame, *, by: Sequence[str], value: str | None = None, stat: str = "count",
                    policy: DisclosurePolicy, log: DisclosureLog, name: str,
                    levels: Mapping[str, Sequence] | None = None, total_published: bool = False,
-                   units: str | None = None):
+                   units: str | None = None, unit_id: str | None = None):
     """Aggregate ``frame`` by ``by`` and withhold what the policy forbids; a :class:`CheckedTable`.
 
     One row of ``frame`` is one unit (a person, or a person-year where the table says so). The table
@@ -188,7 +188,10 @@ def safe_aggregate(frame: pd.DataFrame, *, by: Sequence[str], value: str | None 
     suppression along every key; ``total_published=True`` adds it over the whole table, for a table
     whose total is published elsewhere (the withheld cells together must rest on 10 or more units).
     ``units`` (counts only) names a column holding how many units each row stands for, for counts
-    aggregated in the database first (``GROUP BY ... count(*)``).
+    aggregated in the database first (``GROUP BY ... count(*)``). ``unit_id`` names the unit (person)
+    column when rows are not units (person-years): the size rules then count distinct units (for a
+    share: units with and units without the property), and a unit's rows are one contributor in the
+    dominance share.
     """
     from analysis.report.checked import _long_table
 
@@ -210,24 +213,9 @@ def safe_aggregate(frame: pd.DataFrame, *, by: Sequence[str], value: str | None 
         if stat != "count":
             raise ParameterError(f"safe_aggregate({name!r}): units= is for stat='count' only; pass one row per unit.")
         frame = frame.assign(**{units: pd.to_numeric(frame[units]).fillna(0)})
-    if frame.empty:
-        out = pd.DataFrame({c: pd.Series(dtype=frame[c].dtype) for c in by})
-        out["n"], out["value"], out["num"] = (pd.Series(dtype=float),) * 3
-    else:
-        grouped = frame.groupby(by, observed=True, sort=True)
-        out = (grouped[units].sum() if units else grouped.size()).rename("n").reset_index()
-        out["n"] = out["n"].astype(float)
-        if stat == "count":
-            out["value"] = out["n"].astype(float)
-        else:
-            agg = grouped[value].sum() if stat in ("sum", "share") else grouped[value].mean()
-            out["value"] = agg.to_numpy(dtype=float)
-            if stat == "share":
-                out["num"] = out["value"]
-                out["value"] = out["num"] / out["n"]
-        if stat in ("sum", "mean"):
-            dom = grouped[value].apply(lambda s: dominated(s.to_numpy(), policy)).to_numpy()
-            out["_dominated"] = dom
+    if unit_id is not None and unit_id not in frame.columns:
+        raise ParameterError(f"safe_aggregate({name!r}): unit_id column {unit_id!r} not in the frame.")
+    out = _group_stats(frame, by=by, value=value, stat=stat, units=units, unit_id=unit_id, policy=policy)
     if levels:
         lists = [list(levels.get(c, out[c].unique())) for c in by]
         grid = pd.MultiIndex.from_product(lists, names=by) if len(by) > 1 else pd.Index(lists[0], name=by[0])
@@ -237,13 +225,21 @@ def safe_aggregate(frame: pd.DataFrame, *, by: Sequence[str], value: str | None 
             out["value"] = out["value"].fillna(0.0)
     dom = (out["_dominated"].map(lambda v: bool(v) if pd.notna(v) else False).to_numpy(dtype=bool)
            if "_dominated" in out else np.zeros(len(out), dtype=bool))
+    if unit_id is not None:  # the rules count distinct units (persons), not rows (person-years)
+        for c in ("u_n", "u_num", "u_comp"):
+            out[c] = out[c].fillna(0) if c in out else 0.0
     rules = []
     for i in range(len(out)):
-        n = out.at[i, "n"]
-        if stat == "share":
+        n = out.at[i, "n"] if unit_id is None else out.at[i, "u_n"]
+        if stat == "share" and unit_id is None:
             rule = share_rule(n, out.at[i, "value"], policy)
+        elif n < policy.min_units:
+            rule = "min_units"
+        elif stat == "share":
+            rule = ("numerator" if out.at[i, "u_num"] < policy.min_units else
+                    "complement" if out.at[i, "u_comp"] < policy.min_units else None)
         else:
-            rule = "min_units" if n < policy.min_units else None
+            rule = None
         rules.append("dominance" if rule is None and dom[i] else rule)
     out["rule"] = pd.Series(rules, index=out.index, dtype=object)
     if stat in ("count", "share") and (len(by) >= 2 or total_published):
@@ -256,7 +252,44 @@ def safe_aggregate(frame: pd.DataFrame, *, by: Sequence[str], value: str | None 
     if out["rule"].notna().any():
         warnings.warn(f"{name}: cells withheld by disclosure control (the disclosure log names them).",
                       SmallCellWarning, stacklevel=2)
-    return _long_table(out, by=by, stat=stat, name=name, policy=policy)
+    table = _long_table(out, by=by, stat=stat, name=name, policy=policy)
+    if unit_id is not None:
+        table._units[:] = np.where(table._held.to_numpy(), np.nan, out[["u_n"]].to_numpy(dtype=float))
+    return table
+
+
+def _group_stats(frame: pd.DataFrame, *, by, value, stat, units, unit_id, policy) -> pd.DataFrame:
+    """Per group: n (rows, or summed ``units``), value, and with ``unit_id`` the distinct units (u_n) and
+    for shares those with (u_num) and without (u_comp) the property; ``_dominated`` for sums and means
+    (contributions summed per unit when ``unit_id`` is given: a person is one contributor)."""
+    if frame.empty:
+        out = pd.DataFrame({c: pd.Series(dtype=frame[c].dtype) for c in by})
+        out["n"], out["value"] = pd.Series(dtype=float), pd.Series(dtype=float)
+        return out
+    grouped = frame.groupby(by, observed=True, sort=True)
+    out = (grouped[units].sum() if units else grouped.size()).rename("n").reset_index()
+    out["n"] = out["n"].astype(float)
+    if stat == "count":
+        out["value"] = out["n"]
+    elif stat == "share":
+        out["value"] = grouped[value].sum().to_numpy(dtype=float) / out["n"].to_numpy()
+    else:
+        out["value"] = (grouped[value].sum() if stat == "sum" else grouped[value].mean()).to_numpy(dtype=float)
+    if unit_id is not None:
+        out["u_n"] = grouped[unit_id].nunique().to_numpy(dtype=float)
+        if stat == "share":
+            flag = pd.to_numeric(frame[value]) == 1
+            for col, part in (("u_num", frame[flag]), ("u_comp", frame[~flag])):
+                counts = part.groupby(by, observed=True)[unit_id].nunique()
+                out[col] = out.set_index(by).index.map(lambda k: counts.get(k, 0)).to_numpy(dtype=float)
+    if stat in ("sum", "mean"):
+        if unit_id is not None:
+            per_unit = frame.groupby([*by, unit_id], observed=True)[value].sum().groupby(level=list(range(len(by))))
+            dom = per_unit.apply(lambda s: dominated(s.to_numpy(), policy))
+        else:
+            dom = grouped[value].apply(lambda s: dominated(s.to_numpy(), policy))
+        out["_dominated"] = dom.to_numpy()
+    return out
 
 
 def _protected(out: pd.DataFrame, stat: str) -> list[np.ndarray]:

@@ -161,12 +161,15 @@ def survival(curve: CheckedTable, *, xlabel: str, ylabel: str, lang: str = "nl",
         ax.step(part["time"], part["survival"], where="post", color=color,
                 label=None if g == "all" and f["group"].nunique() == 1 else label)
         ax.fill_between(part["time"], part["ci_lower"], part["ci_upper"], step="post", alpha=0.2, color=color, lw=0)
-        ax.axvline(part["time"].max(), color=color, ls=":", lw=0.9)
-    ax.plot([], [], color="0.4", ls=":", label=t_plain("figure.curve_stops", lang, min_units=min_units))
+        if g in curve.notes.get("stopped", ()):
+            ax.axvline(part["time"].max(), color=color, ls=":", lw=0.9)
+    if curve.notes.get("stopped"):
+        ax.plot([], [], color="0.4", ls=":", label=t_plain("figure.curve_stops", lang, min_units=min_units))
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return checked_figure(fig, name=name or curve.name, tables=[curve])
 

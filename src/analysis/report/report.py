@@ -98,7 +98,7 @@ class Report:
                                   "is built, not when it is shown. " + HOW_TO_CHECK)
         if not isinstance(table, CheckedTable):
             if hasattr(table, "estimates") and isinstance(getattr(table, "estimates"), pd.DataFrame):
-                table = checked_result(table, policy=self.policy, log=self.log, name=f"{self.study}: {caption}")
+                table = checked_result(table, policy=self.policy, log=self.log, name=f"{self.study}: {plain_text(caption)}")
             else:
                 raise DisclosureError(
                     f"Report.table got a {type(table).__name__}, which disclosure control has not checked; "

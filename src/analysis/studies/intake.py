@@ -114,6 +114,7 @@ def inflow_trend(ctx: StudyContext):
                           WHERE y.age BETWEEN 18 AND 66 AND {_where(ctx)} GROUP BY ALL""").df()
     levels = {"year": _inflow_years(ctx), "sex": ["F", "M"]}
     counts = safe_aggregate(inflow, by=["year", "sex"], stat="count", levels=levels, name="inflow_by_year_sex",
+                            unit_id="person_id",
                             **_checked(ctx))
     persons = safe_aggregate(pop, by=["year", "sex"], stat="count", units="persons", levels=levels,
                              name="persons_by_year_sex", **_checked(ctx))
@@ -140,6 +141,7 @@ def decomposition(ctx: StudyContext):
     w, ev = ctx.parameters["window_months"], ctx.parameters["event"]
     order = ["divorce", "job_loss", "benefit_end", "none"]
     counts = safe_aggregate(inflow, by=["year", "first_event"], stat="count", name="inflow_by_preceding_event",
+                            unit_id="person_id",
                             levels={"year": _inflow_years(ctx), "first_event": order}, **_checked(ctx))
     shares = shares_within(counts, within=["year"], name="share_by_preceding_event", **_checked(ctx))
     shares = shares.relabel("first_event", {e: t_plain(f"intake.event.{e}", ctx.lang) for e in order})
@@ -151,6 +153,7 @@ def decomposition(ctx: StudyContext):
     parts = []
     for i, e in enumerate(order):
         share = safe_aggregate(inflow.assign(v=inflow[e].astype(float)), by=["sex"], value="v", stat="share",
+                               unit_id="person_id",
                                levels={"sex": ["F", "M"]}, total_published=True, name=f"share_after_{e}_by_sex",
                                **_checked(ctx))
         if i == 0:
@@ -163,6 +166,7 @@ def decomposition(ctx: StudyContext):
                      number_formats={c: ("int" if c == t("intake.inflows", ctx.lang) else "pct") for c in by_sex.values})
     # per municipality: the share over all municipalities is published (the estimate below)
     muni = safe_aggregate(inflow.assign(ev=inflow[ev].astype(float)), by=["municipality_code"], value="ev",
+                          unit_id="person_id",
                           stat="share", total_published=True, name="share_after_event_by_municipality", **_checked(ctx))
     names = ctx.dataset.tables.get("municipalities")
     mapping = dict(zip(names["municipality_code"], names["name"])) if names is not None else {}

@@ -178,9 +178,12 @@ def inflow_outflow(ctx: StudyContext):
     outflow = spells.dropna(subset=["end_year"]).assign(year=lambda d: d["end_year"].astype(int))
     years = _years(ctx)
     # a year without any inflow (a small gemeente) is a count of 0: withheld as "x", not left out
+    # a person may start more than one spell in a year: the rules count persons
     tin = safe_aggregate(inflow[inflow["year"].isin(years)], by=["year"], stat="count", levels={"year": years},
+                         unit_id="person_id",
                          name="inflow", **_checked(ctx))
     tout = safe_aggregate(outflow[outflow["year"].isin(years)], by=["year"], stat="count", levels={"year": years},
+                          unit_id="person_id",
                           name="outflow", **_checked(ctx))
     for _, r in tin.frame.iterrows():
         ctx.add_estimates([_estimate_row(f"inflow_{int(r['year'])}", r["value"], r["n"], unit="spells")])
@@ -260,7 +263,8 @@ def health_by_status(ctx: StudyContext):
 
     con = ctx.store.connect()
     frame = con.execute(
-        f"""SELECT y.year, y.bijstand_months > 0 AS in_bijstand, y.antidepressants::DOUBLE AS antidepressants,
+        f"""SELECT y.person_id, y.year, y.bijstand_months > 0 AS in_bijstand,
+                   y.antidepressants::DOUBLE AS antidepressants,
                    y.healthcare_costs_eur
             FROM person_year y JOIN persons p USING (person_id)
             WHERE y.age BETWEEN {WORKING_AGE[0]} AND {WORKING_AGE[1]} AND {_persons_filter(ctx)}
@@ -268,10 +272,11 @@ def health_by_status(ctx: StudyContext):
     ).df()
     statuses = [t("overview.in_bijstand", ctx.lang), t("overview.not_in_bijstand", ctx.lang)]
     frame["status"] = np.where(frame["in_bijstand"], statuses[0], statuses[1])
+    # rows are person-years: the rules count persons, and a person's years are one contributor
     share = safe_aggregate(frame, by=["status"], value="antidepressants", stat="share", levels={"status": statuses},
-                           name="antidepressants_by_status", **_checked(ctx))
+                           unit_id="person_id", name="antidepressants_by_status", **_checked(ctx))
     costs = safe_aggregate(frame, by=["status"], value="healthcare_costs_eur", stat="mean", levels={"status": statuses},
-                           name="costs_by_status", **_checked(ctx))
+                           unit_id="person_id", name="costs_by_status", **_checked(ctx))
     shown = combine([(t("overview.person_years", ctx.lang), share, "n"),
                      (t("overview.antidepressants_share", ctx.lang), share, "value"),
                      (t("overview.mean_costs", ctx.lang), costs, "value")], on=["status"], name="health_by_status")
