@@ -155,3 +155,15 @@ def test_influence_terms_would_hide_the_outlier():
     a = np.sort(np.abs(inf))
     assert a[-2:].sum() / a.sum() < 0.6     # 7 treated: (6/7 + 1/7) / (12/7) = 0.583
     assert r.estimates.loc["ATT(4,5)", "dominance"] > DOMINANCE_SHARE
+
+
+def test_event_study_from_parquet_has_the_same_dominance(tmp_path):
+    """The Parquet fast path computes the units' terms in a second streamed pass: same shares."""
+    d = thirty_people(outlier=5e7)
+    path = tmp_path / "panel.parquet"
+    d.to_parquet(path)
+    kw = dict(outcome="y", unit="id", time="t", cohort="g", window=(-3, 2))
+    from_frame = event_study(d, **kw).estimates
+    from_file = event_study(path, **kw).estimates
+    np.testing.assert_allclose(from_file["dominance"], from_frame["dominance"], rtol=1e-12)
+    assert from_file.loc["e=1", "dominance"] > DOMINANCE_SHARE

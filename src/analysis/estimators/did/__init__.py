@@ -2,8 +2,9 @@
 
 Disclosure facts (issue #13) on every term of ``att_gt`` and of ``GroupTimeResult.aggregate``:
 
-- ``n``: the treated units the term actually uses (cell: units of cohort g; aggregate: the distinct
-  treated units of the cells it combines); never dropped units or units of other cohorts.
+- ``n``: the treated units the term actually uses (cell: units of cohort g, on an unbalanced panel
+  those observed at t and at the base period; aggregate: the distinct treated units of the cells
+  it combines); never dropped units or units of other cohorts.
 - ``n_control``: the comparison units used (never treated, or not yet treated at max(t, base)
   + anticipation); an aggregate counts the distinct comparison units of its cells.
 - ``dominance``: the share of the two largest absolute unit terms in the sum of absolute unit
@@ -18,16 +19,19 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import warnings
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
 from threadpoolctl import threadpool_limits
 
-from analysis.errors import ParameterError, check_choice
+from analysis.errors import AnalysisWarning, ParameterError, check_choice
 from analysis.estimators.did.attgt import CONTROLS, METHODS, cells, estimate_cells
 from analysis.estimators.did.panel import Panel, _finish, make_panel
 from analysis.estimators.did.unbalanced import unbalanced_cells
-from analysis.estimators.did.result import GroupTimeResult, uniform_critical_value
+from analysis.estimators.did.result import ZERO_SE, GroupTimeResult, uniform_critical_value
 from analysis.estimators.results import tidy_estimates
 
 __all__ = ["att_gt", "GroupTimeResult", "Panel", "uniform_critical_value"]
@@ -35,8 +39,6 @@ __all__ = ["att_gt", "GroupTimeResult", "Panel", "uniform_critical_value"]
 
 BASE_PERIODS = ("varying", "universal")
 
-#: R did's rule: a standard error at or below sqrt(machine eps) * 10 is reported as NA
-_ZERO_SE = np.sqrt(np.finfo(float).eps) * 10
 
 
 def att_gt(data: pd.DataFrame | Panel, *, outcome: str | None = None, unit: str | None = None,
@@ -127,11 +129,36 @@ def att_gt(data: pd.DataFrame | Panel, *, outcome: str | None = None, unit: str 
         raise ParameterError("att_gt: covariates on an unbalanced panel are not supported (R would use "
                              "DRDID's repeated-cross-section estimators). Drop the covariates, or pass "
                              "allow_unbalanced_panel=False to keep only the units observed in every period.")
+    panel, no_never = _without_never_treated(panel, control, anticipation)
     grid = cells(panel, event_window=event_window, anticipation=anticipation, base_period=base_period)
+    if no_never and control == "not_yet_treated":   # R: the last cohort is only a comparison group
+        grid = grid[grid["group"] < no_never].reset_index(drop=True)
     options = dict(control=control, method=method, alpha=alpha, seed=seed, outcome=outcome, covariates=covariates,
                    event_window=event_window, anticipation=anticipation, base_period=base_period, cluster=cluster)
     with threadpool_limits(limits=1, user_api="blas"):   # skinny products: threads only synchronise (as event_study)
         return _estimate(panel, grid, **options)
+
+
+def _without_never_treated(panel: Panel, control: str, anticipation: int) -> tuple[Panel, float]:
+    """R did without never-treated units (``pre_process_did2``): periods from the last cohort's first
+    treated period - anticipation on are dropped; with ``control="never_treated"`` the last cohort then
+    serves as the never treated. Returns the panel and the last cohort (0.0 when there are never treated).
+    """
+    if (panel.cohort == 0).any() or not (panel.cohort > 0).any():
+        return panel, 0.0
+    latest = float(panel.cohort.max())
+    keep = panel.periods < latest - anticipation
+    if keep.sum() < 2:
+        raise ParameterError(f"att_gt: there are no never-treated units and the last cohort ({latest:g}) leaves "
+                             f"{int(keep.sum())} period(s) before it is treated (- anticipation); nothing to compare.")
+    warnings.warn(f"att_gt: no never-treated units; periods from {latest - anticipation:g} on are dropped and the last "
+                  f"cohort ({latest:g}) is {'the never-treated group' if control == 'never_treated' else 'a comparison group only'}"
+                  " (as R did).", AnalysisWarning, stacklevel=4)
+    cohort = np.where(panel.cohort == latest, 0.0, panel.cohort) if control == "never_treated" else panel.cohort
+    x = panel.x if panel.x is None or panel.x.ndim == 2 else panel.x[:, keep]
+    observed = None if panel.observed is None else panel.observed[:, keep]
+    return replace(panel, y=panel.y[:, keep], periods=panel.periods[keep], cohort=cohort, x=x,
+                   observed=observed), latest
 
 
 def _estimate(panel, grid, *, control, method, alpha, seed, outcome, covariates, event_window, anticipation,
@@ -151,7 +178,7 @@ def _estimate(panel, grid, *, control, method, alpha, seed, outcome, covariates,
         codes = np.unique(panel.clusters, return_inverse=True)[1].ravel()
         for k in kept:   # sqrt(sum over clusters of the summed influence terms ^ 2) / n, as R
             std_error[k] = np.sqrt((np.bincount(codes, est.influence(int(k))) ** 2).sum()) / len(panel.cohort)
-    std_error[std_error <= _ZERO_SE] = np.nan
+    std_error[std_error <= ZERO_SE] = np.nan   # R: a zero standard error is NA
     grid = grid.assign(estimate=est.att, std_error=std_error, n_treated=est.n_treated,
                        n_control=est.n_control, dominance=est.dominance)[keep].reset_index(drop=True)
     terms = [f"ATT({_f(g)},{_f(t)})" for g, t in zip(grid["group"], grid["time"])]

@@ -128,7 +128,7 @@ def _unconditional(panel: Panel, grid: pd.DataFrame, control: str, anticipation:
 
     # Weighted sums of the change y_t - y_b by cohort, for every (t, base) pair, from per-cohort
     # moments of the column-centred outcome (centring is the shift by the mean change, against
-    # cancellation): first moments with w and w^2, and the period-by-period cross products with w.
+    # cancellation): first moments with w and w^2, and the period-by-period cross products with w^2.
     # One pass over the data whatever the number of pairs (monthly panels have thousands).
     pair_id, pair_index = np.unique(np.column_stack([ti, bi]), axis=0, return_inverse=True)
     pair_index = np.asarray(pair_index).ravel()
@@ -141,7 +141,7 @@ def _unconditional(panel: Panel, grid: pd.DataFrame, control: str, anticipation:
         if hi > lo:
             yc, wc = ys[lo:hi], ws[lo:hi]
             M1[c], M2[c] = wc @ yc, (wc * wc) @ yc
-            Q[c] = (yc * wc[:, None]).T @ yc
+            Q[c] = (yc * (wc * wc)[:, None]).T @ yc   # sum w^2 y y': the squared influence terms carry w^2
     pt, pb = pair_id[:, 0], pair_id[:, 1]
     shift = colmean[pt] - colmean[pb]
     s1 = (M1[:, pt] - M1[:, pb]).T                      # pairs x cohorts

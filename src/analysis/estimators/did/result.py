@@ -15,6 +15,22 @@ from analysis.errors import check_choice
 from analysis.estimators.results import EffectResult, dominance_share, tidy_estimates
 
 KINDS = ("simple", "group", "dynamic", "calendar")
+#: R did's rule: a standard error at or below sqrt(machine eps) * 10 is reported as NA
+ZERO_SE = np.sqrt(np.finfo(float).eps) * 10
+
+
+@dataclass(frozen=True)
+class DynamicResult(EffectResult):
+    """Effects by event time (an event study or the dynamic aggregation) with their covariance.
+
+    ``vcov``: covariance of the event-time terms (a DataFrame indexed and labelled by term, as
+    ``estimates``), from the influence functions (att_gt) or the clustered regression (event_study);
+    what ``honest_did`` and the Wald pre-test need.
+    """
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        return self.diagnostics["vcov"]
 
 
 @dataclass(frozen=True)
@@ -210,6 +226,7 @@ class GroupTimeResult(EffectResult):
             add("ATT", float(np.mean(values)), np.mean(infs, axis=0), *mean_of(list(range(len(ts)))))
         inf_mat = np.column_stack(infs)
         se = np.sqrt((self._cluster_sums(inf_mat) ** 2).sum(axis=0)) / self.n_units
+        se[se <= ZERO_SE] = np.nan   # R's aggte: a zero standard error (a reference term) is NA
         units = [self._units_of(idx) for idx, _ in combos]
         table = tidy_estimates(terms, values, se, n=[u[0] for u in units], n_control=[u[1] for u in units],
                                dominance=[self._dominance(idx, w) for idx, w in combos], alpha=alpha)
@@ -226,7 +243,8 @@ class GroupTimeResult(EffectResult):
             diagnostics["uniform_critical_value"] = crit
             diagnostics["vcov"] = self.vcov_of(inf_mat[:, :len(detail)], detail)
         estimand = {"simple": "ATT (simple)", "group": "ATT(g)", "dynamic": "ATT(e)", "calendar": "ATT(t)"}[kind]
-        return EffectResult(estimates=table, estimand=estimand,
+        result_type = DynamicResult if kind == "dynamic" and detail else EffectResult
+        return result_type(estimates=table, estimand=estimand,
                             spec={**self.spec, "aggregation": kind, "min_e": min_e, "max_e": max_e,
                                   "balance_e": balance_e},
                             diagnostics={**diagnostics, "influence": inf_mat})

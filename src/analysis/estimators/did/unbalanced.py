@@ -19,9 +19,10 @@ Every cell is computed directly on the units (O(n) per cell); register panels wi
 long frames of moderate size. Covariates on an unbalanced panel are not supported (``drdid_rc``
 with covariates is not implemented here): att_gt refuses them with a ParameterError.
 
-Disclosure facts: ``n`` of a cell is the smaller of the treated units observed at t and at b
-(each mean rests on its own units), ``n_control`` likewise for the comparison units; an
-aggregate counts the distinct units observed in any of its cells. A unit's term in the estimate
+Disclosure facts: ``n`` of a cell counts the treated units observed at both t and b (the
+units behind the change; fewer than either mean rests on, so a conservative count),
+``n_control`` likewise for the comparison units; an aggregate counts the distinct units
+observed in a period of any of its cells. A unit's term in the estimate
 is ``+-w_i y_ip / S_p`` summed over its observed periods.
 """
 
@@ -76,8 +77,8 @@ def unbalanced_cells(panel: Panel, grid: pd.DataFrame, control: str, anticipatio
     dominance = np.full(len(grid), np.nan)
     for k in range(len(grid)):
         four = parts(k)
-        n_t[k] = min(int(four[0][0].sum()), int(four[1][0].sum()))
-        n_c[k] = min(int(four[2][0].sum()), int(four[3][0].sum()))
+        n_t[k] = int((four[0][0] & four[1][0]).sum())    # observed at t and at the base period
+        n_c[k] = int((four[2][0] & four[3][0]).sum())
         if all(total > 0 for *_, total in four):
             att[k] = sum(sign * mean for _, _, sign, mean, _ in four)
             inf = influence(k)

@@ -31,16 +31,18 @@ after); cohort 0 or NaN is never treated; Sun-Abraham uses the never-treated
 units as control cohort, or, when there are none, the last-treated cohort, and
 then drops the periods from that cohort's first treated period on. The
 Sun-Abraham weights are cohort shares among the units observed at each event
-time, treated as fixed in the delta method (as fixest's ``sunab`` aggregation
-and pyfixest's saturated event study do).
+time; their estimation adds d_k' (diag(p_k) - p_k p_k') d_k / N_k to the
+variance of term k, as Stata ``eventstudyinteract`` does (:func:`cohort_share_variance`;
+``diagnostics["share_variance"]``). fixest's ``sunab`` aggregation and pyfixest
+treat the shares as fixed and report smaller standard errors.
 
 Disclosure facts (issue #13) on every term: ``n`` the treated units observed at that event time;
 ``n_control`` the units of the control cohort (never treated, or the last-treated cohort that
 Sun-Abraham uses), NA for a TWFE without never-treated units (the comparisons are then the
 not-yet-treated, through the period effects); ``dominance`` the top-2 share of the absolute unit
 terms, a unit's term being its part of the estimate (the estimate ``L b`` is linear in the
-outcomes: ``L A^-1 sum_t z_it y_it``). It is NaN when the panel is streamed from Parquet (the
-fast path then never holds a unit's outcomes).
+outcomes: ``L A^-1 sum_t z_it y_it``). From Parquet the terms need a second streamed pass (the
+fit must be known first); only their absolute sums and two largest values are kept.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ from analysis.estimators.event_study.design import event_design
 from analysis.estimators.event_study.general import COLLINEAR_HINT, fit_with_pyfixest, long_design
 from analysis.estimators.event_study.panel_input import (NotBalanced, balanced_matrix, cohort_values,
                                                          parquet_moments)
-from analysis.estimators.did.result import wald_test
+from analysis.estimators.did.result import DynamicResult, wald_test
 from analysis.estimators.results import EffectResult, dominance_share, tidy_estimates
 
 __all__ = ["event_study", "ESTIMATORS"]
@@ -125,7 +127,7 @@ def _event_study(data, *, columns, by_unit, cluster, window, reference, estimato
     facts: dict[str, object] = {"rows_dropped_missing_outcome": 0}
     frame = None
     moments = None
-    unit_rows = None   # (outcome matrix, cohort code per unit) of the fast path: per-unit contributions
+    unit_rows = None   # fast path: visit -> calls visit(outcome block, cohort values) for all units
     if isinstance(data, (str, Path)):
         path = Path(data)
         if not path.is_file():
@@ -134,6 +136,9 @@ def _event_study(data, *, columns, by_unit, cluster, window, reference, estimato
             try:
                 moments, read = parquet_moments(path, **columns)
                 facts["source"] = f"parquet ({read['read_order']})"
+
+                def unit_rows(visit, path=path):   # a second streamed pass (the fit is known by then)
+                    parquet_moments(path, **columns, visit=visit)
             except NotBalanced as why:
                 facts["path_reason"] = f"not a balanced panel ({why})"
         if moments is None:
@@ -154,7 +159,9 @@ def _event_study(data, *, columns, by_unit, cluster, window, reference, estimato
                 cohorts = np.unique(unit_cohort)
                 codes = np.searchsorted(cohorts, unit_cohort)
                 moments = cohort_moments(matrix, codes, cohorts, periods)
-                unit_rows = (matrix, codes)
+
+                def unit_rows(visit, matrix=matrix, unit_cohort=unit_cohort):
+                    visit(matrix, unit_cohort)
             except NotBalanced as why:
                 facts["path_reason"] = f"not a balanced panel ({why})"
         else:
@@ -250,14 +257,40 @@ def _fit_fast(moments, *, window, reference, estimator, unit_rows=None):
         raise StudyError("The event-time columns are collinear with the unit and period effects. "
                          + COLLINEAR_HINT)
     n_units = int(moments.counts.sum())
-    contributions = None
+    dominance = None
     if unit_rows is not None:
-        matrix, codes = unit_rows
-        contributions = unit_terms(fit, matrix[:, :n_periods_used], codes, design.weights)
+        top = TopTwo(len(design.terms))
+
+        def visit(y, block_cohort):
+            codes = np.searchsorted(moments.cohorts, block_cohort)
+            top.add(unit_terms(fit, y[:, :n_periods_used], codes, design.weights))
+
+        unit_rows(visit)
+        dominance = top.shares()
     n_control = int(moments.counts[moments.cohorts == control].sum())
     return dict(design=design, coef=fit.coef, vcov=fit.vcov, n_obs=fit.n_obs, n_units=n_units,
                 n_clusters=fit.n_clusters, n_periods=len(moments.periods), control=label,
-                path="cohort moments", contributions=contributions, n_control=n_control)
+                path="cohort moments", dominance=dominance, n_control=n_control)
+
+
+class TopTwo:
+    """Running sum of absolute values and the two largest, per column, over blocks of rows."""
+
+    def __init__(self, k: int):
+        self.total = np.zeros(k)
+        self.top = np.zeros((2, k))
+
+    def add(self, block: np.ndarray) -> None:
+        a = np.abs(block)
+        self.total += a.sum(axis=0)
+        if len(a) > 2:
+            a = np.partition(a, len(a) - 2, axis=0)[-2:]
+        self.top = -np.sort(-np.vstack([self.top, a]), axis=0)[:2]
+
+    def shares(self) -> list[float]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(self.total > 0, np.minimum(1.0, self.top.sum(axis=0) / self.total), np.nan)
+        return [float(v) for v in out]
 
 
 def _fit_general(frame, *, outcome, unit, time, cohort, cluster, window, reference, estimator):
@@ -286,13 +319,18 @@ def _result(fitted, facts, *, alpha, spec) -> EffectResult:
     design = fitted["design"]
     estimate = design.weights @ fitted["coef"]
     vcov = design.weights @ fitted["vcov"] @ design.weights.T
+    share_variance = None
+    if spec["estimator"] == "sun_abraham":
+        share_variance = cohort_share_variance(design, fitted["coef"])
+        vcov = vcov + np.diag(share_variance)
     # a variance can come out as -1e-30 on noiseless data: it is zero
     std_error = np.sqrt(np.clip(np.diag(vcov), 0.0, None))
     terms = [f"e={k}" for k in design.terms]
     dof = fitted["n_clusters"] - 1
     contributions = fitted.get("contributions")
-    dominance = (None if contributions is None
-                 else [dominance_share(contributions[:, j]) for j in range(contributions.shape[1])])
+    dominance = fitted.get("dominance")
+    if dominance is None and contributions is not None:
+        dominance = [dominance_share(contributions[:, j]) for j in range(contributions.shape[1])]
     # comparison units: the control cohort (never treated, or Sun-Abraham's last-treated cohort); a TWFE
     # without never-treated units compares with the not-yet-treated only: no separate count (NA)
     n_control = fitted["n_control"] if (fitted["n_control"] > 0 or spec["estimator"] == "sun_abraham") else None
@@ -306,9 +344,12 @@ def _result(fitted, facts, *, alpha, spec) -> EffectResult:
         "n_periods": fitted["n_periods"], "n_clusters": fitted["n_clusters"],
         "residual_dof": int(residual_dof), "n_event_columns": n_columns,
         "control_cohort": fitted["control"], "terms_without_data": [f"e={k}" for k in design.empty],
-        "vcov": pd.DataFrame(vcov, index=terms, columns=terms), "warnings": [],
+        "vcov": pd.DataFrame(vcov, index=pd.Index(terms, name="term"), columns=terms), "warnings": [],
     }
     if spec["estimator"] == "sun_abraham":
+        diagnostics["share_variance"] = pd.Series(share_variance, index=terms)
+        diagnostics["cohort_effects"] = pd.DataFrame(
+            [{"term": f"e={k}", "cohort": g, "estimate": fitted["coef"][j]} for j, (g, k) in enumerate(design.columns)])
         diagnostics["cohort_weights"] = pd.DataFrame(
             [{"term": f"e={k}", "cohort": g, "weight": design.weights[design.terms.index(k), j]}
              for j, (g, k) in enumerate(design.columns)])
@@ -322,8 +363,28 @@ def _result(fitted, facts, *, alpha, spec) -> EffectResult:
             warnings.warn(msg, PreTrendWarning, stacklevel=4)
     spec = {**spec, "endpoints": "binned (e<=lo counted as lo, e>=hi as hi)",
             "never_treated": "cohort 0 or NaN", "vcov": "CR1 (pyfixest/fixest small-sample factor)"}
-    return EffectResult(estimates=table, estimand=ESTIMANDS[spec["estimator"]], spec=spec,
-                        diagnostics=diagnostics)
+    return DynamicResult(estimates=table, estimand=ESTIMANDS[spec["estimator"]], spec=spec,
+                         diagnostics=diagnostics)
+
+
+def cohort_share_variance(design, coef) -> np.ndarray:
+    """Variance of each Sun-Abraham term from estimating its cohort shares (as Stata ``eventstudyinteract``).
+
+    Term ``e=k`` is ``sum_g p_gk d_gk`` with p_gk the share of cohort g among the N_k treated units
+    observed at k. eventstudyinteract regresses each cohort indicator on the event-time indicators
+    (no constant) among the treated and takes the heteroskedasticity-robust sandwich: for
+    mutually exclusive indicators that is the multinomial variance (diag(p_k) - p_k p_k') / N_k of
+    the shares at k, with no covariance between event times. The delta method adds
+    d_k' (diag(p_k) - p_k p_k') d_k / N_k to the variance of term k, the share and regression
+    estimates being treated as independent (as eventstudyinteract does).
+    """
+    out = np.zeros(len(design.terms))
+    for row, n_k in enumerate(design.units):
+        cols = np.flatnonzero(design.weights[row])
+        p, d = design.weights[row, cols], np.asarray(coef)[cols]
+        if n_k > 0:
+            out[row] = float(d @ ((np.diag(p) - np.outer(p, p)) @ d)) / float(n_k)
+    return out
 
 
 def _wald(estimate, vcov, dof) -> dict:

@@ -58,11 +58,13 @@ def balanced_matrix(frame: pd.DataFrame, *, outcome: str, unit: str, time: str, 
 
 
 def parquet_moments(path: str | Path, *, outcome: str, unit: str, time: str, cohort: str,
-                    batch_rows: int = BATCH_ROWS) -> tuple[CohortMoments, dict]:
+                    batch_rows: int = BATCH_ROWS, visit=None) -> tuple[CohortMoments, dict]:
     """Cohort moments of a balanced panel in a Parquet file, in one streamed pass.
 
     Returns the moments and facts for the diagnostics (``n_units``, ``read_order``).
-    Raises NotBalanced when the panel is not balanced.
+    Raises NotBalanced when the panel is not balanced. ``visit(y_block, cohort_block)``, when
+    given, is called with every block of whole units (units x periods outcomes and their cohorts):
+    a second pass uses it for the units' terms in the estimates (disclosure dominance).
     """
     import duckdb
     import pyarrow.parquet as pq
@@ -77,14 +79,14 @@ def parquet_moments(path: str | Path, *, outcome: str, unit: str, time: str, coh
         columns = [unit, time, cohort, outcome]
         try:
             batches = pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns)
-            moments, n_units = _fold(batches, columns)
+            moments, n_units = _fold(batches, columns, visit)
             order = "file order"
         except _Unsorted:
             query = (f'SELECT "{unit}", "{time}", "{cohort}", "{outcome}" FROM read_parquet(?) '
                      f'ORDER BY "{unit}", "{time}"')
             reader = con.sql(query, params=[path]).to_arrow_reader(batch_rows)
             try:
-                moments, n_units = _fold(reader, columns)
+                moments, n_units = _fold(reader, columns, visit)
             except _Unsorted as exc:
                 raise NotBalanced(str(exc)) from None
             order = "sorted by DuckDB"
@@ -97,7 +99,7 @@ class _Unsorted(NotBalanced):
     pass
 
 
-def _fold(batches, columns):
+def _fold(batches, columns, visit=None):
     """Fold (unit, time)-ordered batches into moments; raise _Unsorted if not a balanced block layout.
 
     The periods are those of the first unit; every other unit must have exactly these.
@@ -129,6 +131,8 @@ def _fold(batches, columns):
         last_unit = _check_block(unit_col, time_col, cohort_col, y_col, periods, last_unit)
         block_cohort = cohort_values(cohort_col[::n_periods])
         y = np.asarray(y_col, dtype=float).reshape(-1, n_periods)
+        if visit is not None:
+            visit(y, block_cohort)
         values, codes = np.unique(block_cohort, return_inverse=True)
         part = MomentAccumulator(len(values), n_periods)
         part.add(y, codes)
