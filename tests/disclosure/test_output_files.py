@@ -6,7 +6,7 @@ report.pdf (text via pypdf), results.json, manifest.json, disclosure_log.json, p
 executed notebook.ipynb (all its outputs). The checks:
 
 - no results row with n < 10 unless it is withheld with n null;
-- every share (results rows and published cells) passes numerator and complement (n*p and n*(1-p) >= 10);
+- every share row passes numerator and complement (n*p and n*(1-p) >= 10); every published cell has 10+ units;
 - no log (disclosure_log.json, the manifest's copy, published.json, notebook prints) gives the n of a
   withheld cell: a log record's n is "<10" or null;
 - cells computed here from the raw dataset tables that rest on fewer than 10 persons (bijstand shares
@@ -223,14 +223,15 @@ def test_results_rows_rest_on_ten_or_more_or_are_withheld_with_n_null(runs, key)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("key", plan_keys())
-def test_published_cells_and_shares_pass_the_rules(runs, key):
+def test_published_cells_rest_on_ten_or_more(runs, key):
+    """published.json (for the output checker): every published cell's units reach the minimum. (Its n of
+    a share over events is the distinct persons, so n*p there is not the numerator: the share rule is
+    checked on the results rows above.)"""
     _, run_dir = _run(runs, key)
     published = json.loads((run_dir / "published.json").read_text())
+    assert set(published) >= {"study", "dataset", "population", "policy", "cells"}
     for cell in published["cells"]:
-        if cell["n"] is not None:
-            assert cell["n"] >= MIN_UNITS, cell
-        if cell["kind"] == "share" and cell["n"] is not None and cell["value"] is not None:
-            assert passes_share_rule(cell["n"], cell["value"]), cell
+        assert cell["n"] is None or cell["n"] >= MIN_UNITS, cell
 
 
 @pytest.mark.slow
