@@ -234,25 +234,22 @@ def effects(ctx: StudyContext) -> dict:
 
 
 def _event_figure(ctx: StudyContext, out: dict) -> None:
-    """Event-study panels (two outcomes per figure), each term checked on its units: a term resting on
+    """An event-study figure per outcome (own scale), each term checked on its units: a term resting on
     too few persons, or dominated by one or two, is an x where it would be."""
     from analysis.report import figures
     from analysis.report.disclosure import checked_result
     from analysis.report.labels import t, t_plain
 
-    chunks = [[o for o in out if o == "antidepressants"], [o for o in out if o != "antidepressants"]]
-    for chunk in [c for c in chunks if c]:
-        panels = []
-        for outcome in chunk:
-            dyn = out[outcome][2]
-            terms = [term for term in dyn.estimates.index if term != "ATT"]
-            tb = checked_result(dyn, policy=ctx.report.policy, log=ctx.report.log, terms=terms,
-                                name=f"event_study {outcome}")
-            panels.append({t_plain(f"exit_health.outcome.{outcome}", ctx.lang): tb})
-        fig = figures.event_study(panels, ylabel="", xlabel=t_plain("exit_health.years_since", ctx.lang),
-                                  name=f"event_study {', '.join(chunk)}", reference=-1,
-                                  percent=chunk == ["antidepressants"], lang=ctx.lang)
-        ctx.report.figure(fig, caption=t("exit_health.event_caption", ctx.lang))
+    for outcome in out:
+        dyn = out[outcome][2]
+        terms = [term for term in dyn.estimates.index if term != "ATT"]
+        tb = checked_result(dyn, policy=ctx.report.policy, log=ctx.report.log, terms=terms,
+                            name=f"event_study {outcome}")
+        fig = figures.event_study([{t_plain(f"exit_health.outcome.{outcome}", ctx.lang): tb}], ylabel="",
+                                  xlabel=t_plain("exit_health.years_since", ctx.lang), name=f"event_study {outcome}",
+                                  reference=-1, percent=outcome == "antidepressants", lang=ctx.lang)
+        ctx.report.figure(fig, caption=f"{t('exit_health.event_caption', ctx.lang)}: "
+                                       f"{t(f'exit_health.outcome.{outcome}', ctx.lang)}", width="70%")
 
 
 def _att_table(ctx: StudyContext, out: dict) -> None:
