@@ -650,8 +650,15 @@ def _health_savings(ctx: StudyContext) -> float:
     results = json.loads(path.read_text(encoding="utf-8"))
     if results["dataset"]["sha256"] != ctx.dataset.content_hash:
         raise StudyError("The latest exit_health run used another dataset; rerun exit_health on this one.")
+    theirs = results["parameters"].get("municipality", "all")
+    if theirs != ctx.parameters["municipality"]:
+        raise StudyError(f"The latest exit_health run is for municipality={theirs!r}, this run for "
+                         f"{ctx.parameters['municipality']!r}; rerun exit_health with the same municipality.")
     row = next(e for e in results["estimates"] if e["name"] == "health_savings_per_exit_eur")
-    return float(row["estimate"] or 0.0)
+    if row["estimate"] is None:
+        raise StudyError("The latest exit_health run withheld health_savings_per_exit_eur (too few persons, or "
+                         "one or two dominate it); run intervention with include_health_savings=False.")
+    return float(row["estimate"])
 
 
 def summary(ctx: StudyContext) -> None:
