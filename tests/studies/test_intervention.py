@@ -50,3 +50,33 @@ def test_risk_set_excludes_immortal_time_by_construction():
     assert set(at5.index) == {"A", "B"} and at5.loc["A", "treated"] == 1 and at5.loc["B", "treated"] == 0
     at9 = frame[frame["month"] == 9].set_index("person_id")
     assert set(at9.index) == {"B"} or at9.empty  # no one else at duration 9 who has not started: dropped
+
+
+def _latest_exit_health(root, *, sha: str, municipality: str, savings):
+    run = root / "reports" / "exit_health" / "latest"
+    run.mkdir(parents=True)
+    (run / "results.json").write_text(json.dumps({
+        "dataset": {"sha256": sha}, "parameters": {"municipality": municipality},
+        "estimates": [{"name": "health_savings_per_exit_eur", "estimate": savings, "n": None if savings is None
+                       else 50, "suppressed": savings is None}]}))
+
+
+@pytest.mark.parametrize("municipality, savings, message", [
+    ("GM0363", 120.0, r"exit_health run is for municipality='GM0363'"),
+    ("all", None, r"withheld health_savings_per_exit_eur"),
+])
+def test_health_savings_only_from_a_published_run_of_the_same_population(tmp_path, monkeypatch, municipality,
+                                                                          savings, message):
+    """A withheld saving is never read as 0, and another population's saving is never borrowed."""
+    from types import SimpleNamespace
+
+    from analysis.studies.intervention import _health_savings
+
+    monkeypatch.setenv("RENDEERT_HOME", str(tmp_path))
+    _latest_exit_health(tmp_path, sha="abc", municipality=municipality, savings=savings)
+    ctx = SimpleNamespace(dataset=SimpleNamespace(content_hash="abc"), parameters={"municipality": "all"})
+    with pytest.raises(StudyError, match=message):
+        _health_savings(ctx)
+    if savings is not None:  # the same population reads the published value
+        ctx.parameters["municipality"] = municipality
+        assert _health_savings(ctx) == savings

@@ -20,6 +20,7 @@ covariates: list = []  # optional covariates for the doubly robust estimator: fe
 event_window: list = [-4, 4]  # years before and after the exit shown
 horizon_years: int = 5  # years over which health savings are summed
 discount_rate: float = 0.03  # yearly discount rate for the health returns
+municipality: str = "all"  # 'all' or one municipality code (GM + 4 digits): recipients living there
 lang: str = "nl"  # report language [nl|en]
 seed: int = 0  # seed of the multiplier bootstrap
 output_dir: str = ""  # set by the runner: where results.json and figures go
@@ -30,7 +31,8 @@ from analysis.studies import exit_health
 
 study = exit_health.setup(dataset=dataset, outcomes=outcomes, exit_window_days=exit_window_days, control=control,
                           covariates=covariates, event_window=event_window, horizon_years=horizon_years,
-                          discount_rate=discount_rate, lang=lang, seed=seed, output_dir=output_dir)
+                          discount_rate=discount_rate, municipality=municipality, lang=lang, seed=seed,
+                          output_dir=output_dir)
 """),
 ("markdown", "The person-year panel of recipients, with exit-to-work and placebo exit years."),
 ("code", "frame = exit_health.panel(study)"),

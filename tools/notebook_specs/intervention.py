@@ -20,6 +20,7 @@ discount_rate: float = 0.03  # yearly discount rate for the returns
 include_health_savings: bool = False  # add health-care savings per exit to work (needs an exit_health run)
 by: str = "none"  # effects per subgroup [none|sex|municipality]
 max_controls: int = 20  # comparison persons drawn per participant from the risk set
+municipality: str = "all"  # 'all' or one municipality code (GM + 4 digits): recipients living there
 lang: str = "nl"  # report language [nl|en]
 seed: int = 0  # seed for cross-fitting, control draws and the uncertainty draws
 output_dir: str = ""  # set by the runner: where results.json and figures go
@@ -30,7 +31,7 @@ from analysis.studies import intervention as programme_study
 study = programme_study.setup(dataset=dataset, intervention=intervention, outcome_months=outcome_months,
                            monthly_benefit_eur=monthly_benefit_eur, discount_rate=discount_rate,
                            include_health_savings=include_health_savings, by=by, max_controls=max_controls,
-                           lang=lang, seed=seed, output_dir=output_dir)
+                           municipality=municipality, lang=lang, seed=seed, output_dir=output_dir)
 """),
 ("markdown", "Risk sets: participants and people in bijstand at the same month and duration who did not start."),
 ("code", "frame = programme_study.risk_sets(study)"),

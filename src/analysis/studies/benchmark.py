@@ -16,6 +16,13 @@ from a binomial closed form. Indicators whose definitions differ between
 years (work after re-integration is not published for 2017) are compared only
 where they exist, and a municipality whose code does not continue (a merger)
 is flagged where its series breaks.
+
+Disclosure. The figures are CBS's own publications (StatLine), already under
+CBS's disclosure control (counts rounded to tens, "." where CBS withholds); the
+study republishes them and adds only rankings and medians over municipalities.
+Where CBS published nothing for the municipality, age class and year (a small
+municipality's pension-age class has no recipients), the indicators are withheld
+with a sentence saying so, never estimated or shown as 0.
 """
 
 from __future__ import annotations
@@ -103,6 +110,18 @@ def setup(*, statline_dir: str = "", municipality: str = "GM0363", year: int = 2
     return ctx
 
 
+#: The StatLine tables the benchmark republishes (public, under CBS's own disclosure control).
+STATLINE_SOURCE = "CBS StatLine 83450NED, 83747NED, 84066NED"
+
+
+def _public_figure(fig, frame: pd.DataFrame, *, name: str, source: str = STATLINE_SOURCE):
+    """A figure drawn only from public StatLine figures, wrapped as checked (with the table it shows)."""
+    from analysis.report.checked import checked_figure
+    from analysis.report.disclosure import public_table
+
+    return checked_figure(fig, name=name, tables=[public_table(frame, name=name, source=source)])
+
+
 def _year_frame(ctx: StudyContext) -> pd.DataFrame:
     gm = ctx.frames["gm"]  # type: ignore[attr-defined]
     year = ctx.parameters["year"]
@@ -152,11 +171,17 @@ def indicators(ctx: StudyContext) -> pd.DataFrame:
         if result_name:
             ctx.add_estimates([{"name": result_name, "estimate": value, "se": None, "ci_low": None,
                                 "ci_high": None, "n": int(me["recipients"]), "unit": unit, "suppressed": False}])
+    known = pd.notna(me.get("density"))
     ctx.add_estimates([{"name": "percentile_bijstand_density",
-                        "estimate": _percentile(frame["density"], float(me["density"])), "se": None,
-                        "ci_low": None, "ci_high": None, "n": int(frame["density"].notna().sum()),
-                        "unit": "share", "suppressed": False}])
-    table = pd.DataFrame(rows)
+                        "estimate": _percentile(frame["density"], float(me["density"])) if known else None,
+                        "se": None, "ci_low": None, "ci_high": None,
+                        "n": int(frame["density"].notna().sum()) if known else None,
+                        "unit": "share", "suppressed": not known}])
+    table = pd.DataFrame(rows, columns=["indicator", "value", "median_all", "median_peers", "percentile", "unit"])
+    if table.empty:
+        ctx.report.markdown(t("benchmark.no_figures", ctx.lang, code=me.name, year=ctx.parameters["year"],
+                              age=t(f"benchmark.age.{ctx.parameters['age_class']}", ctx.lang)))
+        return table
     shown = pd.DataFrame({
         t("benchmark.indicator", ctx.lang): table["indicator"],
         t("benchmark.this_municipality", ctx.lang): [_fmt(v, u, ctx.lang) for v, u in zip(table["value"], table["unit"])],
@@ -165,6 +190,9 @@ def indicators(ctx: StudyContext) -> pd.DataFrame:
         t("benchmark.percentile", ctx.lang): [_fmt(v, "share", ctx.lang) for v in table["percentile"]],
     })
     lo, hi = SIZE_CLASSES[int(me["size_class"])]
+    from analysis.report.disclosure import public_table
+
+    shown = public_table(shown, name="indicators", source=STATLINE_SOURCE)
     ctx.report.table(shown, caption=t("benchmark.indicators_caption", ctx.lang, code=me.name,
                                       year=ctx.parameters["year"], peers=len(peers),
                                       size=_size_label(lo, hi, ctx.lang)))
@@ -200,6 +228,12 @@ def funnels(ctx: StudyContext) -> None:
     for ax, (key, (num, den)) in zip(axes.ravel(), FUNNELS.items()):
         data = frame[[num, den, "region"]].dropna()
         data = data[data[den] > 0]
+        ax.set_title(t(f"benchmark.funnel.{key}", ctx.lang), fontsize=10)
+        if data.empty or not 0 < data[num].sum() < data[den].sum():  # nothing published for this age class
+            ax.text(0.5, 0.5, t("benchmark.no_data", ctx.lang), ha="center", va="center", transform=ax.transAxes)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
         rate = data[num] / data[den]
         p0 = data[num].sum() / data[den].sum()
         grid = np.geomspace(data[den].min(), data[den].max(), 200)
@@ -214,12 +248,13 @@ def funnels(ctx: StudyContext) -> None:
         ax.scatter(data.loc[mine, den], rate[mine], s=50, color="#d55e00", zorder=3, label=code)
         ax.set_xscale("log")
         ax.set_xlabel(t(f"benchmark.den.{den}", ctx.lang))
-        ax.set_title(t(f"benchmark.funnel.{key}", ctx.lang), fontsize=10)
         ax.yaxis.set_major_formatter(plt.FuncFormatter(
             lambda v, _: f"{100 * v:.1f}%".replace(".", "," if ctx.lang == "nl" else ".")))
     axes[0, 0].legend(fontsize=7, loc="upper right")
     fig.tight_layout()
-    ctx.report.figure(fig, caption=t("benchmark.funnel_caption", ctx.lang, year=ctx.parameters["year"]))
+    ctx.report.figure(_public_figure(fig, frame[["region", *sorted({c for pair in FUNNELS.values() for c in pair})]],
+                                     name="funnels"),
+                      caption=t("benchmark.funnel_caption", ctx.lang, year=ctx.parameters["year"]))
 
 
 def trend(ctx: StudyContext) -> pd.DataFrame:
@@ -244,6 +279,9 @@ def trend(ctx: StudyContext) -> pd.DataFrame:
     all_years = set(gm["year"])
     if years != all_years or code in set(changes["code"]):
         note = t("benchmark.series_break", ctx.lang, code=code)
+    from analysis.report.disclosure import public_table
+
+    shown = public_table(shown, name="trend", source=STATLINE_SOURCE, keys=[t("year", ctx.lang)])
     ctx.report.table(shown, caption=t("benchmark.trend_caption", ctx.lang, code=code), note=note,
                      number_formats={t("benchmark.ind.density", ctx.lang): "num1"})
     n_merged = int((changes["status"] == "discontinued").sum())
@@ -267,7 +305,9 @@ def national_series(ctx: StudyContext) -> None:
     ax.text(pd.Timestamp("2015-03-01"), ax.get_ylim()[0], t("benchmark.participatiewet", ctx.lang),
             fontsize=8, va="bottom")
     fig.tight_layout()
-    ctx.report.figure(fig, caption=t("benchmark.national_caption", ctx.lang,
+    ctx.report.figure(_public_figure(fig, series[["month", "TotaalBijstandsuitkeringen"]].assign(
+                          month=series["month"].astype(str)), name="national_series", source="37789ksz"),
+                      caption=t("benchmark.national_caption", ctx.lang,
                                      last=series["month"].iloc[-1].strftime("%Y-%m")))
 
 
@@ -278,6 +318,9 @@ def summary(ctx: StudyContext) -> None:
     frame = _year_frame(ctx)
     me = frame.set_index("region").loc[ctx.parameters["municipality"]]
     peers = frame[frame["size_class"] == me["size_class"]]
+    if ctx.estimate("bijstand_density")["estimate"] is None:
+        ctx.report.markdown(t("benchmark.summary_withheld", ctx.lang, code=me.name, year=ctx.parameters["year"]))
+        return
     share_below_peers = float((peers["density"] < me["density"]).mean())
     ctx.report.markdown(t(
         "benchmark.summary", ctx.lang, code=me.name, year=ctx.parameters["year"],

@@ -6,14 +6,25 @@ Frames from the processed store; estimators from ``analysis.estimators``.
   ``exit_window_days`` of its end (``bijstand_exits.days_to_employment``). A person's
   treatment year is the calendar year of the first such exit in the window.
   Placebo: the first exit for other reasons.
-- Population: persons with bijstand at some time in the window; comparison: recipients
-  who have not (yet) left for work (``control``).
+- Population: persons with bijstand at some time in the window (of one municipality when
+  ``municipality`` names one); comparison: recipients who have not (yet) left for work
+  (``control``).
 - Outcomes (person-year): antidepressant use, health-care costs (total, mental, GP).
 - Design: Callaway & Sant'Anna by exit year, simple ATT and event time -4..4 with
   uniform bands and the pre-trend test; heterogeneity by sex and age group; the placebo.
 - Health returns: the discounted sum of the yearly cost effects over ``horizon_years``
-  (the effect of the last estimated year carried forward), with its standard error
+  (the effect of the last published year carried forward), with its standard error
   from the influence functions.
+
+Disclosure control. Every published effect carries the treated units it rests on
+(``n``: the persons of the exit cohorts whose cells enter the term), the comparison
+units and its dominance: the share of the two largest persons' terms in the
+estimate (``ATT = sum_i lambda_i dy_i``, as ``att_gt`` and ``event_study`` compute
+it; not centred influence functions, which hide one extreme person). The policy withholds a term resting on fewer than 10 persons, or dominated
+by one or two persons' costs. A population too small to estimate anything gets
+every effect withheld and a sentence in the report saying so; it never crashes.
+The health returns combine only the yearly effects that are themselves published
+(otherwise the withheld year would follow from the returns by subtraction).
 """
 
 from __future__ import annotations
@@ -23,19 +34,21 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from analysis.errors import ParameterError, PreTrendWarning, StudyError, check_choice
+from analysis.errors import ParameterError, PreTrendWarning, check_choice
 from analysis.studies.base import StudyContext, setup_study
 
 OUTCOMES = ("antidepressants", "healthcare_costs_eur", "mental_healthcare_costs_eur", "gp_costs_eur")
 DYNAMIC = ("antidepressants", "healthcare_costs_eur")
 CONTROLS = ("not_yet_treated", "never_treated")
 AGE_GROUPS = [(18, 34), (35, 49), (50, 66)]
+#: Event times published as ``att_<outcome>_e<k>``.
+PUBLISHED_E = range(4)
 
 
 def setup(*, dataset: str, outcomes: list | None = None, exit_window_days: int = 31,
           control: str = "not_yet_treated", covariates: list | None = None, event_window: list | None = None,
-          horizon_years: int = 5, discount_rate: float = 0.03, lang: str = "nl", seed: int = 0,
-          pre_trend_alpha: float = 0.05, output_dir: str = "") -> StudyContext:
+          horizon_years: int = 5, discount_rate: float = 0.03, municipality: str = "all", lang: str = "nl",
+          seed: int = 0, pre_trend_alpha: float = 0.05, output_dir: str = "") -> StudyContext:
     outcomes = list(outcomes or OUTCOMES)
     for o in outcomes:
         check_choice("outcome", o, OUTCOMES)
@@ -50,19 +63,51 @@ def setup(*, dataset: str, outcomes: list | None = None, exit_window_days: int =
     covariates = list(covariates or [])
     for c in covariates:
         check_choice("covariate", c, ("female", "age"))
-    return setup_study("exit_health", dataset=dataset, lang=lang, output_dir=output_dir, title_key="exit_health.title",
-                       parameters={"outcomes": outcomes, "exit_window_days": exit_window_days, "control": control,
-                                   "covariates": covariates, "event_window": event_window,
-                                   "horizon_years": horizon_years, "discount_rate": discount_rate, "seed": seed,
-                                   "pre_trend_alpha": pre_trend_alpha})
+    ctx = setup_study("exit_health", dataset=dataset, lang=lang, output_dir=output_dir, title_key="exit_health.title",
+                      parameters={"outcomes": outcomes, "exit_window_days": exit_window_days, "control": control,
+                                  "covariates": covariates, "event_window": event_window,
+                                  "horizon_years": horizon_years, "discount_rate": discount_rate,
+                                  "municipality": municipality, "seed": seed, "pre_trend_alpha": pre_trend_alpha})
+    return ctx
+
+
+def _estimate_names(ctx: StudyContext) -> list[str]:
+    """Every results.json name this study writes for its parameters (also when it withholds them all)."""
+    names = []
+    for o in ctx.parameters["outcomes"]:
+        names.append(f"att_{o}")
+        if o in DYNAMIC:
+            names += [f"att_{o}_e{k}" for k in PUBLISHED_E]
+        names.append(f"pretrend_p_{o}")
+    if "healthcare_costs_eur" in ctx.parameters["outcomes"]:
+        names.append("health_savings_per_exit_eur")
+    return names
+
+
+def _unit_of(name: str) -> str:
+    if name.startswith("pretrend_p_"):
+        return "p-value"
+    if name == "health_savings_per_exit_eur":
+        return "EUR per exit to work (present value)"
+    return "probability difference" if name.startswith("att_antidepressants") else "EUR per person-year"
+
+
+def _withheld(name: str, n: int, n_control: int | None = None) -> dict:
+    """A row not estimated because ``n`` treated or ``n_control`` comparison units are too few: the policy
+    withholds it (and logs why) like any other row."""
+    return {"name": name, "estimate": None, "se": None, "ci_low": None, "ci_high": None, "n": int(n),
+            "unit": _unit_of(name), "suppressed": False, "_n_control": None if n_control is None else int(n_control)}
 
 
 def panel(ctx: StudyContext) -> pd.DataFrame:
     """Person-year panel of recipients with the exit-to-work year and the placebo exit year."""
-    w = ctx.parameters["exit_window_days"]
+    w = int(ctx.parameters["exit_window_days"])
+    code = ctx.parameters["municipality"]
+    where = "TRUE" if code == "all" else f"p.municipality_code = '{code}'"  # validated against the data's codes
     con = ctx.store.connect()
     frame = con.execute(f"""
-        WITH recipients AS (SELECT DISTINCT person_id FROM person_year WHERE bijstand_months > 0),
+        WITH recipients AS (SELECT DISTINCT y.person_id FROM person_year y JOIN persons p USING (person_id)
+                            WHERE y.bijstand_months > 0 AND {where}),
         work AS (SELECT person_id, min(year(end_date)) AS g FROM bijstand_exits
                  WHERE days_to_employment IS NOT NULL AND days_to_employment <= {w} GROUP BY person_id),
         other AS (SELECT person_id, min(year(end_date)) AS g FROM bijstand_exits
@@ -77,172 +122,292 @@ def panel(ctx: StudyContext) -> pd.DataFrame:
     frame = frame[complete].copy()
     frame["age_first"] = frame.groupby("person_id")["age"].transform("min")
     frame["antidepressants"] = frame["antidepressants"].astype(float)
-    if frame.empty or (frame["g_work"] > 0).sum() == 0:
-        raise StudyError("No exits from bijstand to work in this dataset: nothing to estimate.")
-    ctx.frames = {"panel": frame, "dropped_incomplete": int(dropped)}  # type: ignore[attr-defined]
+    n_treated, n_control = _design_units(ctx, frame, "g_work")
+    ctx.frames = {"panel": frame, "dropped_incomplete": int(dropped),  # type: ignore[attr-defined]
+                  "estimable": min(n_treated, n_control) >= ctx.report.policy.min_units,
+                  "design_units": (n_treated, n_control)}
     return frame
 
 
+def _design_units(ctx: StudyContext, frame: pd.DataFrame, cohort: str) -> tuple[int, int]:
+    """Treated persons with a year before their exit inside the window, and possible comparison persons."""
+    if frame.empty:
+        return 0, 0
+    first, last = frame["year"].min(), frame["year"].max()
+    g = frame.groupby("person_id")[cohort].first()
+    treated = g[(g > first) & (g <= last)]
+    never = int(((g == 0) | (g > last)).sum())
+    if ctx.parameters["control"] == "never_treated" or treated.empty:
+        return len(treated), never
+    return len(treated), never + int((treated > treated.min()).sum())
+
+
 def _att(ctx: StudyContext, frame: pd.DataFrame, outcome: str, cohort: str):
+    """Callaway & Sant'Anna on ``frame``; None when the covariate model cannot be fitted (a singular
+    propensity or outcome model: a small exit cohort in which a covariate does not vary)."""
     from analysis.estimators import att_gt
 
     covs = ctx.parameters["covariates"]
-    return att_gt(frame, outcome=outcome, unit="person_id", time="year", cohort=cohort,
-                  control=ctx.parameters["control"], covariates=covs, method="dr", seed=ctx.parameters["seed"])
+    try:
+        return att_gt(frame, outcome=outcome, unit="person_id", time="year", cohort=cohort,
+                      control=ctx.parameters["control"], covariates=covs, method="dr", seed=ctx.parameters["seed"])
+    except np.linalg.LinAlgError:
+        if not covs:
+            raise
+        return None
+
+
+def _rows(result, terms_names: dict, unit: str) -> list[dict]:
+    """results.json rows for ``terms_names`` (term -> name), with the units they rest on."""
+    terms = [t for t in terms_names if t in result.estimates.index]
+    return result.to_estimates(unit=unit, terms=terms, names=terms_names)
+
+
+def _checked_rows(ctx: StudyContext, rows: list[dict], obj: str) -> dict[str, dict]:
+    """Rows shown in a table but not written to results.json, checked by the same policy (logged
+    under ``obj``); returned by name."""
+    from analysis.report.disclosure import apply_to_estimates
+
+    checked = apply_to_estimates(rows, policy=ctx.report.policy, log=ctx.report.log, obj=obj)
+    return {r["name"]: c for r, c in zip(rows, checked)}
+
+
+def _rows_table(ctx: StudyContext, rows: list[dict], *, name: str, key: str):
+    """A checked display table (key ``key``; estimate, ci_low, ci_high, n) from results rows."""
+    from analysis.report.disclosure import checked_estimates
+
+    return checked_estimates(rows, policy=ctx.report.policy, log=ctx.report.log, name=name).rename({"name": key})
 
 
 def effects(ctx: StudyContext) -> dict:
     """Simple and dynamic ATT per outcome, the pre-trend tests, and the event-study figure."""
-    import matplotlib.pyplot as plt
-
-    from analysis.report.figures import event_study_plot
     from analysis.report.labels import t
 
     frame = ctx.frames["panel"]  # type: ignore[attr-defined]
     lo, hi = ctx.parameters["event_window"]
     out = {}
+    if not ctx.frames["estimable"]:  # type: ignore[attr-defined]
+        n_t, n_c = ctx.frames["design_units"]  # type: ignore[attr-defined]
+        ctx.add_estimates([_withheld(name, n_t, n_c) for name in _estimate_names(ctx)])
+        ctx.report.markdown(t("exit_health.too_few", ctx.lang, min_units=ctx.report.policy.min_units))
+        ctx.frames["effects"] = out  # type: ignore[attr-defined]
+        ctx.frames["rejected"] = []  # type: ignore[attr-defined]
+        return out
     for outcome in ctx.parameters["outcomes"]:
         gt = _att(ctx, frame, outcome, "g_work")
+        if gt is None:
+            n_t, n_c = ctx.frames["design_units"]  # type: ignore[attr-defined]
+            own = {f"att_{outcome}", f"pretrend_p_{outcome}"} | {f"att_{outcome}_e{k}" for k in PUBLISHED_E}
+            if outcome == "healthcare_costs_eur":
+                own.add("health_savings_per_exit_eur")
+            names = [n for n in _estimate_names(ctx) if n in own]
+            ctx.add_estimates([{**_withheld(name, n_t, n_c), "estimate": None} for name in names])
+            ctx.report.markdown(t("exit_health.not_estimable", ctx.lang,
+                                  outcome=t(f"exit_health.outcome.{outcome}", ctx.lang)))
+            continue
         simple = gt.aggregate("simple")
         dyn = gt.aggregate("dynamic", min_e=lo, max_e=hi)
         pre = gt.pretrend_test()
-        out[outcome] = (gt, simple, dyn, pre)
-        n_treated = int(frame.loc[frame["g_work"] > 0, "person_id"].nunique())
-        unit = "probability difference" if outcome == "antidepressants" else "EUR per person-year"
-        ctx.add_estimates(simple.to_estimates(f"att_{outcome}", unit=unit))
-        ctx.estimates[-1]["n"] = n_treated
+        unit = _unit_of(f"att_{outcome}")
+        (att_row,) = ctx.add_estimates(_rows(simple, {"ATT": f"att_{outcome}"}, unit))
         if outcome in DYNAMIC:
-            rows = dyn.to_estimates(unit=unit, terms=[f"e={k}" for k in range(4) if f"e={k}" in dyn.estimates.index],
-                                    names={f"e={k}": f"att_{outcome}_e{k}" for k in range(4)})
-            for r in rows:
-                r["n"] = n_treated
-            ctx.add_estimates(rows)
-            ctx.add_estimates([{"name": f"pretrend_p_{outcome}", "estimate": pre["p_value"], "se": None,
-                                "ci_low": None, "ci_high": None, "n": n_treated, "unit": "p-value",
-                                "suppressed": False}])
-    rejected = [o for o, (_, _, _, pre) in out.items() if pre["p_value"] < ctx.parameters["pre_trend_alpha"]]
+            ctx.add_estimates(_rows(dyn, {f"e={k}": f"att_{outcome}_e{k}" for k in PUBLISHED_E}, unit))
+            missing = [f"att_{outcome}_e{k}" for k in PUBLISHED_E if f"e={k}" not in dyn.estimates.index]
+            ctx.add_estimates([_withheld(name, 0) for name in missing])
+        ctx.add_estimates([{"name": f"pretrend_p_{outcome}", "estimate": pre["p_value"], "se": None,
+                            "ci_low": None, "ci_high": None, "n": int(simple.estimates.loc["ATT", "n"]),
+                            "unit": "p-value", "suppressed": False}])
+        out[outcome] = (gt, simple, dyn, pre)
+    rejected = [o for o, (_, _, _, pre) in out.items() if pre["p_value"] < ctx.parameters["pre_trend_alpha"]
+                and not ctx.estimate(f"pretrend_p_{o}")["suppressed"]]
     ctx.frames["rejected"] = rejected  # type: ignore[attr-defined]
     if rejected:
         msg = t("exit_health.pretrend_rejects", ctx.lang,
                 outcomes=", ".join(t(f"exit_health.outcome.{o}", ctx.lang) for o in rejected))
         warnings.warn(msg, PreTrendWarning, stacklevel=2)
         ctx.report.warning(msg)
-    shown = [o for o in ctx.parameters["outcomes"]]
-    cols = 2
-    rows_n = int(np.ceil(len(shown) / cols))
-    fig, axes = plt.subplots(rows_n, cols, figsize=(9, 3.0 * rows_n), squeeze=False)
-    for ax, outcome in zip(axes.ravel(), shown):
-        dyn = out[outcome][2]
-        frame_e = dyn.estimates.drop(index="ATT", errors="ignore")
-        event_study_plot(frame_e, ylabel="", xlabel=t("exit_health.years_since", ctx.lang), reference=-1, ax=ax,
-                         percent=outcome == "antidepressants", lang=ctx.lang,
-                         title=t(f"exit_health.outcome.{outcome}", ctx.lang))
-    for ax in axes.ravel()[len(shown):]:
-        ax.set_visible(False)
-    fig.tight_layout()
-    ctx.report.figure(fig, caption=t("exit_health.event_caption", ctx.lang))
-    table = pd.DataFrame([{
-        t("exit_health.outcome", ctx.lang): t(f"exit_health.outcome.{o}", ctx.lang),
-        t("estimate", ctx.lang): s.estimates.loc["ATT", "estimate"],
-        t("std_error", ctx.lang): s.estimates.loc["ATT", "std_error"],
-        t("exit_health.pretrend_p", ctx.lang): pre["p_value"],
-        t("exit_health.treated", ctx.lang): int(frame.loc[frame["g_work"] > 0, "person_id"].nunique()),
-    } for o, (_, s, _, pre) in out.items()])
-    ctx.report.table(table, caption=t("exit_health.att_table_caption", ctx.lang), counts=t("exit_health.treated", ctx.lang),
-                     number_formats={t("estimate", ctx.lang): "num3", t("std_error", ctx.lang): "num3",
-                                     t("exit_health.pretrend_p", ctx.lang): "num3"})
+    if out:
+        _event_figure(ctx, out)
+        _att_table(ctx, out)
     ctx.frames["effects"] = out  # type: ignore[attr-defined]
     return out
 
 
-def fixed_effects_diagnostic(ctx: StudyContext) -> pd.DataFrame:
-    """TWFE and Sun-Abraham event studies beside Callaway & Sant'Anna (a diagnostic: TWFE can be biased
-    under heterogeneous effects by exit year; the three agreeing is reassuring)."""
-    from analysis.estimators import event_study
+def _event_figure(ctx: StudyContext, out: dict) -> None:
+    """An event-study figure per outcome (own scale), each term checked on its units: a term resting on
+    too few persons, or dominated by one or two, is an x where it would be."""
+    from analysis.report import figures
+    from analysis.report.disclosure import checked_result
+    from analysis.report.labels import t, t_plain
+
+    for outcome in out:
+        dyn = out[outcome][2]
+        terms = [term for term in dyn.estimates.index if term != "ATT"]
+        tb = checked_result(dyn, policy=ctx.report.policy, log=ctx.report.log, terms=terms,
+                            name=f"event_study {outcome}")
+        fig = figures.event_study([{t_plain(f"exit_health.outcome.{outcome}", ctx.lang): tb}], ylabel="",
+                                  xlabel=t_plain("exit_health.years_since", ctx.lang), name=f"event_study {outcome}",
+                                  reference=-1, percent=outcome == "antidepressants", lang=ctx.lang)
+        ctx.report.figure(fig, caption=f"{t('exit_health.event_caption', ctx.lang)}: "
+                                       f"{t(f'exit_health.outcome.{outcome}', ctx.lang)}", width="70%")
+
+
+def _att_table(ctx: StudyContext, out: dict) -> None:
+    from analysis.report.disclosure import combine
     from analysis.report.labels import t
 
+    key = t("exit_health.outcome", ctx.lang)
+    label = {f"att_{o}": t(f"exit_health.outcome.{o}", ctx.lang) for o in out}
+    label.update({f"pretrend_p_{o}": t(f"exit_health.outcome.{o}", ctx.lang) for o in out})
+    att = _rows_table(ctx, [ctx.estimate(f"att_{o}") for o in out], name="att", key=key).relabel(key, label)
+    pre = _rows_table(ctx, [ctx.estimate(f"pretrend_p_{o}") for o in out], name="pretrend",
+                      key=key).relabel(key, label)
+    cols = [(t("estimate", ctx.lang), att, "estimate"), (t("ci_low", ctx.lang), att, "ci_low"),
+            (t("ci_high", ctx.lang), att, "ci_high"), (t("exit_health.pretrend_p", ctx.lang), pre, "estimate"),
+            (t("exit_health.treated", ctx.lang), att, "n")]
+    table = combine(cols, on=[key], name="att_table")
+    ctx.report.table(table, caption=t("exit_health.att_table_caption", ctx.lang),
+                     number_formats={c[0]: "num3" for c in cols[:4]} | {cols[4][0]: "int"})
+
+
+def fixed_effects_diagnostic(ctx: StudyContext):
+    """TWFE and Sun-Abraham event studies beside Callaway & Sant'Anna (a diagnostic: TWFE can be biased
+    under heterogeneous effects by exit year; the three agreeing is reassuring). Each cell is checked on
+    the treated units, comparison units and dominance of its own term."""
+    from analysis.estimators import event_study
+    from analysis.report.checked import checked_result, combine, concat
+    from analysis.report.labels import t
+
+    if not ctx.frames["effects"]:  # type: ignore[attr-defined]
+        return None
     frame = ctx.frames["panel"]  # type: ignore[attr-defined]
     frame = frame[frame["g_work"] != frame["year"].min()]  # no pre-period: dropped, as Callaway & Sant'Anna do
     lo, hi = ctx.parameters["event_window"]
-    rows = []
-    for outcome in [o for o in DYNAMIC if o in ctx.parameters["outcomes"]]:
-        cs = ctx.frames["effects"][outcome][2].estimates  # type: ignore[attr-defined]
-        fe = {est: event_study(frame, outcome=outcome, unit="person_id", time="year", cohort="g_work",
-                               window=(lo, hi), reference=-1, estimator=est).estimates
-              for est in ("twfe", "sun_abraham")}
-        for k in range(0, 4):
-            term = f"e={k}"
-            rows.append({t("exit_health.outcome", ctx.lang): t(f"exit_health.outcome.{outcome}", ctx.lang),
-                         t("exit_health.event_year", ctx.lang): k,
-                         "Callaway-Sant'Anna": cs.loc[term, "estimate"] if term in cs.index else np.nan,
-                         "TWFE": fe["twfe"].loc[term, "estimate"] if term in fe["twfe"].index else np.nan,
-                         "Sun-Abraham": fe["sun_abraham"].loc[term, "estimate"] if term in fe["sun_abraham"].index
-                         else np.nan})
-    table = pd.DataFrame(rows)
+    year = t("exit_health.event_year", ctx.lang)
+    tables = []
+    for outcome in [o for o in DYNAMIC if o in ctx.frames["effects"]]:  # type: ignore[attr-defined]
+        results = {"Callaway-Sant'Anna": ctx.frames["effects"][outcome][2]}  # type: ignore[attr-defined]
+        for label, est in (("TWFE", "twfe"), ("Sun-Abraham", "sun_abraham")):
+            results[label] = event_study(frame, outcome=outcome, unit="person_id", time="year", cohort="g_work",
+                                         window=(lo, hi), reference=-1, estimator=est)
+        parts = []
+        for label, res in results.items():
+            terms = [f"e={k}" for k in PUBLISHED_E if f"e={k}" in res.estimates.index]
+            tb = checked_result(res, policy=ctx.report.policy, log=ctx.report.log, terms=terms,
+                                name=f"fixed_effects_diagnostic {outcome} {label}")
+            parts.append((label, tb.relabel("term", lambda s: int(float(s[2:]))).rename({"term": year}), "estimate"))
+        tables.append(combine(parts, on=[year], name=f"fixed_effects_diagnostic {outcome}")
+                      .with_key(t("exit_health.outcome", ctx.lang), t(f"exit_health.outcome.{outcome}", ctx.lang)))
+    table = concat(tables, name="fixed_effects_diagnostic")
     ctx.report.table(table, caption=t("exit_health.fe_caption", ctx.lang),
-                     number_formats={"Callaway-Sant'Anna": "num3", "TWFE": "num3", "Sun-Abraham": "num3",
-                                     t("exit_health.event_year", ctx.lang): "int"})
+                     number_formats={"Callaway-Sant'Anna": "num3", "TWFE": "num3", "Sun-Abraham": "num3"})
     return table
 
 
-def placebo_and_heterogeneity(ctx: StudyContext) -> pd.DataFrame:
-    """The placebo (exit for other reasons) beside the main effect, and effects by sex and age group."""
+def placebo_and_heterogeneity(ctx: StudyContext):
+    """The placebo (exit for other reasons) beside the main effect, and effects by sex and age group.
+
+    A group with too few leavers or comparison persons is withheld, never estimated. The table shows
+    the groups' counts only when no group is withheld: with the main count they would give a withheld
+    group's count by subtraction.
+    """
+    from analysis.report.checked import concat
     from analysis.report.labels import t
 
+    if not ctx.frames["effects"]:  # type: ignore[attr-defined]
+        return None
     frame = ctx.frames["panel"]  # type: ignore[attr-defined]
-    rows = []
-    for outcome in [o for o in DYNAMIC if o in ctx.parameters["outcomes"]]:
-        def simple_of(sub, cohort):
-            treated = sub.loc[sub[cohort] > 0, "person_id"].nunique()
-            if treated < ctx.report.policy.min_units:
-                return np.nan, np.nan, treated
-            s = _att(ctx, sub, outcome, cohort).aggregate("simple").estimates.loc["ATT"]
-            return s["estimate"], s["std_error"], treated
-
+    group_col = t("intake.group", ctx.lang)
+    tables = []
+    for outcome in [o for o in DYNAMIC if o in ctx.frames["effects"]]:  # type: ignore[attr-defined]
         groups = [(t("exit_health.main", ctx.lang), frame, "g_work"),
                   (t("exit_health.placebo", ctx.lang), frame, "g_other"),
                   (t("women", ctx.lang), frame[frame["female"] == 1], "g_work"),
                   (t("men", ctx.lang), frame[frame["female"] == 0], "g_work")]
         for lo, hi in AGE_GROUPS:
             groups.append((f"{lo}-{hi}", frame[frame["age_first"].between(lo, hi)], "g_work"))
+        rows = []
         for label, sub, cohort in groups:
-            est, se, n = simple_of(sub, cohort)
-            rows.append({t("exit_health.outcome", ctx.lang): t(f"exit_health.outcome.{outcome}", ctx.lang),
-                         t("intake.group", ctx.lang): label, t("estimate", ctx.lang): est,
-                         t("std_error", ctx.lang): se, t("exit_health.treated", ctx.lang): n})
-    table = pd.DataFrame(rows)
+            n_t, n_c = _design_units(ctx, sub, cohort)
+            gt = _att(ctx, sub, outcome, cohort) if min(n_t, n_c) >= ctx.report.policy.min_units else None
+            if gt is not None:
+                rows.append(_rows(gt.aggregate("simple"), {"ATT": label}, _unit_of(f"att_{outcome}"))[0])
+            else:
+                rows.append(_withheld(label, n_t, n_c))
+        tables.append(_rows_table(ctx, rows, name=f"heterogeneity {outcome}", key=group_col)
+                      .with_key(t("exit_health.outcome", ctx.lang), t(f"exit_health.outcome.{outcome}", ctx.lang)))
+    table = concat(tables, name="heterogeneity")
+    columns = [t("exit_health.outcome", ctx.lang), group_col, "estimate", "ci_low", "ci_high"]
+    if not table.any_withheld:
+        columns.append("n")
+    names = {"estimate": t("estimate", ctx.lang), "ci_low": t("ci_low", ctx.lang), "ci_high": t("ci_high", ctx.lang),
+             "n": t("exit_health.treated", ctx.lang)}
+    table = table.select(columns).rename(names)
     ctx.report.table(table, caption=t("exit_health.heterogeneity_caption", ctx.lang),
-                     counts=t("exit_health.treated", ctx.lang),
-                     number_formats={t("estimate", ctx.lang): "num3", t("std_error", ctx.lang): "num3"})
+                     number_formats={names["estimate"]: "num3", names["ci_low"]: "num3", names["ci_high"]: "num3",
+                                     names["n"]: "int"})
     return table
 
 
 def health_returns(ctx: StudyContext) -> dict:
-    """Discounted health-care savings per exit to work over the horizon, with its standard error."""
+    """Discounted health-care savings per exit to work over the horizon, with its standard error.
+
+    Only the yearly effects e=0, 1, ... up to the first one that is withheld enter (the last of
+    them carried forward); with e=0 withheld the returns are withheld too.
+    """
     from analysis.report.labels import fmt_eur, t
 
-    if "healthcare_costs_eur" not in ctx.frames["effects"]:  # type: ignore[attr-defined]
+    effects_ = ctx.frames["effects"]  # type: ignore[attr-defined]
+    if "healthcare_costs_eur" not in effects_:  # not asked for, or too few units (then already withheld)
         return {}
-    gt, _, dyn, _ = ctx.frames["effects"]["healthcare_costs_eur"]  # type: ignore[attr-defined]
+    gt, _, dyn, _ = effects_["healthcare_costs_eur"]
     h, r = ctx.parameters["horizon_years"], ctx.parameters["discount_rate"]
-    terms = [term for term in dyn.estimates.index if term.startswith("e=") and float(term[2:]) >= 0]
-    last = max(int(float(term[2:])) for term in terms)
-    weights = np.zeros(len(dyn.estimates.index))
+    index = list(dyn.estimates.index)
+    last = -1
+    for k in PUBLISHED_E:
+        row = ctx.estimate(f"att_healthcare_costs_eur_e{k}")
+        if row["suppressed"] or f"e={k}" not in index:
+            break
+        last = k
+    if last < 0:
+        ctx.add_estimates([_withheld("health_savings_per_exit_eur", 0)])
+        ctx.report.markdown(t("exit_health.returns_withheld", ctx.lang, min_units=ctx.report.policy.min_units))
+        return {}
+    weights = np.zeros(len(index))
     for k in range(h):
-        term = f"e={min(k, last)}"
-        weights[list(dyn.estimates.index).index(term)] += -1.0 / (1 + r) ** k  # savings = minus the cost effect
+        weights[index.index(f"e={min(k, last)}")] += -1.0 / (1 + r) ** k  # savings = minus the cost effect
     est = float(dyn.estimates["estimate"].to_numpy() @ weights)
     inf = dyn.diagnostics["influence"] @ weights
     se = float(np.sqrt(np.sum(inf ** 2)) / gt.n_units)
-    n_treated = int(gt.estimates["n_treated"].max()) if len(gt.estimates) else 0
-    ctx.add_estimates([{"name": "health_savings_per_exit_eur", "estimate": est, "se": se,
-                        "ci_low": est - 1.96 * se, "ci_high": est + 1.96 * se,
-                        "n": int((gt.cohorts > 0).sum()), "unit": "EUR per exit to work (present value)",
-                        "suppressed": False}])
+    used = [f"e={k}" for k in range(last + 1)]
+    n_used = int(min(dyn.estimates.loc[used, "n"]))
+    (row,) = ctx.add_estimates([{"name": "health_savings_per_exit_eur", "estimate": est, "se": se,
+                                 "ci_low": est - 1.96 * se, "ci_high": est + 1.96 * se, "n": n_used,
+                                 "unit": _unit_of("health_savings_per_exit_eur"), "suppressed": False,
+                                 "_dominance": _combination_dominance(gt, dict(zip(index, weights)))}])
+    if row["suppressed"]:
+        ctx.report.markdown(t("exit_health.returns_withheld", ctx.lang, min_units=ctx.report.policy.min_units))
+        return {}
     ctx.report.markdown(t("exit_health.returns_text", ctx.lang, h=h, r=f"{100 * r:g}", last=last,
-                          value=fmt_eur(est, ctx.lang), lo=fmt_eur(est - 1.96 * se, ctx.lang),
-                          hi=fmt_eur(est + 1.96 * se, ctx.lang)))
+                          value=fmt_eur(est, ctx.lang), lo=fmt_eur(row["ci_low"], ctx.lang),
+                          hi=fmt_eur(row["ci_high"], ctx.lang)))
     return {"estimate": est, "se": se}
+
+
+def _combination_dominance(gt, term_weights: dict) -> float:
+    """Dominance of sum_k w_k ATT(e=k): the top-2 share of the persons' terms in it, from the cells the
+    dynamic aggregation combines (ATT(e=k) weights its cells by cohort share), as the estimator judges
+    its own terms (``GroupTimeResult._dominance``: unit terms, not centred influence functions)."""
+    est = gt.estimates
+    pg = gt._group_probability().loc[est["group"]].to_numpy()
+    idx, weights = [], []
+    for term, w in term_weights.items():
+        if w == 0 or not term.startswith("e="):
+            continue
+        cells = np.flatnonzero(est["event_time"].to_numpy() == float(term[2:]))
+        idx += list(cells)
+        weights += list(w * pg[cells] / pg[cells].sum())
+    return gt._dominance(np.asarray(idx, dtype=int), np.asarray(weights, dtype=float))
 
 
 def summary(ctx: StudyContext) -> None:
@@ -255,10 +420,15 @@ def summary(ctx: StudyContext) -> None:
             return "."
         return t("suppressed_short", ctx.lang) if row["suppressed"] else fmt(row["estimate"], ctx.lang)
 
+    if not ctx.frames["effects"]:  # type: ignore[attr-defined]
+        ctx.report.markdown(t("exit_health.summary_withheld", ctx.lang, min_units=ctx.report.policy.min_units))
+        ctx.report.say_withheld()
+        return
     key = "exit_health.summary_caution" if ctx.frames.get("rejected") else "exit_health.summary"  # type: ignore[attr-defined]
     ctx.report.markdown(t(key, ctx.lang, ad=val("att_antidepressants", fmt_pp),
                           costs=val("att_healthcare_costs_eur", fmt_eur),
                           savings=val("health_savings_per_exit_eur", fmt_eur), h=ctx.parameters["horizon_years"]))
+    ctx.report.say_withheld()
 
 
 def methods(ctx: StudyContext) -> None:
@@ -267,4 +437,13 @@ def methods(ctx: StudyContext) -> None:
     ctx.report.heading(t("intake.methods_heading", ctx.lang))
     ctx.report.markdown(t("exit_health.methods", ctx.lang, days=ctx.parameters["exit_window_days"],
                           control=t(f"exit_health.control.{ctx.parameters['control']}", ctx.lang),
-                          dropped=ctx.frames.get("dropped_incomplete", 0)))  # type: ignore[attr-defined]
+                          dropped=_count_text(ctx, ctx.frames.get("dropped_incomplete", 0))))  # type: ignore[attr-defined]
+
+
+def _count_text(ctx: StudyContext, n: int) -> str:
+    """A count of persons for a sentence: itself from ``min_units`` on or when 0, else "fewer than 10"."""
+    from analysis.report.labels import fmt_int, t
+
+    if n == 0 or n >= ctx.report.policy.min_units:
+        return fmt_int(n, ctx.lang)
+    return t("fewer_than", ctx.lang, min_units=ctx.report.policy.min_units)

@@ -3,6 +3,10 @@
 The PDF is the document a reviewer reads before trusting the workbench. Each
 row here is also a test in ``tests/reference/`` (with its source in the
 docstring); this study shows the same comparisons in one table.
+
+Disclosure. The reference data are public (R packages, published replication
+files), but the rows pass the same control as every study's (``add_estimates``):
+``n`` is the number of units of the reference dataset behind each number.
 """
 
 from __future__ import annotations
@@ -174,10 +178,9 @@ def cases(ctx: StudyContext) -> pd.DataFrame:
                      "benchmark, not a published replication", len(obs)))
     frame = pd.DataFrame(rows)
     ctx.frames = {"cases": frame}  # type: ignore[attr-defined]
-    for i, r in frame.iterrows():
-        ctx.estimates.append({"name": f"validation_{i:03d}", "estimate": float(r["ours"]), "se": None, "ci_low": None,
-                              "ci_high": None, "n": int(r["n"]), "unit": f"{r['case']}: {r['quantity']}",
-                              "suppressed": False})
+    ctx.add_estimates([{"name": f"validation_{i:03d}", "estimate": float(r["ours"]), "se": None, "ci_low": None,
+                        "ci_high": None, "n": int(r["n"]), "unit": f"{r['case']}: {r['quantity']}",
+                        "suppressed": False} for i, r in frame.iterrows()])
     return frame
 
 
@@ -196,4 +199,10 @@ def table(ctx: StudyContext) -> None:
     })
     passed = int(frame["verdict"].sum())
     ctx.report.markdown(t("validation.summary", ctx.lang, passed=passed, total=len(frame)))
+    from analysis.report.disclosure import public_table
+
+    # The reference datasets are public (R packages, published replication files): nothing here is
+    # microdata, and the numbers are shown as they are (text cells, their published sources named).
+    shown = public_table(shown, name="validation", source="reference datasets (tests/reference)",
+                         keys=list(shown.columns))
     ctx.report.table(shown, caption=t("validation.caption", ctx.lang))
