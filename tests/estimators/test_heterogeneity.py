@@ -1,0 +1,88 @@
+"""GATES / BLP / CLAN on simulated experiments with a known (heterogeneous or constant) effect."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.errors import ParameterError
+from analysis.estimators.heterogeneity import gates
+
+LEVEL = 0.05
+#: over 150 seeds a 5 % test rejects 7.5 times on average; P(Binomial(150, 0.05) > 15) < 0.5 %
+MAX_REJECTIONS = 15
+#: GATES are averages of the true effect over groups formed on a noisy proxy: within 0.35 of the
+#: truth in the extreme groups at n = 3000 (about 3 standard errors of a group mean)
+GATE_MARGIN = 0.35
+
+
+def simulate(n, *, heterogeneous, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    d = rng.binomial(1, 0.5, n)
+    tau = 0.5 + x[:, 0] if heterogeneous else np.full(n, 0.5)
+    y = x[:, 1] + tau * d + rng.normal(size=n)
+    return pd.DataFrame({"y": y, "d": d, "x1": x[:, 0], "x2": x[:, 1], "x3": x[:, 2], "tau": tau})
+
+
+def test_gates_recover_the_ordering_and_the_blp_test_rejects():
+    """tau(x) = 0.5 + x1: GATES increase over the groups, the top group's effect exceeds the bottom's,
+    beta_2 is near 1 (the proxy is close to the CATE), the test rejects, and CLAN finds x1 (not x3)."""
+    df = simulate(3000, heterogeneous=True, seed=1)
+    res = gates(df, outcome="y", treatment="d", covariates=["x1", "x2", "x3"], propensity=0.5, seed=1)
+    g = res.gates()["estimate"].to_numpy()
+    assert np.all(np.diff(g) > 0), g
+    assert res.heterogeneity_test_p < 0.001
+    assert res.estimates.loc["blp_heterogeneity", "estimate"] == pytest.approx(1.0, abs=0.3)
+    truth_low = df["tau"].quantile(0.2)  # the bottom fifth of tau has mean well below its 20 % quantile
+    assert g[0] < truth_low + GATE_MARGIN and g[-1] > df["tau"].quantile(0.8) - GATE_MARGIN
+    assert res.clan.loc["x1", "difference"] > 1.5 and res.clan.loc["x1", "p_value"] < 0.001
+    assert abs(res.clan.loc["x3", "difference"]) < 0.3
+    rows = {r["name"]: r for r in res.to_estimates()}
+    assert {"gates_1", "gates_5", "heterogeneity_test_p"} <= set(rows)
+    assert rows["gates_1"]["n"] + rows["gates_1"]["_n_control"] == 300  # the main half, 1500, in 5 groups
+    assert 0 < rows["gates_1"]["_dominance"] < 0.1
+    assert rows["heterogeneity_test_p"]["estimate"] == res.heterogeneity_test_p
+
+
+def test_estimated_propensity_and_repeated_splits_run_and_agree_in_sign():
+    df = simulate(1500, heterogeneous=True, seed=2)
+    res = gates(df, outcome="y", treatment="d", covariates=["x1", "x2"], repeats=3, groups=4, seed=2)
+    assert res.estimates.loc["gates_top_minus_bottom", "estimate"] > 0
+    assert len(res.diagnostics["p_values_per_split"]) == 3
+    assert res.heterogeneity_test_p == pytest.approx(min(1.0, 2 * np.median(res.diagnostics["p_values_per_split"])))
+
+
+@pytest.mark.slow
+def test_homogeneous_effect_rejects_at_about_the_nominal_rate():
+    """A constant effect: over 150 seeds the 5 % BLP test rejects at least once (P(0) = 0.95^150 < 0.1 %)
+    and at most 15 times, and its p-values average about 0.5 (uniform under the null)."""
+    from sklearn.linear_model import LinearRegression
+
+    start = time.perf_counter()
+    p = []
+    for seed in range(150):
+        df = simulate(400, heterogeneous=False, seed=100 + seed)
+        res = gates(df, outcome="y", treatment="d", covariates=["x1", "x2", "x3"], propensity=0.5, folds=2,
+                    groups=2, outcome_learner=LinearRegression(), cate_learner=LinearRegression(), seed=seed)
+        p.append(res.heterogeneity_test_p)
+    p = np.array(p)
+    assert 1 <= (p < LEVEL).sum() <= MAX_REJECTIONS
+    assert 0.3 < np.mean(p) < 0.7  # p-values roughly uniform under the null (mean 0.5)
+    assert time.perf_counter() - start < 60
+
+
+def test_refusals():
+    df = simulate(200, heterogeneous=False, seed=0)
+    with pytest.raises(ParameterError, match=r"columns \['age'\] are not in the frame"):
+        gates(df, outcome="y", treatment="d", covariates=["age"])
+    with pytest.raises(ParameterError, match=r"groups=1 is not allowed"):
+        gates(df, outcome="y", treatment="d", covariates=["x1"], groups=1)
+    with pytest.raises(ParameterError, match=r"propensity=1.2 must lie strictly between 0 and 1"):
+        gates(df, outcome="y", treatment="d", covariates=["x1"], propensity=1.2)
+    bad = df.assign(d=df["d"] * 2)
+    with pytest.raises(ParameterError, match=r"must be 0/1"):
+        gates(bad, outcome="y", treatment="d", covariates=["x1"])
