@@ -145,3 +145,19 @@ def test_refusals():
         Inputs(programme_cost_eur=9000.0)
     with pytest.raises(ParameterError, match=r"horizon_months=12 is shorter than window_months=24"):
         mkba({"bijstand_months": -1.0, "employed_end": 0.0}, n=10, horizon_months=12)
+
+
+def test_effects_from_results_carry_estimates_and_units():
+    from analysis.estimators.mkba import effects_from_results
+    from analysis.estimators.results import EffectResult, tidy_estimates
+
+    months = EffectResult(tidy_estimates(["ATT"], [-2.0], [0.5], n=400, n_control=1200, dominance=0.02), "ATT")
+    emp = EffectResult(tidy_estimates(["ATT"], [0.05], [0.02], n=390, n_control=1100, dominance=0.04), "ATT")
+    kw = effects_from_results({"bijstand_months": months, "employed_end": emp})
+    assert kw["effects"] == {"bijstand_months": -2.0, "employed_end": 0.05}
+    assert np.allclose(kw["cov"], np.diag([0.25, 0.0004]))
+    res = mkba(**kw, n_draws=200)
+    row = res.to_frame().loc["social_npv_per_participant_eur"]
+    assert row["n"] == 390 and row["n_control"] == 1100 and row["dominance"] == 0.04
+    with pytest.raises(ParameterError, match=r"has no term 'e=0'"):
+        effects_from_results({"employed_end": emp}, term="e=0")

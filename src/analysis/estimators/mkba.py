@@ -311,7 +311,11 @@ def mkba(effects: Mapping[str, float], *, cov=None, n: int | None, n_control: in
         raise ParameterError(f"cov has shape {cov_m.shape}; give a symmetric {len(names)}x{len(names)} matrix "
                              f"for the effects {names}.")
     n_min = min(n.values()) if isinstance(n, Mapping) else n
-    nc_min = min(n_control.values()) if isinstance(n_control, Mapping) else n_control
+    if isinstance(n_control, Mapping):
+        known_nc = [v for v in n_control.values() if v is not None]
+        nc_min = min(known_nc) if known_nc else None
+    else:
+        nc_min = n_control
     doms = list(dominance.values()) if isinstance(dominance, Mapping) else [dominance]
     if cost_amounts is not None:
         doms.append(dominance_share(np.asarray(cost_amounts, dtype=float)))
@@ -418,3 +422,29 @@ def mkba(effects: Mapping[str, float], *, cov=None, n: int | None, n_control: in
             "displacement_share": base_in["displacement_share"]}
     return MkbaResult(estimates=estimates, accounts=acc, scenarios=pd.DataFrame(scen_rows).set_index("scenario"),
                       tornado=tornado, draws=draws, spec=spec)
+
+
+def effects_from_results(results: Mapping[str, object], *, term: str = "ATT", cov=None) -> dict:
+    """Keyword arguments for :func:`mkba` from estimator results (``EffectResult`` family).
+
+    ``results`` maps an effect name of :data:`EFFECTS` to a result whose ``to_frame()`` has ``term``;
+    returns ``{"effects", "cov", "n", "n_control", "dominance"}`` (per effect; :func:`mkba` takes the
+    smallest n and the largest dominance). ``cov``: the joint covariance of the effects (for example
+    from their influence functions); None: the squared standard errors on the diagonal (independent).
+    """
+    unknown = set(results) - set(EFFECTS)
+    if unknown:
+        raise ParameterError(f"effects_from_results: {sorted(unknown)} unknown; choose from {EFFECTS}.")
+    rows = {}
+    for name, res in results.items():
+        frame = res.to_frame()
+        if term not in frame.index:
+            raise ParameterError(f"effects_from_results: {name!r} has no term {term!r}; it has {list(frame.index)}.")
+        rows[name] = frame.loc[term]
+    names = list(rows)
+    if cov is None:
+        cov = np.diag([float(rows[k]["std_error"]) ** 2 for k in names])
+    return {"effects": {k: float(rows[k]["estimate"]) for k in names}, "cov": cov,
+            "n": {k: int(rows[k]["n"]) for k in names},
+            "n_control": {k: (None if pd.isna(rows[k]["n_control"]) else int(rows[k]["n_control"])) for k in names},
+            "dominance": {k: (None if pd.isna(rows[k]["dominance"]) else float(rows[k]["dominance"])) for k in names}}
