@@ -179,3 +179,14 @@ def test_refusals():
         itt(df.assign(arm="control", y=1.0), outcome="y", arm="arm", se="cluster")
     with pytest.raises(ParameterError, match=r"control arm 'control' not found"):
         itt(df.assign(arm="a", y=1.0), outcome="y", arm="arm")
+
+
+def test_explained_share_of_strata_is_the_between_variance_share():
+    """Two strata with means 0 and 2 and equal sizes, no within variance left after them: the R^2 is
+    the between-stratum share of the total sum of squares, computed directly."""
+    from analysis.estimators.experiments import explained_share
+
+    df = pd.DataFrame({"y": [0.0, 1.0, -1.0, 2.0, 3.0, 1.0], "s": ["a", "a", "a", "b", "b", "b"]})
+    between = 3 * (0 - 1) ** 2 + 3 * (2 - 1) ** 2
+    total = ((df["y"] - df["y"].mean()) ** 2).sum()
+    assert explained_share(df, outcome="y", strata=["s"]) == pytest.approx(between / total, abs=CLOSED)

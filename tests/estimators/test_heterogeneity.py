@@ -46,6 +46,10 @@ def test_gates_recover_the_ordering_and_the_blp_test_rejects():
     assert rows["gates_1"]["n"] + rows["gates_1"]["_n_control"] == 300  # the main half, 1500, in 5 groups
     assert 0 < rows["gates_1"]["_dominance"] < 0.1
     assert rows["heterogeneity_test_p"]["estimate"] == res.heterogeneity_test_p
+    import matplotlib
+
+    matplotlib.use("Agg")
+    assert len(res.plot().lines) >= 2 and "CLAN" in res.summary() and "<table" in res._repr_html_()
 
 
 def test_estimated_propensity_and_repeated_splits_run_and_agree_in_sign():

@@ -132,6 +132,11 @@ def test_tornado_swing_of_the_programme_cost_is_its_range():
     assert res.tornado.loc["qaly_value_eur", "swing"] == 0.0  # no QALY effect given
     assert list(res.tornado["swing"]) == sorted(res.tornado["swing"], reverse=True)
     assert "Tornado" in res.summary() and "<table" in res._repr_html_()
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ax = res.plot()
+    assert ax.get_yticklabels()[0].get_text() == res.tornado.index[0]
 
 
 def test_refusals():

@@ -98,6 +98,23 @@ def _design_terms(design, r2, cluster_size, icc, cv):
     return deff * (1 - r2)
 
 
+def explained_share(frame: pd.DataFrame, *, outcome: str, strata: Sequence[str] = (),
+                    covariates: Sequence[str] = ()) -> float:
+    """R^2 of an OLS of a (baseline or historical) outcome on stratum indicators and covariates: the
+    ``r2`` of a stratified or covariate-adjusted design. Rows with a missing value are refused."""
+    cols = [outcome, *strata, *covariates]
+    missing = [c for c in cols if c not in frame.columns]
+    if missing:
+        raise ParameterError(f"explained_share: columns {missing} are not in the frame.")
+    if frame[cols].isna().any().any():
+        raise ParameterError(f"explained_share: missing values in {cols}; drop or impute them first.")
+    _, _, w = _design_matrix(frame.assign(_arm="c"), "_arm", "c", covariates, strata)
+    y = frame[outcome].to_numpy(float)
+    resid = y - w @ np.linalg.lstsq(w, y, rcond=None)[0]
+    total = ((y - y.mean()) ** 2).sum()
+    return float(1 - (resid ** 2).sum() / total) if total > 0 else 0.0
+
+
 def minimum_detectable_effect(n: float, *, sd: float = 1.0, alpha: float = 0.05, power: float = 0.8,
                               share_control: float = 0.5, arms: int = 1, correction: str = "bonferroni",
                               design: str = "individual", r2: float = 0.0, cluster_size: float = 1.0,
@@ -132,7 +149,9 @@ def power(n: float, effect: float, *, sd: float = 1.0, alpha: float = 0.05, shar
           arms: int = 1, correction: str = "bonferroni", design: str = "individual", r2: float = 0.0,
           cluster_size: float = 1.0, icc: float = 0.0, cv: float = 0.0) -> float:
     """Probability that a two-sided test at alpha' rejects when the true effect is ``effect``."""
-    check_choice("correction", correction, CORRECTIONS)
+    if not n > 0 or sd <= 0:
+        raise ParameterError(f"n={n!r} and sd={sd!r} must be positive.")
+    _multiplier(alpha, 0.5, arms, correction)  # validates alpha, arms, correction
     a = alpha / arms if correction == "bonferroni" else alpha
     se = sd * np.sqrt(_variance_factor(share_control, arms) / n * _design_terms(design, r2, cluster_size, icc, cv))
     z = stats.norm.ppf(1 - a / 2)
@@ -242,7 +261,8 @@ def holm(p_values) -> np.ndarray:
 def _design_matrix(frame, arm, control, covariates, strata):
     levels = [a for a in pd.unique(frame[arm]) if a != control]
     levels = sorted(levels, key=str)
-    d = np.column_stack([(frame[arm] == a).to_numpy(float) for a in levels])
+    d = (np.column_stack([(frame[arm] == a).to_numpy(float) for a in levels]) if levels
+         else np.empty((len(frame), 0)))
     w = [np.ones(len(frame))]
     if covariates:
         w.append(frame[list(covariates)].to_numpy(float))
