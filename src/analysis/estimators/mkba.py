@@ -84,18 +84,29 @@ DEFAULT_SCENARIOS = {"stops": 0.0, "half_life_12m": 12.0, "half_life_36m": 36.0,
 
 @dataclass(frozen=True)
 class Inputs:
-    """Valuation inputs per participant (EUR, real). Each may have a (low, high) range in ``ranges``."""
+    """Valuation inputs per participant (EUR, real). Each may have a (low, high) range in ``ranges``.
 
-    benefit_month_eur: float = 1_100.0  # bijstand paid per month (BUIG), a transfer
-    programme_cost_eur: float = 3_000.0  # programme resources per participant, month 0
-    gross_wage_month_eur: float = 2_600.0  # gross labour cost per employed month (productivity)
-    tax_share: float = 0.30  # share of the labour cost going to the Rijk as taxes and premiums
-    other_benefits_month_eur: float = 150.0  # allowances the Rijk saves per employed month
+    Sourced defaults: ``benefit_month_eur`` 1,308.45, the bijstand norm for a single person aged 21 to
+    the pension age with holiday allowance, net per month from 1 July 2024, range 934.61 (the
+    kostendelersnorm of a two-person household) to 1,869.21 (a couple) (Participatiewet norms as
+    published by gemeente Velsen, "Bijstandsnormen per 1 juli 2024", velsen.nl); ``qaly_value_eur``
+    and its range, see the module docstring. Illustrative defaults that a study must set from its data
+    or a source it names: ``programme_cost_eur`` (the mean of the programme's ``cost_eur``),
+    ``gross_wage_month_eur`` (labour cost of the jobs found; ``monthly_wage_eur`` in the data plus
+    employer charges), ``tax_share``, ``other_benefits_month_eur``; ``leisure_value_share`` and
+    ``displacement_share`` are assumptions (module docstring).
+    """
+
+    benefit_month_eur: float = 1_308.45  # bijstand paid per month (BUIG), a transfer
+    programme_cost_eur: float = 3_000.0  # programme resources per participant, month 0 (illustrative)
+    gross_wage_month_eur: float = 2_600.0  # gross labour cost per employed month (illustrative)
+    tax_share: float = 0.30  # share of the labour cost going to the Rijk as taxes and premiums (illustrative)
+    other_benefits_month_eur: float = 150.0  # allowances the Rijk saves per employed month (illustrative)
     qaly_value_eur: float = 50_000.0  # value of a QALY (van Gils et al. 2013)
     leisure_value_share: float = 0.5  # share of the net income gain valued as lost leisure (rule of a half)
     displacement_share: float = 0.0  # share of the productivity gain displaced from other workers
     ranges: Mapping[str, tuple[float, float]] = field(default_factory=lambda: {
-        "programme_cost_eur": (2_000.0, 4_500.0), "benefit_month_eur": (950.0, 1_250.0),
+        "programme_cost_eur": (2_000.0, 4_500.0), "benefit_month_eur": (934.61, 1_869.21),
         "gross_wage_month_eur": (2_100.0, 3_200.0), "qaly_value_eur": (20_000.0, 80_000.0),
         "leisure_value_share": (0.0, 1.0), "displacement_share": (0.0, 0.3)})
 
