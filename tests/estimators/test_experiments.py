@@ -158,6 +158,11 @@ def test_multi_arm_cluster_itt_balance_and_attrition():
     c, t = data.loc[data["arm"] == "control", "age"], data.loc[data["arm"] == "bonus", "age"]
     sd = np.sqrt((t.var() + c.var()) / 2)
     assert bal.loc[("bonus", "age"), "std_difference"] == pytest.approx((t.mean() - c.mean()) / sd, abs=CLOSED)
+    from analysis.estimators.experiments import balance_result
+
+    br = balance_result(data, arm="arm", covariates=["age"]).to_frame()
+    assert br.loc["bonus:age", "estimate"] == pytest.approx(bal.loc[("bonus", "age"), "std_difference"], abs=CLOSED)
+    assert br.loc["bonus:age", "n"] == (data["arm"] == "bonus").sum()
     att = attrition(data, arm="arm", observed="observed", cluster="district")
     lost = 1 - data.groupby("arm")["observed"].mean()
     assert att.estimates.loc["arm=coaching", "estimate"] == pytest.approx(lost["coaching"] - lost["control"], abs=1e-9)
@@ -177,6 +182,8 @@ def test_refusals():
         assign(pd.concat([df, df.head(2)]), seed=1)
     with pytest.raises(ParameterError, match=r"se='cluster' needs cluster="):
         itt(df.assign(arm="control", y=1.0), outcome="y", arm="arm", se="cluster")
+    with pytest.raises(ParameterError, match=r"itt: columns \['sex'\] are not numeric"):
+        itt(df.assign(arm="control", y=1.0), outcome="y", arm="arm", covariates=["sex"])
     with pytest.raises(ParameterError, match=r"control arm 'control' not found"):
         itt(df.assign(arm="a", y=1.0), outcome="y", arm="arm")
 

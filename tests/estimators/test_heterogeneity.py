@@ -41,6 +41,9 @@ def test_gates_recover_the_ordering_and_the_blp_test_rejects():
     assert g[0] < truth_low + GATE_MARGIN and g[-1] > df["tau"].quantile(0.8) - GATE_MARGIN
     assert res.clan.loc["x1", "difference"] > 1.5 and res.clan.loc["x1", "p_value"] < 0.001
     assert abs(res.clan.loc["x3", "difference"]) < 0.3
+    clan = res.clan_result().to_frame()
+    assert clan.loc["x1:difference", "estimate"] == res.clan.loc["x1", "difference"]
+    assert clan.loc["x1:most", "n"] == 300 and clan.loc["x1:difference", "n_control"] == 300
     rows = {r["name"]: r for r in res.to_estimates()}
     assert {"gates_1", "gates_5", "heterogeneity_test_p"} <= set(rows)
     assert rows["gates_1"]["n"] + rows["gates_1"]["_n_control"] == 300  # the main half, 1500, in 5 groups
@@ -87,6 +90,8 @@ def test_refusals():
         gates(df, outcome="y", treatment="d", covariates=["x1"], groups=1)
     with pytest.raises(ParameterError, match=r"propensity=1.2 must lie strictly between 0 and 1"):
         gates(df, outcome="y", treatment="d", covariates=["x1"], propensity=1.2)
+    with pytest.raises(ParameterError, match=r"columns \['s'\] are not numeric"):
+        gates(df.assign(s="a"), outcome="y", treatment="d", covariates=["s"])
     bad = df.assign(d=df["d"] * 2)
     with pytest.raises(ParameterError, match=r"must be 0/1"):
         gates(bad, outcome="y", treatment="d", covariates=["x1"])

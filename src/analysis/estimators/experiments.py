@@ -302,6 +302,10 @@ def itt(frame: pd.DataFrame, *, outcome: str, arm: str, control: str = "control"
         bad = int(frame[cols].isna().any(axis=1).sum())
         raise ParameterError(f"itt: {bad} row(s) have a missing value in {cols}; report attrition with "
                              "attrition() and analyse the observed rows explicitly.")
+    text = [c for c in [outcome, *covariates] if not pd.api.types.is_numeric_dtype(frame[c])]
+    if text:
+        raise ParameterError(f"itt: columns {text} are not numeric; code categories as 0/1 indicators or pass "
+                             "them as strata.")
     if control not in set(frame[arm]):
         raise ParameterError(f"itt: control arm {control!r} not found in {arm!r}; arms are {sorted(map(str, set(frame[arm])))}.")
     levels, d, w = _design_matrix(frame, arm, control, covariates, strata)
@@ -376,6 +380,18 @@ def balance_table(frame: pd.DataFrame, *, arm: str, covariates: Sequence[str], c
                          "std_difference": (xt.mean() - xc.mean()) / sd if sd > 0 else np.nan, "p_value": p,
                          "n": xt.size, "n_control": xc.size, "dominance": max(dom) if dom else np.nan})
     return pd.DataFrame(rows).set_index(["arm", "covariate"])
+
+
+def balance_result(frame: pd.DataFrame, *, arm: str, covariates: Sequence[str], control: str = "control",
+                   alpha: float = 0.05) -> EffectResult:
+    """The balance table as a results object carrying its units (for ``Report.table``): terms
+    ``<arm>:<covariate>``, estimate the standardised difference, standard error sqrt(1/n_t + 1/n_c)."""
+    bal = balance_table(frame, arm=arm, covariates=covariates, control=control)
+    terms = [f"{a}:{c}" for a, c in bal.index]
+    se = np.sqrt(1 / bal["n"] + 1 / bal["n_control"])
+    table = tidy_estimates(terms, bal["std_difference"], se, n=bal["n"].tolist(), alpha=alpha,
+                           n_control=bal["n_control"].tolist(), dominance=bal["dominance"].tolist())
+    return EffectResult(estimates=table, estimand="standardised difference", spec={"arm": arm, "control": control})
 
 
 def attrition(frame: pd.DataFrame, *, arm: str, observed: str, control: str = "control", strata: Sequence[str] = (),

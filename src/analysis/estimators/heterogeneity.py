@@ -136,6 +136,27 @@ class HeterogeneityResult:
     def gates(self) -> pd.DataFrame:
         return self.estimates.loc[[f"gates_{k}" for k in range(1, self.spec["groups"] + 1)]].copy()
 
+    def clan_result(self, *, alpha: float = 0.05):
+        """CLAN as a results object carrying its units (for ``Report.table`` / ``checked_result``): terms
+        ``<characteristic>:least``, ``:most`` (n = the group's units) and ``:difference`` (n = the most
+        affected group, n_control = the least affected), dominance from the characteristic's values."""
+        from analysis.estimators.results import EffectResult
+
+        terms, est, se, n, nc, dom = [], [], [], [], [], []
+        for c, r in self.clan.iterrows():
+            sd_l, sd_m = r["sd_least"], r["sd_most"]
+            for part, e, s_, n_, nc_ in (("least", r["least_affected"], sd_l / np.sqrt(r["n_least"]), r["n_least"], None),
+                                        ("most", r["most_affected"], sd_m / np.sqrt(r["n_most"]), r["n_most"], None),
+                                        ("difference", r["difference"], r["std_error"], r["n_most"], r["n_least"])):
+                terms.append(f"{c}:{part}")
+                est.append(e)
+                se.append(s_)
+                n.append(int(n_))
+                nc.append(None if nc_ is None else int(nc_))
+                dom.append(None if pd.isna(r["dominance"]) else float(r["dominance"]))
+        return EffectResult(estimates=tidy_estimates(terms, est, se, n=n, alpha=alpha, n_control=nc, dominance=dom),
+                            estimand="CLAN", spec=dict(self.spec))
+
     def summary(self) -> str:
         return "\n".join([
             "Heterogeneous effects: GATES, BLP (Chernozhukov, Demirer, Duflo & Fernández-Val), CLAN",
@@ -214,6 +235,10 @@ def gates(frame: pd.DataFrame, *, outcome: str, treatment: str, covariates: Sequ
     if bad:
         raise ParameterError(f"gates: {bad} row(s) have a missing outcome, treatment or covariate; "
                              "drop or impute them first (and say so).")
+    text = [c for c in [outcome, *covariates, *(clan or [])] if not pd.api.types.is_numeric_dtype(data[c])]
+    if text:
+        raise ParameterError(f"gates: columns {text} are not numeric; code categories as 0/1 indicators "
+                             "(pandas.get_dummies) first.")
     d = data[treatment].to_numpy()
     if not np.isin(d, (0, 1)).all():
         raise ParameterError(f"gates: treatment column {treatment!r} must be 0/1.")
@@ -269,7 +294,7 @@ def gates(frame: pd.DataFrame, *, outcome: str, treatment: str, covariates: Sequ
         rows.append({"characteristic": c, "least_affected": lo.mean(), "most_affected": hi.mean(),
                      "difference": diff, "std_error": dse,
                      "p_value": 2 * stats.norm.sf(abs(diff / dse)) if dse > 0 else np.nan,
-                     "n_least": lo.size, "n_most": hi.size,
+                     "n_least": lo.size, "n_most": hi.size, "sd_least": lo.std(ddof=1), "sd_most": hi.std(ddof=1),
                      "dominance": max(dominance_share(lo), dominance_share(hi)) if (np.abs(lo).sum() and
                                                                                      np.abs(hi).sum()) else np.nan})
     clan_frame = pd.DataFrame(rows).set_index("characteristic")
