@@ -95,3 +95,20 @@ def test_refusals():
     bad = df.assign(d=df["d"] * 2)
     with pytest.raises(ParameterError, match=r"must be 0/1"):
         gates(bad, outcome="y", treatment="d", covariates=["x1"])
+
+
+def test_group_effects_by_a_category_recover_the_true_effects():
+    """tau = 0.5 + x1 with a category 'hi' for x1 > 0: the true level means are 0.5 +- E|x1| =
+    0.5 +- sqrt(2/pi). Margin: 4 standard errors of a level mean at n = 4000 (about 0.07 each)."""
+    from sklearn.linear_model import LinearRegression
+
+    from analysis.estimators.heterogeneity import group_effects
+
+    df = simulate(4000, heterogeneous=True, seed=5).assign(level=lambda f: np.where(f["x1"] > 0, "hi", "lo"))
+    res = group_effects(df, outcome="y", treatment="d", covariates=["x1", "x2"], by="level", propensity=0.5,
+                        outcome_learner=LinearRegression(), seed=5)
+    frame = res.to_frame()
+    half_normal_mean = np.sqrt(2 / np.pi)
+    for term, truth in (("level=hi", 0.5 + half_normal_mean), ("level=lo", 0.5 - half_normal_mean)):
+        assert abs(frame.loc[term, "estimate"] - truth) < 4 * frame.loc[term, "std_error"], term
+    assert frame.loc["level=hi", "n"] + frame.loc["level=hi", "n_control"] == (df["level"] == "hi").sum()
