@@ -112,3 +112,30 @@ def test_group_effects_by_a_category_recover_the_true_effects():
     for term, truth in (("level=hi", 0.5 + half_normal_mean), ("level=lo", 0.5 - half_normal_mean)):
         assert abs(frame.loc[term, "estimate"] - truth) < 4 * frame.loc[term, "std_error"], term
     assert frame.loc["level=hi", "n"] + frame.loc["level=hi", "n_control"] == (df["level"] == "hi").sum()
+
+
+def test_group_effects_equal_doubleml_irm_gate_on_the_same_folds():
+    """DoubleML (``DoubleMLIRM(...).gate(groups)``, its documented GATE for given groups) on the same
+    sample splitting and learners: the same AIPW scores (propensity truncated at 0.01 in both), so the
+    same group effects; DoubleML's standard errors are HC0, ours use n - 1, hence the factor."""
+    dml = pytest.importorskip("doubleml")
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    from analysis.estimators.heterogeneity import group_effects
+
+    df = simulate(2000, heterogeneous=True, seed=5).assign(level=lambda f: np.where(f["x1"] > 0, "hi", "lo"))
+    ours = group_effects(df, outcome="y", treatment="d", covariates=["x1", "x2"], by="level",
+                         outcome_learner=LinearRegression(), propensity_learner=LogisticRegression(max_iter=1000),
+                         seed=5).to_frame()
+    fold = np.random.default_rng(5).permutation(np.arange(len(df)) % 5)  # group_effects' folds for seed 5
+    data = dml.DoubleMLData(df[["y", "d", "x1", "x2"]], y_col="y", d_cols="d", x_cols=["x1", "x2"])
+    irm = dml.DoubleMLIRM(data, ml_g=LinearRegression(), ml_m=LogisticRegression(max_iter=1000), n_folds=5,
+                          draw_sample_splitting=False)
+    irm.set_sample_splitting([[(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(5)]])
+    irm.fit()
+    ci = irm.gate(groups=pd.DataFrame({t: df["level"] == t.split("=")[1] for t in ("level=hi", "level=lo")})).confint()
+    for term in ("level=hi", "level=lo"):
+        n_g = (df["level"] == term.split("=")[1]).sum()
+        assert ours.loc[term, "estimate"] == pytest.approx(ci.loc[term, "effect"], abs=1e-8)
+        dml_se = (ci.loc[term, "97.5 %"] - ci.loc[term, "2.5 %"]) / (2 * 1.959963984540054)
+        assert ours.loc[term, "std_error"] * np.sqrt((n_g - 1) / n_g) == pytest.approx(dml_se, rel=1e-6)
