@@ -51,7 +51,8 @@ def test_required_size_inverts_the_mde():
 def test_cluster_design_effect_and_whole_clusters():
     assert design_effect(cluster_size=20, icc=0.05) == pytest.approx(1 + 19 * 0.05, abs=CLOSED)
     assert design_effect(cluster_size=20, icc=0.05, cv=0.5) == pytest.approx(1 + (1.25 * 20 - 1) * 0.05, abs=CLOSED)
-    ratio = minimum_detectable_effect(2000, design="cluster", cluster_size=20, icc=0.05) / minimum_detectable_effect(2000)
+    clustered = minimum_detectable_effect(2000, design="cluster", cluster_size=20, icc=0.05)
+    ratio = clustered / minimum_detectable_effect(2000)
     assert ratio == pytest.approx(np.sqrt(1.95), abs=CLOSED)
     assert required_sample_size(0.2, design="cluster", cluster_size=20, icc=0.05) % 20 == 0
 

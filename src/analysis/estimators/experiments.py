@@ -307,7 +307,8 @@ def itt(frame: pd.DataFrame, *, outcome: str, arm: str, control: str = "control"
         raise ParameterError(f"itt: columns {text} are not numeric; code categories as 0/1 indicators or pass "
                              "them as strata.")
     if control not in set(frame[arm]):
-        raise ParameterError(f"itt: control arm {control!r} not found in {arm!r}; arms are {sorted(map(str, set(frame[arm])))}.")
+        arms = sorted(map(str, set(frame[arm])))
+        raise ParameterError(f"itt: control arm {control!r} not found in {arm!r}; arms are {arms}.")
     levels, d, w = _design_matrix(frame, arm, control, covariates, strata)
     if not levels:
         raise ParameterError(f"itt: only the control arm {control!r} is present.")
@@ -364,7 +365,8 @@ def _ri_pvalues(frame, *, arm, d, w, y, est, levels, strata, cluster, permutatio
     return (1 + count) / (1 + permutations)
 
 
-def balance_table(frame: pd.DataFrame, *, arm: str, covariates: Sequence[str], control: str = "control") -> pd.DataFrame:
+def balance_table(frame: pd.DataFrame, *, arm: str, covariates: Sequence[str],
+                  control: str = "control") -> pd.DataFrame:
     """Per covariate and arm: means, the standardised difference (pooled sd) and a Welch-test p-value,
     with the units of each arm (``n``, ``n_control``) and the dominance of the covariate's values."""
     rows = []

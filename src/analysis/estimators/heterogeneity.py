@@ -29,14 +29,18 @@ the sample is split again (seed + r) and the estimates are the medians over the 
 the CDDF adjusted medians, min(1, 2 median(p)) (their "variational" inference at level 1 - 2 alpha,
 conservative). With one split the test has the nominal size.
 
-Why not a library: DoubleML (``DoubleMLIRM.gate(groups)``, ``.cate(basis)``) runs the same BLP on
-its orthogonal signal but for groups and bases the user supplies; the sorted groups of a
-cross-fitted CATE proxy, the BLP heterogeneity test on that proxy and CLAN are not in DoubleML or
-EconML, and neither is in the environment; the algorithm is a few regressions on sklearn learners.
+Why not a library: DoubleML (``DoubleMLIRM.gate(groups)``, ``.cate(basis)``) runs the same
+regressions on its orthogonal signal, but for groups and bases the user supplies: the sorted groups
+of an out-of-sample CATE proxy, the BLP test on that proxy, CLAN and the median over splits are not
+in it. EconML's ``econml.validate.DRTester`` has a BLP-type test and calibration on a validation
+sample, not the CDDF GATES / CLAN with adjusted p-values (and it is not a dependency). The algorithm
+is a few regressions on sklearn learners. DoubleML is a test dependency:
+``test_group_effects_equal_doubleml_irm_gate_on_the_same_folds`` checks our AIPW scores (through
+:func:`group_effects`) against its documented ``gate()`` on the same folds and learners.
 
 Units and dominance (disclosure, issue #13): each GATE rests on the treated (``n``) and control
-(``n_control``) units of its group in the main half (of the first split); its dominance is the :func:`dominance_share` of the units'
-scores psi_i in that group (their terms in the group mean). The BLP terms and the test rest on all
+(``n_control``) units of its group in the main half (of the first split); its dominance is the
+:func:`dominance_share` of the units' scores psi_i in that group (their terms in the group mean). The BLP terms and the test rest on all
 main units; their dominance uses each unit's term in the OLS estimating sum ((S_i - mean) psi_i for
 beta_2, psi_i for beta_1). CLAN means rest on the units of the group (all units, treated and
 control), dominance from the characteristic's values.
@@ -145,9 +149,10 @@ class HeterogeneityResult:
         terms, est, se, n, nc, dom = [], [], [], [], [], []
         for c, r in self.clan.iterrows():
             sd_l, sd_m = r["sd_least"], r["sd_most"]
-            for part, e, s_, n_, nc_ in (("least", r["least_affected"], sd_l / np.sqrt(r["n_least"]), r["n_least"], None),
-                                        ("most", r["most_affected"], sd_m / np.sqrt(r["n_most"]), r["n_most"], None),
-                                        ("difference", r["difference"], r["std_error"], r["n_most"], r["n_least"])):
+            parts = (("least", r["least_affected"], sd_l / np.sqrt(r["n_least"]), r["n_least"], None),
+                     ("most", r["most_affected"], sd_m / np.sqrt(r["n_most"]), r["n_most"], None),
+                     ("difference", r["difference"], r["std_error"], r["n_most"], r["n_least"]))
+            for part, e, s_, n_, nc_ in parts:
                 terms.append(f"{c}:{part}")
                 est.append(e)
                 se.append(s_)

@@ -371,7 +371,8 @@ def mkba(effects: Mapping[str, float], *, cov=None, n: int | None, n_control: in
     rows = {"social_npv_per_participant_eur": row(main["social_npv"], draws["social_npv"], "EUR per participant"),
             "benefit_cost_ratio_social": row(float(main["bcr"]), draws["benefit_cost_ratio"], "ratio")}
     for a in ACTORS[:3]:
-        rows[f"fiscal_npv_{a}_per_participant_eur"] = row(main["fiscal"][a], draws[f"fiscal_{a}"], "EUR per participant")
+        rows[f"fiscal_npv_{a}_per_participant_eur"] = row(main["fiscal"][a], draws[f"fiscal_{a}"],
+                                                          "EUR per participant")
     rows["prob_social_npv_positive"] = row(float(np.mean(draws["social_npv"] > 0)), None, "probability")
     rows["prob_fiscal_npv_gemeente_positive"] = row(float(np.mean(draws["fiscal_gemeente"] > 0)), None, "probability")
     scen_rows = []
@@ -385,7 +386,8 @@ def mkba(effects: Mapping[str, float], *, cov=None, n: int | None, n_control: in
         rows[f"fiscal_npv_gemeente_per_participant_eur_{s}"] = row(res["fiscal"]["gemeente"], d["fiscal"]["gemeente"],
                                                                    "EUR per participant")
         scen_rows.append({"scenario": s, "half_life_months": h, "social_npv": res["social_npv"],
-                          "benefit_cost_ratio": float(res["bcr"]), "prob_social_npv_positive": float(np.mean(d["social_npv"] > 0)),
+                          "benefit_cost_ratio": float(res["bcr"]),
+                          "prob_social_npv_positive": float(np.mean(d["social_npv"] > 0)),
                           **{f"fiscal_{a}": res["fiscal"][a] for a in ACTORS[:3]}})
     estimates = pd.DataFrame.from_dict(rows, orient="index",
                                        columns=["estimate", "std_error", "ci_lower", "ci_upper", "unit"])
