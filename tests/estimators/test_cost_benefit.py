@@ -37,8 +37,17 @@ def test_probability_matches_normal_closed_form():
 
 
 def test_bad_rate():
-    with pytest.raises(ParameterError, match=r"discount rate 1.5 must lie in \[0, 1\)"):
+    with pytest.raises(ParameterError, match=r"discount rate 1.5 must lie in \[-0.01, 1\)"):
         npv([1.0], rate=1.5)
+    with pytest.raises(ParameterError, match=r"discount rate -0.02 must lie in \[-0.01, 1\)"):
+        npv([1.0], rate=-0.02)
+
+
+def test_negative_rate_annuity():
+    """The risk-free rate of -1 %: the annuity formula holds for r < 0 (factors above 1)."""
+    r, n, c = -0.01, 10, 100.0
+    assert npv([c] * n, rate=r) == pytest.approx(c * (1 - (1 + r) ** -n) / r, abs=CLOSED)
+    assert npv([c] * n, rate=r) > c * n
 
 
 def test_house_table_against_the_normal_closed_form():

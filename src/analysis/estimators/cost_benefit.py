@@ -39,10 +39,21 @@ from analysis.estimators.results import _number, dominance_share
 TERMS = ("net_benefit", "benefit", "cost", "benefit_cost_ratio", "break_even_cost", "prob_pays_off")
 
 
+#: lowest discount rate accepted: the risk-free real rate of the Werkgroep discontovoet 2020 (-1 %)
+MIN_RATE = -0.01
+
+
 def discount_factors(periods: int, rate: float, *, per_year: int = 1, timing: str = "end") -> np.ndarray:
-    """Factors 1/(1+r)^(k/per_year), k = 1..periods ("end") or 0..periods-1 ("start")."""
-    if not 0 <= rate < 1:
-        raise ParameterError(f"discount rate {rate!r} must lie in [0, 1).")
+    """Factors 1/(1+r)^(k/per_year), k = 1..periods ("end") or 0..periods-1 ("start").
+
+    ``rate`` is a real rate per year in [-0.01, 1): the Dutch standard rate is 2.25 % and fully
+    risk-free flows may be discounted at -1 % (Werkgroep discontovoet 2020; see
+    :mod:`analysis.estimators.mkba`). A negative rate gives factors above 1.
+    """
+    if isinstance(rate, bool) or not isinstance(rate, (int, float, np.integer, np.floating)) or not (
+            MIN_RATE <= rate < 1):
+        raise ParameterError(f"discount rate {rate!r} must lie in [-0.01, 1) (a real rate per year: 0.0225 is "
+                             "the Dutch standard, -0.01 the risk-free rate); give a number in that range.")
     if timing not in ("end", "start"):
         raise ParameterError(f"timing={timing!r} is not allowed; choose 'end' or 'start'.")
     k = np.arange(1, periods + 1) if timing == "end" else np.arange(periods)
