@@ -182,3 +182,14 @@ def test_runner_executes_a_text_study_and_writes_one_ipynb(project):
     assert executed.cells[0].cell_type == "markdown" and executed.cells[0].source.startswith("# Text toy study")
     manifest = json.loads((outcome.run_dir / "manifest.json").read_text())
     assert manifest["notebook"].endswith("05_texttoy.py") and manifest["defaults"]["n"] == "3"
+
+
+def test_an_ipynb_with_string_annotations_is_read_in_the_declared_form(project):
+    declared = 'lang: \'Literal["nl", "en"]\' = "nl"  # language [not|parsed]\noutput_dir: "str" = ""  # runner'
+    nb = build_notebook([("markdown", "# Declared ipynb"), ("parameters", declared), ("code", "x = lang")])
+    nbformat.write(nb, project / "notebooks" / "02_declared.ipynb")
+    study = get_study("declared")
+    assert study.parameter("lang").declaration.choices == ("nl", "en")
+    assert study.parameter("lang").help == "language [not|parsed]"
+    with pytest.raises(ParameterError, match=r"'lang' received 'de': not one of the allowed values"):
+        validate_parameters(study, {"lang": "de"})
