@@ -221,3 +221,24 @@ def test_the_generated_test_runs_and_passes(project):
                           cwd=project, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "1 passed" in proc.stdout
+
+
+@pytest.mark.slow
+def test_a_copy_of_a_real_ipynb_study_runs_and_recovers_the_truth(project, small_dataset, tmp_path):
+    """``--from overview``: the bundled study, converted to a text notebook, still runs and recovers the
+    simulator's inflow counts and bijstand shares."""
+    (project / "notebooks" / "00_overview.ipynb").write_bytes((ROOT / "notebooks" / "00_overview.ipynb").read_bytes())
+    assert cli.main(["new", "my_overview", "--from", "overview"]) == 0
+    study = get_study("my_overview")
+    assert study.is_text and all(p.declaration is not None for p in study.parameters)
+    assert study.parameter("lang").declaration.choices == ("nl", "en")
+    out = tmp_path / "reports"
+    assert cli.main(["run", "my_overview", "--dataset", str(small_dataset), "--no-pdf", "--out", str(out)]) == 0
+    results = json.loads(next((out / "my_overview").glob("2*/results.json")).read_text())
+    truth = json.loads((small_dataset / "truth.json").read_text())
+    truths = truth.get("truths", truth)
+    rows = {r["name"]: r for r in results["estimates"]}
+    for year in (2016, 2020, 2023):
+        assert rows[f"inflow_{year}"]["estimate"] == truths[f"inflow_{year}"], "a count: exactly equal"
+        assert rows[f"bijstand_share_{year}"]["estimate"] == pytest.approx(truths[f"bijstand_share_{year}"],
+                                                                            abs=SHARE_TOLERANCE)
