@@ -49,6 +49,7 @@ if not window[0] <= first_year <= last_year <= window[1]:
 import numpy as np
 
 from analysis.report.disclosure import safe_aggregate
+from analysis.report.labels import t
 
 frame = study.store.connect().execute("""
     SELECT y.year, CAST(EXISTS (SELECT 1 FROM bijstand_spells s WHERE s.person_id = p.person_id
@@ -62,9 +63,11 @@ frame = study.store.connect().execute("""
 years = list(range(first_year, last_year + 1))
 shares = safe_aggregate(frame, by=["year"], value="bijstand", stat="share", name="bijstand_share",
                         levels={"year": years}, policy=study.report.policy, log=study.report.log)
+columns = {"year": t("year", lang), "n": t("n_persons", lang), "value": t("share", lang)}
 caption = {"nl": "Aandeel met bijstand op 31 december, per jaar",
            "en": "Share with bijstand on 31 December, per year"}[lang]
-study.report.table(shares.relabel("year", str), caption=caption, number_formats={"value": "pct", "n": "int"})
+study.report.table(shares.relabel("year", str).rename(columns), caption=caption,
+                   number_formats={columns["value"]: "pct", columns["n"]: "int"})
 for row in shares.frame.itertuples():
     held = bool(np.isnan(row.value))
     se = None if held else float(np.sqrt(row.value * (1 - row.value) / row.n))
