@@ -44,7 +44,19 @@ report: reports/.make-report
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
-lab: $(STAMP)
+# The studies are jupytext percent-format text notebooks (notebooks/NN_<name>.py): this makes JupyterLab open a
+# .py file as a notebook on a double click (a setting of this venv only, not of your home directory). Saving
+# writes the .py back, inputs only: outputs are never stored in it.
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+
+$(LAB_OVERRIDES): | $(STAMP)
+	@mkdir -p $(dir $@)
+	$(BIN)/python -c "import json, pathlib, sys; p = pathlib.Path(sys.argv[1]); \
+	s = json.loads(p.read_text()) if p.is_file() else {}; \
+	s.setdefault('@jupyterlab/docmanager-extension:plugin', {}).setdefault('defaultViewers', {})['python'] = 'Jupytext Notebook'; \
+	p.write_text(json.dumps(s, indent=2) + '\\n')" $@
+
+lab: $(STAMP) $(LAB_OVERRIDES)
 	$(BIN)/jupyter lab notebooks/
 
 bench: $(STAMP)

@@ -16,7 +16,7 @@ import nbformat
 import papermill
 import pytest
 
-from analysis.run.catalog import list_studies
+from analysis.run.catalog import list_studies, write_ipynb
 from analysis.run.runner import run_study
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,8 +76,11 @@ def test_nbval_lax(study, small_dataset, tmp_path):
     if "dataset" in {p.name for p in spec.user_parameters}:
         params["dataset"] = str(small_dataset)
     params.update(STUDY_PARAMETERS.get(study, {}))
-    prepared = tmp_path / spec.notebook.name
-    papermill.execute_notebook(str(spec.notebook), str(prepared), parameters=params, prepare_only=True,
+    source = spec.notebook
+    if spec.is_text:  # a jupytext percent study: papermill and nbval read .ipynb
+        source = write_ipynb(spec.notebook, tmp_path / f"source-{spec.notebook.stem}.ipynb")
+    prepared = tmp_path / f"{spec.notebook.stem}.ipynb"
+    papermill.execute_notebook(str(source), str(prepared), parameters=params, prepare_only=True,
                                progress_bar=False)
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax", str(prepared)],

@@ -2,7 +2,9 @@
 
     rendeert synth --persons N --seed S --out DIR     generate a synthetic dataset
     rendeert validate DIR                             check a dataset against the contract
-    rendeert studies                                  list studies and their parameters
+    rendeert studies [STUDY]                          list studies and their parameters
+    rendeert new NAME [--from STUDY]                  start a study: notebooks/NN_NAME.py and its test
+    rendeert run STUDY --help                         the parameters a study declares
     rendeert run STUDY|all [--dataset DIR] [-p NAME VALUE]... [-f params.yml] [--lang nl|en] [--out DIR] [--policy FILE]
     rendeert rerun reports/<study>/<run-id>           rerun from a manifest, compare estimates
     rendeert batch STUDY [--grid grid.yml] [-p NAME v1,v2]... [--workers N] [--scheduler tcp://H:P] [--resume] [--policy FILE]
@@ -48,14 +50,56 @@ def _cmd_validate(args) -> int:
     return 0
 
 
-def _cmd_studies(args) -> int:
-    from analysis.run.catalog import list_studies
+def describe_study(study, *, detail: bool = False) -> str:
+    """A study and each of its declarations, one line each (``detail``: what each allows, too)."""
+    lines = [f"{study.name}  (notebooks/{study.notebook.name}): {study.title}"]
+    for p in study.user_parameters:
+        lines.append(f"    {p.describe()}")
+        if detail and p.declaration is not None:
+            lines.append(f"        allowed: {p.declaration.allowed()}; default {p.declaration.default_source}")
+    return "\n".join(lines)
 
+
+def _cmd_studies(args) -> int:
+    from analysis.run.catalog import get_study, list_studies
+
+    if args.name:
+        print(describe_study(get_study(args.name), detail=True))
+        print(f"\nRun it with `rendeert run {args.name} -p NAME VALUE ...`; a parameter left out keeps its default.")
+        return 0
     for study in list_studies().values():
-        print(f"{study.name}  ({study.notebook.name}): {study.title}")
-        for p in study.user_parameters:
-            print(f"    {p.name}: {p.type_name} = {p.default}  # {p.help}")
+        print(describe_study(study))
     return 0
+
+
+def _cmd_new(args) -> int:
+    from analysis.run.scaffold import new_study
+
+    made = new_study(args.name, from_study=args.from_study)
+    root_rel = (lambda p: p.relative_to(Path.cwd()) if p.is_relative_to(Path.cwd()) else p)
+    print(f"Study {made.name!r} written: {root_rel(made.notebook)} (from {made.source.name}) and its test "
+          f"{root_rel(made.test)}.\nOpen it with `make lab`, run it with `rendeert run {made.name}`.")
+    return 0
+
+
+class _StudyHelp(argparse.Action):
+    """``rendeert run STUDY --help``: the usage of ``run``, then the parameters STUDY declares."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.print_help()
+        name = getattr(namespace, "study", None)
+        if name and name != "all":
+            from analysis.run.catalog import get_study
+
+            try:
+                study = get_study(name)
+            except ParameterError as exc:
+                parser.exit(EXIT_BAD_INPUT, f"\nerror: {exc}\n")
+            print("\nparameters (-p NAME VALUE):\n" + describe_study(study, detail=True))
+        parser.exit()
 
 
 def _given_parameters(args) -> dict:
@@ -189,9 +233,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("studies", help="list the studies and their parameters")
+    p.add_argument("name", nargs="?", help="one study: each declaration with what it allows")
     p.set_defaults(func=_cmd_studies)
 
-    p = sub.add_parser("run", help="run one study, or all of them")
+    p = sub.add_parser("new", help="start a study: notebooks/NN_NAME.py from the template (or another study) "
+                                   "and tests/studies/test_NAME.py")
+    p.add_argument("name", help="the new study's name: lower-case letters, digits, underscores")
+    p.add_argument("--from", dest="from_study", metavar="STUDY", help="copy this study's notebook instead")
+    p.set_defaults(func=_cmd_new)
+
+    p = sub.add_parser("run", help="run one study, or all of them", add_help=False)
+    p.add_argument("-h", "--help", action=_StudyHelp, help="show this help; after a STUDY: its parameters too")
     p.add_argument("study", help="a study name (see `rendeert studies`) or 'all'")
     p.add_argument("--dataset", help="dataset directory (data contract)")
     p.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"))

@@ -1,9 +1,12 @@
 """Check and convert run parameters against a study's declared parameters.
 
 Papermill only warns about unknown parameters; the runner refuses them, and
-refuses values of the wrong type, before any kernel starts. A parameter's help
-text may end in ``[a|b|c]`` to list the allowed values, which are then checked
-too (``lang: str = "nl"  # report language [nl|en]``).
+refuses values of the wrong type or outside the allowed values or range, before
+any kernel starts. A parameter declared as ``name: "TYPE" = default  # help`` is
+checked against its declaration (:mod:`analysis.run.declarations`); its help is
+never parsed. The older form ``name: type = value  # help [a|b|c]`` (``.ipynb``
+studies that have not moved yet) keeps its behaviour: the type papermill
+inferred, and allowed values listed at the end of the help.
 """
 
 from __future__ import annotations
@@ -109,7 +112,7 @@ def validate_parameters(study: Study, given: Mapping[str, Any]) -> dict:
     declared = {p.name: p for p in study.user_parameters}
     unknown = sorted(set(given) - set(declared))
     if unknown:
-        listing = "\n".join(f"  {p.name}: {p.type_name} = {p.default}  # {p.help}" for p in declared.values())
+        listing = "\n".join(f"  {p.describe()}" for p in declared.values())
         raise ParameterError(
             f"Study {study.name!r} has no parameter {', '.join(map(repr, unknown))}. "
             f"Valid parameters:\n{listing}"
@@ -117,6 +120,9 @@ def validate_parameters(study: Study, given: Mapping[str, Any]) -> dict:
     checked = {}
     for name, value in given.items():
         spec = declared[name]
+        if spec.declaration is not None:
+            checked[name] = spec.declaration.convert(value)
+            continue
         converted = _convert(name, spec.type_name, value)
         choices = allowed_values(spec.help)
         if choices is not None and str(converted) not in choices:

@@ -290,6 +290,32 @@ def _sanitise_outputs(run_dir: Path, policy) -> tuple[dict, list]:
     return results, log
 
 
+@contextmanager
+def _notebook_source(study: Study) -> Iterator[Path]:
+    """The path papermill executes: an ``.ipynb`` study as it is; a text notebook (jupytext percent) read
+    into an ``nbformat`` notebook and written to a temporary ``.ipynb`` outside the run directory, so the
+    executed ``notebook.ipynb`` stays the run's only ``.ipynb``."""
+    if not study.is_text:
+        yield study.notebook
+        return
+    from analysis.run.catalog import write_ipynb
+
+    with tempfile.TemporaryDirectory(prefix="rendeert-notebook-") as tmp:
+        yield write_ipynb(study.notebook, Path(tmp) / f"{study.notebook.stem}.ipynb")
+
+
+def _record_source(notebook_out: Path, study: Study) -> None:
+    """Name the study's own notebook (not the temporary copy of a text notebook) as the executed
+    notebook's input in its papermill metadata."""
+    if not study.is_text or not notebook_out.is_file():
+        return
+    import nbformat
+
+    nb = nbformat.read(notebook_out, as_version=4)
+    nb.metadata.setdefault("papermill", {})["input_path"] = str(study.notebook)
+    nbformat.write(nb, notebook_out)
+
+
 def _execute(study: Study, params: dict, *, run_dir: Path, run_id: str, progress: bool, pdf: bool,
              extra_manifest: Mapping[str, Any] | None, policy, policy_path: Path | None) -> RunOutcome:
     dataset_dir = _dataset_dir(params)
@@ -319,9 +345,9 @@ def _execute(study: Study, params: dict, *, run_dir: Path, run_id: str, progress
     started = time.perf_counter()
     env = {POLICY_ENV: str(policy_path)} if policy_path is not None else {}
     try:
-        with _kernel_transport(env) as (kernel_config, manager):
+        with _kernel_transport(env) as (kernel_config, manager), _notebook_source(study) as source:
             papermill.execute_notebook(
-                str(study.notebook),
+                str(source),
                 str(notebook_out),
                 parameters={**params, "output_dir": str(run_dir)},
                 kernel_name="python3",
@@ -332,6 +358,7 @@ def _execute(study: Study, params: dict, *, run_dir: Path, run_id: str, progress
                 kernel_manager_class=manager,
             )
     except PapermillExecutionError as exc:
+        _record_source(notebook_out, study)
         manifest.update(status="failed", end_time=_now(), error={
             "cell_index": exc.cell_index, "execution_count": exc.exec_count,
             "ename": exc.ename, "evalue": exc.evalue,
@@ -343,6 +370,7 @@ def _execute(study: Study, params: dict, *, run_dir: Path, run_id: str, progress
             f"Study {study.name!r} failed in cell {exc.exec_count} (cell index {exc.cell_index}): "
             f"{exc.ename}: {exc.evalue}\nThe partial notebook is kept for debugging: {notebook_out}"
         ) from None
+    _record_source(notebook_out, study)
 
     if not (run_dir / "results.json").is_file():
         manifest.update(status="failed", end_time=_now(), error="no results.json")
