@@ -386,7 +386,8 @@ def methods(ctx: StudyContext, model, comp) -> None:
     ctx.report.markdown(t("compare.methods_model", lang))
     if comp is not None:
         od = comp.overdispersion
-        ctx.report.markdown(t("compare.methods_funnel", lang, phi=fmt_number(od.phi, lang, digits=2),
+        key = "compare.methods_funnel" if od.tau2 > 0 else "compare.methods_funnel_none"
+        ctx.report.markdown(t(key, lang, phi=fmt_number(od.phi, lang, digits=2),
                               tau=fmt_number(np.sqrt(od.tau2), lang, digits=3), units=od.n_units))
     ctx.report.markdown(t("compare.methods_caveat", lang))
 
