@@ -196,8 +196,10 @@ def compare(ctx: StudyContext, frame: pd.DataFrame, model):
 
     outcome = ctx.parameters["outcome"]
     # the national total is published with the table: withheld municipalities are protected from it
+    # every municipality of the dataset is a row: one without units is a withheld "x", never absent
+    codes = sorted(ctx.dataset.tables["persons"]["municipality_code"].dropna().astype(str).unique())
     raw = safe_aggregate(frame, by=["municipality_code"], value="y", stat="share", total_published=True,
-                         name=f"raw_rate_{outcome}", **_checked(ctx))
+                         levels={"municipality_code": codes}, name=f"raw_rate_{outcome}", **_checked(ctx))
     published = raw.frame.loc[~raw["suppressed"].to_numpy(), "municipality_code"].tolist()
     rows = []
     for code, r in raw.frame.set_index("municipality_code").iterrows():
