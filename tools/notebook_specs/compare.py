@@ -18,7 +18,7 @@ outcome: str = "bijstand"  # outcome [bijstand|inflow|outflow_to_work|participat
 year: int = 2022  # calendar year of the outcome (the year before must be observed too)
 covariates: list = ["sex", "age_band", "education", "migration_background", "partnered", "prior_benefit"]  # adjustment covariates; those the dataset lacks are dropped with a sentence
 municipality: str = "all"  # the municipality the council report is about (GM + 4 digits), or 'all' for the national view
-age_min: int = 18  # youngest age in the population (age = year - birth year)
+age_min: int = 18  # youngest age in the population (age: year minus birth year)
 age_max: int = 66  # oldest age in the population
 sex: str = "all"  # population by sex [all|F|M]
 lang: str = "nl"  # report language [nl|en]
