@@ -64,6 +64,33 @@ def _population(n: int, rng: np.random.Generator) -> model.Population:
                             municipality=municipality, u=u, assessment=assessment.astype(np.int8))
 
 
+#: Scenario ``municipal_effects``: the municipalities' true effects on bijstand entry (log-odds; the
+#: exit-to-work log-odds move by minus the same amount) are spread evenly over this range, and each
+#: municipality's share of residents with a low (high) education moves by ``-COMPOSITION_SLOPE`` (+) per
+#: unit of effect: where the municipality lowers bijstand, more residents have a low education.
+MUNICIPAL_EFFECT_RANGE = (-0.5, 0.5)
+COMPOSITION_SLOPE = 0.6
+
+
+def _municipal_effects(pop: model.Population, seed: int) -> tuple[model.Population, dict]:
+    """Give each municipality a true effect and an education mix that leans against it (own random stream,
+    so the rest of the population is the default draw)."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng([seed, 3])
+    k = len(tb.MUNICIPALITIES)
+    effects = rng.permutation(np.linspace(*MUNICIPAL_EFFECT_RANGE, k))
+    low = np.clip(0.3 - COMPOSITION_SLOPE * effects, 0.03, 0.6)
+    high = np.clip(0.3 + COMPOSITION_SLOPE * effects, 0.03, 0.6)
+    draw = rng.random(len(pop.u))
+    m = pop.municipality
+    education = np.where(draw < low[m], 0, np.where(draw < low[m] + (1 - low[m] - high[m]), 1, 2)).astype(np.int8)
+    truth = {code: {"entry_log_odds": float(effects[i]), "exit_to_work_log_odds": float(-effects[i]),
+                    "share_low_education": float(low[i]), "share_high_education": float(high[i])}
+             for i, (code, _, _) in enumerate(tb.MUNICIPALITIES)}
+    return replace(pop, education=education, municipal_effect=effects[m].astype(float)), truth
+
+
 WORLDS = (("factual", None), ("no_divorce", "divorce"), ("no_job_loss", "job_loss"),
           ("no_programme", "programme"), ("delayed_start", "delay_start"))
 
@@ -72,14 +99,17 @@ DYNAMIC_WORLDS = (("no_exit_to_work", "exit_to_work"), ("exit_not_now", "delay_e
 
 
 def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = False, dynamics: bool = False,
-             progress: bool = False) -> SyntheticDraw:
+             municipal_effects: bool = False, progress: bool = False) -> SyntheticDraw:
     """Simulate ``n_persons`` over 2014-2023 and compute the truths; see the module docstring.
 
     ``dynamics`` switches on the dynamic world of ``model.DYNAMICS`` and state-dependent health
     (``truth.STATE_EFFECTS``): unions form and dissolve during the window, a partner protects against
     bijstand, health drifts with time on bijstand; the counterfactual worlds are the never-treated
     ones. On it, comparison groups that are not at risk of the event give biased effects
-    (tests/designs). ``progress`` shows a bar on standard error, one step per world and later stage.
+    (tests/designs). ``municipal_effects`` (off by default; the default draw is untouched) gives each
+    municipality a true effect on bijstand entry and exit to work and an education mix correlated with it
+    (:data:`MUNICIPAL_EFFECT_RANGE`, :data:`COMPOSITION_SLOPE`); truth.json then holds them under
+    ``truths["municipal_effects"]`` (the compare study's validation). ``progress`` shows a bar on standard error, one step per world and later stage.
     """
     from tqdm import tqdm
 
@@ -91,6 +121,11 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     bar = tqdm(total=len(world_list) + 3, desc="synthetic", unit="step", disable=not progress, file=sys.stderr)
     rng = np.random.default_rng([seed, 1])
     pop = _population(int(n_persons), rng)
+    if not isinstance(municipal_effects, (bool, np.bool_)):
+        raise ParameterError(f"municipal_effects={municipal_effects!r}: give True or False.")
+    municipal_truth = None
+    if municipal_effects:
+        pop, municipal_truth = _municipal_effects(pop, seed)
     worlds = {}
     for name, off in world_list:
         bar.set_postfix_str(f"world {name}")
@@ -109,13 +144,17 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     bar.update()
     bar.set_postfix_str("truths")
     truths = tr.truths(pop, worlds, health_truth, start_year=START_YEAR)
+    if municipal_truth is not None:
+        truths["municipal_effects"] = municipal_truth
     bar.update()
     bar.close()
     meta = {
-        "name": f"synthetic-n{n_persons}-seed{seed}" + ("-dip" if pre_exit_dip else "") + ("-dynamic" if dynamics else ""),
+        "name": f"synthetic-n{n_persons}-seed{seed}" + ("-dip" if pre_exit_dip else "") + ("-dynamic" if dynamics else "")
+                + ("-municipal" if municipal_effects else ""),
         "source": "rendeert synthetic register simulator (analysis.data.synthetic), "
                   f"{n_persons} persons, seed {seed}" + (", pre-exit health dip" if pre_exit_dip else "")
-                  + (", dynamic unions and state-dependent health" if dynamics else ""),
+                  + (", dynamic unions and state-dependent health" if dynamics else "")
+                  + (", municipal effects" if municipal_effects else ""),
         "observation_start": f"{START_YEAR}-01-01",
         "observation_end": f"{START_YEAR + N_MONTHS // 12 - 1}-12-31",
     }
@@ -125,7 +164,9 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
         "parameters": {"n_persons": n_persons, "seed": seed, "pre_exit_dip": pre_exit_dip, "dynamics": bool(dynamics),
                        "effects_in_model": model.EFFECTS,
                        **({"dynamics_in_model": model.DYNAMICS, "state_effects_in_model": tr.STATE_EFFECTS}
-                          if dynamics else {})},
+                          if dynamics else {}),
+                       **({"municipal_effects": True, "municipal_effect_range": list(MUNICIPAL_EFFECT_RANGE),
+                           "composition_slope": COMPOSITION_SLOPE} if municipal_effects else {})},
     }
     return SyntheticDraw(tables=frames, truth=truth, meta=meta)
 

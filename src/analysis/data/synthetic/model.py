@@ -66,6 +66,7 @@ class Population:
     municipality: np.ndarray  # index into MUNICIPALITIES
     u: np.ndarray  # latent employability / health
     assessment: np.ndarray  # caseworker's participation-ladder assessment (1..6), a noisy proxy of u
+    municipal_effect: np.ndarray | None = None  # per person: the municipality's true effect (log-odds), or None
 
 
 @dataclass
@@ -200,6 +201,8 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
             lin = lin + recent * dep * EFFECTS["divorce_dependent_extra"]
         if switch_off != "job_loss":
             lin = lin + ((since_jl >= 0) & (since_jl < 12)) * EFFECTS["job_loss_entry"]
+        if pop.municipal_effect is not None:  # scenario municipal_effects: the municipality's own effect
+            lin = lin + pop.municipal_effect
         enter = ~cur_bij & ~cur_emp & ~ww_now & active & (draws[6] < logistic(lin))
 
         # bijstand exit: to work (programme raises it) or for other reasons
@@ -207,6 +210,8 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
         lin_w = -3.3 + 1.0 * e - 0.015 * np.minimum(dur, 60)
         if switch_off != "programme":
             lin_w = lin_w + on_prog * EFFECTS["programme_exit_work"]
+        if pop.municipal_effect is not None:  # a municipality that keeps people out also helps them to work
+            lin_w = lin_w - pop.municipal_effect
         to_work = cur_bij & (draws[7] < logistic(lin_w))
         if switch_off == "exit_to_work":
             to_work[:] = False  # Y(infinity) of the exit_health study: nobody leaves bijstand for work
