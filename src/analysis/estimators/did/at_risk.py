@@ -372,7 +372,7 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
                 n_t[kb], n_c[kb] = nt, nc
                 if a is not None:
                     att[kb], se[kb] = a, np.sqrt((inf ** 2).sum(axis=0)) / n
-                    dominance[kb] = [dominance_share(terms_b[:, j]) for j in range(len(kb))]
+                    dominance[kb] = _top2_share(terms_b)
             continue
         for k in ks:
             a, inf, sub, nt, nc = cell_cov(int(k))
@@ -502,17 +502,30 @@ def _dr_cohort(x: np.ndarray, DY: np.ndarray, d: np.ndarray, w: np.ndarray, gamm
 
 def _independent_columns(x: np.ndarray) -> np.ndarray:
     """Boolean mask of the design's columns to keep: the intercept, then each column that adds rank
-    (a covariate constant or collinear in a subsample cannot be estimated there)."""
+    (a covariate constant or collinear in a subsample cannot be estimated there). Judged on the k x k
+    Gram matrix of the scaled columns, so one pass over the rows."""
     keep = np.zeros(x.shape[1], dtype=bool)
     keep[0] = True
     scale = np.maximum(np.abs(x).max(axis=0), 1e-300)
     z = x / scale
+    gram = z.T @ z
+    tol = 1e-10 * max(float(np.trace(gram)), 1e-300)
     for j in range(1, x.shape[1]):
         trial = keep.copy()
         trial[j] = True
-        if np.linalg.matrix_rank(z[:, trial]) == trial.sum():
+        eig = np.linalg.eigvalsh(gram[np.ix_(trial, trial)])
+        if eig.min() > tol:
             keep = trial
     return keep
+
+
+def _top2_share(terms: np.ndarray) -> np.ndarray:
+    """Per column: the share of the two largest absolute values in the column's absolute sum (NaN if 0)."""
+    a = np.abs(terms)
+    total = a.sum(axis=0)
+    top = -np.partition(-a, 1, axis=0)[:2].sum(axis=0) if a.shape[0] > 1 else total
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, top / total, np.nan)
 
 
 def _f(v) -> str:
