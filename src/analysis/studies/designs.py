@@ -23,6 +23,17 @@ class _Bounds:
         self.estimates = frame
 
 
+def _through(result, last_term: str):
+    """The event-time result up to ``last_term`` (estimates and covariance), for honest_did."""
+    from analysis.estimators.did.result import DynamicResult
+
+    est = result.estimates
+    terms = [t for t in est.index if t.startswith("e=") and float(t[2:]) <= float(last_term[2:])]
+    vcov = result.vcov.loc[terms, terms]
+    return DynamicResult(estimates=est.loc[terms], estimand=result.estimand, spec=dict(result.spec),
+                         diagnostics={**result.diagnostics, "vcov": vcov})
+
+
 def sensitivity_analysis(ctx, dyn, *, name: str, label: str, event_time: float, reference: float,
                          width: int = 1, percent: bool = False, pretest_p: float | None = None) -> dict:
     """Honest DiD and pre-test power for the headline ``event_time`` of ``dyn``; returns what it found."""
@@ -50,6 +61,10 @@ def sensitivity_analysis(ctx, dyn, *, name: str, label: str, event_time: float, 
         ctx.report.markdown(f"*{t('design.sensitivity_withheld', lang)}*")
         return {}
     k = post_terms.index(target_term) + 1
+    # the post periods after the target do not constrain its bias under relative magnitudes (each post
+    # change is bounded by the pre-period changes only), so they are left out: the C-LF interval then
+    # stays on its fast path (at most about ten post periods)
+    binned = _through(binned, post_terms[k - 1])
     hd = honest_did(binned, restriction="relative_magnitudes", m=list(MBAR), target=k)
     power = pretrend_power(binned, target=k)
     units = {c: row.get(c) for c in ("n", "n_control", "dominance")}
