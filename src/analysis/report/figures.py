@@ -209,7 +209,7 @@ def sensitivity(table: CheckedTable, *, original: CheckedTable, xlabel: str, yla
     sensitivity plot; both tables checked on the units of the effect they bound."""
     _require(table, "sensitivity")
     _require(original, "sensitivity")
-    fig, ax = plt.subplots(figsize=(5.6, 3.2))
+    fig, ax = plt.subplots(figsize=(7.6, 3.4))
     f = table.frame.assign(_held=table.withheld["ci_lower"].to_numpy())
     shown = f[~f["_held"]]
     o = original.frame.iloc[0]

@@ -78,13 +78,15 @@ def sensitivity_analysis(ctx, dyn, *, name: str, label: str, event_time: float, 
                                                     "ci_upper": [hd.original["ci_high"]], **{c: [units[c]] for c in units}},
                                                    index=["original"])), name=f"sensitivity_{name}_original",
                               policy=policy, log=log)
-    fig = figures.sensitivity(table, original=original, xlabel=t_plain("design.mbar", lang), ylabel=label,
+    fig = figures.sensitivity(table, original=original, xlabel=t_plain("design.mbar", lang),
+                              ylabel=t_plain("design.effect_axis", lang),
                               name=f"sensitivity_{name}", percent=percent, lang=lang, breakdown=hd.breakdown)
     ctx.report.figure(fig, caption=t("design.sensitivity_caption", lang, effect=label, width=width))
     breakdown = hd.breakdown
     ctx.add_estimates([{"name": f"breakdown_mbar_{name}", "estimate": float(breakdown) if np.isfinite(breakdown) else None,
                         "se": None, "ci_low": None, "ci_high": None, "n": units["n"], "unit": unit, "suppressed": False,
-                        "_n_control": units["n_control"], "_dominance": units["dominance"]},
+                        "_n_control": units["n_control"], "_dominance": units["dominance"],
+                        **({} if np.isfinite(breakdown) else {"note": hd.breakdown_note})},
                        {"name": f"pretrend_power_{name}", "estimate": float(power.power), "se": None, "ci_low": None,
                         "ci_high": None, "n": units["n"], "unit": "probability", "suppressed": False,
                         "_n_control": units["n_control"], "_dominance": units["dominance"]}])
