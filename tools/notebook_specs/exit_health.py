@@ -21,6 +21,8 @@ event_window: list = [-4, 4]  # years before and after the exit shown
 horizon_years: int = 5  # years over which health savings are summed
 discount_rate: float = 0.03  # yearly discount rate for the health returns
 municipality: str = "all"  # 'all' or one municipality code (GM + 4 digits): recipients living there
+anticipation: int = 0  # years before the exit in which health may already change
+base_period: str = "universal"  # base period of the event study [universal|varying]
 lang: str = "nl"  # report language [nl|en]
 seed: int = 0  # seed of the multiplier bootstrap
 output_dir: str = ""  # set by the runner: where results.json and figures go
@@ -31,12 +33,13 @@ from analysis.studies import exit_health
 
 study = exit_health.setup(dataset=dataset, outcomes=outcomes, exit_window_days=exit_window_days, control=control,
                           covariates=covariates, event_window=event_window, horizon_years=horizon_years,
-                          discount_rate=discount_rate, municipality=municipality, lang=lang, seed=seed,
-                          output_dir=output_dir)
+                          discount_rate=discount_rate, municipality=municipality, anticipation=anticipation,
+                          base_period=base_period, lang=lang, seed=seed, output_dir=output_dir)
 """),
 ("markdown", "The person-year panel of recipients, with exit-to-work and placebo exit years."),
 ("code", "frame = exit_health.panel(study)"),
-("markdown", "Effects per outcome: simple ATT, event time, pre-trend tests (a rejection is shown prominently)."),
+("markdown", "Effects per outcome: simple ATT, event time, pre-trend tests (a rejection is shown prominently), "
+             "and the sensitivity of the headline effects to violations of parallel trends with the pre-test's power."),
 ("code", "effects = exit_health.effects(study)"),
 ("markdown", "TWFE and Sun-Abraham event studies beside Callaway & Sant'Anna, as a diagnostic."),
 ("code", "exit_health.fixed_effects_diagnostic(study);"),

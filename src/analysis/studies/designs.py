@@ -34,9 +34,10 @@ def _through(result, last_term: str):
                          diagnostics={**result.diagnostics, "vcov": vcov})
 
 
-def sensitivity_analysis(ctx, dyn, *, name: str, label: str, event_time: float, reference: float,
+def sensitivity_analysis(ctx, dyn, *, name: str, label: str, event_time: float | None, reference: float,
                          width: int = 1, percent: bool = False, pretest_p: float | None = None) -> dict:
-    """Honest DiD and pre-test power for the headline ``event_time`` of ``dyn``; returns what it found."""
+    """Honest DiD and pre-test power for the headline ``event_time`` of ``dyn`` (None: the average of the
+    post periods, the simple ATT's counterpart); returns what it found."""
     from analysis.estimators import honest_did, pretrend_power
     from analysis.estimators.honest_did import bin_event_time, bin_of
     from analysis.report import figures
@@ -45,6 +46,8 @@ def sensitivity_analysis(ctx, dyn, *, name: str, label: str, event_time: float, 
 
     policy, log, lang = ctx.report.policy, ctx.report.log, ctx.lang
     binned = bin_event_time(dyn, width=width, reference=reference) if width > 1 else dyn
+    if event_time is None:
+        return _average_sensitivity(ctx, binned, name=name, label=label, percent=percent, pretest_p=pretest_p)
     target = bin_of(event_time, width=width, reference=reference)
     post_terms = [i for i in binned.estimates.index if i.startswith("e=") and float(i[2:]) > (0 if width > 1 else reference)]
     target_term = f"e={target}" if width > 1 else f"e={event_time:g}"
@@ -65,9 +68,48 @@ def sensitivity_analysis(ctx, dyn, *, name: str, label: str, event_time: float, 
     # change is bounded by the pre-period changes only), so they are left out: the C-LF interval then
     # stays on its fast path (at most about ten post periods)
     binned = _through(binned, post_terms[k - 1])
-    hd = honest_did(binned, restriction="relative_magnitudes", m=list(MBAR), target=k)
-    power = pretrend_power(binned, target=k)
     units = {c: row.get(c) for c in ("n", "n_control", "dominance")}
+    return _report(ctx, binned, target=k, units=units, name=name, label=label, width=width, percent=percent,
+                   pretest_p=pretest_p)
+
+
+def _average_sensitivity(ctx, dyn, *, name, label, percent, pretest_p) -> dict:
+    """The sensitivity of the average post-period effect (the simple ATT's counterpart)."""
+    from analysis.report.labels import t
+
+    est = dyn.estimates
+    ref = float(dyn.spec.get("reference", -1.0)) if isinstance(dyn.spec, dict) else -1.0
+    post = [i for i in est.index if i.startswith("e=") and float(i[2:]) > ref and pd.notna(est.loc[i, "std_error"])]
+    if "ATT" not in est.index or not post:
+        ctx.report.markdown(f"*{t('design.sensitivity_withheld', ctx.lang)}*")
+        return {}
+    row = est.loc["ATT"]
+    from analysis.report.disclosure import checked_result
+
+    judged = checked_result(dyn, name=f"sensitivity_{name}", terms=["ATT"], policy=ctx.report.policy, log=ctx.report.log)
+    if judged.withheld["estimate"].iloc[0]:
+        ctx.add_estimates([{"name": f"breakdown_mbar_{name}", "estimate": None, "se": None, "ci_low": None,
+                            "ci_high": None, "n": None, "unit": "M-bar", "suppressed": True},
+                           {"name": f"pretrend_power_{name}", "estimate": None, "se": None, "ci_low": None,
+                            "ci_high": None, "n": None, "unit": "probability", "suppressed": True}])
+        ctx.report.markdown(f"*{t('design.sensitivity_withheld', ctx.lang)}*")
+        return {}
+    units = {c: row.get(c) for c in ("n", "n_control", "dominance")}
+    return _report(ctx, dyn, target="average", units=units, name=name, label=label, width=1, percent=percent,
+                   pretest_p=pretest_p)
+
+
+def _report(ctx, binned, *, target, units, name, label, width, percent, pretest_p) -> dict:
+    """Run honest_did and pretrend_power on ``binned`` for ``target``; figure, rows and sentences."""
+    from analysis.estimators import honest_did, pretrend_power
+    from analysis.report import figures
+    from analysis.report.disclosure import checked_result
+    from analysis.report.labels import fmt_number, t, t_plain
+
+    policy, log, lang = ctx.report.policy, ctx.report.log, ctx.lang
+    unit = "M-bar"
+    hd = honest_did(binned, restriction="relative_magnitudes", m=list(MBAR), target=target)
+    power = pretrend_power(binned, target=target)
     bounds = pd.DataFrame({"estimate": hd.original["estimate"], "ci_lower": hd.estimates["ci_low"].to_numpy(),
                            "ci_upper": hd.estimates["ci_high"].to_numpy(), "event_time": hd.estimates["m"].to_numpy(),
                            **{c: units[c] for c in units}}, index=[f"M={m:g}" for m in hd.estimates["m"]])
@@ -81,7 +123,8 @@ def sensitivity_analysis(ctx, dyn, *, name: str, label: str, event_time: float, 
     fig = figures.sensitivity(table, original=original, xlabel=t_plain("design.mbar", lang),
                               ylabel=t_plain("design.effect_axis", lang),
                               name=f"sensitivity_{name}", percent=percent, lang=lang, breakdown=hd.breakdown)
-    ctx.report.figure(fig, caption=t("design.sensitivity_caption", lang, effect=label, width=width))
+    key = "design.sensitivity_caption" if width > 1 else "design.sensitivity_caption_periods"
+    ctx.report.figure(fig, caption=t(key, lang, effect=label, width=width))
     breakdown = hd.breakdown
     ctx.add_estimates([{"name": f"breakdown_mbar_{name}", "estimate": float(breakdown) if np.isfinite(breakdown) else None,
                         "se": None, "ci_low": None, "ci_high": None, "n": units["n"], "unit": unit, "suppressed": False,

@@ -47,8 +47,13 @@ PUBLISHED_E = range(4)
 
 def setup(*, dataset: str, outcomes: list | None = None, exit_window_days: int = 31,
           control: str = "not_yet_treated", covariates: list | None = None, event_window: list | None = None,
-          horizon_years: int = 5, discount_rate: float = 0.03, municipality: str = "all", lang: str = "nl",
-          seed: int = 0, pre_trend_alpha: float = 0.05, output_dir: str = "") -> StudyContext:
+          horizon_years: int = 5, discount_rate: float = 0.03, municipality: str = "all", anticipation: int = 0,
+          base_period: str = "universal", lang: str = "nl", seed: int = 0, pre_trend_alpha: float = 0.05,
+          output_dir: str = "") -> StudyContext:
+    check_choice("base_period", base_period, ("universal", "varying"))
+    if isinstance(anticipation, bool) or not isinstance(anticipation, int) or not 0 <= anticipation <= 2:
+        raise ParameterError(f"anticipation={anticipation!r} must be 0, 1 or 2 years (how long before the exit "
+                             "health may already change).")
     outcomes = list(outcomes or OUTCOMES)
     for o in outcomes:
         check_choice("outcome", o, OUTCOMES)
@@ -67,7 +72,8 @@ def setup(*, dataset: str, outcomes: list | None = None, exit_window_days: int =
                       parameters={"outcomes": outcomes, "exit_window_days": exit_window_days, "control": control,
                                   "covariates": covariates, "event_window": event_window,
                                   "horizon_years": horizon_years, "discount_rate": discount_rate,
-                                  "municipality": municipality, "seed": seed, "pre_trend_alpha": pre_trend_alpha})
+                                  "municipality": municipality, "anticipation": anticipation,
+                                  "base_period": base_period, "seed": seed, "pre_trend_alpha": pre_trend_alpha})
     return ctx
 
 
@@ -150,7 +156,8 @@ def _att(ctx: StudyContext, frame: pd.DataFrame, outcome: str, cohort: str):
     covs = ctx.parameters["covariates"]
     try:
         return att_gt(frame, outcome=outcome, unit="person_id", time="year", cohort=cohort,
-                      control=ctx.parameters["control"], covariates=covs, method="dr", seed=ctx.parameters["seed"])
+                      control=ctx.parameters["control"], covariates=covs, method="dr", seed=ctx.parameters["seed"],
+                      anticipation=ctx.parameters["anticipation"], base_period=ctx.parameters["base_period"])
     except np.linalg.LinAlgError:
         if not covs:
             raise
@@ -229,8 +236,25 @@ def effects(ctx: StudyContext) -> dict:
     if out:
         _event_figure(ctx, out)
         _att_table(ctx, out)
+        _sensitivity(ctx, out)
     ctx.frames["effects"] = out  # type: ignore[attr-defined]
     return out
+
+
+def _sensitivity(ctx: StudyContext, out: dict) -> None:
+    """How far the average effect survives violations of parallel trends (honest_did, relative
+    magnitudes) and how much the pre-test could have seen (Roth 2022), for the headline outcomes."""
+    from analysis.report.labels import t, t_plain
+    from analysis.studies.designs import sensitivity_analysis
+
+    if ctx.parameters["base_period"] != "universal":
+        return
+    ctx.report.heading(t("exit_health.sensitivity_heading", ctx.lang), level=3)
+    for outcome in [o for o in DYNAMIC if o in out]:
+        _, _, dyn, pre = out[outcome]
+        sensitivity_analysis(ctx, dyn, name=f"att_{outcome}", label=t_plain(f"exit_health.outcome.{outcome}", ctx.lang),
+                             event_time=None, reference=-1.0 - ctx.parameters["anticipation"], width=1,
+                             percent=outcome == "antidepressants", pretest_p=pre["p_value"])
 
 
 def _event_figure(ctx: StudyContext, out: dict) -> None:
@@ -247,9 +271,12 @@ def _event_figure(ctx: StudyContext, out: dict) -> None:
                             name=f"event_study {outcome}")
         fig = figures.event_study([{t_plain(f"exit_health.outcome.{outcome}", ctx.lang): tb}], ylabel="",
                                   xlabel=t_plain("exit_health.years_since", ctx.lang), name=f"event_study {outcome}",
-                                  reference=-1, percent=outcome == "antidepressants", lang=ctx.lang)
+                                  reference=-1 - ctx.parameters["anticipation"], percent=outcome == "antidepressants",
+                                  lang=ctx.lang)
         ctx.report.figure(fig, caption=f"{t('exit_health.event_caption', ctx.lang)}: "
-                                       f"{t(f'exit_health.outcome.{outcome}', ctx.lang)}", width="70%")
+                                       f"{t(f'exit_health.outcome.{outcome}', ctx.lang)}. "
+                                       + t(f"exit_health.base_caption.{ctx.parameters['base_period']}", ctx.lang,
+                                           ref=-1 - ctx.parameters["anticipation"]), width="70%")
 
 
 def _att_table(ctx: StudyContext, out: dict) -> None:
