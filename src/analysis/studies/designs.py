@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.errors import AnalysisError
+
 MBAR = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 
 
@@ -73,6 +75,21 @@ def sensitivity_analysis(ctx, dyn, *, name: str, label: str, event_time: float |
                    pretest_p=pretest_p)
 
 
+def _not_computable(ctx, *, name, label, units, reason) -> dict:
+    """Rows without numbers (not withheld: nothing could be computed) and a sentence saying so."""
+    from analysis.report.labels import t
+
+    note = f"not computable: {reason}"
+    ctx.add_estimates([{"name": f"breakdown_mbar_{name}", "estimate": None, "se": None, "ci_low": None, "ci_high": None,
+                        "n": units["n"], "unit": "M-bar", "suppressed": False, "_n_control": units["n_control"],
+                        "_dominance": units["dominance"], "note": note},
+                       {"name": f"pretrend_power_{name}", "estimate": None, "se": None, "ci_low": None, "ci_high": None,
+                        "n": units["n"], "unit": "probability", "suppressed": False, "_n_control": units["n_control"],
+                        "_dominance": units["dominance"], "note": note}])
+    ctx.report.markdown(f"*{t('design.sensitivity_not_computable', ctx.lang, effect=label)}*")
+    return {}
+
+
 def _average_sensitivity(ctx, dyn, *, name, label, percent, pretest_p) -> dict:
     """The sensitivity of the average post-period effect (the simple ATT's counterpart)."""
     from analysis.report.labels import t
@@ -108,8 +125,14 @@ def _report(ctx, binned, *, target, units, name, label, width, percent, pretest_
 
     policy, log, lang = ctx.report.policy, ctx.report.log, ctx.lang
     unit = "M-bar"
-    hd = honest_did(binned, restriction="relative_magnitudes", m=list(MBAR), target=target)
-    power = pretrend_power(binned, target=target)
+    try:
+        hd = honest_did(binned, restriction="relative_magnitudes", m=list(MBAR), target=target)
+    except (np.linalg.LinAlgError, ValueError, AnalysisError) as exc:  # e.g. a singular covariance on few persons
+        return _not_computable(ctx, name=name, label=label, units=units, reason=str(exc))
+    try:
+        power = pretrend_power(binned, target=target)
+    except (np.linalg.LinAlgError, ValueError, AnalysisError):
+        power = None
     bounds = pd.DataFrame({"estimate": hd.original["estimate"], "ci_lower": hd.estimates["ci_low"].to_numpy(),
                            "ci_upper": hd.estimates["ci_high"].to_numpy(), "event_time": hd.estimates["m"].to_numpy(),
                            **{c: units[c] for c in units}}, index=[f"M={m:g}" for m in hd.estimates["m"]])
@@ -130,17 +153,21 @@ def _report(ctx, binned, *, target, units, name, label, width, percent, pretest_
                         "se": None, "ci_low": None, "ci_high": None, "n": units["n"], "unit": unit, "suppressed": False,
                         "_n_control": units["n_control"], "_dominance": units["dominance"],
                         **({} if np.isfinite(breakdown) else {"note": hd.breakdown_note})},
-                       {"name": f"pretrend_power_{name}", "estimate": float(power.power), "se": None, "ci_low": None,
-                        "ci_high": None, "n": units["n"], "unit": "probability", "suppressed": False,
-                        "_n_control": units["n_control"], "_dominance": units["dominance"]}])
+                       {"name": f"pretrend_power_{name}", "estimate": None if power is None else float(power.power),
+                        "se": None, "ci_low": None, "ci_high": None, "n": units["n"], "unit": "probability",
+                        "suppressed": False, "_n_control": units["n_control"], "_dominance": units["dominance"],
+                        **({"note": "not computable: the covariance of the pre-period effects is singular"}
+                           if power is None else {})}])
     if np.isnan(breakdown):
         ctx.report.markdown(t("design.breakdown_none", lang, effect=label))
     elif np.isinf(breakdown):
         ctx.report.markdown(t("design.breakdown_beyond", lang, effect=label, mbar=fmt_number(MBAR[-1], lang, 2)))
     else:
         ctx.report.markdown(t("design.breakdown", lang, effect=label, mbar=fmt_number(breakdown, lang, 2)))
-    verdict = t_plain("design.power_verdict.strong" if power.power >= 0.8 else "design.power_verdict.weak", lang)
-    ctx.report.markdown(t("design.power", lang, power=fmt_number(power.power, lang, 2), effect=label, verdict=verdict))
+    if power is not None:
+        verdict = t_plain("design.power_verdict.strong" if power.power >= 0.8 else "design.power_verdict.weak", lang)
+        ctx.report.markdown(t("design.power", lang, power=fmt_number(power.power, lang, 2), effect=label,
+                              verdict=verdict))
     if pretest_p is not None and pretest_p < 0.05:
         ctx.report.markdown(t("design.pretest_rejects", lang, p=fmt_number(pretest_p, lang, 3)))
     return {"honest_did": hd, "power": power, "breakdown": breakdown}
