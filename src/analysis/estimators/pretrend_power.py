@@ -128,7 +128,7 @@ def pretrend_power(result=None, *, betahat=None, sigma=None, num_pre: int | None
         ``"first"`` post period or the ``"average"`` of the post periods (the headline), or an
         integer k: the k-th post period (1 is the first).
     """
-    from analysis.estimators.honest_did.api import _check_direct, event_time_inputs
+    from analysis.estimators.honest_did.api import _check_direct, event_time_inputs, target_vector
 
     if isinstance(target, bool) or not isinstance(target, (str, int, np.integer)):
         raise ParameterError(f"target={target!r}: give 'first', 'average' or the number of a post period (1, 2, ...).")
@@ -144,15 +144,7 @@ def pretrend_power(result=None, *, betahat=None, sigma=None, num_pre: int | None
         n = None
     t_pre = np.arange(-num_pre, 0, dtype=float)
     t_post = np.arange(1, num_post + 1, dtype=float)
-    l_vec = np.zeros(num_post)
-    if not isinstance(target, str):
-        if not 1 <= int(target) <= num_post:
-            raise ParameterError(f"target={target}: the result has {num_post} post periods; give 1..{num_post}.")
-        l_vec[int(target) - 1] = 1.0
-    elif target == "first":
-        l_vec[0] = 1.0
-    else:
-        l_vec[:] = 1.0 / num_post
+    l_vec = target_vector(target, num_post)
     post = slice(num_pre, num_pre + num_post)
     headline_se = math.sqrt(float(l_vec @ s[post, post] @ l_vec))
     if isinstance(target_bias, str):

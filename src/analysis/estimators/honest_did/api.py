@@ -92,15 +92,7 @@ def honest_did(result=None, *, betahat=None, sigma=None, num_pre: int | None = N
     else:
         betahat, sigma, num_pre, num_post = _check_direct(betahat, sigma, num_pre, num_post)
         info, n = {"terms": None}, None
-    l_vec = np.zeros(num_post)
-    if not isinstance(target, str):
-        if not 1 <= int(target) <= num_post:
-            raise ParameterError(f"target={target}: the result has {num_post} post periods; give 1..{num_post}.")
-        l_vec[int(target) - 1] = 1.0
-    elif target == "first":
-        l_vec[0] = 1.0
-    else:
-        l_vec[:] = 1.0 / num_post
+    l_vec = target_vector(target, num_post)
     post = slice(num_pre, num_pre + num_post)
     estimate = float(l_vec @ betahat[post])
     se = math.sqrt(float(l_vec @ sigma[post, post] @ l_vec))
@@ -133,6 +125,23 @@ def honest_did(result=None, *, betahat=None, sigma=None, num_pre: int | None = N
     return HonestDiDResult(estimates=table, original=original, breakdown=breakdown, breakdown_note=note,
                            restriction=restriction, target=target, method=method, n=n, spec=spec,
                            diagnostics={**info, "warnings": warns})
+
+
+def target_vector(target, num_post: int) -> np.ndarray:
+    """HonestDiD's ``l_vec``: weights on the post periods for "first", "average" or the k-th (1-based)."""
+    if isinstance(target, bool) or not isinstance(target, (str, int, np.integer)):
+        raise ParameterError(f"target={target!r}: give 'first', 'average' or the number of a post period (1, 2, ...).")
+    l_vec = np.zeros(num_post)
+    if not isinstance(target, str):
+        if not 1 <= int(target) <= num_post:
+            raise ParameterError(f"target={target}: the result has {num_post} post periods; give 1..{num_post}.")
+        l_vec[int(target) - 1] = 1.0
+    elif target == "first":
+        l_vec[0] = 1.0
+    else:
+        check_choice("target", target, TARGETS)
+        l_vec[:] = 1.0 / num_post
+    return l_vec
 
 
 def _m_values(m, restriction, se) -> list[float]:
