@@ -323,7 +323,7 @@ def event_study(ctx: StudyContext) -> dict:
     fig = figures.event_study(panels, ylabel=t_plain("intake.effect_bijstand", ctx.lang), name="event_study",
                               xlabel=t_plain("intake.months_since", ctx.lang), reference=reference, percent=True,
                               lang=ctx.lang)
-    ctx.report.figure(fig, caption=t(f"intake.event_caption.{event}", ctx.lang) + " "
+    ctx.report.figure(fig, caption=t(f"intake.event_caption.{event}", ctx.lang) + ". "
                       + t(f"intake.base_caption.{ctx.parameters['base_period']}", ctx.lang, ref=int(reference)))
     rows, tests = [], {}
     for sex in ("F", "M"):
