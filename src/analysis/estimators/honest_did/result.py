@@ -9,16 +9,11 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from analysis.estimators.results import _number
+
 __all__ = ["HonestDiDResult"]
 
 LABELS = {"relative_magnitudes": "M\u0304 (relative magnitudes)", "smoothness": "M (smoothness)"}
-
-
-def _number(value) -> float | None:
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
