@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from analysis.errors import AnalysisError, ParameterError
-from analysis.report.labels import CATALOGUE, fmt_eur, fmt_number, fmt_pct, fmt_pp, t
+from analysis.report.labels import catalogue_files, fmt_eur, fmt_number, fmt_pct, fmt_pp, t
 
 
 def test_number_formats():
@@ -20,8 +20,10 @@ def test_number_formats():
 
 
 def test_every_label_has_both_languages():
-    cat = yaml.safe_load(CATALOGUE.read_text(encoding="utf-8"))
-    missing = [k for k, v in cat.items() if set(v) != {"nl", "en"}]
+    missing = []
+    for path in catalogue_files():
+        cat = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        missing += [f"{path.name}:{k}" for k, v in cat.items() if set(v) != {"nl", "en"}]
     assert missing == []
 
 
@@ -31,3 +33,19 @@ def test_placeholders_filled_and_errors():
         t("nope")
     with pytest.raises(ParameterError, match=r"lang='de' is not allowed"):
         t("figure", "de")
+
+
+def test_a_key_in_two_catalogue_files_is_refused(tmp_path, monkeypatch):
+    from analysis.report import labels
+
+    parts = tmp_path / "labels.d"
+    parts.mkdir()
+    (parts / "a.yml").write_text("figure: {nl: Figuur, en: Figure}\n", encoding="utf-8")
+    monkeypatch.setattr(labels, "CATALOGUE_PARTS", parts)
+    labels.catalogue.cache_clear()
+    try:
+        with pytest.raises(AnalysisError, match=r"'figure' is defined in both labels.yml and a.yml"):
+            labels.catalogue()
+    finally:
+        monkeypatch.undo()
+        labels.catalogue.cache_clear()

@@ -1,7 +1,9 @@
 """Report text in Dutch and English: one catalogue, and number formatting per language.
 
-The catalogue is ``labels.yml``: ``key: {nl: ..., en: ...}``, values may hold
-``{placeholders}`` filled by :func:`t`. Dutch is the default language.
+The catalogue is ``labels.yml`` plus every ``labels.d/*.yml`` (one file per study or
+area, so that parallel work on two studies never edits one file): ``key: {nl: ...,
+en: ...}``, values may hold ``{placeholders}`` filled by :func:`t`. A key defined in
+two files is an error. Dutch is the default language.
 Numbers follow the language: Dutch ``1.234,5`` and ``21,3%``; English
 ``1,234.5`` and ``21.3%``.
 """
@@ -18,11 +20,27 @@ from analysis.errors import AnalysisError, check_choice
 
 LANGUAGES = ("nl", "en")
 CATALOGUE = Path(__file__).with_name("labels.yml")
+CATALOGUE_PARTS = Path(__file__).with_name("labels.d")
+
+
+def catalogue_files() -> list[Path]:
+    """The catalogue's files: ``labels.yml`` first, then ``labels.d/*.yml`` by name."""
+    return [CATALOGUE, *sorted(CATALOGUE_PARTS.glob("*.yml"))]
 
 
 @lru_cache(maxsize=1)
 def catalogue() -> dict:
-    return yaml.safe_load(CATALOGUE.read_text(encoding="utf-8"))
+    merged: dict = {}
+    origin: dict[str, str] = {}
+    for path in catalogue_files():
+        part = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for key, entry in part.items():
+            if key in merged:
+                raise AnalysisError(f"Report text {key!r} is defined in both {origin[key]} and {path.name}; "
+                                    "keep one.")
+            merged[key] = entry
+            origin[key] = path.name
+    return merged
 
 
 def t(key: str, lang: str = "nl", **values) -> str:
