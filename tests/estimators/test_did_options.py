@@ -9,6 +9,7 @@ import pytest
 
 from analysis.errors import DataValidationError, ParameterError
 from analysis.estimators import att_gt, event_study
+from analysis.estimators.did.result import wald_test
 
 #: The same covariance computed two ways (estimator vs numpy on the same influence functions).
 TOL_SAME = 1e-10
@@ -33,10 +34,17 @@ def test_pretest_uses_the_rank_of_a_singular_covariance():
     assert len(pre) == 17
     inf = np.column_stack([r.influence(int(k)) for k in pre])
     expected_rank = np.linalg.matrix_rank(inf.T @ inf)
-    test = r.pretrend_test()
+    test = wald_test(r.estimates["estimate"].to_numpy()[pre], r.vcov_of(inf, range(len(pre))).to_numpy())
     assert expected_rank <= 4
     assert test["df"] == expected_rank and test["rank_deficient"] and test["n_effects"] == 17
     assert np.isfinite(test["W"]) and 0 <= test["p_value"] <= 1
+
+
+def test_pretest_on_cohorts_of_one_person_is_not_run_and_says_why():
+    """No pre-treatment effect rests on 10 treated units: no p-value, and the basis says why."""
+    test = att_gt(tiny_cohorts(), outcome="y", unit="id", time="t", cohort="g").pretrend_test()
+    assert np.isnan(test["p_value"]) and test["df"] == 0
+    assert "rests on 10 or more treated units" in test["basis"]
 
 
 def test_event_study_wald_survives_a_singular_covariance():
