@@ -89,6 +89,7 @@ def participants(ctx: StudyContext) -> pd.DataFrame | None:
     the dataset has no experiments table (the report says so)."""
     from analysis.report.labels import t
 
+    ctx.report.heading(t("experiment.heading_analysis", ctx.lang))
     table = ctx.dataset.tables.get("experiments")
     if table is None or table.empty:
         ctx.report.markdown(t("experiment.no_table", ctx.lang))
@@ -153,7 +154,8 @@ def effects(ctx: StudyContext, frame: pd.DataFrame | None) -> dict:
     if frame is None:
         return {}
     data = frame[frame["observed"] == 1]
-    covs = [c for c in ctx.parameters["covariates"] if data[c].nunique() > 1]
+    # a covariate the strata determine (sex, when strata include it) adds nothing and makes the design singular
+    covs = [c for c in ctx.parameters["covariates"] if data.groupby("stratum")[c].nunique().max() > 1]
     cluster = _cluster(data)
     out = {}
     for outcome, scale, unit in OUTCOMES:

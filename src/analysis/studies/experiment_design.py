@@ -125,6 +125,7 @@ def design(ctx, frame: pd.DataFrame) -> dict:
     from analysis.report.labels import fmt_int, fmt_pp, t, t_plain
 
     p, lang = ctx.parameters, ctx.lang
+    ctx.report.heading(t("experiment.heading_design", lang))
     years = list(range(p["first_year"], p["last_year"] + 1))
     per_year = safe_aggregate(frame, by=["year"], stat="count", levels={"year": years}, unit_id="person_id",
                               name="design_population", **_checked(ctx))
@@ -141,6 +142,10 @@ def design(ctx, frame: pd.DataFrame) -> dict:
     r2 = ex.explained_share(frame, outcome="exit_to_work_24m", strata=["stratum"], covariates=covs) if not held else 0.0
     sd = float(np.sqrt(rate * (1 - rate))) if not held else 1.0
     target = p["target_effect_pp"] / 100
+    # at the target effect the treated arms' share is rate + target: with equal arms the variance of the
+    # difference is (1/p_t + 1/p_c) / n times the mean of the two arms' variances
+    treated = min(max(rate + target, 0.0), 1.0) if not held else 0.5
+    sd_target = float(np.sqrt((rate * (1 - rate) + treated * (1 - treated)) / 2)) if not held else 1.0
     ctx.add_estimates([_estimate_rows("design_base_rate_exit_to_work_24m", None if held else rate, n_units, "share"),
                        _estimate_rows("design_size", None if held else round(size), n_units, "persons"),
                        _estimate_rows("design_r2", None if held else r2, n_units, "share_of_variance")])
@@ -149,10 +154,10 @@ def design(ctx, frame: pd.DataFrame) -> dict:
     for d in DESIGNS:
         opts = _design_options(ctx, d, r2)
         for k in arm_counts:
-            common = dict(sd=sd, alpha=p["alpha"], arms=k, share_control=1 / (k + 1), **opts)
-            mde = ex.minimum_detectable_effect(max(size, 1.0), power=p["power"], **common)
-            need = ex.required_sample_size(target, power=p["power"], **common)
-            pw = ex.power(max(size, 1.0), target, **common)
+            common = dict(alpha=p["alpha"], arms=k, share_control=1 / (k + 1), **opts)
+            mde = ex.minimum_detectable_effect(max(size, 1.0), sd=sd, power=p["power"], **common)
+            need = ex.required_sample_size(target, sd=sd_target, power=p["power"], **common)
+            pw = ex.power(max(size, 1.0), target, sd=sd_target, **common)
             key = f"{d}_{k}arms"
             labels[key] = t_plain("experiment.design_row", lang, design=t_plain(f"experiment.design.{d}", lang), arms=k)
             for stat, value, unit in (("mde", mde, "difference"), ("required_n", need, "persons"),
@@ -167,7 +172,9 @@ def design(ctx, frame: pd.DataFrame) -> dict:
     cols = {k: t_plain(f"experiment.col.{k}", lang, effect=fmt_pp(target, lang)) for k in ("design", "mde", "required_n", "power")}
     table = combine([(cols["mde"], shown["mde"], "estimate"), (cols["required_n"], shown["required_n"], "estimate"),
                      (cols["power"], shown["power"], "estimate")], on=["name"], name="design")
-    table = table.rename({"name": cols["design"]})
+    order = {label: i for i, label in enumerate(labels.values())}  # individual, stratified, cluster
+    table = table.relabel("name", order, into="_order").sort("_order")
+    table = table.select([c for c in table.columns if c != "_order"]).rename({"name": cols["design"]})
     scope = (t_plain("experiment.scope_all", lang) if p["municipality"] == "all"
              else t_plain("experiment.scope_one", lang, code=p["municipality"]))
     inputs = combine([(t_plain("experiment.col.persons_per_year", lang), per_year, "value")], on=["year"],
@@ -187,7 +194,7 @@ def design(ctx, frame: pd.DataFrame) -> dict:
     grid = np.unique(np.round(np.linspace(top / 40, top, 40)))
     curve = []
     for d in DESIGNS:
-        common = dict(sd=sd, alpha=p["alpha"], arms=k, share_control=1 / (k + 1), **_design_options(ctx, d, r2))
+        common = dict(sd=sd_target, alpha=p["alpha"], arms=k, share_control=1 / (k + 1), **_design_options(ctx, d, r2))
         for n in grid:
             curve.append(_estimate_rows(f"{d}@{int(n)}", None if held else ex.power(float(n), target, **common),
                                         n_units, "probability"))
