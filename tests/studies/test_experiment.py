@@ -205,3 +205,23 @@ def test_rendeert_run_experiment_end_to_end(tmp_path, capsys):
     digest = hashlib.sha256((run / "assignment.csv").read_bytes()).hexdigest()
     assert manifest["files"]["assignment.csv"]["sha256"] == digest
     assert manifest["files"]["assignment.csv"]["spec"]["seed"] == 0
+
+
+def test_itt_falls_back_to_hc1_when_a_stratum_holds_one_unit():
+    """A unit alone in its stratum has leverage 1: HC2 (1 - h in the denominator) is undefined. The estimator
+    says so with a SmallCellWarning and reports HC1, which must equal statsmodels' HC1 on the same design."""
+    import statsmodels.api as sm
+
+    from analysis.errors import SmallCellWarning
+    from analysis.estimators.experiments import itt
+
+    rng = np.random.default_rng(3)
+    n = 40
+    frame = pd.DataFrame({"arm": np.tile(["control", "treatment"], n // 2), "y": rng.normal(size=n),
+                          "stratum": ["a"] * (n - 1) + ["b"]})
+    with pytest.warns(SmallCellWarning, match="leverage 1"):
+        res = itt(frame, outcome="y", arm="arm", strata=["stratum"], permutations=0)
+    assert res.spec["se"] == "HC1"
+    x = np.column_stack([(frame["arm"] == "treatment").astype(float), np.ones(n), (frame["stratum"] == "b")])
+    ref = sm.OLS(frame["y"].to_numpy(), x).fit(cov_type="HC1")
+    assert res.estimates.loc["arm=treatment", "std_error"] == pytest.approx(ref.bse[0], rel=CLOSED)

@@ -34,6 +34,8 @@ from analysis.studies.experiment_design import (COVARIATES, OUTCOME_SQL, OUTCOME
 FOLLOW_UP = 24
 MAX_AGE = 66
 EXIT_TO_WORK_DAYS = 31
+#: fewer participants in an arm (in the population of the parameters) and no effect is estimated
+MIN_PER_ARM = 2
 
 __all__ = ["setup", "design", "design_population", "write_assignment", "participants", "effects", "balance",
            "attrition_by_arm", "summary", "methods", "FOLLOW_UP"]
@@ -112,6 +114,10 @@ def participants(ctx: StudyContext) -> pd.DataFrame | None:
     frame = exp.drop(columns=["experiment"]).merge(frame, on="person_id", how="left")
     frame["age"] = frame["a"] // 12 - frame["birth_year"]
     frame = _apply_population(ctx, frame, age="age")
+    arms = frame.groupby("arm").size() if len(frame) else pd.Series(dtype=int)
+    if "control" not in arms.index or len(arms) < 2 or arms.min() < MIN_PER_ARM:
+        ctx.report.markdown(t("experiment.no_participants", ctx.lang, experiment=name, min=MIN_PER_ARM))
+        return None
     frame["female"] = (frame["sex"] == "F").astype(float)
     frame["education_low"] = (frame["education"] == "low").astype(float)
     frame["education_high"] = (frame["education"] == "high").astype(float)
@@ -154,6 +160,18 @@ def effects(ctx: StudyContext, frame: pd.DataFrame | None) -> dict:
     if frame is None:
         return {}
     data = frame[frame["observed"] == 1]
+    observed = data.groupby("arm").size()
+    if "control" not in observed.index or len(observed) < 2 or observed.min() < MIN_PER_ARM:
+        ctx.report.markdown(t("experiment.no_participants", ctx.lang, experiment=ctx.parameters["experiment"],
+                              min=MIN_PER_ARM))
+        return {}
+    # a stratum with one observed person: its indicator fits that person exactly (leverage 1, no HC2 variance)
+    # and it says nothing about the arms; such persons are left out, and the report says how many
+    sizes = data.groupby("stratum")["arm"].transform("size")
+    singletons = int((sizes < 2).sum())
+    if singletons:
+        data = data[sizes >= 2]
+        ctx.report.markdown(t("experiment.singletons", ctx.lang, n=singletons))
     # a covariate the strata determine (sex, when strata include it) adds nothing and makes the design singular
     covs = [c for c in ctx.parameters["covariates"] if data.groupby("stratum")[c].nunique().max() > 1]
     cluster = _cluster(data)
@@ -171,8 +189,11 @@ def effects(ctx: StudyContext, frame: pd.DataFrame | None) -> dict:
             ctx.add_estimates([dict(r, name=f"{prefix}_{outcome}_{term[4:]}", estimate=float(est.loc[term, col]),
                                     se=None, ci_low=None, ci_high=None, unit="p_value")
                                for r, term in zip(rows, est.index)], residual_df=int(res.diagnostics["residual_df"]))
-        shown = [dict(r, name=_arm_label(ctx, term[4:], plain=True), estimate=r["estimate"] * scale, ci_low=r["ci_low"] * scale,
-                      ci_high=r["ci_high"] * scale) for r, term in zip(rows, est.index)]
+        def scaled(v, scale=scale):
+            return None if v is None else v * scale
+
+        shown = [dict(r, name=_arm_label(ctx, term[4:], plain=True), estimate=scaled(r["estimate"]),
+                      ci_low=scaled(r["ci_low"]), ci_high=scaled(r["ci_high"])) for r, term in zip(rows, est.index)]
         effect = checked_estimates(shown, name=f"itt_{outcome}", **_checked(ctx))
         pvals = {col: checked_estimates([dict(r, estimate=float(est.loc[term, col])) for r, term in
                                          zip(shown, est.index)], name=f"itt_{outcome}_{col}", **_checked(ctx))
@@ -190,7 +211,7 @@ def effects(ctx: StudyContext, frame: pd.DataFrame | None) -> dict:
                                          lab["p_value"]: "num3", lab["p_value_holm"]: "num3",
                                          lab["p_value_ri"]: "num3", lab["n"]: "int"},
                          note=t("experiment.itt_note", ctx.lang, permutations=ctx.parameters["permutations"],
-                                arms=len(_arms(data))))
+                                arms=len(_arms(data)), se=res.spec["se"]))
     ctx.effects = out  # type: ignore[attr-defined]
     return out
 
@@ -249,7 +270,7 @@ def summary(ctx: StudyContext) -> None:
 
     text = [t("experiment.summary_design", ctx.lang, **ctx.design_summary)] if getattr(ctx, "design_summary", None) else []  # type: ignore[attr-defined]
     frame = getattr(ctx, "frames", {}).get("participants")
-    if frame is not None:
+    if frame is not None and getattr(ctx, "effects", None):
         parts = []
         for arm in _arms(frame):
             work = ctx.estimate(f"itt_exit_to_work_24m_{arm}")

@@ -131,7 +131,8 @@ def design(ctx, frame: pd.DataFrame) -> dict:
                               name="design_population", **_checked(ctx))
     base = safe_aggregate(frame.assign(all="all"), by=["all"], value="exit_to_work_24m", stat="share",
                           unit_id="person_id", name="design_base_rate", **_checked(ctx))
-    rate, persons = base.frame["value"].iloc[0], frame["person_id"].nunique()
+    rate = base.frame["value"].iloc[0] if len(base) else np.nan  # an empty population: nothing to size on
+    persons = frame["person_id"].nunique()
     if p["design_population"] == "inflow":
         size = float(frame.groupby("year").size().mean() * p["enrolment_years"]) if len(frame) else 0.0
     else:
