@@ -161,7 +161,7 @@ def test_assignment_file_is_seeded_stratified_and_hashed(world):
 
 
 def test_parameters_are_checked_against_the_dataset(tmp_path):
-    data = generate(tmp_path / "d", n_persons=500, seed=2)
+    data = generate(tmp_path / "d", n_persons=2_000, seed=2)
     with pytest.raises(ParameterError, match=r"covariates=.*\['income'\] are not known; allowed: female"):
         es.setup(dataset=str(data), covariates=["female", "income"], output_dir=str(tmp_path / "o"))
     with pytest.raises(ParameterError, match=r"give years from 2015 to 2021"):
@@ -172,6 +172,16 @@ def test_parameters_are_checked_against_the_dataset(tmp_path):
     (data / "experiments.parquet").unlink()
     with pytest.raises(ParameterError, match=r"the dataset has no experiments table"):
         es.setup(dataset=str(data), experiment="nope", output_dir=str(tmp_path / "o"))
+
+
+def test_a_tiny_population_has_no_experiment_and_still_loads(tmp_path):
+    """Too few persons for the experiment: no table (never one without a control arm), no truth, the tables valid."""
+    from analysis.data import load_dataset
+
+    data = generate(tmp_path / "tiny", n_persons=300, seed=3)
+    assert not (data / "experiments.parquet").exists()
+    assert "experiment" not in json.loads((data / "truth.json").read_text())["truths"]
+    assert "experiments" not in load_dataset(data).tables
 
 
 @pytest.mark.slow

@@ -109,8 +109,8 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     (tests/designs). ``municipal_effects`` (off by default; the default draw is untouched) gives each
     municipality a true effect on bijstand entry and exit to work and an education mix correlated with it
     (:data:`MUNICIPAL_EFFECT_RANGE`, :data:`COMPOSITION_SLOPE`); truth.json then holds them under
-    ``truths["municipal_effects"]`` (the compare study's validation). ``experiment`` (on by default) runs the
-    randomised multi-arm experiment of :mod:`.experiments` (the ``experiments`` table, ``truths["experiment"]``). ``progress`` shows a bar on standard error, one step per world and later stage.
+    ``truths["municipal_effects"]`` (the compare study's validation). ``experiment`` (on by default; not with
+    ``dynamics``) runs the randomised multi-arm experiment of :mod:`.experiments` (the ``experiments`` table, ``truths["experiment"]``). ``progress`` shows a bar on standard error, one step per world and later stage.
     """
     from tqdm import tqdm
 
@@ -136,7 +136,8 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     ids = np.array([f"P{i:07d}" for i in range(n_persons)], dtype=object)
     if not isinstance(experiment, (bool, np.bool_)):
         raise ParameterError(f"experiment={experiment!r}: give True or False.")
-    trial = ex.apply(pop, worlds, ids=ids, seed=seed, start_year=START_YEAR) if experiment else None
+    # not in the dynamic world: its never-treated worlds (nobody exits to work) must stay untouched
+    trial = ex.apply(pop, worlds, ids=ids, seed=seed, start_year=START_YEAR) if experiment and not dynamics else None
     bar.set_postfix_str("health")
     health, health_truth = tr.health(pop, worlds["factual"], seed=seed, start_year=START_YEAR,
                                      pre_exit_dip=pre_exit_dip,
@@ -171,7 +172,7 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
         "definitions": tr.DEFINITIONS,
         "parameters": {"n_persons": n_persons, "seed": seed, "pre_exit_dip": pre_exit_dip, "dynamics": bool(dynamics),
                        "effects_in_model": model.EFFECTS,
-                       **({"experiment_in_model": ex.PARAMETERS} if experiment else {}),
+                       **({"experiment_in_model": ex.PARAMETERS} if trial is not None else {}),
                        **({"dynamics_in_model": model.DYNAMICS, "state_effects_in_model": tr.STATE_EFFECTS}
                           if dynamics else {}),
                        **({"municipal_effects": True, "municipal_effect_range": list(MUNICIPAL_EFFECT_RANGE),

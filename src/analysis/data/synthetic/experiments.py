@@ -52,6 +52,8 @@ FOLLOW_UP = 24
 AGE_RANGE = (18, 66)
 AGE_BANDS = ((18, 34), (35, 49), (50, 66))
 RNG_STREAM = 7101
+#: below this many participants (a tiny simulated population) there is no experiment: no table, no truth
+MIN_PARTICIPANTS = 4 * len(ARMS)
 
 
 def _age_band(age: np.ndarray) -> np.ndarray:
@@ -127,10 +129,12 @@ def _outcomes(bij: np.ndarray, etw: np.ndarray, month: np.ndarray) -> tuple[np.n
     return etw[r, cols].any(axis=1).astype(float), bij[r, cols].sum(axis=1).astype(float)
 
 
-def apply(pop: Population, worlds: dict, *, ids: np.ndarray, seed: int, start_year: int) -> tuple[pd.DataFrame, dict]:
+def apply(pop: Population, worlds: dict, *, ids: np.ndarray, seed: int,
+          start_year: int) -> tuple[pd.DataFrame, dict] | None:
     """Enrol, randomise and simulate the experiment; splice the factual paths into every world (in place).
 
-    Returns the contract's ``experiments`` table and the truths (``truths["experiment"]``)."""
+    Returns the contract's ``experiments`` table and the truths (``truths["experiment"]``), or None (nothing
+    changed) when fewer than :data:`MIN_PARTICIPANTS` are enrolled or an arm would be empty."""
     fact = worlds["factual"]
     n_months = fact.bijstand.shape[1]
     rows, month = _enrol(pop, fact, start_year)
@@ -140,6 +144,8 @@ def apply(pop: Population, worlds: dict, *, ids: np.ndarray, seed: int, start_ye
     strata = (codes[pop.municipality[rows]] + "_" + np.where(pop.sex_f[rows] == 1, "F", "M") + "_"
               + _age_band(age)).astype(str)
     arm = _randomise(strata, rng)
+    if len(rows) < MIN_PARTICIPANTS or len(set(arm.tolist())) < len(ARMS):
+        return None  # too small a population for the experiment: no table, the worlds untouched
     draws = rng.random((len(rows), n_months, 3))
     days = rng.integers(0, 28, len(rows))
     shifts = np.array([ARM_LOG_ODDS[a] for a in ARMS])
