@@ -32,6 +32,10 @@ IDENTIFYING = (
     "iban", "rekeningnummer", "paspoort", "passport",
 )
 ALLOWED_IDENTIFYING = {"municipalities": {"name"}}
+#: experiments: the arm every experiment compares against (regular service), and how arms and experiments
+#: are named (lowercase ASCII words joined by underscores: they become column labels and results names).
+CONTROL_ARM = "control"
+ARM_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,16 @@ TABLES = {
         Column("date", "date"),
         Column("step", "int", minimum=1, maximum=6),
     )),
+    # one row per person per experiment: the randomised arm (docs/contract-experiments.md); load.py adds the
+    # rules that need more than one column (a control arm, dates in the data period, clusters in one arm)
+    "experiments": Table("experiments", False, (
+        Column("person_id", "id"),
+        Column("experiment", "str", pattern=ARM_PATTERN),
+        Column("arm", "str", pattern=ARM_PATTERN),
+        Column("assignment_date", "date"),
+        Column("stratum", "str", required=False, nullable=True),
+        Column("cluster", "str", required=False, nullable=True),
+    ), unique=("person_id", "experiment")),
     "municipalities": Table("municipalities", False, (
         Column("municipality_code", "str", pattern=MUNICIPALITY_PATTERN),
         Column("name", "str"),

@@ -42,7 +42,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from analysis.data.contract import ALLOWED_IDENTIFYING, IDENTIFYING, TABLES, Column, Table
+from analysis.data.contract import ALLOWED_IDENTIFYING, ARM_PATTERN, IDENTIFYING, TABLES, Column, Table
+from analysis.data.experiments_rules import check_experiments
 from analysis.data.files import FileProblem, check_inside, file_sha256, read_csv, read_parquet, read_yaml
 from analysis.data.problems import MAX_EXAMPLES, Problem, Problems
 from analysis.errors import DataValidationError
@@ -247,7 +248,13 @@ def _convert(frame: pd.DataFrame, col: Column, file: str, problems: Problems, na
         allowed = "/".join(map(str, col.codes))
         problems.add(file, rule="code", message=f"an unknown code (allowed: {allowed})",
                      fix=f"use one of {allowed} (codes are case sensitive)", mask=bad, **report)
-    if col.pattern:
+    if col.pattern == ARM_PATTERN:
+        bad = present & ~_ascii_fullmatch(values, col.pattern)
+        problems.add(file, rule="name", message=f"a malformed {col.name} name (expected lowercase ASCII letters, "
+                                                "digits and underscores, starting with a letter, at most 40)",
+                     fix=f"name every {col.name} like `control` or `intensive_support`: the names become labels "
+                         "and results names", mask=bad, **report)
+    elif col.pattern:
         bad = present & ~_ascii_fullmatch(values, col.pattern)
         problems.add(file, rule="pattern", message="a malformed code (expected GM + 4 ASCII digits, e.g. GM0363)",
                      fix=f"write {col.name} as GM followed by the four-digit CBS municipality number, "
@@ -426,6 +433,8 @@ def load_dataset(path: str | Path, *, merge_touching: bool = False) -> Dataset:
         checked = _check_table(name, spec, raw, file.name, meta, problems, nan_masks)
         if checked is not None:
             tables[name] = checked
+            if name == "experiments":
+                check_experiments(checked, file.name, meta, problems)
     _check_references(tables, files, problems)
     problems.raise_if_any()
     options = {"merge_touching": bool(merge_touching)}

@@ -315,6 +315,20 @@ def itt(frame: pd.DataFrame, *, outcome: str, arm: str, control: str = "control"
     y = frame[outcome].to_numpy(float)
     x = np.column_stack([d, w])
     model = sm.OLS(y, x)
+    if se == "HC2":
+        # HC2 divides by 1 - h: a unit the covariates and strata fit exactly (h = 1; a tiny stratum) has no
+        # HC2 variance. Then HC1, said with a named warning and recorded in the spec.
+        q, _ = np.linalg.qr(x)
+        leverage = (q ** 2).sum(axis=1)
+        if np.any(leverage > 1 - 1e-8):
+            import warnings
+
+            from analysis.errors import SmallCellWarning
+
+            warnings.warn(f"itt: {int((leverage > 1 - 1e-8).sum())} unit(s) have leverage 1 (a stratum or covariate "
+                          "pattern they fill alone); HC2 is undefined, HC1 standard errors are used. Merge small "
+                          "strata or use fewer covariates.", SmallCellWarning, stacklevel=2)
+            se = "HC1"
     if se == "cluster":
         fit = model.fit(cov_type="cluster", cov_kwds={"groups": pd.factorize(frame[cluster])[0]})
     elif se == "classical":

@@ -57,6 +57,17 @@ def dataset_fingerprint(dataset_dir: Path) -> dict:
     return {"files": files, "sha256": overall}
 
 
+def study_files(run_dir: Path) -> dict:
+    """Files a study wrote into its run directory and listed in ``files.json`` (e.g. the experiment
+    study's assignment), each with its sha256 as it is on disk now; empty when there is no list."""
+    listed = Path(run_dir) / "files.json"
+    if not listed.is_file():
+        return {}
+    entries = json.loads(listed.read_text(encoding="utf-8"))
+    return {name: {**info, "sha256": file_sha256(Path(run_dir) / name)} for name, info in entries.items()
+            if (Path(run_dir) / name).is_file()}
+
+
 def git_state(root: Path | None = None) -> dict:
     """The commit of the project checkout and whether its tree has uncommitted changes."""
     root = root or project_root()

@@ -381,6 +381,7 @@ def _execute(study: Study, params: dict, *, run_dir: Path, run_id: str, progress
         )
     results, disclosure_log = _sanitise_outputs(run_dir, policy)
     manifest["disclosure_log"] = disclosure_log
+    manifest["files"] = mf.study_files(run_dir)
     manifest["execution_seconds"] = round(time.perf_counter() - started, 2)
 
     info_path = run_dir / "report_info.json"

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from analysis.data.synthetic import model, tables as tb, truth as tr
+from analysis.data.synthetic import experiments as ex, model, tables as tb, truth as tr
 from analysis.errors import ParameterError
 
 START_YEAR = 2014
@@ -99,7 +99,7 @@ DYNAMIC_WORLDS = (("no_exit_to_work", "exit_to_work"), ("exit_not_now", "delay_e
 
 
 def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = False, dynamics: bool = False,
-             municipal_effects: bool = False, progress: bool = False) -> SyntheticDraw:
+             municipal_effects: bool = False, experiment: bool = True, progress: bool = False) -> SyntheticDraw:
     """Simulate ``n_persons`` over 2014-2023 and compute the truths; see the module docstring.
 
     ``dynamics`` switches on the dynamic world of ``model.DYNAMICS`` and state-dependent health
@@ -109,7 +109,8 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     (tests/designs). ``municipal_effects`` (off by default; the default draw is untouched) gives each
     municipality a true effect on bijstand entry and exit to work and an education mix correlated with it
     (:data:`MUNICIPAL_EFFECT_RANGE`, :data:`COMPOSITION_SLOPE`); truth.json then holds them under
-    ``truths["municipal_effects"]`` (the compare study's validation). ``progress`` shows a bar on standard error, one step per world and later stage.
+    ``truths["municipal_effects"]`` (the compare study's validation). ``experiment`` (on by default; not with
+    ``dynamics``) runs the randomised multi-arm experiment of :mod:`.experiments` (the ``experiments`` table, ``truths["experiment"]``). ``progress`` shows a bar on standard error, one step per world and later stage.
     """
     from tqdm import tqdm
 
@@ -133,6 +134,10 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
                                             dynamics=bool(dynamics))
         bar.update()
     ids = np.array([f"P{i:07d}" for i in range(n_persons)], dtype=object)
+    if not isinstance(experiment, (bool, np.bool_)):
+        raise ParameterError(f"experiment={experiment!r}: give True or False.")
+    # not in the dynamic world: its never-treated worlds (nobody exits to work) must stay untouched
+    trial = ex.apply(pop, worlds, ids=ids, seed=seed, start_year=START_YEAR) if experiment and not dynamics else None
     bar.set_postfix_str("health")
     health, health_truth = tr.health(pop, worlds["factual"], seed=seed, start_year=START_YEAR,
                                      pre_exit_dip=pre_exit_dip,
@@ -141,11 +146,15 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     bar.update()
     bar.set_postfix_str("contract tables")
     frames = tr.contract_tables(pop, worlds["factual"], ids, health, seed=seed, start_year=START_YEAR)
+    if trial is not None:
+        frames["experiments"] = trial[0]
     bar.update()
     bar.set_postfix_str("truths")
     truths = tr.truths(pop, worlds, health_truth, start_year=START_YEAR)
     if municipal_truth is not None:
         truths["municipal_effects"] = municipal_truth
+    if trial is not None:
+        truths["experiment"] = trial[1]
     bar.update()
     bar.close()
     meta = {
@@ -163,6 +172,7 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
         "definitions": tr.DEFINITIONS,
         "parameters": {"n_persons": n_persons, "seed": seed, "pre_exit_dip": pre_exit_dip, "dynamics": bool(dynamics),
                        "effects_in_model": model.EFFECTS,
+                       **({"experiment_in_model": ex.PARAMETERS} if trial is not None else {}),
                        **({"dynamics_in_model": model.DYNAMICS, "state_effects_in_model": tr.STATE_EFFECTS}
                           if dynamics else {}),
                        **({"municipal_effects": True, "municipal_effect_range": list(MUNICIPAL_EFFECT_RANGE),
