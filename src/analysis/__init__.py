@@ -40,6 +40,7 @@ _PUBLIC = {
     # estimators
     "att_gt": ("analysis.estimators.did", "att_gt"),
     "att_gt_at_risk": ("analysis.kit.designs", "att_gt_at_risk"),
+    "pretrend_estimate": ("analysis.kit.designs", "pretrend_estimate"),
     "event_study": ("analysis.estimators.event_study", "event_study"),
     "honest_did": ("analysis.estimators.honest_did", "honest_did"),
     "pretrend_power": ("analysis.estimators.pretrend_power", "pretrend_power"),
@@ -62,6 +63,7 @@ _PUBLIC = {
     "compare": ("analysis.estimators.results", "compare"),
     "figures": ("analysis.kit.figures", None),
     "text": ("analysis.kit.text", None),
+    "label": ("analysis.report.labels", "t"),
     "safe_aggregate": ("analysis.report.disclosure", "safe_aggregate"),
     "checked_result": ("analysis.report.checked", "checked_result"),
 }

@@ -71,4 +71,16 @@ def att_gt_at_risk(data, cohorts=None, *, outcome: str | None = None, covariates
     return replace(result, spec=spec, diagnostics=diagnostics)
 
 
-__all__ = ["att_gt_at_risk"]
+
+
+
+def pretrend_estimate(result, *, name: str) -> dict:
+    """The pre-trend test of a group-time result as a results.json row (unit ``p-value``), its ``n`` the
+    treated units of the result's simple aggregate (what the test rests on)."""
+    test = result.pretrend_test()
+    n = result.aggregate("simple").estimates.loc["ATT", "n"]
+    p = test.get("p_value")
+    return {"name": name, "estimate": None if p is None or not np.isfinite(p) else float(p), "se": None,
+            "ci_low": None, "ci_high": None, "n": None if n is None or not np.isfinite(n) else int(n),
+            "unit": "p-value", "suppressed": False}
+__all__ = ["att_gt_at_risk", "pretrend_estimate"]

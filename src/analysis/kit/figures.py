@@ -33,8 +33,13 @@ def event_study(run, series: Mapping[str, object], *, xlabel: str, ylabel: str =
         terms = [t for t in est.index if t != "ATT"]
         tables[label] = checked_result(result, policy=run.report.policy, log=run.report.log, terms=terms,
                                        name=f"{name}: {label}")
-    return _figures.event_study([tables], ylabel=ylabel, xlabel=xlabel, name=name, reference=reference,
-                                percent=percent, lang=run.lang)
+    checked = _figures.event_study([tables], ylabel=ylabel, xlabel=xlabel, name=name, reference=reference,
+                                   percent=percent, lang=run.lang)
+    if len(series) == 1:  # one series: the caption names it, and a legend would lie over the data
+        for ax in checked.figure.axes:
+            if ax.get_legend() is not None:
+                ax.get_legend().remove()
+    return checked
 
 
 __all__ = ["bar", "event_study", "grouped_bars", "line_by_group", "survival"]

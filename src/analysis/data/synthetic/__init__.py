@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from analysis.data.synthetic import model, tables as tb, truth as tr
+from analysis.data.synthetic import jobloss, model, tables as tb, truth as tr
 from analysis.errors import ParameterError
 
 START_YEAR = 2014
@@ -138,12 +138,13 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
                                      pre_exit_dip=pre_exit_dip,
                                      untreated_worlds={"never": worlds["no_exit_to_work"], "not_now": worlds["exit_not_now"]}
                                      if dynamics else None)
+    health, jobloss_truth = jobloss.health_effects(pop, worlds["factual"], health, seed=seed, start_year=START_YEAR)
     bar.update()
     bar.set_postfix_str("contract tables")
     frames = tr.contract_tables(pop, worlds["factual"], ids, health, seed=seed, start_year=START_YEAR)
     bar.update()
     bar.set_postfix_str("truths")
-    truths = tr.truths(pop, worlds, health_truth, start_year=START_YEAR)
+    truths = tr.truths(pop, worlds, health_truth, start_year=START_YEAR) | jobloss_truth
     if municipal_truth is not None:
         truths["municipal_effects"] = municipal_truth
     bar.update()
@@ -160,9 +161,9 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     }
     truth = {
         "truths": truths,
-        "definitions": tr.DEFINITIONS,
+        "definitions": tr.DEFINITIONS | jobloss.DEFINITIONS,
         "parameters": {"n_persons": n_persons, "seed": seed, "pre_exit_dip": pre_exit_dip, "dynamics": bool(dynamics),
-                       "effects_in_model": model.EFFECTS,
+                       "effects_in_model": model.EFFECTS, "job_loss_health_in_model": jobloss.EFFECTS,
                        **({"dynamics_in_model": model.DYNAMICS, "state_effects_in_model": tr.STATE_EFFECTS}
                           if dynamics else {}),
                        **({"municipal_effects": True, "municipal_effect_range": list(MUNICIPAL_EFFECT_RANGE),
