@@ -38,3 +38,19 @@ def test_the_worked_example_runs_on_small_data(small, tmp_path):
     assert {"att_antidepressants", "att_mental_healthcare_costs_eur", "pretrend_p_antidepressants"} <= names
     assert results["parameters"]["age_min"] == 50
     assert (tmp_path / "published.json").is_file()
+
+
+def test_a_copy_of_job_loss_is_a_study_of_its_own(tmp_path, monkeypatch):
+    from analysis.run.scaffold import new_study
+
+    root = tmp_path / "project"
+    (root / "notebooks").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname='toy'\n")
+    source = get_study("job_loss").notebook
+    (root / "notebooks" / source.name).write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv("RENDEERT_HOME", str(root))
+    made = new_study("benefit_end_health", from_study="job_loss", root=root)
+    text = made.notebook.read_text(encoding="utf-8")
+    assert 'rd.start("benefit_end_health", parameters=dict(' in text
+    assert "job_loss.title" not in text, "the copy does not inherit the report title"
+    assert "# # Benefit end health" in text
