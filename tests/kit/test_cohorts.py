@@ -73,3 +73,19 @@ def test_refuses_an_unknown_event_or_rule(small):
         event_cohorts(pop, event="marriage")
     with pytest.raises(ParameterError, match="not an at-risk rule"):
         event_cohorts(pop, event="divorce", at_risk="partnered")
+
+
+def test_the_estimator_front_refuses_a_panel_and_cohorts_that_do_not_match(small):
+    from analysis.kit.designs import att_gt_at_risk
+    from analysis.kit.panels import person_month, person_year
+
+    _, store, _ = small
+    pop = population(store, age_min=50, age_max=66)
+    yearly = event_cohorts(pop, event="job_end", frequency="year")
+    with pytest.raises(ParameterError, match="person-month"):
+        att_gt_at_risk(person_month(pop, outcomes=["employed"]), yearly, outcome="employed")
+    panel = person_year(pop, outcomes=["antidepressants"])
+    with pytest.raises(ParameterError, match="outcome='costs'"):
+        att_gt_at_risk(panel, yearly, outcome="costs")
+    with pytest.raises(ParameterError, match="not available for job_end"):
+        att_gt_at_risk(panel, yearly, outcome="antidepressants", covariates=["union_5_years_plus"])

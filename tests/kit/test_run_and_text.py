@@ -68,3 +68,13 @@ def test_population_sentence(small):
     _, store, _ = small
     pop = population(store, age_min=50, age_max=66, sex="F")
     assert population_sentence(pop, lang="nl") == "Populatie: personen van 50 tot en met 66 jaar in 2014-2023, vrouwen."
+
+
+def test_start_checks_the_parameters_against_the_notebook_declaration(small, tmp_path):
+    path, _, _ = small
+    with pytest.raises(ParameterError, match="'sex' received 'X'"):
+        start("job_loss", parameters=dict(dataset=str(path), sex="X", output_dir=str(tmp_path)))
+    with pytest.raises(ParameterError, match="no parameter 'window'"):
+        start("job_loss", parameters=dict(dataset=str(path), window=3, output_dir=str(tmp_path)))
+    run = start("job_loss", parameters=dict(dataset=str(path), age_min="55", output_dir=str(tmp_path)))
+    assert run.parameters["age_min"] == 55 and run.lang == "nl"
