@@ -23,6 +23,7 @@ covariates: "list[str]" = []  # base-year covariates: age, female, education_mid
 control_group: 'Literal["not_yet_treated", "never_treated", "not_treated_in_window", "risk_set"]' = "not_yet_treated"  # who is compared
 anticipation: "Annotated[int, Range(0, 3)]" = 0  # years before the job end in which health may already change
 base_period: 'Literal["universal", "varying"]' = "universal"  # base period of the event study
+by: "str" = ""  # '' or a categorical column of persons (sex, education, migration_background, municipality_code): effects per group
 lang: 'Literal["nl", "en"]' = "nl"  # report language
 output_dir: "str" = ""  # set by the runner: where results.json and figures go
 
@@ -36,13 +37,13 @@ import analysis as rd
 run = rd.start("job_loss", title_key="job_loss.title", parameters=dict(
     dataset=dataset, municipality=municipality, age_min=age_min, age_max=age_max, sex=sex, first_year=first_year,
     last_year=last_year, covariates=covariates, control_group=control_group, anticipation=anticipation,
-    base_period=base_period, lang=lang, output_dir=output_dir))
+    base_period=base_period, by=by, lang=lang, output_dir=output_dir))
 pop = rd.population(run.store, municipality=municipality, age_min=age_min, age_max=age_max, sex=sex,
                     first_year=first_year, last_year=last_year)
-panel = rd.person_year(pop, outcomes=["antidepressants", "mental_healthcare_costs_eur"])
+OUTCOMES = {"antidepressants": ("pp", "probability difference"), "mental_healthcare_costs_eur": ("eur", "EUR per person-year")}
+panel = rd.person_year(pop, outcomes=list(OUTCOMES))
 cohorts = rd.event_cohorts(pop, event="job_end", at_risk=rd.at_risk.employed(), frequency="year")
-run.report.markdown(rd.text.population_sentence(pop, lang=lang) + " "
-                    + rd.label("job_loss.design", lang, control=control_group))
+run.report.markdown(rd.text.population_sentence(pop, lang=lang) + " " + rd.label("job_loss.design", lang, control=control_group))
 
 # %% [markdown]
 # Effects per outcome: Callaway & Sant'Anna with at-risk comparison units, the average effect, the effect
@@ -50,8 +51,7 @@ run.report.markdown(rd.text.population_sentence(pop, lang=lang) + " "
 
 # %%
 sentences = []
-for outcome, scale, unit in (("antidepressants", "pp", "probability difference"),
-                             ("mental_healthcare_costs_eur", "eur", "EUR per person-year")):
+for outcome, (scale, unit) in OUTCOMES.items():
     label = rd.label(f"job_loss.outcome.{outcome}", lang)
     gt = rd.att_gt_at_risk(panel, cohorts, outcome=outcome, covariates=covariates, control=control_group,
                            anticipation=anticipation, base_period=base_period)
@@ -65,6 +65,22 @@ for outcome, scale, unit in (("antidepressants", "pp", "probability difference")
                       caption=rd.label("job_loss.event_caption", lang) + f": {label}.", width="60%")
     sentences += [rd.text.effect_sentence(att, outcome=label, scale=scale, lang=lang),
                   rd.text.pretrend_sentence(pre, lang=lang)]
+
+# %% [markdown]
+# Effects per group (`by`): the same design within each value of a categorical column, written to results.json
+# as `att_<outcome>_<by>_<value>`.
+
+# %%
+for level in (pop.levels(by) if by else []):
+    sub = rd.population(run.store, **{**pop.definition.to_dict(), "where": {by: level}})
+    sub_panel = rd.person_year(sub, outcomes=list(OUTCOMES))
+    sub_cohorts = rd.event_cohorts(sub, event="job_end", at_risk=rd.at_risk.employed(), frequency="year")
+    for outcome, (scale, unit) in OUTCOMES.items():
+        gt = rd.att_gt_at_risk(sub_panel, sub_cohorts, outcome=outcome, covariates=covariates, control=control_group,
+                               anticipation=anticipation, base_period=base_period)
+        (row,) = run.add(gt.aggregate("simple").to_estimates(f"att_{outcome}_{by}_{level}", unit=unit))
+        label = f"{rd.label(f'job_loss.outcome.{outcome}', lang)} ({by}: {level})"
+        sentences.append(rd.text.effect_sentence(row, outcome=label, scale=scale, lang=lang))
 
 # %% tags=["summary"]
 run.report.markdown(" ".join(sentences))

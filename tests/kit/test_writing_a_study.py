@@ -30,12 +30,13 @@ def test_the_worked_example_runs_on_small_data(small, tmp_path):
     blocks = _blocks()
     namespace: dict = {}
     exec(compile(blocks[0], "writing-a-study.md: parameters", "exec"), namespace)
-    namespace.update(dataset=str(path), output_dir=str(tmp_path))
+    namespace.update(dataset=str(path), output_dir=str(tmp_path), by="education")  # the subgroup cell runs too
     for i, block in enumerate(blocks[1:], start=1):
         exec(compile(block, f"writing-a-study.md: block {i}", "exec"), namespace)
     results = json.loads((tmp_path / "results.json").read_text(encoding="utf-8"))
     names = {r["name"] for r in results["estimates"]}
     assert {"att_antidepressants", "att_mental_healthcare_costs_eur", "pretrend_p_antidepressants"} <= names
+    assert {f"att_antidepressants_education_{level}" for level in ("low", "middle", "high")} <= names
     assert results["parameters"]["age_min"] == 50
     assert (tmp_path / "published.json").is_file()
 

@@ -48,14 +48,17 @@ def test_effects_on_antidepressants_and_mental_health_costs_match_the_truth(draw
 
 
 @pytest.mark.slow
-def test_women_only_population_is_recorded_and_smaller(draw, tmp_path):
-    everyone = json.loads((draw / "truth.json").read_text(encoding="utf-8"))["truths"]["job_loss_50plus_treated"]
-    outcome = run_study("job_loss", {"dataset": str(draw), "sex": "F", "age_min": 55},
+def test_effects_by_sex_partition_the_treated_and_the_population_is_recorded(draw, tmp_path):
+    outcome = run_study("job_loss", {"dataset": str(draw), "by": "sex", "age_min": 55},
                         out_root=tmp_path, progress=False, pdf=False)
     results = json.loads((outcome.run_dir / "results.json").read_text(encoding="utf-8"))
-    assert results["parameters"]["sex"] == "F" and results["parameters"]["age_min"] == 55
-    n = {r["name"]: r["n"] for r in results["estimates"]}["att_antidepressants"]
-    assert 0 < n < everyone / 2  # women only, and a narrower age band
+    assert results["parameters"]["by"] == "sex" and results["parameters"]["age_min"] == 55
+    n = {r["name"]: r["n"] for r in results["estimates"]}
+    everyone = json.loads((draw / "truth.json").read_text(encoding="utf-8"))["truths"]["job_loss_50plus_treated"]
+    assert 0 < n["att_antidepressants"] < everyone, "a narrower age band than the truth's 50-66"
+    for name in ("antidepressants", "mental_healthcare_costs_eur"):
+        # every treated person is a woman or a man: the groups' treated add up to the whole population's
+        assert n[f"att_{name}_sex_F"] + n[f"att_{name}_sex_M"] == n[f"att_{name}"]
 
 
 def test_declares_the_population_and_design_parameters():

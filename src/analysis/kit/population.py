@@ -87,6 +87,14 @@ class Population:
         age = np.asarray(years)[None, :] - self.birth_year[:, None]
         return (age >= self.definition.age_min) & (age <= self.definition.age_max)
 
+    def levels(self, column: str) -> list[str]:
+        """The values a categorical column of ``persons`` takes in the population (for ``where`` and ``by``)."""
+        people = self.persons()
+        if column not in people.columns or column in NOT_CATEGORICAL:
+            allowed = [c for c in people.columns if c not in NOT_CATEGORICAL]
+            raise ParameterError(f"{column!r} is not a categorical column of persons; use one of: {', '.join(allowed)}.")
+        return sorted(people[column].dropna().astype(str).unique())
+
     def connect(self):
         """A DuckDB connection to the store with a view ``population`` (the person ids) and
         ``population_persons`` (their persons rows)."""
