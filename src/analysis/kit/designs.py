@@ -12,11 +12,9 @@ counted in the result's diagnostics) and calls
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from analysis.errors import ParameterError
-
-#: Covariates a notebook can name: the cohorts' covariate names.
-CONTROLS = ("not_yet_treated", "never_treated", "not_treated_in_window", "risk_set")
 
 
 def att_gt_at_risk(data, cohorts=None, *, outcome: str | None = None, covariates=(), **options):
@@ -49,7 +47,7 @@ def att_gt_at_risk(data, cohorts=None, *, outcome: str | None = None, covariates
     if unknown:
         raise ParameterError(f"att_gt_at_risk: covariates {unknown} are not available for {cohorts.event}; "
                              f"choose from {', '.join(cohorts.covariate_names)}.")
-    rows = np.asarray(__import__("pandas").Index(data.unit_ids).get_indexer(cohorts.unit_ids))
+    rows = pd.Index(data.unit_ids).get_indexer(cohorts.unit_ids)
     if (rows < 0).any():
         raise ParameterError("att_gt_at_risk: the cohorts hold persons the panel does not; build both from the "
                              "same population.")
@@ -83,4 +81,6 @@ def pretrend_estimate(result, *, name: str) -> dict:
     return {"name": name, "estimate": None if p is None or not np.isfinite(p) else float(p), "se": None,
             "ci_low": None, "ci_high": None, "n": None if n is None or not np.isfinite(n) else int(n),
             "unit": "p-value", "suppressed": False}
+
+
 __all__ = ["att_gt_at_risk", "pretrend_estimate"]
