@@ -24,21 +24,18 @@ lang: 'Literal["nl", "en"]' = "nl"  # report language
 output_dir: "str" = ""  # set by the runner: where results.json and figures go
 
 # %% [markdown]
-# Validate the parameters, load and check the dataset against the contract, build the processed store.
+# Validate the parameters, load and check the dataset against the contract, build the processed store, and
+# define the population (public API `import analysis as rd`, docs/writing-a-study.md).
 
 # %%
-from analysis.errors import ParameterError
-from analysis.studies.base import setup_study
+import analysis as rd
 
-study = setup_study("__STUDY_NAME__", dataset=dataset, lang=lang, output_dir=output_dir,
-                    parameters=dict(municipality=municipality, age_min=age_min, age_max=age_max, sex=sex,
-                                    first_year=first_year, last_year=last_year))
-window = (study.dataset.meta["observation_start"].year, study.dataset.meta["observation_end"].year)
-if age_min > age_max:
-    raise ParameterError(f"age_min={age_min} exceeds age_max={age_max}; give age_min <= age_max.")
-if not window[0] <= first_year <= last_year <= window[1]:
-    raise ParameterError(f"first_year={first_year}, last_year={last_year}: the years must lie in the data's "
-                         f"window {window[0]}-{window[1]}, first_year <= last_year; give years inside it.")
+run = rd.start("__STUDY_NAME__", parameters=dict(
+    dataset=dataset, municipality=municipality, age_min=age_min, age_max=age_max, sex=sex, first_year=first_year,
+    last_year=last_year, lang=lang, output_dir=output_dir))
+pop = rd.population(run.store, municipality=municipality, age_min=age_min, age_max=age_max, sex=sex,
+                    first_year=first_year, last_year=last_year)
+run.report.markdown(rd.text.population_sentence(pop, lang=lang))
 
 # %% [markdown]
 # Example step: persons in the population (age on 31 December, sex, municipality) with a bijstand spell
@@ -48,30 +45,20 @@ if not window[0] <= first_year <= last_year <= window[1]:
 # %%
 import numpy as np
 
-from analysis.report.disclosure import safe_aggregate
-from analysis.report.labels import t
-
-frame = study.store.connect().execute("""
-    SELECT y.year, CAST(EXISTS (SELECT 1 FROM bijstand_spells s WHERE s.person_id = p.person_id
-               AND s.start_date <= make_date(y.year, 12, 31) AND s.end_date >= make_date(y.year, 12, 31))
-           AS DOUBLE) AS bijstand
-    FROM persons p CROSS JOIN (SELECT unnest(range($first, $last + 1)) AS year) y
-    WHERE y.year - p.birth_year BETWEEN $age_min AND $age_max
-      AND ($sex = 'all' OR p.sex = $sex) AND ($municipality = 'all' OR p.municipality_code = $municipality)
-""", dict(first=first_year, last=last_year, age_min=age_min, age_max=age_max, sex=sex,
-          municipality=municipality)).df()
-years = list(range(first_year, last_year + 1))
-shares = safe_aggregate(frame, by=["year"], value="bijstand", stat="share", name="bijstand_share",
-                        levels={"year": years}, policy=study.report.policy, log=study.report.log)
-columns = {"year": t("year", lang), "n": t("n_persons", lang), "value": t("share", lang)}
+panel = rd.person_year(pop, outcomes=["bijstand"])
+frame = panel.to_frame().query("in_band").astype({"bijstand": float}).rename(columns={"period": "year"})
+years = [int(y) for y in panel.periods]
+shares = rd.safe_aggregate(frame, by=["year"], value="bijstand", stat="share", name="bijstand_share",
+                           levels={"year": years}, policy=run.policy, log=run.report.log)
+columns = {"year": rd.label("year", lang), "n": rd.label("n_persons", lang), "value": rd.label("share", lang)}
 caption = {"nl": "Aandeel met bijstand op 31 december, per jaar",
            "en": "Share with bijstand on 31 December, per year"}[lang]
-study.report.table(shares.relabel("year", str).rename(columns), caption=caption,
-                   number_formats={columns["value"]: "pct", columns["n"]: "int"})
+run.report.table(shares.relabel("year", str).rename(columns), caption=caption,
+                 number_formats={columns["value"]: "pct", columns["n"]: "int"})
 for row in shares.frame.itertuples():
     held = bool(np.isnan(row.value))
     se = None if held else float(np.sqrt(row.value * (1 - row.value) / row.n))
-    study.add_estimates([{
+    run.add([{
         "name": f"bijstand_share_{row.year}", "unit": "share", "suppressed": held,
         "estimate": None if held else float(row.value), "se": se, "n": None if held else int(row.n),
         "ci_low": None if held else float(row.value - 1.96 * se),
@@ -82,4 +69,4 @@ for row in shares.frame.itertuples():
 # Write results.json, published.json and the disclosure log.
 
 # %%
-study.finish();
+run.finish();

@@ -66,7 +66,7 @@ def test_new_writes_the_template_notebook_and_its_test(project, capsys):
     test = project / "tests" / "studies" / "test_job_loss_50plus.py"
     assert notebook.is_file() and test.is_file()
     text = notebook.read_text(encoding="utf-8")
-    assert "__STUDY" not in text and 'setup_study("job_loss_50plus"' in text
+    assert "__STUDY" not in text and 'rd.start("job_loss_50plus"' in text
     nb = read_notebook(notebook)
     title = nb.cells[0].source
     assert title.startswith("# Job loss 50plus")
@@ -74,8 +74,8 @@ def test_new_writes_the_template_notebook_and_its_test(project, capsys):
         assert placeholder in title
     code = [c.source for c in nb.cells if c.cell_type == "code"]
     assert "parameters" in nb.cells[1].metadata["tags"]
-    assert "safe_aggregate(" in code[2] and "study.report.table(" in code[2], "the example step uses checked tables"
-    assert code[-1].strip() == "study.finish();", "the results cell comes last"
+    assert "safe_aggregate(" in code[2] and "run.report.table(" in code[2], "the example step uses checked tables"
+    assert code[-1].strip() == "run.finish();", "the results cell comes last"
     assert 'STUDY = "job_loss_50plus"' in test.read_text(encoding="utf-8")
 
     study = get_study("job_loss_50plus")
@@ -140,7 +140,7 @@ def test_from_a_text_study_keeps_its_declarations(project):
     assert cli.main(["new", "second", "--from", "first"]) == 0
     first, second = get_study("first"), get_study("second")
     assert [p.describe() for p in second.parameters] == [p.describe() for p in first.parameters]
-    assert 'setup_study("second"' in second.notebook.read_text(encoding="utf-8")
+    assert 'rd.start("second"' in second.notebook.read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")

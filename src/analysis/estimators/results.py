@@ -218,9 +218,39 @@ class EffectResult:
     def __str__(self) -> str:
         return self.summary()
 
+    def __init_subclass__(cls, **kwargs):
+        """Keep the short ``__repr__`` in subclasses: a ``@dataclass`` subclass would otherwise generate one
+        that prints every field (the whole estimates frame, the influence functions' closures)."""
+        super().__init_subclass__(**kwargs)
+        if "__repr__" not in cls.__dict__:
+            cls.__repr__ = EffectResult.__repr__
+
+    def __repr__(self) -> str:
+        """One line: the class, the estimand, the first terms with their estimates and units."""
+        frame = self.estimates
+        shown = []
+        for term in list(frame.index)[:3]:
+            est = frame.loc[term, "estimate"] if "estimate" in frame else float("nan")
+            n = frame.loc[term, "n"] if "n" in frame else None
+            shown.append(f"{term}={float(est):.4g}" + ("" if n is None or pd.isna(n) else f" (n={int(n)})"))
+        more = f", ... {len(frame) - 3} more terms" if len(frame) > 3 else ""
+        warns = len(self.diagnostics.get("warnings") or []) if isinstance(self.diagnostics, Mapping) else 0
+        tail = f"; {warns} warning{'s' if warns != 1 else ''}" if warns else ""
+        return f"{type(self).__name__}({self.estimand}: {', '.join(shown)}{more}{tail})"
+
     def _repr_html_(self) -> str:
+        """The estimand, the specification, the warnings and the estimates table (for a notebook)."""
+        import html
+
         table = self.to_frame().to_html(float_format=lambda x: f"{x:.4g}")
-        return f"<p><b>Estimand:</b> {self.estimand}</p>{table}"
+        spec = "".join(f"<tr><th style='text-align:left'>{html.escape(str(k))}</th><td style='text-align:left'>"
+                       f"{html.escape(_short(v))}</td></tr>" for k, v in self.spec.items())
+        warns = self.diagnostics.get("warnings") or [] if isinstance(self.diagnostics, Mapping) else []
+        warn_html = ("<p><b>Warnings</b></p><ul>" + "".join(f"<li>{html.escape(str(w))}</li>" for w in warns)
+                     + "</ul>") if warns else ""
+        spec_html = f"<details><summary>Specification</summary><table>{spec}</table></details>" if spec else ""
+        return (f"<div><p><b>{html.escape(type(self).__name__)}</b>, estimand: {html.escape(str(self.estimand))}</p>"
+                f"{spec_html}{warn_html}{table}</div>")
 
     def plot(self, ax=None, *, terms=None, label_map=None):
         """Point estimates with confidence intervals, one row per term."""
@@ -275,3 +305,67 @@ class EffectResult:
                 }
             )
         return rows
+
+
+def _short(value, limit: int = 80) -> str:
+    """A specification value as short text (long lists and arrays cut)."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    text = str(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+#: The columns ``compare`` shows per result.
+COMPARE_COLUMNS = ("estimate", "ci_lower", "ci_upper", "n")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Several results side by side: one row per term, one column group per result (``compare``)."""
+
+    labels: tuple
+    results: tuple = field(repr=False)
+
+    def to_frame(self, columns=COMPARE_COLUMNS) -> pd.DataFrame:
+        """Terms x (label, column); a term a result does not have is NaN in its columns."""
+        parts = {label: r.to_frame().loc[:, list(columns)] for label, r in zip(self.labels, self.results)}
+        return pd.concat(parts, axis=1, sort=False)
+
+    def specifications(self) -> pd.DataFrame:
+        """Each result's estimand and specification, one column per label (where they differ shows)."""
+        keys = list(dict.fromkeys(k for r in self.results for k in r.spec))
+        rows = {"estimand": [str(r.estimand) for r in self.results]}
+        rows.update({k: [_short(r.spec.get(k, "")) for r in self.results] for k in keys})
+        return pd.DataFrame(rows, index=list(self.labels)).T
+
+    def __repr__(self) -> str:
+        return f"Comparison({', '.join(map(str, self.labels))})"
+
+    def __str__(self) -> str:
+        return self.to_frame().to_string(float_format=lambda x: f"{x:.4g}")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        spec = self.specifications()
+        differ = spec[spec.nunique(axis=1) > 1]
+        table = self.to_frame().to_html(float_format=lambda x: f"{x:.4g}")
+        shown = differ.to_html() if len(differ) else "<p>Same specification.</p>"
+        return (f"<div><p><b>Comparison</b> of {html.escape(', '.join(map(str, self.labels)))}</p>{table}"
+                f"<details><summary>Where the specifications differ</summary>{shown}</details></div>")
+
+
+def compare(*results, labels=None) -> Comparison:
+    """Results objects side by side (``rd.compare(res_a, res_b, labels=["women", "men"])``)."""
+    from analysis.errors import ParameterError
+
+    if len(results) < 2:
+        raise ParameterError(f"compare: give two or more results; received {len(results)}.")
+    for r in results:
+        if not isinstance(r, EffectResult):
+            raise ParameterError(f"compare: {type(r).__name__} is not an estimator result (EffectResult); give the "
+                                 "results of rd.att_gt, rd.event_study, rd.cox, ... or their aggregate(...).")
+    labels = tuple(labels) if labels is not None else tuple(f"result {i + 1}" for i in range(len(results)))
+    if len(labels) != len(results) or len(set(labels)) != len(labels):
+        raise ParameterError(f"compare: labels={list(labels)!r} must be {len(results)} distinct labels, one per result.")
+    return Comparison(labels=labels, results=tuple(results))

@@ -7,7 +7,8 @@ dataset and checks its results.json against the data contract). Without
 cell with the population parameters, the setup call, one example step on
 checked tables and the results cell. With ``--from STUDY`` it is that study's
 notebook, converted to percent format (outputs dropped), its title and
-study name replaced and an older-form parameters cell rewritten in the declared
+study name replaced (and its report-title key dropped, so the copy's title is its own notebook's) and an
+older-form parameters cell rewritten in the declared
 form (``name: "TYPE" = default  # help``, allowed values ``[a|b]`` at the end of
 a help becoming ``Literal["a", "b"]``).
 """
@@ -154,6 +155,8 @@ def _copy_as_text(origin, name: str) -> str:
             if "parameters" in cell.metadata.get("tags", []) and any(p.declaration is None for p in origin.parameters):
                 cell.source = "\n".join(declared_line(p) for p in origin.parameters)
             elif "parameters" not in cell.metadata.get("tags", []):
+                # the copy is a study of its own: not the origin's report title (it takes the notebook's)
+                cell.source = re.sub(rf"""title_key=(["']){re.escape(origin.name)}\.title\1,\s*""", "", cell.source)
                 # the study's own name as a literal (setup_study("intake", ...)) becomes the new name
                 cell.source = re.sub(rf"""(["']){re.escape(origin.name)}\1""", rf"\g<1>{name}\g<1>", cell.source)
         elif cell.cell_type == "markdown" and not renamed_title:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from analysis.data.synthetic import experiments as ex, model, tables as tb, truth as tr
+from analysis.data.synthetic import experiments as ex, jobloss, model, tables as tb, truth as tr
 from analysis.errors import ParameterError
 
 START_YEAR = 2014
@@ -143,6 +143,7 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
                                      pre_exit_dip=pre_exit_dip,
                                      untreated_worlds={"never": worlds["no_exit_to_work"], "not_now": worlds["exit_not_now"]}
                                      if dynamics else None)
+    health, jobloss_truth = jobloss.health_effects(pop, worlds["factual"], health, seed=seed, start_year=START_YEAR)
     bar.update()
     bar.set_postfix_str("contract tables")
     frames = tr.contract_tables(pop, worlds["factual"], ids, health, seed=seed, start_year=START_YEAR)
@@ -150,7 +151,7 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
         frames["experiments"] = trial[0]
     bar.update()
     bar.set_postfix_str("truths")
-    truths = tr.truths(pop, worlds, health_truth, start_year=START_YEAR)
+    truths = tr.truths(pop, worlds, health_truth, start_year=START_YEAR) | jobloss_truth
     if municipal_truth is not None:
         truths["municipal_effects"] = municipal_truth
     if trial is not None:
@@ -169,9 +170,9 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     }
     truth = {
         "truths": truths,
-        "definitions": tr.DEFINITIONS,
+        "definitions": tr.DEFINITIONS | jobloss.DEFINITIONS,
         "parameters": {"n_persons": n_persons, "seed": seed, "pre_exit_dip": pre_exit_dip, "dynamics": bool(dynamics),
-                       "effects_in_model": model.EFFECTS,
+                       "effects_in_model": model.EFFECTS, "job_loss_health_in_model": jobloss.EFFECTS,
                        **({"experiment_in_model": ex.PARAMETERS} if trial is not None else {}),
                        **({"dynamics_in_model": model.DYNAMICS, "state_effects_in_model": tr.STATE_EFFECTS}
                           if dynamics else {}),
