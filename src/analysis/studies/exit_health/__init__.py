@@ -154,6 +154,9 @@ def _att(ctx: StudyContext, outcome: str, *, keep=None, placebo: bool = False, l
                       base_period=p["base_period"], seed=p["seed"])
     if fit.dropped:
         ctx.frames["dropped_covariates"].setdefault(label, set()).update(fit.dropped)  # type: ignore[attr-defined]
+    if fit.dropped_in_cohorts:
+        ctx.frames["dropped_covariates"].setdefault("_cohorts", set()).update(  # type: ignore[attr-defined]
+            fit.dropped_in_cohorts)
     return fit.result
 
 
@@ -473,12 +476,21 @@ def methods(ctx: StudyContext) -> None:
     ctx.report.markdown(t("exit_health.covariates_text", ctx.lang, covariates=covs) if covs
                         else t("exit_health.no_covariates", ctx.lang))
     anticipation_effect(ctx)
-    dropped = ctx.frames.get("dropped_covariates", {})  # type: ignore[attr-defined]
-    for tag, names in dropped.items():
-        ctx.report.markdown(t("exit_health.covariates_dropped", ctx.lang,
-                              group=t(f"exit_health.group.{tag}", ctx.lang) if tag in GROUP_TAGS
-                              else t("exit_health.group.age", ctx.lang, range=tag),
-                              covariates=", ".join(t(f"exit_health.covariate.{c}", ctx.lang) for c in sorted(names))))
+    dropped = dict(ctx.frames.get("dropped_covariates", {}))  # type: ignore[attr-defined]
+    in_cohorts = dropped.pop("_cohorts", set())
+
+    def names(cs):
+        return ", ".join(t(f"exit_health.covariate.{c}", ctx.lang) for c in sorted(cs))
+
+    for tag, covs in dropped.items():
+        if tag in GROUP_TAGS:
+            group = t(f"exit_health.group.{tag}", ctx.lang)
+        else:
+            lo, hi = tag.split("-")
+            group = t("exit_health.group.age", ctx.lang, lo=int(lo), hi=int(hi))
+        ctx.report.markdown(t("exit_health.covariates_dropped", ctx.lang, group=group, covariates=names(covs)))
+    if in_cohorts:
+        ctx.report.markdown(t("exit_health.covariates_dropped_cohorts", ctx.lang, covariates=names(in_cohorts)))
 
 
 #: subgroups of the heterogeneity table and other fits, as named in the methods' sentence on dropped covariates

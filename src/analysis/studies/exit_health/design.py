@@ -65,7 +65,8 @@ class Estimate:
     """One at-risk Callaway & Sant'Anna fit, with what it left out and why."""
 
     result: object | None          # GroupTimeResult, None when nothing could be estimated
-    dropped: tuple                 # covariate names left out (constant or collinear)
+    dropped: tuple                 # covariate names left out: constant in all these persons
+    dropped_in_cohorts: tuple = ()  # covariate names left out of some cohorts' models (constant or collinear there)
     reason: str = ""
 
 
@@ -162,8 +163,8 @@ def estimate(design: ExitDesign, outcome: str, *, keep: np.ndarray | None = None
     if gt.estimates.empty or not (gt.estimates["time"] >= gt.estimates["group"]).any():
         return Estimate(result=None, dropped=tuple(dropped), reason="no cohort could be estimated")
     inner = gt.diagnostics.get("dropped_covariates", [])
-    dropped += sorted({cov for cov in covariates if any(c in inner for c in COVARIATE_COLUMNS[cov])} - set(dropped))
-    return Estimate(result=gt, dropped=tuple(dropped))
+    in_cohorts = sorted({cov for cov in covariates if any(c in inner for c in COVARIATE_COLUMNS[cov])} - set(dropped))
+    return Estimate(result=gt, dropped=tuple(dropped), dropped_in_cohorts=tuple(in_cohorts))
 
 
 def long_frame(design: ExitDesign, outcome: str) -> pd.DataFrame:
