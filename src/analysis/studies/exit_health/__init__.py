@@ -154,6 +154,10 @@ def _att(ctx: StudyContext, outcome: str, *, keep=None, placebo: bool = False, l
                       base_period=p["base_period"], seed=p["seed"])
     if fit.dropped:
         ctx.frames["dropped_covariates"].setdefault(label, set()).update(fit.dropped)  # type: ignore[attr-defined]
+    if fit.result is not None and fit.result.diagnostics.get("cohorts_without_model"):
+        years = {int(ctx.frames["design"].years[0] + g - 1)  # type: ignore[attr-defined]
+                 for g in fit.result.diagnostics["cohorts_without_model"]}
+        ctx.frames.setdefault("cohorts_without_model", set()).update(years)  # type: ignore[attr-defined]
     if fit.dropped_in_cohorts:
         ctx.frames["dropped_covariates"].setdefault("_cohorts", set()).update(  # type: ignore[attr-defined]
             fit.dropped_in_cohorts)
@@ -491,6 +495,9 @@ def methods(ctx: StudyContext) -> None:
         ctx.report.markdown(t("exit_health.covariates_dropped", ctx.lang, group=group, covariates=names(covs)))
     if in_cohorts:
         ctx.report.markdown(t("exit_health.covariates_dropped_cohorts", ctx.lang, covariates=names(in_cohorts)))
+    lost = sorted(ctx.frames.get("cohorts_without_model", set()))  # type: ignore[attr-defined]
+    if lost:
+        ctx.report.markdown(t("exit_health.cohorts_without_model", ctx.lang, years=", ".join(map(str, lost))))
 
 
 #: subgroups of the heterogeneity table and other fits, as named in the methods' sentence on dropped covariates
