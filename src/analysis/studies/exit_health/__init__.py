@@ -157,7 +157,8 @@ def _att(ctx: StudyContext, outcome: str, *, keep=None, placebo: bool = False, l
     if fit.result is not None and fit.result.diagnostics.get("cohorts_without_model"):
         years = {int(ctx.frames["design"].years[0] + g - 1)  # type: ignore[attr-defined]
                  for g in fit.result.diagnostics["cohorts_without_model"]}
-        ctx.frames.setdefault("cohorts_without_model", set()).update(years)  # type: ignore[attr-defined]
+        ctx.frames.setdefault("cohorts_without_model", {}).setdefault(  # type: ignore[attr-defined]
+            "main" if label == "main" else "other", set()).update(years)
     if fit.dropped_in_cohorts:
         ctx.frames["dropped_covariates"].setdefault("_cohorts", set()).update(  # type: ignore[attr-defined]
             fit.dropped_in_cohorts)
@@ -495,9 +496,11 @@ def methods(ctx: StudyContext) -> None:
         ctx.report.markdown(t("exit_health.covariates_dropped", ctx.lang, group=group, covariates=names(covs)))
     if in_cohorts:
         ctx.report.markdown(t("exit_health.covariates_dropped_cohorts", ctx.lang, covariates=names(in_cohorts)))
-    lost = sorted(ctx.frames.get("cohorts_without_model", set()))  # type: ignore[attr-defined]
-    if lost:
-        ctx.report.markdown(t("exit_health.cohorts_without_model", ctx.lang, years=", ".join(map(str, lost))))
+    lost = ctx.frames.get("cohorts_without_model", {})  # type: ignore[attr-defined]
+    for where in ("main", "other"):
+        if lost.get(where):
+            ctx.report.markdown(t(f"exit_health.cohorts_without_model.{where}", ctx.lang,
+                                  years=", ".join(map(str, sorted(lost[where])))))
 
 
 #: subgroups of the heterogeneity table and other fits, as named in the methods' sentence on dropped covariates
