@@ -111,3 +111,29 @@ def test_exit_health_old_design_misses_the_truth(world, exits):
                          control="not_yet_treated")
     att = old.aggregate("simple").estimates.loc["ATT"]
     assert abs(_z(att, truth["att_healthcare_costs_eur"])) > Z, (att["estimate"], truth["att_healthcare_costs_eur"])
+
+
+@pytest.fixture(scope="module")
+def study_design(world):
+    """The exit_health study's own design (cohorts, risk sets, outcome matrices) on the dynamic world."""
+    from analysis.studies.exit_health import design as dz
+
+    store, _ = world
+    return dz.build(store, exit_window_days=31, municipality="all")
+
+
+@pytest.mark.parametrize("outcome", ["healthcare_costs_eur", "antidepressants"])
+def test_exit_health_study_design_recovers_the_risk_set_truth_and_its_old_option_misses(world, study_design,
+                                                                                          outcome):
+    """The study's default (control_group="risk_set", its default covariates) within 3 se of the risk-set
+    truth; its named old option (control_group="all_recipients") more than 3 se from the truth it was
+    meant to estimate."""
+    from analysis.studies.exit_health import design as dz
+
+    _, truth = world
+    new = dz.estimate(study_design, outcome).result.aggregate("simple").estimates.loc["ATT"]
+    assert abs(_z(new, truth[f"att_{outcome}_risk_set"])) < Z, (new["estimate"], truth[f"att_{outcome}_risk_set"])
+    if outcome == "healthcare_costs_eur":
+        old = dz.estimate(study_design, outcome, control_group="all_recipients", covariates=[]).result
+        att = old.aggregate("simple").estimates.loc["ATT"]
+        assert abs(_z(att, truth[f"att_{outcome}"])) > Z, (att["estimate"], truth[f"att_{outcome}"])

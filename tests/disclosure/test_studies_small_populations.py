@@ -152,7 +152,7 @@ def test_intervention_on_30_persons_runs_and_withholds(tiny_dataset, tmp_path):
 def test_exit_health_covariates_in_a_tiny_population_never_crash(tiny_dataset, tmp_path):
     """With covariates a small exit cohort can make the covariate model singular: withheld, not a crash."""
     outcome = run_study("exit_health", {"dataset": str(tiny_dataset), "covariates": ["female", "age"],
-                                        "control": "never_treated"}, out_root=tmp_path, progress=False, pdf=False)
+                                        "control_group": "never_treated"}, out_root=tmp_path, progress=False, pdf=False)
     check_rows(outcome.run_dir)
 
 

@@ -135,16 +135,25 @@ def divorce_cohorts(store, *, persons: pd.DataFrame | None = None) -> EventCohor
                         frequency="month")
 
 
-def exit_to_work_cohorts(store, *, exit_window_days: int = 31, persons: pd.DataFrame | None = None) -> EventCohorts:
-    """Yearly exit-to-work cohorts among everyone with bijstand in the window (module docstring)."""
+def exit_to_work_cohorts(store, *, exit_window_days: int = 31, persons: pd.DataFrame | None = None,
+                         reason: str = "work") -> EventCohorts:
+    """Yearly exit-to-work cohorts among everyone with bijstand in the window (module docstring).
+
+    ``reason="other"`` gives the placebo's cohorts instead: the first exit from bijstand *not* followed by a
+    job within ``exit_window_days``, at risk = on bijstand in December and no such exit yet.
+    """
+    from analysis.errors import check_choice
+
+    check_choice("reason", reason, ("work", "other"))
+    which = (f"days_to_employment IS NOT NULL AND days_to_employment <= {int(exit_window_days)}" if reason == "work"
+             else f"days_to_employment IS NULL OR days_to_employment > {int(exit_window_days)}")
     ds = store.dataset
     start, end = ds.meta["observation_start"], ds.meta["observation_end"]
     years = np.arange(start.year, end.year + 1)
     con = store.connect()
     spells = con.execute("SELECT person_id, start_month, end_month FROM bijstand_spells").df()
     exits = con.execute(f"""SELECT person_id, min(year(end_date)) AS year FROM bijstand_exits
-                            WHERE days_to_employment IS NOT NULL AND days_to_employment <= {int(exit_window_days)}
-                            GROUP BY person_id""").df()
+                            WHERE {which} GROUP BY person_id""").df()
     people = store.read("persons") if persons is None else persons
     people = people[people["person_id"].isin(spells["person_id"])].reset_index(drop=True)
     index = pd.Index(people["person_id"])
@@ -186,8 +195,10 @@ def exit_to_work_cohorts(store, *, exit_window_days: int = 31, persons: pd.DataF
                                 recent[:, b] > 18])
 
     del m0
-    return EventCohorts(event="exit_to_work", unit_ids=people["person_id"].to_numpy(), periods=years, cohort=g,
-                        at_risk=at_risk, at_risk_rule="on bijstand on 31 December of the base year and not yet left for work",
+    left = "left for work" if reason == "work" else "left for other reasons"
+    return EventCohorts(event="exit_to_work" if reason == "work" else "exit_other", unit_ids=people["person_id"].to_numpy(),
+                        periods=years, cohort=g, at_risk=at_risk,
+                        at_risk_rule=f"on bijstand on 31 December of the base year and not yet {left}",
                         covariate_names=COVARIATES + ("spell_1_2_years", "spell_2_years_plus", "recent_months_7_12",
                                                      "recent_months_13_18", "recent_months_19_24"), covariates_at=covariates_at, frequency="year")
 

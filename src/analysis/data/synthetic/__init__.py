@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from analysis.data.synthetic import experiments as ex, jobloss, model, tables as tb, truth as tr
+from analysis.data.synthetic import exit_risk_set, experiments as ex, jobloss, model, tables as tb, truth as tr
 from analysis.errors import ParameterError
 
 START_YEAR = 2014
@@ -118,7 +118,7 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
         raise ParameterError(f"n_persons={n_persons!r}: give an integer of at least 100.")
     if not isinstance(dynamics, (bool, np.bool_)):
         raise ParameterError(f"dynamics={dynamics!r}: give True or False.")
-    world_list = WORLDS + (DYNAMIC_WORLDS if dynamics else ())
+    world_list = WORLDS + (DYNAMIC_WORLDS if dynamics else (exit_risk_set.WORLD,))
     bar = tqdm(total=len(world_list) + 3, desc="synthetic", unit="step", disable=not progress, file=sys.stderr)
     rng = np.random.default_rng([seed, 1])
     pop = _population(int(n_persons), rng)
@@ -152,6 +152,9 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     bar.update()
     bar.set_postfix_str("truths")
     truths = tr.truths(pop, worlds, health_truth, start_year=START_YEAR) | jobloss_truth
+    if not dynamics:  # the exit_health risk-set estimand in the default world (exit_risk_set.py)
+        truths.update(exit_risk_set.risk_set_truths(pop, worlds["factual"], worlds["exit_not_now"], seed=seed,
+                                                    start_year=START_YEAR))
     if municipal_truth is not None:
         truths["municipal_effects"] = municipal_truth
     if trial is not None:
@@ -170,7 +173,7 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     }
     truth = {
         "truths": truths,
-        "definitions": tr.DEFINITIONS | jobloss.DEFINITIONS,
+        "definitions": {**tr.DEFINITIONS, **jobloss.DEFINITIONS, **({} if dynamics else exit_risk_set.DEFINITIONS)},
         "parameters": {"n_persons": n_persons, "seed": seed, "pre_exit_dip": pre_exit_dip, "dynamics": bool(dynamics),
                        "effects_in_model": model.EFFECTS, "job_loss_health_in_model": jobloss.EFFECTS,
                        **({"experiment_in_model": ex.PARAMETERS} if trial is not None else {}),

@@ -218,7 +218,8 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
         elif switch_off == "delay_exit":  # a person's first exit to work does not happen in that calendar year
             first_try = to_work & ~tried_exit
             tried_exit |= first_try
-            blocked_until[first_try] = (t // 12) * 12 + 11
+            # the spell's last month is t - 1: no exit whose spell ends in that calendar year
+            blocked_until[first_try] = ((t - 1) // 12) * 12 + 12
             to_work &= t > blocked_until
         other = cur_bij & ~to_work & (draws[7] > 1 - logistic(-4.0 + 0.1 * (age > 60)))
         if dynamics:  # moving in with an earning partner ends entitlement

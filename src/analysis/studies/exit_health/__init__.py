@@ -1,17 +1,23 @@
 """Study "exit_health": health after leaving bijstand for work.
 
-Frames from the processed store; estimators from ``analysis.estimators``.
+Frames from the processed store (:mod:`.design`); estimators from ``analysis.estimators``.
 
 - Exit to work: a merged bijstand spell that ends with employment starting within
   ``exit_window_days`` of its end (``bijstand_exits.days_to_employment``). A person's
-  treatment year is the calendar year of the first such exit in the window.
+  treatment year g is the calendar year of the first such exit in the window.
   Placebo: the first exit for other reasons.
-- Population: persons with bijstand at some time in the window (of one municipality when
-  ``municipality`` names one); comparison: recipients who have not (yet) left for work
-  (``control``).
+- Design (issue #14): the treated of year g were on bijstand on 31 December of g - 1 (the base
+  year; ``anticipation`` years earlier with anticipation); the comparison group (``control_group``)
+  is by default the risk set: persons on bijstand on that same 31 December who do not leave for
+  work in year g (they may leave later). Estimand: the effect of leaving for work now rather than
+  not now, on those who leave (Sianesi 2004). Covariates at the base year (age, sex, education,
+  migration background, spell duration, bijstand months in the last two years) enter the doubly
+  robust estimator. ``control_group="all_recipients"`` is the old design, for comparison.
 - Outcomes (person-year): antidepressant use, health-care costs (total, mental, GP).
-- Design: Callaway & Sant'Anna by exit year, simple ATT and event time -4..4 with
-  uniform bands and the pre-trend test; heterogeneity by sex and age group; the placebo.
+- Callaway & Sant'Anna with at-risk comparison groups, simple ATT and event time -4..4 with
+  uniform bands against a universal base period and the pre-trend test; the sensitivity to
+  violations of parallel trends (Rambachan & Roth 2023) with the pre-test's power (Roth 2022);
+  the headline effect under the other control groups; heterogeneity by sex and age group; the placebo.
 - Health returns: the discounted sum of the yearly cost effects over ``horizon_years``
   (the effect of the last published year carried forward), with its standard error
   from the influence functions.
@@ -32,45 +38,60 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 
 from analysis.errors import ParameterError, PreTrendWarning, check_choice
 from analysis.studies.base import StudyContext, setup_study
 
-OUTCOMES = ("antidepressants", "healthcare_costs_eur", "mental_healthcare_costs_eur", "gp_costs_eur")
+from analysis.studies.exit_health import design as dz
+
+OUTCOMES = dz.OUTCOMES
 DYNAMIC = ("antidepressants", "healthcare_costs_eur")
-CONTROLS = ("not_yet_treated", "never_treated")
+CONTROL_GROUPS = dz.CONTROL_GROUPS
 AGE_GROUPS = [(18, 34), (35, 49), (50, 66)]
 #: Event times published as ``att_<outcome>_e<k>``.
 PUBLISHED_E = range(4)
 
 
-def setup(*, dataset: str, outcomes: list | None = None, exit_window_days: int = 31,
-          control: str = "not_yet_treated", covariates: list | None = None, event_window: list | None = None,
-          horizon_years: int = 5, discount_rate: float = 0.03, municipality: str = "all", anticipation: int = 0,
-          base_period: str = "universal", lang: str = "nl", seed: int = 0, pre_trend_alpha: float = 0.05,
-          output_dir: str = "") -> StudyContext:
+def _check_parameters(*, outcomes, control_group, covariates, event_window, horizon_years, discount_rate,
+                      anticipation, base_period) -> None:
+    """Every option checked before any data is read (ParameterError naming the value and what is allowed)."""
     check_choice("base_period", base_period, ("universal", "varying"))
     if isinstance(anticipation, bool) or not isinstance(anticipation, int) or not 0 <= anticipation <= 2:
         raise ParameterError(f"anticipation={anticipation!r} must be 0, 1 or 2 years (how long before the exit "
                              "health may already change).")
-    outcomes = list(outcomes or OUTCOMES)
     for o in outcomes:
         check_choice("outcome", o, OUTCOMES)
-    check_choice("control", control, CONTROLS)
-    event_window = list(event_window or [-4, 4])
+    check_choice("control_group", control_group, CONTROL_GROUPS)
+    if not isinstance(covariates, (list, tuple)):
+        raise ParameterError(f"covariates={covariates!r} must be a list of covariate names, e.g. "
+                             f"{list(dz.DEFAULT_COVARIATES)}; [] for none.")
+    for c in covariates:
+        check_choice("covariate", c, tuple(dz.COVARIATE_COLUMNS))
     if len(event_window) != 2 or event_window[0] >= 0 or event_window[1] < 3:
         raise ParameterError(f"event_window={event_window} must be [first, last] with first < 0 and last >= 3.")
     if not 0 <= discount_rate < 1:
         raise ParameterError(f"discount_rate={discount_rate} must lie in [0, 1).")
     if not 1 <= horizon_years <= 30:
         raise ParameterError(f"horizon_years={horizon_years} must lie between 1 and 30.")
-    covariates = list(covariates or [])
-    for c in covariates:
-        check_choice("covariate", c, ("female", "age"))
+
+
+def setup(*, dataset: str, outcomes: list | None = None, exit_window_days: int = 31,
+          control_group: str = "risk_set", covariates: list | None = None, event_window: list | None = None,
+          horizon_years: int = 5, discount_rate: float = 0.03, municipality: str = "all", anticipation: int = 0,
+          base_period: str = "universal", lang: str = "nl", seed: int = 0, pre_trend_alpha: float = 0.05,
+          output_dir: str = "") -> StudyContext:
+    """Validate the options, load the dataset and build the store. ``covariates=None`` is the default set
+    (:data:`.design.DEFAULT_COVARIATES`); ``[]`` estimates without covariates."""
+    outcomes = list(outcomes or OUTCOMES)
+    event_window = list(event_window or [-4, 4])
+    covariates = list(dz.DEFAULT_COVARIATES) if covariates is None else covariates
+    _check_parameters(outcomes=outcomes, control_group=control_group, covariates=covariates,
+                      event_window=event_window, horizon_years=horizon_years, discount_rate=discount_rate,
+                      anticipation=anticipation, base_period=base_period)
     ctx = setup_study("exit_health", dataset=dataset, lang=lang, output_dir=output_dir, title_key="exit_health.title",
-                      parameters={"outcomes": outcomes, "exit_window_days": exit_window_days, "control": control,
-                                  "covariates": covariates, "event_window": event_window,
+                      parameters={"outcomes": outcomes, "exit_window_days": exit_window_days,
+                                  "control_group": control_group, "covariates": list(covariates),
+                                  "event_window": event_window,
                                   "horizon_years": horizon_years, "discount_rate": discount_rate,
                                   "municipality": municipality, "anticipation": anticipation,
                                   "base_period": base_period, "seed": seed, "pre_trend_alpha": pre_trend_alpha})
@@ -105,63 +126,42 @@ def _withheld(name: str, n: int, n_control: int | None = None) -> dict:
             "unit": _unit_of(name), "suppressed": False, "_n_control": None if n_control is None else int(n_control)}
 
 
-def panel(ctx: StudyContext) -> pd.DataFrame:
-    """Person-year panel of recipients with the exit-to-work year and the placebo exit year."""
-    w = int(ctx.parameters["exit_window_days"])
-    code = ctx.parameters["municipality"]
-    where = "TRUE" if code == "all" else f"p.municipality_code = '{code}'"  # validated against the data's codes
-    con = ctx.store.connect()
-    frame = con.execute(f"""
-        WITH recipients AS (SELECT DISTINCT y.person_id FROM person_year y JOIN persons p USING (person_id)
-                            WHERE y.bijstand_months > 0 AND {where}),
-        work AS (SELECT person_id, min(year(end_date)) AS g FROM bijstand_exits
-                 WHERE days_to_employment IS NOT NULL AND days_to_employment <= {w} GROUP BY person_id),
-        other AS (SELECT person_id, min(year(end_date)) AS g FROM bijstand_exits
-                  WHERE days_to_employment IS NULL OR days_to_employment > {w} GROUP BY person_id)
-        SELECT y.person_id, y.year, y.age, (y.sex = 'F')::INTEGER AS female,
-               {', '.join(f'y.{o}' for o in OUTCOMES)},
-               COALESCE(work.g, 0) AS g_work, COALESCE(other.g, 0) AS g_other
-        FROM person_year y JOIN recipients USING (person_id)
-        LEFT JOIN work USING (person_id) LEFT JOIN other USING (person_id)""").df()
-    complete = frame.groupby("person_id")[list(OUTCOMES)].transform(lambda s: s.notna().all()).all(axis=1)
-    dropped = frame.loc[~complete, "person_id"].nunique()
-    frame = frame[complete].copy()
-    frame["age_first"] = frame.groupby("person_id")["age"].transform("min")
-    frame["antidepressants"] = frame["antidepressants"].astype(float)
-    n_treated, n_control = _design_units(ctx, frame, "g_work")
-    ctx.frames = {"panel": frame, "dropped_incomplete": int(dropped),  # type: ignore[attr-defined]
+def panel(ctx: StudyContext) -> dz.ExitDesign:
+    """The design: exit-to-work and placebo cohorts with their risk sets, and the outcome matrices."""
+    design = dz.build(ctx.store, exit_window_days=int(ctx.parameters["exit_window_days"]),
+                      municipality=ctx.parameters["municipality"])
+    n_treated, n_control = _design_units(ctx, design)
+    ctx.frames = {"design": design, "dropped_incomplete": design.dropped_incomplete,  # type: ignore[attr-defined]
                   "estimable": min(n_treated, n_control) >= ctx.report.policy.min_units,
-                  "design_units": (n_treated, n_control)}
-    return frame
+                  "design_units": (n_treated, n_control), "dropped_covariates": {}}
+    return design
 
 
-def _design_units(ctx: StudyContext, frame: pd.DataFrame, cohort: str) -> tuple[int, int]:
-    """Treated persons with a year before their exit inside the window, and possible comparison persons."""
-    if frame.empty:
-        return 0, 0
-    first, last = frame["year"].min(), frame["year"].max()
-    g = frame.groupby("person_id")[cohort].first()
-    treated = g[(g > first) & (g <= last)]
-    never = int(((g == 0) | (g > last)).sum())
-    if ctx.parameters["control"] == "never_treated" or treated.empty:
-        return len(treated), never
-    return len(treated), never + int((treated > treated.min()).sum())
+def _design_units(ctx: StudyContext, design: dz.ExitDesign, keep=None, placebo: bool = False) -> tuple[int, int]:
+    return dz.design_units(design, keep=keep, placebo=placebo, control_group=ctx.parameters["control_group"],
+                           anticipation=ctx.parameters["anticipation"])
 
 
-def _att(ctx: StudyContext, frame: pd.DataFrame, outcome: str, cohort: str):
-    """Callaway & Sant'Anna on ``frame``; None when the covariate model cannot be fitted (a singular
-    propensity or outcome model: a small exit cohort in which a covariate does not vary)."""
-    from analysis.estimators import att_gt
-
-    covs = ctx.parameters["covariates"]
-    try:
-        return att_gt(frame, outcome=outcome, unit="person_id", time="year", cohort=cohort,
-                      control=ctx.parameters["control"], covariates=covs, method="dr", seed=ctx.parameters["seed"],
-                      anticipation=ctx.parameters["anticipation"], base_period=ctx.parameters["base_period"])
-    except np.linalg.LinAlgError:
-        if not covs:
-            raise
-        return None
+def _att(ctx: StudyContext, outcome: str, *, keep=None, placebo: bool = False, label: str = "",
+         control_group: str | None = None, anticipation: int | None = None):
+    """The at-risk Callaway & Sant'Anna fit of the run's design (None when nothing can be estimated);
+    covariates left out (constant or collinear in these persons) are remembered for the report."""
+    p = ctx.parameters
+    fit = dz.estimate(ctx.frames["design"], outcome, keep=keep, placebo=placebo,  # type: ignore[attr-defined]
+                      control_group=p["control_group"] if control_group is None else control_group,
+                      covariates=p["covariates"], anticipation=p["anticipation"] if anticipation is None else anticipation,
+                      base_period=p["base_period"], seed=p["seed"])
+    if fit.dropped:
+        ctx.frames["dropped_covariates"].setdefault(label, set()).update(fit.dropped)  # type: ignore[attr-defined]
+    if fit.result is not None and fit.result.diagnostics.get("cohorts_without_model"):
+        years = {int(ctx.frames["design"].years[0] + g - 1)  # type: ignore[attr-defined]
+                 for g in fit.result.diagnostics["cohorts_without_model"]}
+        ctx.frames.setdefault("cohorts_without_model", {}).setdefault(  # type: ignore[attr-defined]
+            "main" if label == "main" else "other", set()).update(years)
+    if fit.dropped_in_cohorts:
+        ctx.frames["dropped_covariates"].setdefault("_cohorts", set()).update(  # type: ignore[attr-defined]
+            fit.dropped_in_cohorts)
+    return fit.result
 
 
 def _rows(result, terms_names: dict, unit: str) -> list[dict]:
@@ -190,7 +190,6 @@ def effects(ctx: StudyContext) -> dict:
     """Simple and dynamic ATT per outcome, the pre-trend tests, and the event-study figure."""
     from analysis.report.labels import t
 
-    frame = ctx.frames["panel"]  # type: ignore[attr-defined]
     lo, hi = ctx.parameters["event_window"]
     out = {}
     if not ctx.frames["estimable"]:  # type: ignore[attr-defined]
@@ -201,7 +200,7 @@ def effects(ctx: StudyContext) -> dict:
         ctx.frames["rejected"] = []  # type: ignore[attr-defined]
         return out
     for outcome in ctx.parameters["outcomes"]:
-        gt = _att(ctx, frame, outcome, "g_work")
+        gt = _att(ctx, outcome, label="main")
         if gt is None:
             n_t, n_c = ctx.frames["design_units"]  # type: ignore[attr-defined]
             own = {f"att_{outcome}", f"pretrend_p_{outcome}"} | {f"att_{outcome}_e{k}" for k in PUBLISHED_E}
@@ -273,7 +272,8 @@ def _event_figure(ctx: StudyContext, out: dict) -> None:
                                   xlabel=t_plain("exit_health.years_since", ctx.lang), name=f"event_study {outcome}",
                                   reference=-1 - ctx.parameters["anticipation"], percent=outcome == "antidepressants",
                                   lang=ctx.lang)
-        ctx.report.figure(fig, caption=f"{t('exit_health.event_caption', ctx.lang)}: "
+        control = t(f"exit_health.control_long.{ctx.parameters['control_group']}", ctx.lang)
+        ctx.report.figure(fig, caption=f"{t('exit_health.event_caption', ctx.lang, control=control)}: "
                                        f"{t(f'exit_health.outcome.{outcome}', ctx.lang)}. "
                                        + t(f"exit_health.base_caption.{ctx.parameters['base_period']}", ctx.lang,
                                            ref=-1 - ctx.parameters["anticipation"]), width="70%")
@@ -297,37 +297,38 @@ def _att_table(ctx: StudyContext, out: dict) -> None:
                      number_formats={c[0]: "num3" for c in cols[:4]} | {cols[4][0]: "int"})
 
 
-def fixed_effects_diagnostic(ctx: StudyContext):
-    """TWFE and Sun-Abraham event studies beside Callaway & Sant'Anna (a diagnostic: TWFE can be biased
-    under heterogeneous effects by exit year; the three agreeing is reassuring). Each cell is checked on
-    the treated units, comparison units and dominance of its own term."""
-    from analysis.estimators import event_study
-    from analysis.report.checked import checked_result, combine, concat
+def design_comparison(ctx: StudyContext):
+    """The headline effects under every comparison group (the run's own first): what the choice of who is
+    compared does. The old design (all recipients) is there for comparison; each cell is checked on the
+    treated units, comparison units and dominance of its own estimate."""
+    from analysis.report.checked import combine
     from analysis.report.labels import t
 
     if not ctx.frames["effects"]:  # type: ignore[attr-defined]
         return None
-    frame = ctx.frames["panel"]  # type: ignore[attr-defined]
-    frame = frame[frame["g_work"] != frame["year"].min()]  # no pre-period: dropped, as Callaway & Sant'Anna do
-    lo, hi = ctx.parameters["event_window"]
-    year = t("exit_health.event_year", ctx.lang)
-    tables = []
-    for outcome in [o for o in DYNAMIC if o in ctx.frames["effects"]]:  # type: ignore[attr-defined]
-        results = {"Callaway-Sant'Anna": ctx.frames["effects"][outcome][2]}  # type: ignore[attr-defined]
-        for label, est in (("TWFE", "twfe"), ("Sun-Abraham", "sun_abraham")):
-            results[label] = event_study(frame, outcome=outcome, unit="person_id", time="year", cohort="g_work",
-                                         window=(lo, hi), reference=-1, estimator=est)
-        parts = []
-        for label, res in results.items():
-            terms = [f"e={k}" for k in PUBLISHED_E if f"e={k}" in res.estimates.index]
-            tb = checked_result(res, policy=ctx.report.policy, log=ctx.report.log, terms=terms,
-                                name=f"fixed_effects_diagnostic {outcome} {label}")
-            parts.append((label, tb.relabel("term", lambda s: int(float(s[2:]))).rename({"term": year}), "estimate"))
-        tables.append(combine(parts, on=[year], name=f"fixed_effects_diagnostic {outcome}")
-                      .with_key(t("exit_health.outcome", ctx.lang), t(f"exit_health.outcome.{outcome}", ctx.lang)))
-    table = concat(tables, name="fixed_effects_diagnostic")
-    ctx.report.table(table, caption=t("exit_health.fe_caption", ctx.lang),
-                     number_formats={"Callaway-Sant'Anna": "num3", "TWFE": "num3", "Sun-Abraham": "num3"})
+    own = ctx.parameters["control_group"]
+    groups = [own] + [c for c in CONTROL_GROUPS if c != own]
+    key = t("exit_health.outcome", ctx.lang)
+    parts = []
+    for cg in groups:
+        rows = []
+        for outcome in [o for o in DYNAMIC if o in ctx.frames["effects"]]:  # type: ignore[attr-defined]
+            label = t(f"exit_health.outcome.{outcome}", ctx.lang)
+            if cg == own:
+                gt = ctx.frames["effects"][outcome][0]  # type: ignore[attr-defined]
+            else:
+                gt = _att(ctx, outcome, control_group=cg, label="comparison")
+            if gt is None:
+                rows.append(_withheld(label, 0))
+            else:
+                rows.append(_rows(gt.aggregate("simple"), {"ATT": label}, _unit_of(f"att_{outcome}"))[0])
+        table = _rows_table(ctx, rows, name=f"design_comparison {cg}", key=key)
+        name = t(f"exit_health.control_short.{cg}", ctx.lang)
+        parts.append((name, table, "estimate"))
+    table = combine(parts, on=[key], name="design_comparison")
+    ctx.report.table(table, caption=t("exit_health.design_comparison_caption", ctx.lang,
+                                      own=t(f"exit_health.control_short.{own}", ctx.lang)),
+                     number_formats={p[0]: "num3" for p in parts})
     return table
 
 
@@ -343,20 +344,26 @@ def placebo_and_heterogeneity(ctx: StudyContext):
 
     if not ctx.frames["effects"]:  # type: ignore[attr-defined]
         return None
-    frame = ctx.frames["panel"]  # type: ignore[attr-defined]
+    design = ctx.frames["design"]  # type: ignore[attr-defined]
     group_col = t("intake.group", ctx.lang)
     tables = []
     for outcome in [o for o in DYNAMIC if o in ctx.frames["effects"]]:  # type: ignore[attr-defined]
-        groups = [(t("exit_health.main", ctx.lang), frame, "g_work"),
-                  (t("exit_health.placebo", ctx.lang), frame, "g_other"),
-                  (t("women", ctx.lang), frame[frame["female"] == 1], "g_work"),
-                  (t("men", ctx.lang), frame[frame["female"] == 0], "g_work")]
+        everyone = np.ones(len(design.female), dtype=bool)
+        groups = [(t("exit_health.main", ctx.lang), everyone, False, "main"),
+                  (t("exit_health.placebo", ctx.lang), everyone, True, "placebo"),
+                  (t("women", ctx.lang), design.female, False, "women"),
+                  (t("men", ctx.lang), ~design.female, False, "men")]
         for lo, hi in AGE_GROUPS:
-            groups.append((f"{lo}-{hi}", frame[frame["age_first"].between(lo, hi)], "g_work"))
+            groups.append((f"{lo}-{hi}", (design.age_first >= lo) & (design.age_first <= hi), False, f"{lo}-{hi}"))
         rows = []
-        for label, sub, cohort in groups:
-            n_t, n_c = _design_units(ctx, sub, cohort)
-            gt = _att(ctx, sub, outcome, cohort) if min(n_t, n_c) >= ctx.report.policy.min_units else None
+        for label, keep, placebo, tag in groups:
+            n_t, n_c = _design_units(ctx, design, keep=keep, placebo=placebo)
+            if tag == "main":
+                gt = ctx.frames["effects"][outcome][0]  # type: ignore[attr-defined]
+            elif min(n_t, n_c) >= ctx.report.policy.min_units:
+                gt = _att(ctx, outcome, keep=keep, placebo=placebo, label=tag)
+            else:
+                gt = None
             if gt is not None:
                 rows.append(_rows(gt.aggregate("simple"), {"ATT": label}, _unit_of(f"att_{outcome}"))[0])
             else:
@@ -437,40 +444,4 @@ def _combination_dominance(gt, term_weights: dict) -> float:
     return gt._dominance(np.asarray(idx, dtype=int), np.asarray(weights, dtype=float))
 
 
-def summary(ctx: StudyContext) -> None:
-    from analysis.report.labels import fmt_eur, fmt_pp, t
-
-    def val(name, fmt):
-        try:
-            row = ctx.estimate(name)
-        except KeyError:
-            return "."
-        return t("suppressed_short", ctx.lang) if row["suppressed"] else fmt(row["estimate"], ctx.lang)
-
-    if not ctx.frames["effects"]:  # type: ignore[attr-defined]
-        ctx.report.markdown(t("exit_health.summary_withheld", ctx.lang, min_units=ctx.report.policy.min_units))
-        ctx.report.say_withheld()
-        return
-    key = "exit_health.summary_caution" if ctx.frames.get("rejected") else "exit_health.summary"  # type: ignore[attr-defined]
-    ctx.report.markdown(t(key, ctx.lang, ad=val("att_antidepressants", fmt_pp),
-                          costs=val("att_healthcare_costs_eur", fmt_eur),
-                          savings=val("health_savings_per_exit_eur", fmt_eur), h=ctx.parameters["horizon_years"]))
-    ctx.report.say_withheld()
-
-
-def methods(ctx: StudyContext) -> None:
-    from analysis.report.labels import t
-
-    ctx.report.heading(t("intake.methods_heading", ctx.lang))
-    ctx.report.markdown(t("exit_health.methods", ctx.lang, days=ctx.parameters["exit_window_days"],
-                          control=t(f"exit_health.control.{ctx.parameters['control']}", ctx.lang),
-                          dropped=_count_text(ctx, ctx.frames.get("dropped_incomplete", 0))))  # type: ignore[attr-defined]
-
-
-def _count_text(ctx: StudyContext, n: int) -> str:
-    """A count of persons for a sentence: itself from ``min_units`` on or when 0, else "fewer than 10"."""
-    from analysis.report.labels import fmt_int, t
-
-    if n == 0 or n >= ctx.report.policy.min_units:
-        return fmt_int(n, ctx.lang)
-    return t("fewer_than", ctx.lang, min_units=ctx.report.policy.min_units)
+from analysis.studies.exit_health.narrative import methods, summary  # noqa: E402  (the notebook's calls)
