@@ -254,6 +254,9 @@ def forest_figure(table: pd.DataFrame, *, labels: pd.Series, xlabel: str, pooled
     else:  # hundreds of runs: a caterpillar plot; the table below names every run
         ax.set_yticks([])
         ax.set_ylabel(runs_label)
+    from analysis.report.labels import fmt_number
+
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: fmt_number(v, LANG[0], digits=2)))
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
     fig.tight_layout()
@@ -300,6 +303,22 @@ def funnel_figure(table: pd.DataFrame, *, target: float, xlabel: str, ylabel: st
 
 
 LANG = ["nl"]  # the summary's language, for the axis formatters of its figures
+
+
+def _param_text(value):
+    """A parameter as a reader writes it: a list (stored as its Python text in summary.csv) comma-separated."""
+    import ast
+
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    if isinstance(value, str) and value.startswith("[") and value.endswith("]"):
+        try:
+            parsed = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return value
+        if isinstance(parsed, (list, tuple)):
+            return ", ".join(map(str, parsed))
+    return value
 
 
 def _fmt(value, lang: str) -> str:
@@ -350,13 +369,13 @@ def write_summary_pdf(batch_dir: Path, summary: pd.DataFrame, runs: pd.DataFrame
         re = random_effects_mean(parts["estimate"], parts["se"]) if len(parts) >= 2 else None
         pooled = re.mean if re is not None else None
         xlabel = f"{name} ({unit})" if unit else name
-        fig = forest_figure(table, labels=labels.map(plot_text), xlabel=xlabel, pooled=pooled, pooled_label=t("batch.pooled", lang),
+        fig = forest_figure(table, labels=labels.map(plot_text), xlabel=xlabel, pooled=pooled, pooled_label=t("summary.pooled_re", lang),
                             withheld_label=t("suppressed_short", lang),
                             runs_label=t("batch.runs_sorted", lang, n=len(table)))
         fig.savefig(figures / "forest.png", dpi=200, bbox_inches="tight")
         plt.close(fig)
         md.append(f"## {t('batch.forest_heading', lang)}")
-        md.append(f"![{t('batch.forest_caption', lang, name=name)}](figures/forest.png){{width=95%}}")
+        md.append(f"![{t('summary.forest_caption', lang, name=name)}](figures/forest.png){{width=95%}}")
         if is_municipal and len(parts) >= 3:
             fig = funnel_figure(parts, target=pooled, xlabel=t("batch.precision", lang), ylabel=xlabel,
                                 limit_labels=(t("batch.limit95", lang), t("batch.limit998", lang)), tau2=re.tau2,
@@ -389,7 +408,7 @@ def write_summary_pdf(batch_dir: Path, summary: pd.DataFrame, runs: pd.DataFrame
         md.append("\n".join(lines))
     appendix_log = [{"object": e["name"], "cell": Path(str(e["run_dir"])).name, "rule": e["rule"]} for e in log]
     datasets = sorted({Path(str(d)).name for d in summary.get("param_dataset", pd.Series(dtype=str)).dropna()})
-    fixed = {c.removeprefix("param_"): summary[c].iloc[0] for c in summary.columns
+    fixed = {c.removeprefix("param_"): _param_text(summary[c].iloc[0]) for c in summary.columns
              if c.startswith("param_") and c not in _varying(summary) and c != "param_dataset"} if len(summary) else {}
     meta = {"dataset_name": ", ".join(datasets) or "-", "dataset_source": t_plain("batch.source", lang, study=study),
             "run_date": batch_dir.name.removeprefix("batch-")[:15],
