@@ -11,8 +11,18 @@ Definitions. ``bijstand_density`` is CBS's published density (recipients per
 ``outflow_to_work_rate`` are CBS's published percentages (as shares), whose
 denominator CBS defines; the funnel plots use rates with explicit
 denominators instead (recipients per inhabitant; inflow per inhabitant;
-outflow and outflow to work per recipient), so that control limits follow
-from a binomial closed form. Indicators whose definitions differ between
+outflow and outflow to work per recipient). Their limits allow for
+overdispersion (Spiegelhalter 2005): municipalities differ far more than
+binomial chance (phi of about 200 for density on CBS 2017), so binomial limits
+flag most of them. phi and the additive tau^2 are estimated from all
+municipalities of the year (10 % Winsorised z-scores on the square-root scale,
+:func:`analysis.estimators.funnel.proportion_funnel`); the limits use tau^2
+(``overdispersion="additive"``, default), phi or neither, and the caption states
+them. results.json has ``funnel_outside_998_share_<indicator>`` (about 0.5-5 %
+on CBS 2017 against a nominal 0.2 %: Winsorising makes tau^2 somewhat small) and
+``funnel_position_<indicator>`` (the municipality's rate, with the 99.8 % limits
+at its size as interval and its position). Municipalities are named from CBS's
+classification of the year (data/statline/gemeenten_2015_2017.csv). Indicators whose definitions differ between
 years (work after re-integration is not published for 2017) are compared only
 where they exist, and a municipality whose code does not continue (a merger)
 is flagged where its series breaks.
@@ -326,8 +336,12 @@ def funnels(ctx: StudyContext) -> None:
                          "ci_low": float(m["lower_99.8"]), "ci_high": float(m["upper_99.8"]), "n": int(m["n"]),
                          "unit": "share", "suppressed": False, "interval": "funnel limits 99.8% at this size",
                          "position": str(m["position"]), "target": funnel.p0})
-    axes[0, 0].legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
+    handles, labels = axes.ravel()[0].get_legend_handles_labels()
+    for ax in axes.ravel()[1:]:  # the first panel may have had nothing to draw
+        if len(labels) < 4:
+            handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))  # the legend below the panels hides no municipality
     ctx.add_estimates(rows)
     shown = frame[["region", *sorted({c for pair in FUNNELS.values() for c in pair})]].assign(
         region=frame["region"].map(lambda c: names.get(c, c)))
