@@ -268,12 +268,14 @@ def _rows_table(ctx: StudyContext, prefix: str, codes, *, name: str):
     return checked_estimates(rows, name=name, key="municipality_code", **_checked(ctx))
 
 
-def label_offsets(x, y, *, near_x: float = 0.12, near_y: float = 0.05) -> list[tuple[float, float, str]]:
+def label_offsets(x, y, *, near_x: float = 0.12, near_y: float = 0.05,
+                  y_span: float | None = None) -> list[tuple[float, float, str]]:
     """Offsets (points) and alignment for point labels on a log-x plot so that neighbours do not overlap:
     a label goes right of its point, and when an earlier label lies within ``near_x`` decades and
-    ``near_y`` of the y-range, it moves above, below or to the left instead."""
+    ``near_y`` of the y-range (``y_span``: the axis's; default the points'), it moves above, below or to
+    the left instead."""
     x, y = np.log10(np.asarray(x, float)), np.asarray(y, float)
-    span = float(np.ptp(y)) or 1.0
+    span = float(y_span if y_span else np.ptp(y)) or 1.0
     choices = [(4, 0, "left"), (0, 7, "center"), (0, -7, "center"), (-4, 0, "right"), (4, 9, "left"), (4, -9, "left")]
     placed: list[tuple[float, float, int]] = []
     out = []
@@ -319,7 +321,8 @@ def funnel(ctx: StudyContext, raw, comp) -> None:
                    label=plot_text(_names(ctx).get(ctx.parameters["municipality"], ctx.parameters["municipality"])))
     names = _names(ctx)
     ys = shown["estimate"].to_numpy(float)
-    for i, (dx, dy, ha) in enumerate(label_offsets(xs, ys)):
+    low, high = ax.get_ylim()
+    for i, (dx, dy, ha) in enumerate(label_offsets(xs, ys, y_span=high - low)):
         code = shown["municipality_code"].iloc[i]
         ax.annotate(plot_text(names.get(code, code)), (xs[i], ys[i]), fontsize=6, xytext=(dx, dy),
                     textcoords="offset points", ha=ha, va="center")
