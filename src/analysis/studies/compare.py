@@ -276,11 +276,18 @@ def label_offsets(x, y, *, near_x: float = 0.12, near_y: float = 0.05,
     the left instead."""
     x, y = np.log10(np.asarray(x, float)), np.asarray(y, float)
     span = float(y_span if y_span else np.ptp(y)) or 1.0
-    choices = [(4, 0, "left"), (0, 7, "center"), (0, -7, "center"), (-4, 0, "right"), (4, 9, "left"), (4, -9, "left")]
+    choices = [(4, 0, "left"), (-4, 0, "right"), (0, 7, "center"), (0, -7, "center"), (4, 9, "left"), (4, -9, "left")]
+    label_width = 2 * near_x  # a name of ~10 characters at 6 pt spans about this many decades
     placed: list[tuple[float, float, int]] = []
     out = []
     for i in np.argsort(x, kind="stable"):
+        close_y = np.abs(y - y[i]) < near_y * span
+        others = np.arange(len(x)) != i
         used = {k for (px, py, k) in placed if abs(px - x[i]) < near_x and abs(py - y[i]) < near_y * span}
+        if (close_y & others & (x > x[i]) & (x - x[i] < label_width)).any():
+            used.add(0)  # a point to the right would sit under the text
+        if (close_y & others & (x < x[i]) & (x[i] - x < label_width)).any():
+            used.add(1)
         k = next((k for k in range(len(choices)) if k not in used), 0)
         placed.append((x[i], y[i], k))
         out.append((i, choices[k]))
