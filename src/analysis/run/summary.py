@@ -368,7 +368,9 @@ def write_summary_pdf(batch_dir: Path, summary: pd.DataFrame, runs: pd.DataFrame
         parts = usable[usable[SUBSET_PARAMETER].astype(str) != TOTAL_VALUE] if is_municipal else usable
         re = random_effects_mean(parts["estimate"], parts["se"]) if len(parts) >= 2 else None
         pooled = re.mean if re is not None else None
-        xlabel = f"{name} ({unit})" if unit else name
+        code = name.rsplit("_", 1)[-1]
+        shown_name = f"{name.rsplit('_', 1)[0]} {names[code]}" if code in names else name  # the municipality named
+        xlabel = f"{shown_name} ({unit})" if unit else shown_name
         fig = forest_figure(table, labels=labels.map(plot_text), xlabel=xlabel, pooled=pooled, pooled_label=t("summary.pooled_re", lang),
                             withheld_label=t("suppressed_short", lang),
                             runs_label=t("batch.runs_sorted", lang, n=len(table)))
@@ -385,9 +387,11 @@ def write_summary_pdf(batch_dir: Path, summary: pd.DataFrame, runs: pd.DataFrame
             md.append(f"## {t('batch.funnel_heading', lang)}")
             md.append(f"![{t('batch.funnel_caption', lang, name=name)}](figures/funnel.png){{width=90%}}")
         if re is not None:
+            funnel_drawn = is_municipal and len(parts) >= 3
             md.append(t("summary.random_effects", lang, k=fmt_int(re.k, lang), mean=_fmt(re.mean, lang),
                         low=_fmt(re.ci_low, lang), high=_fmt(re.ci_high, lang),
-                        tau=_fmt(float(np.sqrt(re.tau2)), lang), i2=fmt_pct(re.i2, lang, digits=0)))
+                        tau=_fmt(float(np.sqrt(re.tau2)), lang), i2=fmt_pct(re.i2, lang, digits=0))
+                      + (" " + t("summary.random_effects_funnel", lang) if funnel_drawn else ""))
         head = [t("batch.run", lang), t("estimate", lang), t("std_error", lang), t("ci", lang), "n"]
         lines = ["| " + " | ".join(head) + " |", "|:---|---:|---:|---:|---:|"]
         for label, row in zip(labels, table.itertuples()):
