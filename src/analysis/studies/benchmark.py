@@ -462,7 +462,7 @@ def _name(ctx: StudyContext) -> str:
 
 def summary(ctx: StudyContext) -> None:
     """Plain sentences with the key numbers, built from the results; the funnel wording follows its limits."""
-    from analysis.report.labels import fmt_int, fmt_number, fmt_pct, t
+    from analysis.report.labels import fmt_number, fmt_pct, t
 
     frame = _year_frame(ctx)
     me = frame.set_index("region").loc[ctx.parameters["municipality"]]
