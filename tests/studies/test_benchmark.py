@@ -66,3 +66,19 @@ def test_share_in_words():
     assert share_in_words(1, 4, "nl") == "1 van de 4"
     assert share_in_words(40, 40, "nl") == "elk van de 40"
     assert share_in_words(0, 40, "en") == "none of the 40"
+
+
+def test_binomial_limits_flag_most_municipalities_and_overdispersion_fixes_it():
+    """Issue #15's diagnosis on CBS 2017: binomial limits put most municipalities outside (93 % for density,
+    75 % for inflow); both of Spiegelhalter's overdispersion models bring every share within a few percent."""
+    from analysis.data.statline import load_participatiewet
+    from analysis.studies.benchmark import indicator_funnels
+
+    t = load_participatiewet()
+    frame = t[(t["region_type"] == "GM") & (t["age_class"] == "all") & (t["year"] == 2017)]
+    binomial = indicator_funnels(frame, method="none")
+    assert binomial["density"].outside_share(0.998) > 0.85
+    assert binomial["inflow"].outside_share(0.998) > 0.6
+    for method in ("additive", "multiplicative"):
+        for key, funnel in indicator_funnels(frame, method=method).items():
+            assert abs(funnel.outside_share(0.998) - NOMINAL) <= FEW_PERCENT, (method, key)
