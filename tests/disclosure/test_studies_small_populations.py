@@ -163,4 +163,4 @@ def test_benchmark_without_cbs_figures_says_so(tmp_path):
                         progress=False, pdf=False)
     rows = check_rows(outcome.run_dir)
     assert rows["bijstand_density"]["suppressed"] and rows["percentile_bijstand_density"]["suppressed"]
-    assert "CBS publiceerde voor GM0088 in 2017 geen cijfers" in notebook_markdown(outcome.run_dir)
+    assert "CBS publiceerde voor Schiermonnikoog in 2017 geen cijfers" in notebook_markdown(outcome.run_dir)

@@ -95,3 +95,28 @@ def test_forest_plot_drops_labels_for_hundreds_of_runs():
     fig = forest_figure(few, labels=few["param_municipality"], xlabel="x", pooled=None, pooled_label="",
                         withheld_label="x")
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["GM0000", "GM0001", "GM0002"]
+
+
+def test_default_estimate_is_the_headline_not_a_descriptive_share():
+    """Issue #15: the batch summary defaults to the headline causal/adjusted estimate, not a share."""
+    summary = pd.DataFrame([_row("r0", "all", 500, name="share_inflow_after_x"),
+                            _row("r0", "all", 500, name="raw_rate_bijstand_GM0001"),
+                            _row("r0", "all", 500, name="att_employed")])
+    assert choose_estimate(summary, None) == "att_employed"
+    compare = pd.DataFrame([_row("r0", "all", 500, name="raw_rate_bijstand_GM0001"),
+                            _row("r0", "all", 500, name="adjusted_ratio_bijstand_GM0001")])
+    assert choose_estimate(compare, None) == "adjusted_ratio_bijstand_GM0001"
+
+
+def test_list_parameters_read_as_text():
+    from analysis.run.summary import _param_text
+
+    assert _param_text("['sex', 'age_band']") == "sex, age_band"
+    assert _param_text("GM0363") == "GM0363"
+
+
+def test_benchmark_batch_labels_are_names():
+    from analysis.run.summary import municipality_labels
+
+    summary = pd.DataFrame([{**_row("r0", "GM0363", 500), "param_year": 2017}])
+    assert municipality_labels(summary, "benchmark")["GM0363"] == "Amsterdam"

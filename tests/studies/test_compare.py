@@ -120,3 +120,11 @@ def test_parameters_refused_before_any_store(tmp_path):
     (data / "participation_ladder.parquet").unlink()
     with pytest.raises(ParameterError, match="participation_ladder"):
         cmp.setup(dataset=str(data), outcome="participation_ladder", output_dir=str(tmp_path / "o"))
+
+
+def test_funnel_labels_of_neighbours_take_different_places():
+    """Two points close together (0.05 decades, 0.01 apart on a 1.5 axis) get different label offsets; a far one keeps the
+    default place right of its point."""
+    offsets = cmp.label_offsets([100, 112, 1000], [1.0, 1.01, 1.0], y_span=1.5)
+    assert offsets[0] != offsets[1]
+    assert offsets[2] == (4, 0, "left")

@@ -82,7 +82,8 @@ def _preamble(title: str, meta: Mapping, lang: str) -> str:
 
 def _title_block(title: str, meta: Mapping, lang: str) -> str:
     params = meta.get("parameters") or {}
-    shown = ", ".join(f"{k} = {v}" for k, v in params.items() if k not in ("output_dir",) and k != "dataset")
+    shown = ", ".join(f"{k} = {', '.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
+                      for k, v in params.items() if k not in ("output_dir",) and k != "dataset")
     rows = [
         (t("dataset", lang), meta.get("dataset_name") or ""),
         (t("source", lang), meta.get("dataset_source") or ""),

@@ -164,8 +164,55 @@ def _run_labels(table: pd.DataFrame, varying: list[str]) -> pd.Series:
     return table[varying].astype(str).agg(", ".join, axis=1) if len(varying) > 1 else table[varying[0]].astype(str)
 
 
+#: Name prefixes of the studies' headline causal (or adjusted) estimates, in order of preference; the batch
+#: summary plots the first of these a batch has, before any descriptive share.
+HEADLINE_PREFIXES = ("att_", "ate_", "aipw_", "effect_", "did_", "adjusted_ratio_", "health_savings_")
+#: Descriptive names never chosen by default when a headline exists.
+DESCRIPTIVE_PREFIXES = ("share_", "raw_rate_", "percentile_", "pretrend_", "rank_", "outside_", "funnel_")
+
+
+def _pick_default(summary: pd.DataFrame, names: list[str]) -> str:
+    with_se = summary.dropna(subset=["se"])
+    se_names = list(dict.fromkeys(with_se["name"]))
+    for prefix in HEADLINE_PREFIXES:
+        for pool in (se_names, names):
+            hits = [n for n in pool if n.startswith(prefix)]
+            if hits:
+                return hits[0]
+    for pool in (se_names, names):
+        hits = [n for n in pool if not n.startswith(DESCRIPTIVE_PREFIXES)]
+        if hits:
+            return hits[0]
+    return se_names[0] if se_names else names[0]
+
+
+def municipality_labels(summary: pd.DataFrame, study: str = "") -> dict:
+    """Municipality code -> name for the batch's runs: CBS's classification for StatLine benchmarks, else
+    the ``municipalities`` table of the runs' dataset (CSV or Parquet) where it has names."""
+    names: dict = {}
+    if study == "benchmark" or "param_statline_dir" in summary:
+        from analysis.studies.benchmark import municipality_names
+
+        years = summary["param_year"].dropna().astype(int).unique() if "param_year" in summary else [2017]
+        for year in sorted(years, reverse=True):
+            try:
+                names = {**municipality_names(int(year)), **names}
+            except Exception:  # a year without bundled names: codes stay codes
+                continue
+        return names
+    for d in summary.get("param_dataset", pd.Series(dtype=str)).dropna().unique():
+        for f in ("municipalities.csv", "municipalities.parquet"):
+            path = Path(str(d)) / f
+            if path.is_file():
+                table = pd.read_csv(path, dtype=str) if f.endswith(".csv") else pd.read_parquet(path)
+                if {"municipality_code", "name"} <= set(table.columns):
+                    names.update(dict(zip(table["municipality_code"], table["name"])))
+    return names
+
+
 def choose_estimate(summary: pd.DataFrame, estimate: str | None) -> str | None:
-    """The estimate to plot: the one asked for, else the first with a standard error."""
+    """The estimate to plot: the one asked for, else the study's headline causal or adjusted estimate
+    (:data:`HEADLINE_PREFIXES`), else the first non-descriptive one with a standard error."""
     if summary.empty:
         return None
     names = list(dict.fromkeys(summary["name"]))
@@ -176,8 +223,7 @@ def choose_estimate(summary: pd.DataFrame, estimate: str | None) -> str | None:
             raise ParameterError(f"--estimate {estimate!r} is not an estimate of these runs; they have: "
                                  f"{', '.join(names[:30])}{' ...' if len(names) > 30 else ''}.")
         return estimate
-    with_se = summary.dropna(subset=["se"])
-    return str(with_se["name"].iloc[0]) if not with_se.empty else names[0]
+    return _pick_default(summary, names)
 
 
 def forest_figure(table: pd.DataFrame, *, labels: pd.Series, xlabel: str, pooled: float | None, pooled_label: str,
@@ -208,13 +254,19 @@ def forest_figure(table: pd.DataFrame, *, labels: pd.Series, xlabel: str, pooled
     else:  # hundreds of runs: a caterpillar plot; the table below names every run
         ax.set_yticks([])
         ax.set_ylabel(runs_label)
+    from analysis.report.labels import fmt_number
+
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: fmt_number(v, LANG[0], digits=2)))
     ax.set_xlabel(xlabel)
     ax.grid(axis="y", visible=False)
     fig.tight_layout()
     return fig
 
 
-def funnel_figure(table: pd.DataFrame, *, target: float, xlabel: str, ylabel: str, limit_labels: tuple[str, str]):
+def funnel_figure(table: pd.DataFrame, *, target: float, xlabel: str, ylabel: str, limit_labels: tuple[str, str],
+                  tau2: float = 0.0, labels: pd.Series | None = None, max_labels: int = 12):
+    """Estimates against their precision with limits ``target +/- z sqrt(se^2 + tau2)`` (random effects);
+    the points outside the 95 % limits, and all when there are few, are labelled with ``labels``."""
     import matplotlib.pyplot as plt
 
     from analysis.estimators.funnel import funnel_limits_normal
@@ -223,18 +275,50 @@ def funnel_figure(table: pd.DataFrame, *, target: float, xlabel: str, ylabel: st
     fig, ax = plt.subplots(figsize=(7.0, 3.8))
     precision = 1 / table["se"].to_numpy()
     grid = np.linspace(precision.min() * 0.8, precision.max() * 1.1, 200)
-    lim = funnel_limits_normal(target, 1 / grid)
+    lim = funnel_limits_normal(target, 1 / grid, tau2=tau2)
     ax.plot(grid, lim["upper_95"], color="0.45", lw=0.9, ls="--", label=limit_labels[0])
     ax.plot(grid, lim["lower_95"], color="0.45", lw=0.9, ls="--")
     ax.plot(grid, lim["upper_99.8"], color="0.2", lw=0.9, label=limit_labels[1])
     ax.plot(grid, lim["lower_99.8"], color="0.2", lw=0.9)
     ax.axhline(target, color=theme.PALETTE[1], lw=0.9)
     ax.scatter(precision, table["estimate"], s=14, color=theme.PALETTE[0], zorder=3)
+    if labels is not None:
+        own = funnel_limits_normal(target, table["se"].to_numpy(), tau2=tau2)
+        outside = ((table["estimate"].to_numpy() > own["upper_95"].to_numpy())
+                   | (table["estimate"].to_numpy() < own["lower_95"].to_numpy()))
+        show = np.ones(len(table), bool) if len(table) <= max_labels else outside
+        for k, (x, y, lab) in enumerate(zip(precision, table["estimate"], labels)):
+            if show[k]:
+                ax.annotate(str(lab), (x, y), xytext=(4, 3 if k % 2 else -9), textcoords="offset points",
+                            fontsize=6.5, color="0.25")
+    from analysis.report.labels import fmt_number
+
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: fmt_number(v, LANG[0], digits=2)))
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: fmt_number(v, LANG[0], digits=0)))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
+
+
+LANG = ["nl"]  # the summary's language, for the axis formatters of its figures
+
+
+def _param_text(value):
+    """A parameter as a reader writes it: a list (stored as its Python text in summary.csv) comma-separated."""
+    import ast
+
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    if isinstance(value, str) and value.startswith("[") and value.endswith("]"):
+        try:
+            parsed = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return value
+        if isinstance(parsed, (list, tuple)):
+            return ", ".join(map(str, parsed))
+    return value
 
 
 def _fmt(value, lang: str) -> str:
@@ -252,8 +336,8 @@ def write_summary_pdf(batch_dir: Path, summary: pd.DataFrame, runs: pd.DataFrame
     """summary.pdf: forest plot, funnel plot (municipality comparisons) and table for one estimate."""
     import matplotlib.pyplot as plt
 
-    from analysis.estimators.funnel import precision_weighted_mean
-    from analysis.report.labels import fmt_int, t
+    from analysis.estimators.funnel import random_effects_mean
+    from analysis.report.labels import fmt_int, fmt_pct, t
     from analysis.report.escape import markdown_text, plot_text
     from analysis.report.labels import t_plain
     from analysis.report.pdf import markdown_to_pdf
@@ -271,28 +355,43 @@ def write_summary_pdf(batch_dir: Path, summary: pd.DataFrame, runs: pd.DataFrame
     else:
         table = summary[summary["name"] == name].reset_index(drop=True)
         varying = _varying(summary)
+        LANG[0] = lang
+        names = municipality_labels(summary, study)
+        if SUBSET_PARAMETER in table:
+            table = table.assign(**{SUBSET_PARAMETER: table[SUBSET_PARAMETER].map(
+                lambda c: names.get(str(c), c) if isinstance(c, str) else c)})
         labels = _run_labels(table, varying)
         unit = str(table["unit"].dropna().iloc[0]) if table["unit"].notna().any() else ""
         usable = table.dropna(subset=["estimate", "se"])
         usable = usable[usable["se"] > 0]
         is_municipal = SUBSET_PARAMETER in varying
         parts = usable[usable[SUBSET_PARAMETER].astype(str) != TOTAL_VALUE] if is_municipal else usable
-        pooled = precision_weighted_mean(parts["estimate"], parts["se"])[0] if len(parts) >= 2 else None
-        xlabel = f"{name} ({unit})" if unit else name
-        fig = forest_figure(table, labels=labels.map(plot_text), xlabel=xlabel, pooled=pooled, pooled_label=t("batch.pooled", lang),
+        re = random_effects_mean(parts["estimate"], parts["se"]) if len(parts) >= 2 else None
+        pooled = re.mean if re is not None else None
+        code = name.rsplit("_", 1)[-1]
+        shown_name = f"{name.rsplit('_', 1)[0]} {names[code]}" if code in names else name  # the municipality named
+        xlabel = f"{shown_name} ({unit})" if unit else shown_name
+        fig = forest_figure(table, labels=labels.map(plot_text), xlabel=xlabel, pooled=pooled, pooled_label=t("summary.pooled_re", lang),
                             withheld_label=t("suppressed_short", lang),
                             runs_label=t("batch.runs_sorted", lang, n=len(table)))
         fig.savefig(figures / "forest.png", dpi=200, bbox_inches="tight")
         plt.close(fig)
         md.append(f"## {t('batch.forest_heading', lang)}")
-        md.append(f"![{t('batch.forest_caption', lang, name=name)}](figures/forest.png){{width=95%}}")
+        md.append(f"![{t('summary.forest_caption', lang, name=name)}](figures/forest.png){{width=95%}}")
         if is_municipal and len(parts) >= 3:
             fig = funnel_figure(parts, target=pooled, xlabel=t("batch.precision", lang), ylabel=xlabel,
-                                limit_labels=(t("batch.limit95", lang), t("batch.limit998", lang)))
+                                limit_labels=(t("batch.limit95", lang), t("batch.limit998", lang)), tau2=re.tau2,
+                                labels=labels.loc[parts.index].map(plot_text))
             fig.savefig(figures / "funnel.png", dpi=200, bbox_inches="tight")
             plt.close(fig)
             md.append(f"## {t('batch.funnel_heading', lang)}")
             md.append(f"![{t('batch.funnel_caption', lang, name=name)}](figures/funnel.png){{width=90%}}")
+        if re is not None:
+            funnel_drawn = is_municipal and len(parts) >= 3
+            md.append(t("summary.random_effects", lang, k=fmt_int(re.k, lang), mean=_fmt(re.mean, lang),
+                        low=_fmt(re.ci_low, lang), high=_fmt(re.ci_high, lang),
+                        tau=_fmt(float(np.sqrt(re.tau2)), lang), i2=fmt_pct(re.i2, lang, digits=0))
+                      + (" " + t("summary.random_effects_funnel", lang) if funnel_drawn else ""))
         head = [t("batch.run", lang), t("estimate", lang), t("std_error", lang), t("ci", lang), "n"]
         lines = ["| " + " | ".join(head) + " |", "|:---|---:|---:|---:|---:|"]
         for label, row in zip(labels, table.itertuples()):
@@ -313,7 +412,7 @@ def write_summary_pdf(batch_dir: Path, summary: pd.DataFrame, runs: pd.DataFrame
         md.append("\n".join(lines))
     appendix_log = [{"object": e["name"], "cell": Path(str(e["run_dir"])).name, "rule": e["rule"]} for e in log]
     datasets = sorted({Path(str(d)).name for d in summary.get("param_dataset", pd.Series(dtype=str)).dropna()})
-    fixed = {c.removeprefix("param_"): summary[c].iloc[0] for c in summary.columns
+    fixed = {c.removeprefix("param_"): _param_text(summary[c].iloc[0]) for c in summary.columns
              if c.startswith("param_") and c not in _varying(summary) and c != "param_dataset"} if len(summary) else {}
     meta = {"dataset_name": ", ".join(datasets) or "-", "dataset_source": t_plain("batch.source", lang, study=study),
             "run_date": batch_dir.name.removeprefix("batch-")[:15],

@@ -268,6 +268,32 @@ def _rows_table(ctx: StudyContext, prefix: str, codes, *, name: str):
     return checked_estimates(rows, name=name, key="municipality_code", **_checked(ctx))
 
 
+def label_offsets(x, y, *, near_x: float = 0.12, near_y: float = 0.05,
+                  y_span: float | None = None) -> list[tuple[float, float, str]]:
+    """Offsets (points) and alignment for point labels on a log-x plot so that neighbours do not overlap:
+    a label goes right of its point, and when an earlier label lies within ``near_x`` decades and
+    ``near_y`` of the y-range (``y_span``: the axis's; default the points'), it moves above, below or to
+    the left instead."""
+    x, y = np.log10(np.asarray(x, float)), np.asarray(y, float)
+    span = float(y_span if y_span else np.ptp(y)) or 1.0
+    choices = [(4, 0, "left"), (-4, 0, "right"), (0, 7, "center"), (0, -7, "center"), (4, 9, "left"), (4, -9, "left")]
+    label_width = 2 * near_x  # a name of ~10 characters at 6 pt spans about this many decades
+    placed: list[tuple[float, float, int]] = []
+    out = []
+    for i in np.argsort(x, kind="stable"):
+        close_y = np.abs(y - y[i]) < near_y * span
+        others = np.arange(len(x)) != i
+        used = {k for (px, py, k) in placed if abs(px - x[i]) < near_x and abs(py - y[i]) < near_y * span}
+        if (close_y & others & (x > x[i]) & (x - x[i] < label_width)).any():
+            used.add(0)  # a point to the right would sit under the text
+        if (close_y & others & (x < x[i]) & (x[i] - x < label_width)).any():
+            used.add(1)
+        k = next((k for k in range(len(choices)) if k not in used), 0)
+        placed.append((x[i], y[i], k))
+        out.append((i, choices[k]))
+    return [c for _, c in sorted(out)]
+
+
 def funnel(ctx: StudyContext, raw, comp) -> None:
     """The funnel plot: O/E against E with 95 % and 99.8 % limits allowing for overdispersion."""
     from analysis.report.checked import checked_figure
@@ -301,13 +327,22 @@ def funnel(ctx: StudyContext, raw, comp) -> None:
         ax.scatter(xs[mine.to_numpy()], shown.loc[mine, "estimate"], s=60, color="#d55e00", zorder=3,
                    label=plot_text(_names(ctx).get(ctx.parameters["municipality"], ctx.parameters["municipality"])))
     names = _names(ctx)
-    for x, (_, r) in zip(xs, shown.iterrows()):
-        ax.annotate(plot_text(names.get(r["municipality_code"], r["municipality_code"])), (x, r["estimate"]),
-                    fontsize=6, xytext=(3, 2), textcoords="offset points")
+    ys = shown["estimate"].to_numpy(float)
+    low, high = ax.get_ylim()
+    for i, (dx, dy, ha) in enumerate(label_offsets(xs, ys, y_span=high - low)):
+        code = shown["municipality_code"].iloc[i]
+        ax.annotate(plot_text(names.get(code, code)), (xs[i], ys[i]), fontsize=6, xytext=(dx, dy),
+                    textcoords="offset points", ha=ha, va="center")
     if f["_held"].any():  # withheld municipalities: an x at the foot, no position
         ax.plot([0.02], [0.03], transform=ax.transAxes, label=t_plain("figure.withheld_legend", lang),
                 marker="x", color="0.35", ms=6, mew=1.4, ls="none", clip_on=False)
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_number(v, lang, digits=0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_number(v, lang, digits=1)))
     ax.set_xlabel(t_plain("compare.expected_axis", lang))
     ax.set_ylabel(t_plain("compare.ratio_axis", lang))
     ax.legend(fontsize=7)
@@ -327,26 +362,30 @@ def table(ctx: StudyContext, raw, comp):
 
     outcome, lang = ctx.parameters["outcome"], ctx.lang
     codes = raw.frame["municipality_code"].tolist()
-    parts = [(t("compare.col.persons", lang), raw, "n"), (t("compare.col.raw", lang), raw, "value")]
+    head = {c: t(f"compare.head.{c}", lang) for c in ("persons", "raw", "ratio", "ratio_low", "ratio_high",
+                                                        "shrunken", "rank_low", "rank_high")}
+    if head["ratio_high"] == head["rank_high"]:  # "tot" twice: columns must differ; a thin space tells them apart
+        head["rank_high"] += "\u2009"
+    parts = [(head["persons"], raw, "n"), (head["raw"], raw, "value")]
     if comp is not None:
         adj = _rows_table(ctx, f"adjusted_ratio_{outcome}_", codes, name=f"adjusted_ratio_{outcome}")
         shr = _rows_table(ctx, f"shrunken_ratio_{outcome}_", codes, name=f"shrunken_ratio_{outcome}")
         rank = _rows_table(ctx, f"rank_{outcome}_", codes, name=f"rank_{outcome}")
-        parts += [(t("compare.col.ratio", lang), adj, "estimate"), (t("compare.col.ratio_low", lang), adj, "ci_low"),
-                  (t("compare.col.ratio_high", lang), adj, "ci_high"), (t("compare.col.shrunken", lang), shr, "estimate"),
-                  (t("compare.col.rank_low", lang), rank, "ci_low"), (t("compare.col.rank_high", lang), rank, "ci_high")]
+        parts += [(head["ratio"], adj, "estimate"), (head["ratio_low"], adj, "ci_low"),
+                  (head["ratio_high"], adj, "ci_high"), (head["shrunken"], shr, "estimate"),
+                  (head["rank_low"], rank, "ci_low"), (head["rank_high"], rank, "ci_high")]
     shown = combine(parts, on=["municipality_code"], name=f"compare_{outcome}")
     shown = shown.relabel("municipality_code", lambda c: _names(ctx).get(c, c), into="name")
     shown = shown.select([c for c in shown.columns if c != "municipality_code"])
     if comp is not None:
-        shown = shown.sort(t("compare.col.ratio", lang))
+        shown = shown.sort(head["ratio"])
     shown = shown.rename({"name": t("municipality", lang)})
-    formats = {t("compare.col.persons", lang): "int", t("compare.col.raw", lang): "pct"}
-    formats.update({t(f"compare.col.{c}", lang): "num2" for c in ("ratio", "ratio_low", "ratio_high", "shrunken")})
-    formats.update({t(f"compare.col.{c}", lang): "int" for c in ("rank_low", "rank_high")})
+    formats = {head["persons"]: "int", head["raw"]: "pct"}
+    formats.update({head[c]: "num2" for c in ("ratio", "ratio_low", "ratio_high", "shrunken")})
+    formats.update({head[c]: "int" for c in ("rank_low", "rank_high")})
     ctx.report.table(shown, caption=t("compare.table_caption", lang, outcome=t(f"compare.outcome.{outcome}", lang),
                                       year=ctx.parameters["year"]), number_formats=formats,
-                     note=t("compare.table_note", lang))
+                     note=t("compare.head_note", lang) + " " + t("compare.table_note", lang))
     return shown
 
 
