@@ -30,8 +30,6 @@ fewer than 10 persons are marked, not drawn.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
@@ -45,24 +43,45 @@ LADDER = ["ladder_step", "ladder_missing"]
 LADDER_MONTH = 12
 
 
+#: categorical columns of the risk-set frame that ``by`` may name (persons' columns)
+BY_COLUMNS = ("sex", "municipality_code", "migration_background", "education")
+
+
 def setup(*, dataset: str, intervention: str = "", outcome_months: int = 24, monthly_benefit_eur: float = 1150.0,
-          discount_rate: float = 0.03, include_health_savings: bool = False, by: str = "none",
-          max_controls: int = 20, municipality: str = "all", lang: str = "nl", seed: int = 0,
-          output_dir: str = "") -> StudyContext:
+          discount_rate: float = 0.0225, horizon_months: int = 120, health_savings_run: str = "",
+          heterogeneity: bool = True, gates_groups: int = 5, by: str = "none", max_controls: int = 20,
+          municipality: str = "all", lang: str = "nl", seed: int = 0, output_dir: str = "") -> StudyContext:
+    from analysis.estimators.cost_benefit import MIN_RATE
+
     if outcome_months < 6 or outcome_months > 48:
         raise ParameterError(f"outcome_months={outcome_months} must lie between 6 and 48.")
-    if by not in ("none", "municipality", "sex"):
-        raise ParameterError(f"by={by!r} is not allowed; choose 'none', 'municipality' or 'sex'.")
+    if not MIN_RATE <= discount_rate < 1:
+        raise ParameterError(f"discount_rate={discount_rate!r} is not allowed; give a yearly real rate from "
+                             f"{MIN_RATE} (risk-free) up to below 1, e.g. 0.0225 (the Dutch standard rate).")
+    if not outcome_months <= horizon_months <= 1200:
+        raise ParameterError(f"horizon_months={horizon_months} must lie between outcome_months ({outcome_months}) "
+                             "and 1200 (100 years).")
+    if not 2 <= gates_groups <= 10:
+        raise ParameterError(f"gates_groups={gates_groups} must lie between 2 and 10.")
+    if by == "municipality":  # the older name of the column
+        by = "municipality_code"
+    if by != "none" and by not in BY_COLUMNS:
+        raise ParameterError(f"by={by!r} is not allowed; choose 'none' or a categorical column: "
+                             f"{', '.join(BY_COLUMNS)}.")
     ctx = setup_study("intervention", dataset=dataset, lang=lang, output_dir=output_dir,
                       title_key="intervention.title",
                       parameters={"intervention": intervention, "outcome_months": outcome_months,
                                   "monthly_benefit_eur": monthly_benefit_eur, "discount_rate": discount_rate,
-                                  "include_health_savings": include_health_savings, "by": by,
+                                  "horizon_months": horizon_months, "health_savings_run": health_savings_run,
+                                  "heterogeneity": heterogeneity, "gates_groups": gates_groups, "by": by,
                                   "max_controls": max_controls, "municipality": municipality, "seed": seed})
     table = ctx.dataset.tables.get("interventions")
     if table is None or table.empty:
         raise StudyError("This dataset has no interventions table: the intervention study needs one "
                          "(person_id, intervention, start_date, end_date, cost_eur).")
+    if by != "none" and by not in ctx.dataset.tables["persons"].columns:
+        raise ParameterError(f"by={by!r}: this dataset's persons table has no column {by!r} (it is optional in "
+                             "the data contract); choose another column or 'none'.")
     names = table["intervention"].value_counts()
     if not intervention:
         intervention = names.index[0]
@@ -182,7 +201,12 @@ def _names(ctx: StudyContext) -> list[str]:
 
 #: results.json rows of the returns, with their units
 RETURNS = {"net_benefit_per_participant_eur": "EUR per participant", "benefit_cost_ratio": "ratio",
-           "break_even_cost_eur": "EUR per participant", "prob_pays_off": "probability"}
+           "break_even_cost_eur": "EUR per participant", "prob_pays_off": "probability",
+           "social_npv_per_participant_eur": "EUR per participant", "benefit_cost_ratio_social": "ratio",
+           "fiscal_npv_gemeente_per_participant_eur": "EUR per participant",
+           "fiscal_npv_rijk_per_participant_eur": "EUR per participant",
+           "fiscal_npv_zorgverzekeraar_per_participant_eur": "EUR per participant",
+           "prob_social_npv_positive": "probability", "prob_fiscal_npv_gemeente_positive": "probability"}
 UNITS = {"months_bijstand": "months", "employed_end": "probability difference", "ladder_step_12m": "ladder steps"}
 
 
@@ -313,34 +337,42 @@ def ladder_effect(ctx: StudyContext) -> dict | None:
 
 
 def by_group(ctx: StudyContext) -> pd.DataFrame | None:
-    """AIPW effects per subgroup (``by`` = sex or municipality); small groups are withheld, and with one
-    group withheld the participant counts of all groups (which with the total would give it away)."""
+    """AIPW effects (ATT, the study's estimand) per level of the categorical column ``by``, written to
+    results.json as ``group_effects_<by>_<level>``; small groups are withheld, and with one group withheld
+    the participant counts of all groups (which with the total would give it away)."""
     from analysis.estimators.propensity import att_aipw
     from analysis.report.labels import t
 
     by = ctx.parameters["by"]
     if by == "none" or not _estimable(ctx):
         return None
+    h = ctx.parameters["outcome_months"]
     frame = ctx.frames["risk_sets"]  # type: ignore[attr-defined]
-    column = "sex" if by == "sex" else "municipality_code"
-    covs = [c for c in ctx.frames["covariates"] if not c.startswith("muni_") and c != "female"]  # type: ignore[attr-defined]
-    rows = []
-    for value, part in frame.groupby(column):
+    own = {"sex": ("female",), "municipality_code": ("muni_",), "education": ("edu_",),
+           "migration_background": ("mig_",)}[by]
+    covs = [c for c in ctx.frames["covariates"] if not c.startswith(own)]  # type: ignore[attr-defined]
+    rows, shown = [], []
+    for value, part in frame.groupby(frame[by].astype(str)):
         n_t = int(part.loc[part["treated"] == 1, "person_id"].nunique())
         n_c = int(part.loc[part["treated"] == 0, "person_id"].nunique())
-        row = _blank(str(value), "months", n_t, n_c)
+        name = f"group_effects_{by}_{value}"
+        row = _blank(name, "months", n_t, n_c)
         if min(n_t, n_c) >= ctx.report.policy.min_units:
-            covs_here = [c for c in covs if part[c].std() > 0]
+            covs_here = [c for c in covs if part[c].std() > 0]  # constant within the group: dropped
             res = att_aipw(part, outcome="months_bijstand", treatment="treated", covariates=covs_here,
                            cluster="person_id", seed=ctx.parameters["seed"], folds=3)
-            row = _row(ctx, res, str(value), "months", part)
+            row = _row(ctx, res, name, "months", part)
         rows.append(row)
+        shown.append(str(value))
+    checked = ctx.add_estimates(rows)
     group_col = t("intake.group", ctx.lang)
-    table = _table(ctx, rows, name=f"by_{by}", key=group_col)
+    display = [{**r, "name": v} for r, v in zip(checked, shown)]
+    table = _table(ctx, display, name=f"by_{by}", key=group_col)
     names = {**_value_names(ctx), "n": t("intervention.participants", ctx.lang)}
     columns = [group_col, "estimate", "ci_low", "ci_high"] + ([] if table.any_withheld else ["n"])
     table = table.select(columns).rename(names)
-    ctx.report.table(table, caption=t("intervention.by_caption", ctx.lang, h=ctx.parameters["outcome_months"]),
+    ctx.report.table(table, caption=t("intervention.by_caption", ctx.lang, h=h) + " " +
+                     t("intervention.whom.by_column", ctx.lang, column=by),
                      number_formats={names["estimate"]: "num2", names["ci_low"]: "num2", names["ci_high"]: "num2",
                                      names["n"]: "int"})
     return table
@@ -361,333 +393,3 @@ def _naive(ctx, frame, outcome, name):
             "ci_high": float(est + 1.96 * se), "n": int(frame.loc[d == 1, "person_id"].nunique()),
             "unit": UNITS[outcome], "suppressed": False,
             "_n_control": int(frame.loc[d == 0, "person_id"].nunique()), "_dominance": dominance_share(g)}
-
-
-def covariate_label(name: str, lang: str) -> str:
-    """The report label of a risk-set covariate (``muni_GM0363`` becomes "gemeente GM0363")."""
-    from analysis.report.labels import t
-
-    if name.startswith("muni_"):
-        return t("intervention.cov.muni", lang, code=name.removeprefix("muni_"))
-    return t(f"intervention.cov.{name}", lang)
-
-
-def _smallest_cell(frame: pd.DataFrame, column: str) -> int:
-    """The units a covariate's standardised difference rests on: the participants and comparisons, and
-    for a 0/1 covariate those who have it and those who lack it in each group (a share in disguise)."""
-    values = frame[column].dropna()
-    by = frame.groupby("treated")[column]
-    sizes = by.size()
-    if not values.isin([0, 1]).all():
-        return int(frame.groupby("treated")["person_id"].nunique().min())
-    ones = by.sum()
-    return int(min(ones.min(), (sizes - ones).min()))
-
-
-#: Upper ends the overlap histogram may take (a round value, not the largest person's score).
-PS_RANGES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
-
-
-def diagnostics(ctx: StudyContext) -> None:
-    """Balance before and after weighting, overlap of the propensity scores, and the E-value."""
-    from analysis.estimators.propensity import e_value
-    from analysis.report import figures
-    from analysis.report.checked import combine
-    from analysis.report.disclosure import safe_aggregate, shares_within
-    from analysis.report.labels import fmt_number, t, t_plain
-
-    if not _estimable(ctx):
-        return
-    frame = ctx.frames["risk_sets"]  # type: ignore[attr-defined]
-    m = ctx.report.policy
-    res = ctx.frames["results"]["months_bijstand"]["aipw"]  # type: ignore[attr-defined]
-    bal = res.diagnostics["balance"]
-    key = t("intervention.covariate", ctx.lang)
-    parts = []
-    for col, label in (("smd_before", "intervention.smd_before"), ("smd_after", "intervention.smd_after")):
-        rows = [{"name": covariate_label(c, ctx.lang), "estimate": float(v), "se": None, "ci_low": None,
-                 "ci_high": None, "n": _smallest_cell(frame, c) if c in frame else 0, "unit": "SMD",
-                 "suppressed": False} for c, v in zip(bal["covariate"], bal[col])]
-        parts.append((t(label, ctx.lang), _table(ctx, rows, name=f"balance {col}", key=key), "estimate"))
-    table = combine(parts, on=[key], name="balance")
-    ctx.report.table(table, caption=t("intervention.balance_caption", ctx.lang),
-                     number_formats={p[0]: "num3" for p in parts})
-    ps, d = np.asarray(res.diagnostics["propensity"]), np.asarray(res.diagnostics["treated"])
-    top = next((r for r in PS_RANGES if (ps <= r).mean() >= 0.999), 1.0)
-    edges = np.linspace(0, top, 11)
-    labels = [f"{fmt_number(a, ctx.lang, 3)}-{fmt_number(b, ctx.lang, 3)}" for a, b in zip(edges[:-1], edges[1:])]
-    group = np.where(d == 1, t_plain("intervention.participants", ctx.lang), t_plain("intervention.controls", ctx.lang))
-    scores = pd.DataFrame({"group": group, "bin": pd.Categorical(
-        np.array(labels)[np.clip(np.digitize(ps, edges[1:-1]), 0, len(labels) - 1)], categories=labels)})
-    counts = safe_aggregate(scores, by=["bin", "group"], stat="count", policy=m, log=ctx.report.log, name="overlap",
-                            levels={"bin": labels, "group": sorted(set(group))})
-    shares = shares_within(counts, within=["group"], name="overlap_shares", policy=m, log=ctx.report.log)
-    fig = figures.grouped_bars(shares, x="bin", y="value", group="group", percent=True, lang=ctx.lang,
-                               ylabel=t_plain("intervention.share_in_bin", ctx.lang))
-    fig.figure.axes[0].set_xlabel(t_plain("intervention.propensity", ctx.lang))
-    fig.figure.axes[0].tick_params(axis="x", labelrotation=45, labelsize=7)
-    ctx.report.figure(fig, caption=t("intervention.overlap_caption", ctx.lang,
-                                     dropped=_count_text(ctx, res.diagnostics["dropped_by_trimming"])))
-    head = ctx.estimate(f"att_months_bijstand_{ctx.parameters['outcome_months']}m")
-    if head["suppressed"]:
-        return
-    r = res.to_frame().loc["ATT"]
-    sd = float(frame.loc[frame["treated"] == 0, "months_bijstand"].std())
-    ev = e_value(r["estimate"] / sd, r["ci_upper"] / sd if r["estimate"] < 0 else r["ci_lower"] / sd, scale="SMD")
-    ctx.report.markdown(t("intervention.evalue_text", ctx.lang, e=fmt_number(ev["e_value"], ctx.lang, 2),
-                          eci=fmt_number(ev["e_value_ci"], ctx.lang, 2)))
-
-
-def _count_text(ctx: StudyContext, n: int) -> str:
-    """A count of units for a sentence: itself when 0 or from ``min_units`` on, else "fewer than 10"."""
-    from analysis.report.labels import fmt_int, t
-
-    n = int(n)
-    if n == 0 or n >= ctx.report.policy.min_units:
-        return fmt_int(n, ctx.lang)
-    return t("fewer_than", ctx.lang, min_units=ctx.report.policy.min_units)
-
-
-def exit_curves(ctx: StudyContext) -> None:
-    """Share still in bijstand by months since the start month (Kaplan-Meier, stopping where fewer than
-    10 remain at risk), and exits to work versus other exits as competing risks (Aalen-Johansen, by
-    month; each point a share of the group that passes the numerator and complement rule, with 10 or
-    more still at risk): participants and their risk sets."""
-    from analysis.estimators import cumulative_incidence, kaplan_meier
-    from analysis.report import figures
-    from analysis.report.disclosure import survival_curve
-    from analysis.report.labels import t, t_plain
-
-    if not _estimable(ctx):
-        return
-    m = ctx.report.policy
-    frame = ctx.frames["risk_sets"].copy()  # type: ignore[attr-defined]
-    frame["months"] = (frame["spell_end"] - frame["month"]).clip(lower=0) + 0.5
-    frame["ended"] = (~frame["spell_censored"].astype(bool)).astype(int)
-    frame["group"] = np.where(frame["treated"] == 1, t_plain("intervention.participants", ctx.lang),
-                              t_plain("intervention.controls", ctx.lang))
-    km = kaplan_meier(frame, duration="months", event="ended", group="group")
-    curve = survival_curve(km, policy=m, log=ctx.report.log, name="still_in_bijstand")
-    fig = figures.survival(curve, xlabel=t_plain("intervention.months_since_start", ctx.lang),
-                           ylabel=t_plain("overview.still_in_bijstand", ctx.lang), lang=ctx.lang, min_units=m.min_units)
-    fig.figure.axes[0].set_xlim(0, 60)
-    ctx.report.figure(fig, caption=t("intervention.km_caption", ctx.lang))
-    # Competing risks: leaving for work (a job within 31 days) versus leaving for other reasons
-    # (Aalen-Johansen; 1 - Kaplan-Meier of one cause would overstate it).
-    to_work = frame["days_to_job"].notna() & (frame["days_to_job"] <= 31) & (frame["ended"] == 1)
-    work, other = t_plain("intervention.cause_work", ctx.lang), t_plain("intervention.cause_other", ctx.lang)
-    frame["cause"] = np.where(frame["ended"] == 0, "0", np.where(to_work, work, other))
-    frame["cause"] = frame["cause"].replace("0", 0)
-    cif = cumulative_incidence(frame, duration="months", event="cause", causes=[work, other], group="group")
-    n_by = frame.groupby("group").size()
-
-    def rows(times):
-        out = []
-        for r in cif.at(times).itertuples(index=False):
-            curve = cif.curves[(cif.curves["group"] == r.group) & (cif.curves["cause"] == r.cause)]
-            still = curve.loc[curve["time"] > r.time, "at_risk"]
-            at_risk = float(still.iloc[0]) if len(still) else 0.0
-            n = int(n_by[r.group]) if at_risk >= m.min_units else 0
-            out.append({"name": f"{r.group}: {r.cause}\t{r.time:g}", "estimate": r.cif, "se": r.std_error,
-                        "ci_low": r.ci_lower, "ci_high": r.ci_upper, "n": n, "unit": "share", "suppressed": False})
-        return out
-
-    line = _table(ctx, rows(list(range(1, 61))), name="competing_risks", key="name")
-    line = line.relabel("name", lambda s: s.split("\t")[0], into="series").relabel(
-        "name", lambda s: float(s.split("\t")[1]), into="time")
-    fig = figures.line_by_group(line, x="time", y="estimate", group="series", lower="ci_low", upper="ci_high",
-                                percent=True, lang=ctx.lang, xlabel=t_plain("intervention.months_since_start", ctx.lang),
-                                ylabel=t_plain("intervention.cumulative_share", ctx.lang))
-    ctx.report.figure(fig, caption=t("intervention.cif_caption", ctx.lang))
-    tab = _table(ctx, rows([12, 24]), name="competing_risks_12_24", key="name")
-    when = t("intervention.months_since_start", ctx.lang)
-    tab = tab.relabel("name", lambda s: s.split("\t")[0], into=t("intake.group", ctx.lang)).relabel(
-        "name", lambda s: s.split("\t")[1], into=when)
-    names = {"estimate": t("intervention.cumulative_share", ctx.lang), "ci_low": t("ci_low", ctx.lang),
-             "ci_high": t("ci_high", ctx.lang)}
-    tab = tab.select([t("intake.group", ctx.lang), when, "estimate", "ci_low", "ci_high"]).rename(names)
-    ctx.report.table(tab, caption=t("intervention.competing_caption", ctx.lang),
-                     number_formats={v: "pct" for v in names.values()})
-
-
-def _mean_amount(ctx: StudyContext, values: pd.Series, name: str) -> float | None:
-    """A mean of amounts for the report: None (and logged) when it rests on fewer than ``min_units``
-    persons or two persons make up more than the dominance share of it."""
-    from analysis.estimators.results import dominance_share
-
-    m = ctx.report.policy
-    v = values.dropna().to_numpy(float)
-    if len(v) < m.min_units:
-        ctx.report.log.add(name, "mean", "min_units")
-        return None
-    share = dominance_share(v, top_n=m.dominance_top_n)
-    if np.isfinite(share) and share > m.dominance_share:
-        ctx.report.log.add(name, "mean", "dominance")
-        return None
-    return float(v.mean())
-
-
-def _programme_costs(ctx: StudyContext) -> pd.Series:
-    """The cost of each start of the programme by a person of the study population, one value per person."""
-    inter = ctx.dataset.tables["interventions"]
-    inter = inter[inter["intervention"] == ctx.parameters["intervention"]]
-    frame = ctx.frames["risk_sets"]  # type: ignore[attr-defined]
-    people = set(frame.loc[frame["treated"] == 1, "person_id"])
-    inter = inter[inter["person_id"].isin(people)]
-    return inter.groupby("person_id")["cost_eur"].sum()
-
-
-def returns(ctx: StudyContext) -> dict:
-    """Net benefit per participant with its uncertainty: benefit saved (+ health savings) minus the cost."""
-    from analysis.estimators.cost_benefit import cost_benefit, discount_factors, normal_draws
-    from analysis.report.labels import fmt_eur, fmt_pct, t
-
-    if not _estimable(ctx):
-        return {}
-    frame = ctx.frames["risk_sets"]  # type: ignore[attr-defined]
-    res = ctx.frames["results"]  # type: ignore[attr-defined]
-    h = ctx.parameters["outcome_months"]
-    heads = [ctx.estimate(f"att_months_bijstand_{h}m"), ctx.estimate(f"att_employed_{h}m")]
-    n = heads[0]["n"]
-    amount = _mean_amount(ctx, frame.loc[frame["treated"] == 1, "monthly_amount_eur"].fillna(
-        ctx.parameters["monthly_benefit_eur"]), t("intervention.monthly_amount", ctx.lang))
-    cost = _mean_amount(ctx, _programme_costs(ctx), t("intervention.programme_cost", ctx.lang))
-    if any(r["suppressed"] for r in heads) or amount is None:
-        ctx.add_estimates([_blank(k, u, 0) for k, u in RETURNS.items()])
-        ctx.report.markdown(t("intervention.returns_withheld", ctx.lang, min_units=ctx.report.policy.min_units))
-        ctx.frames["cost"] = cost  # type: ignore[attr-defined]
-        return {}
-    months, emp = res["months_bijstand"]["aipw"], res["employed_end"]["aipw"]
-    # joint sampling distribution of the two AIPW effects from their influence functions (clustered)
-    keep = months.diagnostics["kept"] & emp.diagnostics["kept"]
-    inf1 = pd.Series(months.diagnostics["influence"], index=np.flatnonzero(months.diagnostics["kept"])).reindex(
-        np.flatnonzero(keep)).to_numpy()
-    inf2 = pd.Series(emp.diagnostics["influence"], index=np.flatnonzero(emp.diagnostics["kept"])).reindex(
-        np.flatnonzero(keep)).to_numpy()
-    groups = frame["person_id"].to_numpy()[keep]
-    g = pd.DataFrame({"a": inf1, "b": inf2}).groupby(groups).sum().to_numpy()
-    cov = g.T @ g / len(inf1) ** 2
-    est = np.array([months.to_frame().loc["ATT", "estimate"], emp.to_frame().loc["ATT", "estimate"]])
-    factor = discount_factors(h, ctx.parameters["discount_rate"], per_year=12).mean()  # months saved spread over h
-    health = _health_savings(ctx) if ctx.parameters["include_health_savings"] else 0.0
-    draws = normal_draws(est, cov, n_draws=20_000, seed=ctx.parameters["seed"])
-    benefit_draws = -draws[:, 0] * amount * factor + draws[:, 1] * health
-    benefit = float(-est[0] * amount * factor + est[1] * health)
-    ctx.frames["cost"] = cost  # type: ignore[attr-defined]
-    rows = {"break_even_cost_eur": (benefit, float(np.std(benefit_draws)), *np.quantile(benefit_draws, [0.025, 0.975]))}
-    if cost is not None:
-        cb = cost_benefit(benefit_draws, benefit=benefit, cost=cost)
-        lo, hi = np.quantile(cb.draws, [0.025, 0.975])
-        ratio = benefit_draws / cost if cost > 0 else np.full_like(benefit_draws, np.inf)
-        rows.update(net_benefit_per_participant_eur=(cb.net_benefit, float(np.std(cb.draws)), lo, hi),
-                    benefit_cost_ratio=(cb.benefit_cost_ratio, float(np.std(ratio)), *np.quantile(ratio, [0.025, 0.975])),
-                    prob_pays_off=(cb.prob_pays_off, None, None, None))
-    out = []
-    for key, unit in RETURNS.items():
-        if key not in rows:  # follows from the withheld cost and the published benefit
-            out.append({**_blank(key, unit, n), "suppressed": True})
-            ctx.report.log.add("results.json", key, "derived")
-            continue
-        e, se, lo, hi = rows[key]
-        out.append({"name": key, "estimate": float(e), "se": None if se is None else float(se),
-                    "ci_low": None if lo is None else float(lo), "ci_high": None if hi is None else float(hi),
-                    "n": n, "unit": unit, "suppressed": False})
-    ctx.add_estimates(out)
-    health_text = _Markup(t("intervention.returns_health", ctx.lang, health=fmt_eur(health, ctx.lang))
-                          if ctx.parameters["include_health_savings"] else t("intervention.returns_no_health", ctx.lang))
-    if cost is None:
-        ctx.report.markdown(t("intervention.returns_cost_withheld", ctx.lang, amount=fmt_eur(amount, ctx.lang),
-                              benefit=fmt_eur(benefit, ctx.lang), health=health_text,
-                              min_units=ctx.report.policy.min_units))
-        return {}
-    _returns_figure(ctx, cb.draws, n)
-    ctx.report.markdown(t("intervention.returns_text", ctx.lang, amount=fmt_eur(amount, ctx.lang),
-                          cost=fmt_eur(cost, ctx.lang), benefit=fmt_eur(benefit, ctx.lang),
-                          net=fmt_eur(cb.net_benefit, ctx.lang), p=fmt_pct(cb.prob_pays_off, ctx.lang, 0),
-                          health=health_text))
-    ctx.frames["returns"] = cb  # type: ignore[attr-defined]
-    return {"net_benefit": cb.net_benefit, "prob_pays_off": cb.prob_pays_off}
-
-
-class _Markup:
-    """Catalogue text inserted into another catalogue text as is (``t`` escapes only ``str`` values)."""
-
-    def __init__(self, text: str):
-        self.text = text
-
-    def __format__(self, spec: str) -> str:
-        return self.text
-
-
-def _returns_figure(ctx: StudyContext, draws: np.ndarray, n: int) -> None:
-    """The sampling distribution of the net benefit (draws from the effects' joint normal distribution,
-    so every point follows from the published effects and their standard errors), as a density line."""
-    from analysis.report import figures
-    from analysis.report.labels import t, t_plain
-
-    lo, hi = np.quantile(draws, [0.005, 0.995])
-    edges = np.linspace(lo, hi, 41)
-    counts, _ = np.histogram(draws, bins=edges)
-    mids = (edges[:-1] + edges[1:]) / 2
-    rows = [{"name": f"{x:.6g}", "estimate": c / len(draws), "se": None, "ci_low": None, "ci_high": None, "n": n,
-             "unit": "probability", "suppressed": False} for x, c in zip(mids, counts)]
-    line = _table(ctx, rows, name="net_benefit_draws", key="name").relabel("name", float, into="x").with_key(
-        "series", t_plain("intervention.net_benefit_axis", ctx.lang))
-    fig = figures.line_by_group(line, x="x", y="estimate", group="series", percent=True, lang=ctx.lang,
-                                xlabel=t_plain("intervention.net_benefit_axis", ctx.lang),
-                                ylabel=t_plain("intervention.share_of_draws", ctx.lang))
-    fig.figure.axes[0].axvline(0, color="#D55E00", lw=1.5)
-    ctx.report.figure(fig, caption=t("intervention.returns_caption", ctx.lang))
-
-
-def _health_savings(ctx: StudyContext) -> float:
-    from analysis.paths import reports_root
-
-    path = reports_root() / "exit_health" / "latest" / "results.json"
-    if not path.is_file():
-        raise StudyError("include_health_savings needs an exit_health run on the same dataset first "
-                         "(rendeert run exit_health --dataset ...).")
-    results = json.loads(path.read_text(encoding="utf-8"))
-    if results["dataset"]["sha256"] != ctx.dataset.content_hash:
-        raise StudyError("The latest exit_health run used another dataset; rerun exit_health on this one.")
-    theirs = results["parameters"].get("municipality", "all")
-    if theirs != ctx.parameters["municipality"]:
-        raise StudyError(f"The latest exit_health run is for municipality={theirs!r}, this run for "
-                         f"{ctx.parameters['municipality']!r}; rerun exit_health with the same municipality.")
-    row = next(e for e in results["estimates"] if e["name"] == "health_savings_per_exit_eur")
-    if row["estimate"] is None:
-        raise StudyError("The latest exit_health run withheld health_savings_per_exit_eur (too few persons, or "
-                         "one or two dominate it); run intervention with include_health_savings=False.")
-    return float(row["estimate"])
-
-
-def summary(ctx: StudyContext) -> None:
-    from analysis.report.labels import fmt_eur, fmt_number, fmt_pct, t
-
-    h = ctx.parameters["outcome_months"]
-    m = ctx.estimate(f"att_months_bijstand_{h}m")
-    if m["suppressed"] or m["estimate"] is None:
-        ctx.report.markdown(t("intervention.summary_withheld", ctx.lang))
-        ctx.report.say_withheld()
-        return
-
-    def val(name, fmt):
-        row = ctx.estimate(name)
-        return t("suppressed_short", ctx.lang) if row["estimate"] is None else fmt(row["estimate"])
-
-    cost = ctx.frames.get("cost")  # type: ignore[attr-defined]
-    ctx.report.markdown(t("intervention.summary", ctx.lang, name=ctx.parameters["intervention"], h=h,
-                          months=fmt_number(-m["estimate"], ctx.lang, 1),
-                          naive=val(f"naive_months_bijstand_{h}m", lambda v: fmt_number(-v, ctx.lang, 1)),
-                          cost=t("suppressed_short", ctx.lang) if cost is None else fmt_eur(cost, ctx.lang),
-                          net=val("net_benefit_per_participant_eur", lambda v: fmt_eur(v, ctx.lang)),
-                          p=val("prob_pays_off", lambda v: fmt_pct(v, ctx.lang, 0))))
-    ctx.report.say_withheld()
-
-
-def methods(ctx: StudyContext) -> None:
-    from analysis.report.labels import t
-
-    ctx.report.heading(t("intake.methods_heading", ctx.lang))
-    ctx.report.markdown(t("intervention.methods", ctx.lang, h=ctx.parameters["outcome_months"],
-                          k=ctx.parameters["max_controls"]))
