@@ -27,8 +27,13 @@ def test_aipw_recovers_truth_and_naive_does_not(tmp_path):
     naive = est["naive_months_bijstand_24m"]
     assert abs(naive["estimate"] - truth["att_months_bijstand_24m"]) > Z_MAX * naive["se"]
     assert 0 <= est["prob_pays_off"]["estimate"] <= 1
-    for name in ("net_benefit_per_participant_eur", "benefit_cost_ratio"):
-        assert est[name]["estimate"] is not None
+    for name in ("net_benefit_per_participant_eur", "benefit_cost_ratio", "social_npv_per_participant_eur",
+                 "fiscal_npv_gemeente_per_participant_eur", "fiscal_npv_rijk_per_participant_eur",
+                 "fiscal_npv_zorgverzekeraar_per_participant_eur", "benefit_cost_ratio_social"):
+        assert est[name]["estimate"] is not None and est[name]["ci_low"] <= est[name]["ci_high"], name
+    for name in ("prob_social_npv_positive", "prob_fiscal_npv_gemeente_positive"):
+        assert 0 <= est[name]["estimate"] <= 1
+    assert outcome.results["parameters"]["discount_rate"] == 0.0225
 
 
 @pytest.mark.slow
@@ -52,18 +57,20 @@ def test_risk_set_excludes_immortal_time_by_construction():
     assert set(at9.index) == {"B"} or at9.empty  # no one else at duration 9 who has not started: dropped
 
 
-def _latest_exit_health(root, *, sha: str, municipality: str, savings):
-    run = root / "reports" / "exit_health" / "latest"
+def _exit_health_run(root, *, sha: str, municipality: str, savings):
+    run = root / "reports" / "exit_health" / "20260101-000000-abc"
     run.mkdir(parents=True)
     (run / "results.json").write_text(json.dumps({
-        "dataset": {"sha256": sha}, "parameters": {"municipality": municipality},
+        "study": "exit_health", "dataset": {"sha256": sha}, "parameters": {"municipality": municipality,
+                                                                             "horizon_years": 5},
         "estimates": [{"name": "health_savings_per_exit_eur", "estimate": savings, "n": None if savings is None
                        else 50, "suppressed": savings is None}]}))
+    return run
 
 
 @pytest.mark.parametrize("municipality, savings, message", [
-    ("GM0363", 120.0, r"exit_health run is for municipality='GM0363'"),
-    ("all", None, r"withheld health_savings_per_exit_eur"),
+    ("GM0363", 120.0, r"is for municipality='GM0363'"),
+    ("all", None, r"withheld \(or has no\) health_savings_per_exit_eur"),
 ])
 def test_health_savings_only_from_a_published_run_of_the_same_population(tmp_path, monkeypatch, municipality,
                                                                           savings, message):
@@ -73,10 +80,46 @@ def test_health_savings_only_from_a_published_run_of_the_same_population(tmp_pat
     from analysis.studies.intervention import _health_savings
 
     monkeypatch.setenv("RENDEERT_HOME", str(tmp_path))
-    _latest_exit_health(tmp_path, sha="abc", municipality=municipality, savings=savings)
-    ctx = SimpleNamespace(dataset=SimpleNamespace(content_hash="abc"), parameters={"municipality": "all"})
+    run = _exit_health_run(tmp_path, sha="abc", municipality=municipality, savings=savings)
+    ctx = SimpleNamespace(dataset=SimpleNamespace(content_hash="abc"),
+                          parameters={"municipality": "all", "health_savings_run": str(run)})
     with pytest.raises(StudyError, match=message):
         _health_savings(ctx)
-    if savings is not None:  # the same population reads the published value
+    if savings is not None:  # the same population reads the published value and the years it sums
         ctx.parameters["municipality"] = municipality
-        assert _health_savings(ctx) == savings
+        assert _health_savings(ctx) == (savings, 5)
+
+
+def test_health_savings_run_that_does_not_exist_is_refused(tmp_path):
+    from analysis.studies.intervention import health_savings_results
+
+    with pytest.raises(StudyError, match=r"health_savings_run=.*does not exist"):
+        health_savings_results(str(tmp_path / "nowhere"))
+
+
+def test_input_run_is_recorded_with_the_sha256_of_its_results(tmp_path, monkeypatch):
+    """The manifest names the run directory an input came from and the hash of its results.json."""
+    import hashlib
+
+    from analysis.run.manifest import input_runs
+
+    monkeypatch.setenv("RENDEERT_HOME", str(tmp_path))
+    run = _exit_health_run(tmp_path, sha="abc", municipality="all", savings=10.0)
+    expected = hashlib.sha256((run / "results.json").read_bytes()).hexdigest()
+    (rec,) = input_runs({"health_savings_run": str(run), "seed": 0, "other_run": ""})
+    assert rec == {"parameter": "health_savings_run", "path": str(run.resolve()), "results_sha256": expected}
+
+
+@pytest.mark.parametrize("rate, ok", [(-0.01, True), (0.0225, True), (-0.011, False)])
+def test_discount_rate_from_minus_one_percent_up_is_declared(rate, ok):
+    from analysis.errors import ParameterError
+    from analysis.run.catalog import get_study
+    from analysis.run.params import validate_parameters
+
+    study = get_study("intervention")
+    assert study.parameter("discount_rate").default in ("0.0225", 0.0225)
+    if ok:
+        assert validate_parameters(study, {"discount_rate": rate})["discount_rate"] == rate
+    else:
+        with pytest.raises(ParameterError, match="discount_rate"):
+            validate_parameters(study, {"discount_rate": rate})
