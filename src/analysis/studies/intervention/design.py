@@ -341,7 +341,7 @@ def by_group(ctx: StudyContext) -> pd.DataFrame | None:
     results.json as ``group_effects_<by>_<level>``; small groups are withheld, and with one group withheld
     the participant counts of all groups (which with the total would give it away)."""
     from analysis.estimators.propensity import att_aipw
-    from analysis.report.labels import t
+    from analysis.report.labels import t, t_plain
 
     by = ctx.parameters["by"]
     if by == "none" or not _estimable(ctx):
@@ -372,7 +372,7 @@ def by_group(ctx: StudyContext) -> pd.DataFrame | None:
     columns = [group_col, "estimate", "ci_low", "ci_high"] + ([] if table.any_withheld else ["n"])
     table = table.select(columns).rename(names)
     ctx.report.table(table, caption=t("intervention.by_caption", ctx.lang, h=h) + " " +
-                     t("intervention.whom.by_column", ctx.lang, column=by),
+                     t("intervention.whom.by_column", ctx.lang, column=t_plain(f"intervention.whom.col.{by}", ctx.lang)),
                      number_formats={names["estimate"]: "num2", names["ci_low"]: "num2", names["ci_high"]: "num2",
                                      names["n"]: "int"})
     return table

@@ -163,12 +163,11 @@ def returns(ctx: StudyContext):
         return mk
     from analysis.studies.intervention.returns_report import show_mkba
 
-    _returns_figure(ctx, cb.draws, n)
-    ctx.report.markdown(t("intervention.returns_text", ctx.lang, amount=fmt_eur(amount, ctx.lang),
+    show_mkba(ctx, mk, published, health=bool(health))
+    ctx.report.markdown(t("intervention.mkba.window_text", ctx.lang, h=h, amount=fmt_eur(amount, ctx.lang),
                           cost=fmt_eur(cost, ctx.lang), benefit=fmt_eur(benefit, ctx.lang),
                           net=fmt_eur(cb.net_benefit, ctx.lang), p=fmt_pct(cb.prob_pays_off, ctx.lang, 0),
                           health=_health_text(ctx, health)))
-    show_mkba(ctx, mk, published, health=bool(health))
     return mk
 
 
@@ -199,27 +198,6 @@ class _Markup:
 
     def __format__(self, spec: str) -> str:
         return self.text
-
-
-def _returns_figure(ctx: StudyContext, draws: np.ndarray, n: int) -> None:
-    """The sampling distribution of the net benefit (draws from the effects' joint normal distribution,
-    so every point follows from the published effects and their standard errors), as a density line."""
-    from analysis.report import figures
-    from analysis.report.labels import t, t_plain
-
-    lo, hi = np.quantile(draws, [0.005, 0.995])
-    edges = np.linspace(lo, hi, 41)
-    counts, _ = np.histogram(draws, bins=edges)
-    mids = (edges[:-1] + edges[1:]) / 2
-    rows = [{"name": f"{x:.6g}", "estimate": c / len(draws), "se": None, "ci_low": None, "ci_high": None, "n": n,
-             "unit": "probability", "suppressed": False} for x, c in zip(mids, counts)]
-    line = _table(ctx, rows, name="net_benefit_draws", key="name").relabel("name", float, into="x").with_key(
-        "series", t_plain("intervention.net_benefit_axis", ctx.lang))
-    fig = figures.line_by_group(line, x="x", y="estimate", group="series", percent=True, lang=ctx.lang,
-                                xlabel=t_plain("intervention.net_benefit_axis", ctx.lang),
-                                ylabel=t_plain("intervention.share_of_draws", ctx.lang))
-    fig.figure.axes[0].axvline(0, color="#D55E00", lw=1.5)
-    ctx.report.figure(fig, caption=t("intervention.returns_caption", ctx.lang))
 
 
 def health_savings_results(run: str) -> Path:

@@ -14,17 +14,18 @@ SCENARIO_COLUMNS = ("social_npv", "fiscal_gemeente", "fiscal_rijk", "fiscal_zorg
                     "prob_social_npv_positive")
 
 
-def _cell(name: str, value: float, unit_row: dict, unit: str = "EUR per participant") -> dict:
-    return {"name": name, "estimate": float(value), "se": None, "ci_low": None, "ci_high": None,
+def _cell(key: tuple, value: float, unit_row: dict, unit: str = "EUR per participant") -> dict:
+    """A results-style row for a cell ``key`` = (row, column) of a derived table; its units are the MKBA's."""
+    return {"name": "|".join(key), "estimate": float(value), "se": None, "ci_low": None, "ci_high": None,
             "n": unit_row["n"], "unit": unit, "suppressed": False}
 
 
 def _grid(ctx: StudyContext, cells: list[dict], *, name: str, row_key: str, row_labels: dict, col_labels: dict):
-    """A checked wide table from cells named ``"<row>\t<col>"``, rows and columns in the order given."""
+    """A checked wide table from cells named ``"<row>|<col>"``, rows and columns in the order given."""
     codes = {k: f"{i:03d}" for i, k in enumerate(row_labels)}
     tab = _table(ctx, cells, name=name, key="name")
-    tab = tab.relabel("name", lambda s: codes[s.split("\t")[0]], into="_row").relabel(
-        "name", lambda s: s.split("\t")[1], into="_col").select(["_row", "_col", "estimate"])
+    tab = tab.relabel("name", lambda s: codes[s.split("|")[0]], into="_row").relabel(
+        "name", lambda s: s.split("|")[1], into="_col").select(["_row", "_col", "estimate"])
     wide = tab.pivot(index="_row", columns="_col", value="estimate")  # rows sorted by their codes
     wide = wide.select(["_row", *[c for c in col_labels if c in wide.frame.columns]])
     back = {code: row_labels[k] for k, code in codes.items()}
@@ -43,7 +44,7 @@ def show_mkba(ctx: StudyContext, mk, published: dict, *, health: bool) -> None:
                           window=spec["window_months"], half=fmt_number(DEFAULT_HALF_LIFE(spec), lang, 0)))
     # 1. the two accounts side by side (main scenario)
     acc = mk.accounts
-    cells = [_cell(f"{item}\t{actor}", acc.loc[item, actor], main) for item in ITEMS for actor in ACCOUNTS
+    cells = [_cell((item, actor), acc.loc[item, actor], main) for item in ITEMS for actor in ACCOUNTS
              if item in acc.index]
     rows = {i: t(f"intervention.mkba.item.{i}", lang) for i in ITEMS}
     cols = {a: t(f"intervention.mkba.actor.{a}", lang) for a in ACCOUNTS}
@@ -71,7 +72,7 @@ def show_mkba(ctx: StudyContext, mk, published: dict, *, health: bool) -> None:
                           p_gemeente=fmt_pct(p_gem["estimate"], lang, 0)))
     # 3. persistence scenarios, one row each
     sc = mk.scenarios
-    cells = [_cell(f"{s}\t{c}", sc.loc[s, c], main, unit="probability" if c.startswith("prob") else
+    cells = [_cell((s, c), sc.loc[s, c], main, unit="probability" if c.startswith("prob") else
                    ("ratio" if c == "benefit_cost_ratio" else "EUR per participant"))
              for s in sc.index for c in SCENARIO_COLUMNS]
     srows = {s: t(f"intervention.mkba.scenario.{s}", lang) if s in KNOWN_SCENARIOS else s for s in sc.index}
@@ -120,7 +121,7 @@ def _tornado(ctx: StudyContext, mk, main: dict) -> None:
     cells = []
     for k, r in tor.iterrows():
         for side in ("npv_low", "npv_high"):
-            cells.append(_cell(f"{k}\t{side}", r[side], main))
+            cells.append(_cell((k, side), r[side], main))
     tab = _table(ctx, cells, name="mkba_tornado", key="name")
     f = tab.frame
     held = tab.withheld["estimate"].to_numpy()
@@ -136,8 +137,8 @@ def _tornado(ctx: StudyContext, mk, main: dict) -> None:
 
     fig, ax = plt.subplots(figsize=(7.0, 0.4 * len(tor) + 1.2))
     y = np.arange(len(tor))
-    lo = np.array([values[f"{k}\tnpv_low"] for k in tor.index])
-    hi = np.array([values[f"{k}\tnpv_high"] for k in tor.index])
+    lo = np.array([values[f"{k}|npv_low"] for k in tor.index])
+    hi = np.array([values[f"{k}|npv_high"] for k in tor.index])
     ax.barh(y, lo - base, left=base, color="#0072B2", label=t_plain("intervention.mkba.tornado_low", lang))
     ax.barh(y, hi - base, left=base, color="#E69F00", label=t_plain("intervention.mkba.tornado_high", lang))
     ax.set_yticks(y, [plot_text(label(k, r)) for k, r in tor.iterrows()], fontsize=7)

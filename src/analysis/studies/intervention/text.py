@@ -25,7 +25,19 @@ def summary(ctx: StudyContext) -> None:
                           cost=t("suppressed_short", ctx.lang) if cost is None else fmt_eur(cost, ctx.lang),
                           net=val("net_benefit_per_participant_eur", lambda v: fmt_eur(v, ctx.lang)),
                           p=val("prob_pays_off", lambda v: fmt_pct(v, ctx.lang, 0))))
+    social = _row(ctx, "social_npv_per_participant_eur")
+    if social is not None and social["estimate"] is not None:
+        ctx.report.markdown(t("intervention.mkba.summary", ctx.lang, social=fmt_eur(social["estimate"], ctx.lang),
+                              gemeente=val("fiscal_npv_gemeente_per_participant_eur", lambda v: fmt_eur(v, ctx.lang)),
+                              p=val("prob_fiscal_npv_gemeente_positive", lambda v: fmt_pct(v, ctx.lang, 0))))
     ctx.report.say_withheld()
+
+
+def _row(ctx: StudyContext, name: str) -> dict | None:
+    try:
+        return ctx.estimate(name)
+    except KeyError:
+        return None
 
 
 def methods(ctx: StudyContext) -> None:

@@ -18,6 +18,39 @@ from analysis.studies.intervention.design import _estimable, _table
 from analysis.studies.intervention.diagnostics import covariate_label
 
 
+#: covariates the CLAN table leaves out (a square, the calendar year, municipality indicators, a missing flag)
+CLAN_LEFT_OUT = ("age2", "year", "muni_", "ladder_missing")
+
+
+def _gates_figure(table, *, group: str, ate: dict, lang: str):
+    """GATES with their 95 % intervals as points with error bars (groups are categories, not a line)."""
+    import matplotlib.pyplot as plt
+
+    from analysis.report.checked import checked_figure
+    from analysis.report.labels import fmt_number, t_plain
+
+    f = table.frame
+    held = table.withheld["estimate"].to_numpy()
+    x = np.arange(1, len(f) + 1)
+    est = np.where(held, np.nan, f["estimate"].to_numpy(float))
+    lo, hi = f["ci_low"].to_numpy(float), f["ci_high"].to_numpy(float)
+    fig, ax = plt.subplots(figsize=(6.0, 3.2))
+    ax.errorbar(x, est, yerr=[est - lo, hi - est], fmt="o", capsize=4, color="#0072B2",
+                label=t_plain("intervention.whom.series", lang))
+    if ate["estimate"] is not None:
+        ax.axhline(ate["estimate"], color="grey", ls="--", lw=0.8, label=t_plain("intervention.whom.ate", lang))
+    ax.axhline(0, color="black", lw=0.5)
+    for xi in x[held]:
+        ax.text(xi, 0, "x", ha="center", va="center", color="grey")
+    ax.set_xticks(x)
+    ax.set_xlabel(t_plain("intervention.whom.xlabel", lang))
+    ax.set_ylabel(t_plain("intervention.whom.ylabel", lang))
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: fmt_number(v, lang, 0)))
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2, frameon=False)
+    fig.tight_layout()
+    return checked_figure(fig, name="gates", tables=[table])
+
+
 def unit_frame(frame: pd.DataFrame, *, seed: int) -> pd.DataFrame:
     """One row per person: their participant row, else one of their comparison rows at random."""
     rng = np.random.default_rng([seed, 1717])
@@ -31,8 +64,7 @@ def heterogeneity(ctx: StudyContext):
     ``heterogeneity_test_p``; a figure and a table. Off with ``heterogeneity=False``."""
     from analysis.errors import ParameterError
     from analysis.estimators.heterogeneity import gates
-    from analysis.report import figures
-    from analysis.report.labels import fmt_number, t, t_plain
+    from analysis.report.labels import fmt_number, t
 
     p = ctx.parameters
     if not p["heterogeneity"] or not _estimable(ctx):
@@ -57,18 +89,8 @@ def heterogeneity(ctx: StudyContext):
                                     if j in (0, k - 1) else "")}
                for j, n in enumerate(names)]
     table = _table(ctx, display, name="gates", key=group)
-    fig = figures.line_by_group(
-        table.relabel(group, {d["name"]: j + 1 for j, d in enumerate(display)}, into="x").with_key(
-            "series", t_plain("intervention.whom.series", lang)),
-        x="x", y="estimate", group="series", lower="ci_low", upper="ci_high", lang=lang,
-        xlabel=t_plain("intervention.whom.xlabel", lang), ylabel=t_plain("intervention.whom.ylabel", lang))
-    ax = fig.figure.axes[0]
-    ax.set_xticks(range(1, k + 1))
-    ax.axhline(0, color="black", lw=0.5)
-    ate = by["blp_ate"]
-    if ate["estimate"] is not None:
-        ax.axhline(ate["estimate"], color="grey", ls="--", lw=0.8)
-    ctx.report.figure(fig, caption=t("intervention.whom.figure_caption", lang))
+    ctx.report.figure(_gates_figure(table, group=group, ate=by["blp_ate"], lang=lang),
+                      caption=t("intervention.whom.figure_caption", lang))
     vn = {"estimate": t("estimate", lang), "ci_low": t("ci_low", lang), "ci_high": t("ci_high", lang)}
     ctx.report.table(table.select([group, "estimate", "ci_low", "ci_high"]).rename(vn),
                      caption=t("intervention.whom.table_caption", lang),
@@ -81,27 +103,26 @@ def heterogeneity(ctx: StudyContext):
                               high=fmt_number(diff["ci_high"], lang, 1), k=k))
     # CLAN: the characteristics of the least and most affected groups (the group with the smallest predicted
     # value of the effect on months in bijstand, that is the largest reduction, is "most affected")
-    clan = res.clan_result()
-    cf = clan.to_frame()
+    clan = res.clan_result().to_frame()
+    shown = [c for c in covs if not c.startswith(CLAN_LEFT_OUT)]
+    parts = {"least": t("intervention.whom.clan_smallest", lang), "most": t("intervention.whom.clan_largest", lang)}
     crow = []
-    for c in covs:
-        for part, label in (("least", "intervention.whom.clan_smallest"), ("most", "intervention.whom.clan_largest")):
-            r = cf.loc[f"{c}:{part}"]
-            crow.append({"name": f"{covariate_label(c, lang)}\t{t(label, lang)}", "estimate": float(r["estimate"]),
-                         "se": None, "ci_low": None, "ci_high": None, "n": int(r["n"]), "unit": "mean",
-                         "suppressed": False, "_dominance": None if pd.isna(r["dominance"]) else float(r["dominance"])})
+    for i, c in enumerate(shown):
+        for part in parts:
+            r = clan.loc[f"{c}:{part}"]
+            crow.append({"name": f"{i:03d}|{part}", "estimate": float(r["estimate"]), "se": None, "ci_low": None,
+                         "ci_high": None, "n": int(r["n"]), "unit": "mean", "suppressed": False,
+                         "_dominance": None if pd.isna(r["dominance"]) else float(r["dominance"])})
     from analysis.report.disclosure import checked_estimates
 
-    ct = checked_estimates(crow, policy=ctx.report.policy, log=ctx.report.log, name="clan")
     key = t("intervention.covariate", lang)
-    ct = ct.relabel("name", lambda s: s.split("\t")[0], into=key).relabel(
-        "name", lambda s: s.split("\t")[1], into="_col").select([key, "_col", "estimate"])
-    order = {covariate_label(c, lang): f"{i:03d}" for i, c in enumerate(covs)}
-    back = {v: k_ for k_, v in order.items()}
-    wide = ct.relabel(key, order).pivot(index=key, columns="_col", value="estimate").relabel(key, back)
-    cols = [t("intervention.whom.clan_smallest", lang), t("intervention.whom.clan_largest", lang)]
-    wide = wide.select([key, *cols])
+    ct = checked_estimates(crow, policy=ctx.report.policy, log=ctx.report.log, name="clan")
+    ct = ct.relabel("name", lambda s: s.split("|")[0], into=key).relabel(
+        "name", lambda s: parts[s.split("|")[1]], into="_col").select([key, "_col", "estimate"])
+    wide = ct.pivot(index=key, columns="_col", value="estimate").relabel(
+        key, {f"{i:03d}": covariate_label(c, lang) for i, c in enumerate(shown)})
+    wide = wide.select([key, *parts.values()])
     ctx.report.table(wide, caption=t("intervention.whom.clan_caption", lang, k=k),
-                     number_formats={c: "num2" for c in cols})
+                     number_formats={c: "num2" for c in parts.values()})
     ctx.frames["gates"] = res  # type: ignore[attr-defined]
     return res
