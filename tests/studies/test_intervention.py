@@ -123,3 +123,34 @@ def test_discount_rate_from_minus_one_percent_up_is_declared(rate, ok):
     else:
         with pytest.raises(ParameterError, match="discount_rate"):
             validate_parameters(study, {"discount_rate": rate})
+
+
+CLOSED = 1e-8  # the same arithmetic along two code paths
+
+
+@pytest.mark.slow
+def test_returns_write_both_accounts_and_the_window_case_is_the_stops_scenario(tmp_path, monkeypatch):
+    """The older business case (benefit saved over the window minus the cost, discounted) is by construction
+    the gemeente's account in the scenario where the effect stops after the window; the MKBA rows of the
+    issue are written with intervals, and heterogeneity=False writes no GATES."""
+    from analysis.studies import intervention
+
+    monkeypatch.setenv("RENDEERT_HOME", str(tmp_path))
+    draw = generate(tmp_path / "d", n_persons=12_000, seed=5)
+    ctx = intervention.setup(dataset=str(draw), heterogeneity=False, discount_rate=-0.01, output_dir=str(tmp_path))
+    intervention.risk_sets(ctx)
+    intervention.effects(ctx)
+    mk = intervention.returns(ctx)
+    assert intervention.heterogeneity(ctx) is None
+    rows = {e["name"]: e for e in ctx.estimates}
+    assert not any(name.startswith("gates_") for name in rows)
+    stops = rows["fiscal_npv_gemeente_per_participant_eur_stops"]["estimate"]
+    assert abs(stops - rows["net_benefit_per_participant_eur"]["estimate"]) <= CLOSED * abs(stops)
+    for name in ("social_npv_per_participant_eur", "fiscal_npv_gemeente_per_participant_eur",
+                 "fiscal_npv_rijk_per_participant_eur", "fiscal_npv_zorgverzekeraar_per_participant_eur",
+                 "benefit_cost_ratio_social"):
+        assert rows[name]["ci_low"] is not None and rows[name]["ci_low"] <= rows[name]["ci_high"], name
+    assert mk.spec["discount_rate"] == ctx.parameters["discount_rate"] == -0.01
+    # transfers net out: the social account is the sum of all actors' accounts (no displacement by default)
+    acc = mk.accounts.loc["total"]
+    assert abs(acc["social"] - acc[["gemeente", "rijk", "zorgverzekeraar", "participant"]].sum()) <= CLOSED * 1e4
