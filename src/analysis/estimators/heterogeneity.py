@@ -59,6 +59,16 @@ from analysis.errors import ParameterError
 from analysis.estimators.results import _number, dominance_share, tidy_estimates
 
 
+def _default_propensity_learner():
+    """Logistic regression on standardised covariates (raw calendar years or squared ages leave lbfgs
+    unconverged; scaling changes nothing but the optimiser's path, the model is the same)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+
 def _ols_hc1(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """OLS coefficients and HC1 standard errors (numbers only)."""
     xtx_inv = np.linalg.pinv(x.T @ x)
@@ -220,13 +230,12 @@ def gates(frame: pd.DataFrame, *, outcome: str, treatment: str, covariates: Sequ
 
     ``propensity``: the known assignment probability of an experiment (None: estimated, cross-fitted).
     Learners are sklearn estimators (defaults: gradient boosting for the outcome and the proxy,
-    logistic regression for the propensity). ``n_threads``: the OpenMP/BLAS threads the learners may use
+    logistic regression on standardised covariates for the propensity). ``n_threads``: the OpenMP/BLAS threads the learners may use
     (default 1: the same numbers on every machine and no oversubscription in a process pool; None: the
     library default). ``clan``: the characteristics to describe (default:
     ``covariates``). One row per unit; rows with a missing value are refused.
     """
     from sklearn.ensemble import HistGradientBoostingRegressor
-    from sklearn.linear_model import LogisticRegression
 
     cols = [outcome, treatment, *covariates]
     missing = [c for c in cols if c not in frame.columns]
@@ -258,8 +267,8 @@ def gates(frame: pd.DataFrame, *, outcome: str, treatment: str, covariates: Sequ
     outcome_learner = outcome_learner or HistGradientBoostingRegressor(max_iter=100, min_samples_leaf=40,
                                                                        random_state=seed)
     cate_learner = cate_learner or HistGradientBoostingRegressor(max_iter=60, min_samples_leaf=80, random_state=seed)
-    propensity_learner = propensity_learner or LogisticRegression(max_iter=1000)
-    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn (>= 1.4 requires it)
+    propensity_learner = propensity_learner or _default_propensity_learner()
+    from threadpoolctl import threadpool_limits  # declared in pyproject.toml (scikit-learn needs it too)
 
     with threadpool_limits(limits=n_threads):
         fits = [_one_split(y, d, x, groups=groups, folds_k=folds, seed=seed + r, outcome_learner=outcome_learner,
@@ -319,8 +328,7 @@ def group_effects(frame: pd.DataFrame, *, outcome: str, treatment: str, covariat
     plain K-fold cross-fitting is valid here. Units: the treated (``n``) and control (``n_control``)
     units of the level; dominance from their scores."""
     from sklearn.ensemble import HistGradientBoostingRegressor
-    from sklearn.linear_model import LogisticRegression
-    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn (>= 1.4 requires it)
+    from threadpoolctl import threadpool_limits  # declared in pyproject.toml (scikit-learn needs it too)
 
     from analysis.estimators.results import EffectResult
 
@@ -340,7 +348,7 @@ def group_effects(frame: pd.DataFrame, *, outcome: str, treatment: str, covariat
     x = frame[list(covariates)].to_numpy(float)
     outcome_learner = outcome_learner or HistGradientBoostingRegressor(max_iter=100, min_samples_leaf=40,
                                                                        random_state=seed)
-    propensity_learner = propensity_learner or LogisticRegression(max_iter=1000)
+    propensity_learner = propensity_learner or _default_propensity_learner()
     fold = np.random.default_rng(seed).permutation(np.arange(len(y)) % folds)
     psi = np.empty(len(y))
     with threadpool_limits(limits=n_threads):

@@ -7,10 +7,11 @@ Outcomes from the start month on: months in bijstand in months 1..24 after it,
 employed in month 24. Estimators: cross-fitted AIPW (headline), regression
 adjustment, IPW and propensity matching, and the naive difference (participants
 minus all eligible non-participants, unadjusted) for contrast. Standard errors
-are clustered by person. Returns: months of benefit saved times the monthly
-amount, plus optionally the health-care savings per extra exit to work (from an
-exit_health run on the same data), minus the programme's cost, with the
-uncertainty of both effects carried into the net benefit.
+are clustered by person. Returns (``returns.py``): the fiscal business case per
+actor and the social cost-benefit analysis (``analysis.estimators.mkba``), with
+optionally the health-care savings of an exit_health run named by the parameter
+``health_savings_run``. What works for whom (``whom.py``): GATES, the BLP test,
+CLAN; ``by`` gives AIPW effects per level of a categorical column.
 
 Disclosure control. Every effect carries the participants it rests on (``n``,
 at most the participating persons in the risk sets), the comparison persons and

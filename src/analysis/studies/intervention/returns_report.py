@@ -112,7 +112,6 @@ def _tornado(ctx: StudyContext, mk, main: dict) -> None:
     import matplotlib.pyplot as plt
 
     from analysis.report.checked import checked_figure
-    from analysis.report.figures import _percent_axis  # noqa: F401 - the module's theme is applied on import
     from analysis.report.labels import fmt_eur, fmt_number, t, t_plain
     from analysis.report.escape import plot_text
 
