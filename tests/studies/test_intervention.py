@@ -154,3 +154,18 @@ def test_returns_write_both_accounts_and_the_window_case_is_the_stops_scenario(t
     # transfers net out: the social account is the sum of all actors' accounts (no displacement by default)
     acc = mk.accounts.loc["total"]
     assert abs(acc["social"] - acc[["gemeente", "rijk", "zorgverzekeraar", "participant"]].sum()) <= CLOSED * 1e4
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"by": "income"}, r"by='income' is not allowed; choose 'none' or a categorical column"),
+    ({"discount_rate": -0.02}, r"discount_rate=-0.02 is not allowed; give a yearly real rate from -0.01"),
+    ({"horizon_months": 12}, r"horizon_months=12 must lie between outcome_months \(24\) and 1200"),
+    ({"gates_groups": 1}, r"gates_groups=1 must lie between 2 and 10"),
+])
+def test_setup_refuses_options_before_reading_data(options, message):
+    """Refused before the dataset is read (the path does not even exist)."""
+    from analysis.errors import ParameterError
+    from analysis.studies import intervention
+
+    with pytest.raises(ParameterError, match=message):
+        intervention.setup(dataset="/nonexistent", **options)
