@@ -94,6 +94,63 @@ def _fit_score(y, d, x, tr, te, *, outcome_learner, propensity, propensity_learn
     return mu[1] - mu[0] + dt * (yt - mu[1]) / e - (1 - dt) * (yt - mu[0]) / (1 - e)
 
 
+def _fit_att_parts(y, d, x, tr, te, *, outcome_learner, propensity, propensity_learner, clip=0.01):
+    """For the ATT: residuals Y - mu_0(X) and the propensity e(X) on rows ``te``, fitted on rows ``tr``."""
+    from sklearn.base import clone
+
+    mu0 = clone(outcome_learner).fit(x[tr & (d == 0)], y[tr & (d == 0)]).predict(x[te])
+    if propensity is None:
+        e = clone(propensity_learner).fit(x[tr], d[tr]).predict_proba(x[te])[:, 1]
+    else:
+        e = np.full(int(te.sum()), float(propensity))
+    return y[te] - mu0, np.clip(e, clip, 1 - clip)
+
+
+def _one_split_att(y, d, x, *, groups, folds_k, seed, outcome_learner, cate_learner, propensity, propensity_learner,
+                   main_share=0.5):
+    """One split for the effect on the treated (module docstring, "ATT"): the proxy S is a learner fitted on
+    the auxiliary treated units' Y - mu_0(X) (mu_0 cross-fitted inside the auxiliary half); on the main half
+    the score psi = D (Y - mu_0) - (1 - D) e (Y - mu_0) / (1 - e) has E[psi | X] = e(X) tau(X)."""
+    from sklearn.base import clone
+
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    main = np.zeros(n, bool)
+    main[rng.permutation(n)[: int(round(main_share * n))]] = True
+    aux = ~main
+    kw = dict(outcome_learner=outcome_learner, propensity=propensity, propensity_learner=propensity_learner)
+    aux_idx = np.flatnonzero(aux)
+    inner = rng.permutation(np.arange(aux_idx.size) % folds_k)
+    r_aux = np.empty(aux_idx.size)
+    for j in range(folds_k):
+        tr, te = np.zeros(n, bool), np.zeros(n, bool)
+        tr[aux_idx[inner != j]] = True
+        te[aux_idx[inner == j]] = True
+        r_aux[inner == j] = _fit_att_parts(y, d, x, tr, te, **kw)[0]
+    treated_aux = d[aux] == 1
+    s = clone(cate_learner).fit(x[aux][treated_aux], r_aux[treated_aux]).predict(x[main])
+    r, e = _fit_att_parts(y, d, x, aux, main, **kw)
+    dm = d[main]
+    psi = dm * r - (1 - dm) * e * r / (1 - e)
+    s_bar = s[dm == 1].mean()
+    s_c = s - s_bar
+    beta, se = _ols_hc1(psi, np.column_stack([e, e * s_c]))
+    # groups: quantiles of S among the main half's treated units; comparisons fall in the same S bands
+    cuts = np.quantile(s[dm == 1], np.linspace(0, 1, groups + 1)[1:-1])
+    g = np.searchsorted(cuts, s, side="right")
+    gates, gates_se = np.empty(groups), np.empty(groups)
+    for j in range(groups):
+        m = g == j
+        nt = dm[m].sum()
+        gates[j] = psi[m].sum() / nt
+        u = (psi[m] - gates[j] * dm[m]) / (nt / m.sum())  # influence of the ratio (delta method)
+        gates_se[j] = u.std(ddof=1) / np.sqrt(m.sum())
+    diff = gates[-1] - gates[0]
+    diff_se = float(np.hypot(gates_se[-1], gates_se[0]))
+    return {"main": main, "psi": psi, "s": s, "s_c": s_c, "group": g, "beta": beta, "beta_se": se, "gates": gates,
+            "gates_se": gates_se, "diff": diff, "diff_se": diff_se}
+
+
 def _one_split(y, d, x, *, groups, folds_k, seed, outcome_learner, cate_learner, propensity, propensity_learner,
                main_share=0.5):
     """One CDDF split: the auxiliary sample fits the nuisances for the main sample's scores and, with
@@ -225,8 +282,12 @@ class HeterogeneityResult:
 def gates(frame: pd.DataFrame, *, outcome: str, treatment: str, covariates: Sequence[str],
           clan: Sequence[str] | None = None, groups: int = 5, folds: int = 5, repeats: int = 1,
           propensity: float | None = None, outcome_learner=None, cate_learner=None, propensity_learner=None,
-          alpha: float = 0.05, seed: int = 0, n_threads: int | None = 1) -> HeterogeneityResult:
+          alpha: float = 0.05, seed: int = 0, n_threads: int | None = 1,
+          estimand: str = "ATE") -> HeterogeneityResult:
     """GATES, the BLP heterogeneity test and CLAN (module docstring).
+
+    ``estimand``: "ATE" (the CDDF scores, every unit) or "ATT" (the effect on the treated: groups are
+    quantiles of the proxy among the treated, each GATE the effect on the treated of its group).
 
     ``propensity``: the known assignment probability of an experiment (None: estimated, cross-fitted).
     Learners are sklearn estimators (defaults: gradient boosting for the outcome and the proxy,
@@ -241,6 +302,9 @@ def gates(frame: pd.DataFrame, *, outcome: str, treatment: str, covariates: Sequ
     missing = [c for c in cols if c not in frame.columns]
     if missing:
         raise ParameterError(f"gates: columns {missing} are not in the frame; it has {list(frame.columns)[:20]}.")
+    from analysis.errors import check_choice
+
+    check_choice("estimand", estimand, ("ATE", "ATT"))
     for name, val, low in (("groups", groups, 2), ("folds", folds, 2), ("repeats", repeats, 1)):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < low:
             raise ParameterError(f"{name}={val!r} is not allowed; give a whole number >= {low}.")
@@ -271,7 +335,8 @@ def gates(frame: pd.DataFrame, *, outcome: str, treatment: str, covariates: Sequ
     from threadpoolctl import threadpool_limits  # declared in pyproject.toml (scikit-learn needs it too)
 
     with threadpool_limits(limits=n_threads):
-        fits = [_one_split(y, d, x, groups=groups, folds_k=folds, seed=seed + r, outcome_learner=outcome_learner,
+        split = _one_split if estimand == "ATE" else _one_split_att
+        fits = [split(y, d, x, groups=groups, folds_k=folds, seed=seed + r, outcome_learner=outcome_learner,
                            cate_learner=cate_learner, propensity=propensity, propensity_learner=propensity_learner)
                 for r in range(repeats)]
     med = lambda key: np.median(np.array([f[key] for f in fits]), axis=0)  # noqa: E731
@@ -313,6 +378,7 @@ def gates(frame: pd.DataFrame, *, outcome: str, treatment: str, covariates: Sequ
                                                                                      np.abs(hi).sum()) else np.nan})
     clan_frame = pd.DataFrame(rows).set_index("characteristic")
     spec = {"outcome": outcome, "treatment": treatment, "covariates": list(covariates), "groups": groups,
+            "estimand": estimand,
             "folds": folds, "repeats": repeats, "propensity": propensity, "alpha": alpha, "seed": seed,
             "outcome_learner": repr(outcome_learner), "cate_learner": repr(cate_learner)}
     return HeterogeneityResult(estimates=table, heterogeneity_test_p=p_het, clan=clan_frame, spec=spec,

@@ -4,8 +4,8 @@ The default world (``"constant"``) raises the exit-to-work log-odds by
 ``model.EFFECTS["programme_exit_work"]`` for everyone in months 1..12 after a
 programme start. ``"heterogeneous"`` makes that effect depend on education, which
 the data show (``persons.education``): :data:`EFFECT_BY_EDUCATION` (log-odds, low /
-middle / high), so the programme works best for the low educated and hardly for the
-high educated. ``"none"`` gives the programme no effect at all: a homogeneous
+middle / high), so the programme works best for the low educated and slightly delays
+the high educated (a lock-in effect: time in the programme is time not spent searching). ``"none"`` gives the programme no effect at all: a homogeneous
 world (every person's effect is zero), the null of a heterogeneity test.
 
 No random numbers are drawn here: the effect is a function of observed education,
@@ -27,7 +27,7 @@ from analysis.errors import ParameterError
 
 PROGRAMME_EFFECTS = ("constant", "heterogeneous", "none")
 #: exit-to-work log-odds of the programme in months 1..12 after a start, by education (low, middle, high)
-EFFECT_BY_EDUCATION = (1.8, 0.9, 0.0)
+EFFECT_BY_EDUCATION = (3.0, 1.0, -1.0)
 #: the study's outcome window and the programme whose effects the truth describes (code 0 = werkfit)
 HORIZON = 24
 PROGRAMME_CODE = 0

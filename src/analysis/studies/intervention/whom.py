@@ -2,10 +2,11 @@
 cross-fitted CATE proxy, the best-linear-predictor test of heterogeneity and the characteristics of the
 most and least affected groups (CLAN), by ``analysis.estimators.heterogeneity.gates``.
 
-GATES need one row per unit: each participant's own risk-set row, and for every comparison person one of
-their rows drawn at random (seeded); a person who starts later counts as a participant. The scores are
-the doubly robust (AIPW) scores of everyone in that frame, so a GATE is the average effect of starting
-for the group (participants and comparisons alike), not only for participants.
+GATES need one row per unit: each participant's own risk-set row and comparison rows from the same risk
+set (same month and spell duration), a person drawn in several risk sets keeping one of them at random
+(seeded); a person who starts later counts as a participant. The estimand is the study's: the effect on
+the participants (``gates(..., estimand="ATT")``), so a GATE is the average effect of starting for the
+participants in a group of the predicted effect, and truth.json's effects per group are comparable.
 """
 
 from __future__ import annotations
@@ -51,12 +52,24 @@ def _gates_figure(table, *, group: str, ate: dict, lang: str):
     return checked_figure(fig, name="gates", tables=[table])
 
 
-def unit_frame(frame: pd.DataFrame, *, seed: int) -> pd.DataFrame:
-    """One row per person: their participant row, else one of their comparison rows at random."""
+#: comparison rows per participant in the GATES frame, drawn from the participant's own risk set (the
+#: scores of the effect on the treated weight comparisons by e/(1-e), so many comparisons cost no variance)
+CONTROLS_PER_PARTICIPANT = 20
+
+
+def unit_frame(frame: pd.DataFrame, *, seed: int, controls: int = CONTROLS_PER_PARTICIPANT) -> pd.DataFrame:
+    """One row per person: each participant's row, and from each risk set at most ``controls`` comparison
+    rows per participant drawn at random (seeded); a person drawn in several risk sets keeps one row, and a
+    person who starts later keeps their participant row."""
     rng = np.random.default_rng([seed, 1717])
-    shuffled = frame.assign(_r=rng.random(len(frame))).sort_values(["treated", "_r"], ascending=[False, True],
-                                                                   kind="stable")
-    return shuffled.drop_duplicates("person_id").drop(columns="_r").reset_index(drop=True)
+    f = frame.assign(_r=rng.random(len(frame)))
+    rank = f[f["treated"] == 0].groupby("risk_set")["_r"].rank(method="first")
+    per_set = f[f["treated"] == 1].groupby("risk_set").size()
+    limit = f.loc[rank.index, "risk_set"].map(per_set * controls).fillna(0)
+    keep = f["treated"] == 1
+    keep.loc[rank.index] = rank <= limit
+    f = f[keep].sort_values(["treated", "_r"], ascending=[False, True], kind="stable")
+    return f.drop_duplicates("person_id").drop(columns="_r").reset_index(drop=True)
 
 
 def heterogeneity(ctx: StudyContext):
@@ -76,7 +89,7 @@ def heterogeneity(ctx: StudyContext):
     k = p["gates_groups"]
     try:
         res = gates(frame, outcome="months_bijstand", treatment="treated", covariates=covs, groups=k, folds=5,
-                    seed=p["seed"])
+                    seed=p["seed"], estimand="ATT")
     except ParameterError:  # too few participants for the groups and folds
         ctx.report.markdown(t("intervention.whom.too_few", lang, groups=k))
         return None
