@@ -21,6 +21,15 @@ divides the units at random into an auxiliary and a main half:
 6. CLAN: the mean of each characteristic in the least (1) and most (K) affected group and their
    difference (Welch standard error).
 
+The effect on the treated (``estimand="ATT"``, for observational designs where the comparison group is
+large and the propensity small, as in a risk-set design): the auxiliary half fits mu_0 (cross-fitted) and
+the proxy S on its treated units' Y - mu_0(X); the main half's score is
+psi = D (Y - mu_0(X)) - (1 - D) e(X) (Y - mu_0(X)) / (1 - e(X)), with E[psi | X] = e(X) tau(X), so no
+1/e weight appears. The treated of the main half are sorted into ``groups`` equal groups by S (the
+comparisons join the S band of their group); gates_k = sum of psi / number of treated in group k
+(delta-method standard error), the effect on the treated of that group. BLP: OLS of psi on
+(e, e (S - mean of S over the treated)), HC1; the test is again H0: beta_2 = 0.
+
 Why a main half rather than a proxy cross-fitted over all units: with the proxy for fold k fitted on
 the other folds and the BLP pooled over folds, fold k's term and fold j's term share the same noise
 (each proxy is fitted on the other's scores), and the test over-rejects (9 % at a 5 % level over 150
@@ -135,9 +144,15 @@ def _one_split_att(y, d, x, *, groups, folds_k, seed, outcome_learner, cate_lear
     s_bar = s[dm == 1].mean()
     s_c = s - s_bar
     beta, se = _ols_hc1(psi, np.column_stack([e, e * s_c]))
-    # groups: quantiles of S among the main half's treated units; comparisons fall in the same S bands
-    cuts = np.quantile(s[dm == 1], np.linspace(0, 1, groups + 1)[1:-1])
-    g = np.searchsorted(cuts, s, side="right")
+    # groups: equal numbers of the main half's treated units by the rank of S (ties broken by rank, so no
+    # group is empty); comparisons fall in the S band of the group whose largest treated S they do not exceed
+    treated = np.flatnonzero(dm == 1)
+    rank = pd.Series(s[treated]).rank(method="first").to_numpy()
+    g = np.empty(len(s), dtype=int)
+    g[treated] = np.minimum((rank - 1) * groups // treated.size, groups - 1).astype(int)
+    cuts = np.array([s[treated][g[treated] == j].max() for j in range(groups - 1)])
+    controls = np.flatnonzero(dm == 0)
+    g[controls] = np.minimum(np.searchsorted(cuts, s[controls], side="left"), groups - 1)
     gates, gates_se = np.empty(groups), np.empty(groups)
     for j in range(groups):
         m = g == j
