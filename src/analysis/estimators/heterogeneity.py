@@ -27,8 +27,9 @@ the proxy S on its treated units' Y - mu_0(X); the main half's score is
 psi = D (Y - mu_0(X)) - (1 - D) e(X) (Y - mu_0(X)) / (1 - e(X)), with E[psi | X] = e(X) tau(X), so no
 1/e weight appears. The treated of the main half are sorted into ``groups`` equal groups by S (the
 comparisons join the S band of their group); gates_k = sum of psi / number of treated in group k
-(delta-method standard error), the effect on the treated of that group. BLP: OLS of psi on
-(e, e (S - mean of S over the treated)), HC1; the test is again H0: beta_2 = 0.
+(delta-method standard error), the effect on the treated of that group. BLP: weighted least squares
+of psi on (e, e (S - mean of S over the treated)) with weights (1 - e) / e (Var(psi | X) is about
+e sigma^2 / (1 - e)), HC1; the test is again H0: beta_2 = 0.
 
 Why a main half rather than a proxy cross-fitted over all units: with the proxy for fold k fitted on
 the other folds and the BLP pooled over folds, fold k's term and fold j's term share the same noise
@@ -66,6 +67,18 @@ from scipy import stats
 
 from analysis.errors import ParameterError
 from analysis.estimators.results import _number, dominance_share, tidy_estimates
+
+
+def _wls_hc1(y: np.ndarray, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted least squares with HC1 (sandwich) standard errors (numbers only)."""
+    xw = x * w[:, None]
+    bread = np.linalg.pinv(xw.T @ x)
+    beta = bread @ xw.T @ y
+    e = y - x @ beta
+    n, k = x.shape
+    meat = (xw * e[:, None] ** 2).T @ xw
+    v = bread @ meat @ bread * n / max(n - k, 1)
+    return beta, np.sqrt(np.diag(v))
 
 
 def _default_propensity_learner():
@@ -143,7 +156,9 @@ def _one_split_att(y, d, x, *, groups, folds_k, seed, outcome_learner, cate_lear
     psi = dm * r - (1 - dm) * e * r / (1 - e)
     s_bar = s[dm == 1].mean()
     s_c = s - s_bar
-    beta, se = _ols_hc1(psi, np.column_stack([e, e * s_c]))
+    # Var(psi | X) is about e sigma^2 / (1 - e) while its mean is e tau: weighted least squares with weights
+    # (1 - e) / e (the efficient weights under that variance; any weights give a valid test of beta_2 = 0)
+    beta, se = _wls_hc1(psi, np.column_stack([e, e * s_c]), (1 - e) / e)
     # groups: equal numbers of the main half's treated units by the rank of S (ties broken by rank, so no
     # group is empty); comparisons fall in the S band of the group whose largest treated S they do not exceed
     treated = np.flatnonzero(dm == 1)

@@ -57,6 +57,17 @@ def _gates_figure(table, *, group: str, ate: dict, lang: str):
 CONTROLS_PER_PARTICIPANT = 20
 
 
+def cate_learner():
+    """The proxy of the effect: ridge regression on standardised covariates, the penalty chosen by
+    cross-validation. A programme has a few hundred participants per half sample; on those a linear proxy
+    sorts them better than boosted trees (which need leaves of dozens of units)."""
+    from sklearn.linear_model import RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-1, 4, 20)))
+
+
 def unit_frame(frame: pd.DataFrame, *, seed: int, controls: int = CONTROLS_PER_PARTICIPANT) -> pd.DataFrame:
     """One row per person: each participant's row, and from each risk set at most ``controls`` comparison
     rows per participant drawn at random (seeded); a person drawn in several risk sets keeps one row, and a
@@ -89,7 +100,7 @@ def heterogeneity(ctx: StudyContext):
     k = p["gates_groups"]
     try:
         res = gates(frame, outcome="months_bijstand", treatment="treated", covariates=covs, groups=k, folds=5,
-                    seed=p["seed"], estimand="ATT")
+                    seed=p["seed"], estimand="ATT", cate_learner=cate_learner())
     except ParameterError:  # too few participants for the groups and folds
         ctx.report.markdown(t("intervention.whom.too_few", lang, groups=k))
         return None
