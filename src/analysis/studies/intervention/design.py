@@ -367,7 +367,7 @@ def by_group(ctx: StudyContext) -> pd.DataFrame | None:
         shown.append(str(value))
     checked = ctx.add_estimates(rows)
     group_col = t("intake.group", ctx.lang)
-    display = [{**r, "name": v} for r, v in zip(checked, shown)]
+    display = [{**r, "name": _level_label(by, v, ctx.lang)} for r, v in zip(checked, shown)]
     table = _table(ctx, display, name=f"by_{by}", key=group_col)
     names = {**_value_names(ctx), "n": t("intervention.participants", ctx.lang)}
     columns = [group_col, "estimate", "ci_low", "ci_high"] + ([] if table.any_withheld else ["n"])
@@ -377,6 +377,14 @@ def by_group(ctx: StudyContext) -> pd.DataFrame | None:
                      number_formats={names["estimate"]: "num2", names["ci_low"]: "num2", names["ci_high"]: "num2",
                                      names["n"]: "int"})
     return table
+
+
+def _level_label(column: str, value: str, lang: str) -> str:
+    """A level of a ``by`` column as the report names it (codes such as municipality codes as they are)."""
+    from analysis.report.labels import catalogue, t_plain
+
+    key = f"intervention.whom.level.{column}.{value}"
+    return t_plain(key, lang) if key in catalogue() else value
 
 
 def _naive(ctx, frame, outcome, name):
