@@ -27,8 +27,13 @@ def test_aipw_recovers_truth_and_naive_does_not(tmp_path):
     naive = est["naive_months_bijstand_24m"]
     assert abs(naive["estimate"] - truth["att_months_bijstand_24m"]) > Z_MAX * naive["se"]
     assert 0 <= est["prob_pays_off"]["estimate"] <= 1
-    for name in ("net_benefit_per_participant_eur", "benefit_cost_ratio"):
-        assert est[name]["estimate"] is not None
+    for name in ("net_benefit_per_participant_eur", "benefit_cost_ratio", "social_npv_per_participant_eur",
+                 "fiscal_npv_gemeente_per_participant_eur", "fiscal_npv_rijk_per_participant_eur",
+                 "fiscal_npv_zorgverzekeraar_per_participant_eur", "benefit_cost_ratio_social"):
+        assert est[name]["estimate"] is not None and est[name]["ci_low"] <= est[name]["ci_high"], name
+    for name in ("prob_social_npv_positive", "prob_fiscal_npv_gemeente_positive"):
+        assert 0 <= est[name]["estimate"] <= 1
+    assert outcome.results["parameters"]["discount_rate"] == 0.0225
 
 
 @pytest.mark.slow
@@ -52,18 +57,20 @@ def test_risk_set_excludes_immortal_time_by_construction():
     assert set(at9.index) == {"B"} or at9.empty  # no one else at duration 9 who has not started: dropped
 
 
-def _latest_exit_health(root, *, sha: str, municipality: str, savings):
-    run = root / "reports" / "exit_health" / "latest"
+def _exit_health_run(root, *, sha: str, municipality: str, savings):
+    run = root / "reports" / "exit_health" / "20260101-000000-abc"
     run.mkdir(parents=True)
     (run / "results.json").write_text(json.dumps({
-        "dataset": {"sha256": sha}, "parameters": {"municipality": municipality},
+        "study": "exit_health", "dataset": {"sha256": sha}, "parameters": {"municipality": municipality,
+                                                                             "horizon_years": 5},
         "estimates": [{"name": "health_savings_per_exit_eur", "estimate": savings, "n": None if savings is None
                        else 50, "suppressed": savings is None}]}))
+    return run
 
 
 @pytest.mark.parametrize("municipality, savings, message", [
-    ("GM0363", 120.0, r"exit_health run is for municipality='GM0363'"),
-    ("all", None, r"withheld health_savings_per_exit_eur"),
+    ("GM0363", 120.0, r"is for municipality='GM0363'"),
+    ("all", None, r"withheld \(or has no\) health_savings_per_exit_eur"),
 ])
 def test_health_savings_only_from_a_published_run_of_the_same_population(tmp_path, monkeypatch, municipality,
                                                                           savings, message):
@@ -73,10 +80,92 @@ def test_health_savings_only_from_a_published_run_of_the_same_population(tmp_pat
     from analysis.studies.intervention import _health_savings
 
     monkeypatch.setenv("RENDEERT_HOME", str(tmp_path))
-    _latest_exit_health(tmp_path, sha="abc", municipality=municipality, savings=savings)
-    ctx = SimpleNamespace(dataset=SimpleNamespace(content_hash="abc"), parameters={"municipality": "all"})
+    run = _exit_health_run(tmp_path, sha="abc", municipality=municipality, savings=savings)
+    ctx = SimpleNamespace(dataset=SimpleNamespace(content_hash="abc"),
+                          parameters={"municipality": "all", "health_savings_run": str(run)})
     with pytest.raises(StudyError, match=message):
         _health_savings(ctx)
-    if savings is not None:  # the same population reads the published value
+    if savings is not None:  # the same population reads the published value and the years it sums
         ctx.parameters["municipality"] = municipality
-        assert _health_savings(ctx) == savings
+        assert _health_savings(ctx) == (savings, 5)
+
+
+def test_health_savings_run_that_does_not_exist_is_refused(tmp_path):
+    from analysis.studies.intervention import health_savings_results
+
+    with pytest.raises(StudyError, match=r"health_savings_run=.*does not exist"):
+        health_savings_results(str(tmp_path / "nowhere"))
+
+
+def test_input_run_is_recorded_with_the_sha256_of_its_results(tmp_path, monkeypatch):
+    """The manifest names the run directory an input came from and the hash of its results.json."""
+    import hashlib
+
+    from analysis.run.manifest import input_runs
+
+    monkeypatch.setenv("RENDEERT_HOME", str(tmp_path))
+    run = _exit_health_run(tmp_path, sha="abc", municipality="all", savings=10.0)
+    expected = hashlib.sha256((run / "results.json").read_bytes()).hexdigest()
+    (rec,) = input_runs({"health_savings_run": str(run), "seed": 0, "other_run": ""})
+    assert rec == {"parameter": "health_savings_run", "path": str(run.resolve()), "results_sha256": expected}
+
+
+@pytest.mark.parametrize("rate, ok", [(-0.01, True), (0.0225, True), (-0.011, False)])
+def test_discount_rate_from_minus_one_percent_up_is_declared(rate, ok):
+    from analysis.errors import ParameterError
+    from analysis.run.catalog import get_study
+    from analysis.run.params import validate_parameters
+
+    study = get_study("intervention")
+    assert study.parameter("discount_rate").default in ("0.0225", 0.0225)
+    if ok:
+        assert validate_parameters(study, {"discount_rate": rate})["discount_rate"] == rate
+    else:
+        with pytest.raises(ParameterError, match="discount_rate"):
+            validate_parameters(study, {"discount_rate": rate})
+
+
+CLOSED = 1e-8  # the same arithmetic along two code paths
+
+
+@pytest.mark.slow
+def test_returns_write_both_accounts_and_the_window_case_is_the_stops_scenario(tmp_path, monkeypatch):
+    """The older business case (benefit saved over the window minus the cost, discounted) is by construction
+    the gemeente's account in the scenario where the effect stops after the window; the MKBA rows of the
+    issue are written with intervals, and heterogeneity=False writes no GATES."""
+    from analysis.studies import intervention
+
+    monkeypatch.setenv("RENDEERT_HOME", str(tmp_path))
+    draw = generate(tmp_path / "d", n_persons=12_000, seed=5)
+    ctx = intervention.setup(dataset=str(draw), heterogeneity=False, discount_rate=-0.01, output_dir=str(tmp_path))
+    intervention.risk_sets(ctx)
+    intervention.effects(ctx)
+    mk = intervention.returns(ctx)
+    assert intervention.heterogeneity(ctx) is None
+    rows = {e["name"]: e for e in ctx.estimates}
+    assert not any(name.startswith("gates_") for name in rows)
+    stops = rows["fiscal_npv_gemeente_per_participant_eur_stops"]["estimate"]
+    assert abs(stops - rows["net_benefit_per_participant_eur"]["estimate"]) <= CLOSED * abs(stops)
+    for name in ("social_npv_per_participant_eur", "fiscal_npv_gemeente_per_participant_eur",
+                 "fiscal_npv_rijk_per_participant_eur", "fiscal_npv_zorgverzekeraar_per_participant_eur",
+                 "benefit_cost_ratio_social"):
+        assert rows[name]["ci_low"] is not None and rows[name]["ci_low"] <= rows[name]["ci_high"], name
+    assert mk.spec["discount_rate"] == ctx.parameters["discount_rate"] == -0.01
+    # transfers net out: the social account is the sum of all actors' accounts (no displacement by default)
+    acc = mk.accounts.loc["total"]
+    assert abs(acc["social"] - acc[["gemeente", "rijk", "zorgverzekeraar", "participant"]].sum()) <= CLOSED * 1e4
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"by": "income"}, r"by='income' is not allowed; choose 'none' or a categorical column"),
+    ({"discount_rate": -0.02}, r"discount_rate=-0.02 is not allowed; give a yearly real rate from -0.01"),
+    ({"horizon_months": 12}, r"horizon_months=12 must lie between outcome_months \(24\) and 1200"),
+    ({"gates_groups": 1}, r"gates_groups=1 must lie between 2 and 10"),
+])
+def test_setup_refuses_options_before_reading_data(options, message):
+    """Refused before the dataset is read (the path does not even exist)."""
+    from analysis.errors import ParameterError
+    from analysis.studies import intervention
+
+    with pytest.raises(ParameterError, match=message):
+        intervention.setup(dataset="/nonexistent", **options)

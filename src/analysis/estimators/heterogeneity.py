@@ -21,6 +21,16 @@ divides the units at random into an auxiliary and a main half:
 6. CLAN: the mean of each characteristic in the least (1) and most (K) affected group and their
    difference (Welch standard error).
 
+The effect on the treated (``estimand="ATT"``, for observational designs where the comparison group is
+large and the propensity small, as in a risk-set design): the auxiliary half fits mu_0 (cross-fitted) and
+the proxy S on its treated units' Y - mu_0(X); the main half's score is
+psi = D (Y - mu_0(X)) - (1 - D) e(X) (Y - mu_0(X)) / (1 - e(X)), with E[psi | X] = e(X) tau(X), so no
+1/e weight appears. The treated of the main half are sorted into ``groups`` equal groups by S (the
+comparisons join the S band of their group); gates_k = sum of psi / number of treated in group k
+(delta-method standard error), the effect on the treated of that group. BLP: weighted least squares
+of psi on (e, e (S - mean of S over the treated)) with weights (1 - e) / e (Var(psi | X) is about
+e sigma^2 / (1 - e)), HC1; the test is again H0: beta_2 = 0.
+
 Why a main half rather than a proxy cross-fitted over all units: with the proxy for fold k fitted on
 the other folds and the BLP pooled over folds, fold k's term and fold j's term share the same noise
 (each proxy is fitted on the other's scores), and the test over-rejects (9 % at a 5 % level over 150
@@ -59,6 +69,28 @@ from analysis.errors import ParameterError
 from analysis.estimators.results import _number, dominance_share, tidy_estimates
 
 
+def _wls_hc1(y: np.ndarray, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted least squares with HC1 (sandwich) standard errors (numbers only)."""
+    xw = x * w[:, None]
+    bread = np.linalg.pinv(xw.T @ x)
+    beta = bread @ xw.T @ y
+    e = y - x @ beta
+    n, k = x.shape
+    meat = (xw * e[:, None] ** 2).T @ xw
+    v = bread @ meat @ bread * n / max(n - k, 1)
+    return beta, np.sqrt(np.diag(v))
+
+
+def _default_propensity_learner():
+    """Logistic regression on standardised covariates (raw calendar years or squared ages leave lbfgs
+    unconverged; scaling changes nothing but the optimiser's path, the model is the same)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
+
+
 def _ols_hc1(y: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """OLS coefficients and HC1 standard errors (numbers only)."""
     xtx_inv = np.linalg.pinv(x.T @ x)
@@ -82,6 +114,71 @@ def _fit_score(y, d, x, tr, te, *, outcome_learner, propensity, propensity_learn
     e = np.clip(e, clip, 1 - clip)
     yt, dt = y[te], d[te]
     return mu[1] - mu[0] + dt * (yt - mu[1]) / e - (1 - dt) * (yt - mu[0]) / (1 - e)
+
+
+def _fit_att_parts(y, d, x, tr, te, *, outcome_learner, propensity, propensity_learner, clip=0.01):
+    """For the ATT: residuals Y - mu_0(X) and the propensity e(X) on rows ``te``, fitted on rows ``tr``."""
+    from sklearn.base import clone
+
+    mu0 = clone(outcome_learner).fit(x[tr & (d == 0)], y[tr & (d == 0)]).predict(x[te])
+    if propensity is None:
+        e = clone(propensity_learner).fit(x[tr], d[tr]).predict_proba(x[te])[:, 1]
+    else:
+        e = np.full(int(te.sum()), float(propensity))
+    return y[te] - mu0, np.clip(e, clip, 1 - clip)
+
+
+def _one_split_att(y, d, x, *, groups, folds_k, seed, outcome_learner, cate_learner, propensity, propensity_learner,
+                   main_share=0.5):
+    """One split for the effect on the treated (module docstring, "ATT"): the proxy S is a learner fitted on
+    the auxiliary treated units' Y - mu_0(X) (mu_0 cross-fitted inside the auxiliary half); on the main half
+    the score psi = D (Y - mu_0) - (1 - D) e (Y - mu_0) / (1 - e) has E[psi | X] = e(X) tau(X)."""
+    from sklearn.base import clone
+
+    rng = np.random.default_rng(seed)
+    n = len(y)
+    main = np.zeros(n, bool)
+    main[rng.permutation(n)[: int(round(main_share * n))]] = True
+    aux = ~main
+    kw = dict(outcome_learner=outcome_learner, propensity=propensity, propensity_learner=propensity_learner)
+    aux_idx = np.flatnonzero(aux)
+    inner = rng.permutation(np.arange(aux_idx.size) % folds_k)
+    r_aux = np.empty(aux_idx.size)
+    for j in range(folds_k):
+        tr, te = np.zeros(n, bool), np.zeros(n, bool)
+        tr[aux_idx[inner != j]] = True
+        te[aux_idx[inner == j]] = True
+        r_aux[inner == j] = _fit_att_parts(y, d, x, tr, te, **kw)[0]
+    treated_aux = d[aux] == 1
+    s = clone(cate_learner).fit(x[aux][treated_aux], r_aux[treated_aux]).predict(x[main])
+    r, e = _fit_att_parts(y, d, x, aux, main, **kw)
+    dm = d[main]
+    psi = dm * r - (1 - dm) * e * r / (1 - e)
+    s_bar = s[dm == 1].mean()
+    s_c = s - s_bar
+    # Var(psi | X) is about e sigma^2 / (1 - e) while its mean is e tau: weighted least squares with weights
+    # (1 - e) / e (the efficient weights under that variance; any weights give a valid test of beta_2 = 0)
+    beta, se = _wls_hc1(psi, np.column_stack([e, e * s_c]), (1 - e) / e)
+    # groups: equal numbers of the main half's treated units by the rank of S (ties broken by rank, so no
+    # group is empty); comparisons fall in the S band of the group whose largest treated S they do not exceed
+    treated = np.flatnonzero(dm == 1)
+    rank = pd.Series(s[treated]).rank(method="first").to_numpy()
+    g = np.empty(len(s), dtype=int)
+    g[treated] = np.minimum((rank - 1) * groups // treated.size, groups - 1).astype(int)
+    cuts = np.array([s[treated][g[treated] == j].max() for j in range(groups - 1)])
+    controls = np.flatnonzero(dm == 0)
+    g[controls] = np.minimum(np.searchsorted(cuts, s[controls], side="left"), groups - 1)
+    gates, gates_se = np.empty(groups), np.empty(groups)
+    for j in range(groups):
+        m = g == j
+        nt = dm[m].sum()
+        gates[j] = psi[m].sum() / nt
+        u = (psi[m] - gates[j] * dm[m]) / (nt / m.sum())  # influence of the ratio (delta method)
+        gates_se[j] = u.std(ddof=1) / np.sqrt(m.sum())
+    diff = gates[-1] - gates[0]
+    diff_se = float(np.hypot(gates_se[-1], gates_se[0]))
+    return {"main": main, "psi": psi, "s": s, "s_c": s_c, "group": g, "beta": beta, "beta_se": se, "gates": gates,
+            "gates_se": gates_se, "diff": diff, "diff_se": diff_se}
 
 
 def _one_split(y, d, x, *, groups, folds_k, seed, outcome_learner, cate_learner, propensity, propensity_learner,
@@ -215,23 +312,29 @@ class HeterogeneityResult:
 def gates(frame: pd.DataFrame, *, outcome: str, treatment: str, covariates: Sequence[str],
           clan: Sequence[str] | None = None, groups: int = 5, folds: int = 5, repeats: int = 1,
           propensity: float | None = None, outcome_learner=None, cate_learner=None, propensity_learner=None,
-          alpha: float = 0.05, seed: int = 0, n_threads: int | None = 1) -> HeterogeneityResult:
+          alpha: float = 0.05, seed: int = 0, n_threads: int | None = 1,
+          estimand: str = "ATE") -> HeterogeneityResult:
     """GATES, the BLP heterogeneity test and CLAN (module docstring).
+
+    ``estimand``: "ATE" (the CDDF scores, every unit) or "ATT" (the effect on the treated: groups are
+    quantiles of the proxy among the treated, each GATE the effect on the treated of its group).
 
     ``propensity``: the known assignment probability of an experiment (None: estimated, cross-fitted).
     Learners are sklearn estimators (defaults: gradient boosting for the outcome and the proxy,
-    logistic regression for the propensity). ``n_threads``: the OpenMP/BLAS threads the learners may use
+    logistic regression on standardised covariates for the propensity). ``n_threads``: the OpenMP/BLAS threads the learners may use
     (default 1: the same numbers on every machine and no oversubscription in a process pool; None: the
     library default). ``clan``: the characteristics to describe (default:
     ``covariates``). One row per unit; rows with a missing value are refused.
     """
     from sklearn.ensemble import HistGradientBoostingRegressor
-    from sklearn.linear_model import LogisticRegression
 
     cols = [outcome, treatment, *covariates]
     missing = [c for c in cols if c not in frame.columns]
     if missing:
         raise ParameterError(f"gates: columns {missing} are not in the frame; it has {list(frame.columns)[:20]}.")
+    from analysis.errors import check_choice
+
+    check_choice("estimand", estimand, ("ATE", "ATT"))
     for name, val, low in (("groups", groups, 2), ("folds", folds, 2), ("repeats", repeats, 1)):
         if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < low:
             raise ParameterError(f"{name}={val!r} is not allowed; give a whole number >= {low}.")
@@ -258,11 +361,12 @@ def gates(frame: pd.DataFrame, *, outcome: str, treatment: str, covariates: Sequ
     outcome_learner = outcome_learner or HistGradientBoostingRegressor(max_iter=100, min_samples_leaf=40,
                                                                        random_state=seed)
     cate_learner = cate_learner or HistGradientBoostingRegressor(max_iter=60, min_samples_leaf=80, random_state=seed)
-    propensity_learner = propensity_learner or LogisticRegression(max_iter=1000)
-    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn (>= 1.4 requires it)
+    propensity_learner = propensity_learner or _default_propensity_learner()
+    from threadpoolctl import threadpool_limits  # declared in pyproject.toml (scikit-learn needs it too)
 
     with threadpool_limits(limits=n_threads):
-        fits = [_one_split(y, d, x, groups=groups, folds_k=folds, seed=seed + r, outcome_learner=outcome_learner,
+        split = _one_split if estimand == "ATE" else _one_split_att
+        fits = [split(y, d, x, groups=groups, folds_k=folds, seed=seed + r, outcome_learner=outcome_learner,
                            cate_learner=cate_learner, propensity=propensity, propensity_learner=propensity_learner)
                 for r in range(repeats)]
     med = lambda key: np.median(np.array([f[key] for f in fits]), axis=0)  # noqa: E731
@@ -304,6 +408,7 @@ def gates(frame: pd.DataFrame, *, outcome: str, treatment: str, covariates: Sequ
                                                                                      np.abs(hi).sum()) else np.nan})
     clan_frame = pd.DataFrame(rows).set_index("characteristic")
     spec = {"outcome": outcome, "treatment": treatment, "covariates": list(covariates), "groups": groups,
+            "estimand": estimand,
             "folds": folds, "repeats": repeats, "propensity": propensity, "alpha": alpha, "seed": seed,
             "outcome_learner": repr(outcome_learner), "cate_learner": repr(cate_learner)}
     return HeterogeneityResult(estimates=table, heterogeneity_test_p=p_het, clan=clan_frame, spec=spec,
@@ -319,8 +424,7 @@ def group_effects(frame: pd.DataFrame, *, outcome: str, treatment: str, covariat
     plain K-fold cross-fitting is valid here. Units: the treated (``n``) and control (``n_control``)
     units of the level; dominance from their scores."""
     from sklearn.ensemble import HistGradientBoostingRegressor
-    from sklearn.linear_model import LogisticRegression
-    from threadpoolctl import threadpool_limits  # a dependency of scikit-learn (>= 1.4 requires it)
+    from threadpoolctl import threadpool_limits  # declared in pyproject.toml (scikit-learn needs it too)
 
     from analysis.estimators.results import EffectResult
 
@@ -340,7 +444,7 @@ def group_effects(frame: pd.DataFrame, *, outcome: str, treatment: str, covariat
     x = frame[list(covariates)].to_numpy(float)
     outcome_learner = outcome_learner or HistGradientBoostingRegressor(max_iter=100, min_samples_leaf=40,
                                                                        random_state=seed)
-    propensity_learner = propensity_learner or LogisticRegression(max_iter=1000)
+    propensity_learner = propensity_learner or _default_propensity_learner()
     fold = np.random.default_rng(seed).permutation(np.arange(len(y)) % folds)
     psi = np.empty(len(y))
     with threadpool_limits(limits=n_threads):

@@ -89,12 +89,20 @@ class Inputs:
     Sourced defaults: ``benefit_month_eur`` 1,308.45, the bijstand norm for a single person aged 21 to
     the pension age with holiday allowance, net per month from 1 July 2024, range 934.61 (the
     kostendelersnorm of a two-person household) to 1,869.21 (a couple) (Participatiewet norms as
-    published by gemeente Velsen, "Bijstandsnormen per 1 juli 2024", velsen.nl); ``qaly_value_eur``
-    and its range, see the module docstring. Illustrative defaults that a study must set from its data
-    or a source it names: ``programme_cost_eur`` (the mean of the programme's ``cost_eur``),
+    published by gemeente Velsen, "Bijstandsnormen per 1 juli 2024", velsen.nl). For 2023 the same norm
+    was 1,195.66 from 1 January 2023 (velsen.nl, "Bijstandsnormen per 1 januari 2023"; the same figure in
+    kadanzadvocaten.nl, "Bijstandsnormen 2023") and 1,216.62 from 1 July 2023 (krimpenerwaard.nl, "Nieuwe
+    bijstandsnormen per 1 juli 2023"); the intervention study uses the participants' own mean amount from
+    the data and ranges it by -20 % / +20 %. ``qaly_value_eur`` and its range: see the module docstring.
+    Illustrative defaults that a study must set from its data or a source it names:
+    ``programme_cost_eur`` (the intervention study uses the mean of the programme's ``cost_eur``),
     ``gross_wage_month_eur`` (labour cost of the jobs found; ``monthly_wage_eur`` in the data plus
-    employer charges), ``tax_share``, ``other_benefits_month_eur``; ``leisure_value_share`` and
-    ``displacement_share`` are assumptions (module docstring).
+    employer charges), ``tax_share`` (the tax wedge: taxes and premiums as a share of labour cost; no
+    CPB figure for the wedge at the wages of people leaving bijstand was found for this package, so 0.30
+    is illustrative), ``other_benefits_month_eur`` (illustrative); ``leisure_value_share`` and
+    ``displacement_share`` are assumptions (module docstring). The SEO Werkwijzer (hoofdrapport, 2016,
+    found as "Werkwijzer voor kosten-batenanalyse in het sociale domein. Hoofdrapport") asks for the
+    leisure loss and for displacement to be stated, without a default figure for either.
     """
 
     benefit_month_eur: float = 1_308.45  # bijstand paid per month (BUIG), a transfer

@@ -68,6 +68,21 @@ def study_files(run_dir: Path) -> dict:
             if (Path(run_dir) / name).is_file()}
 
 
+def input_runs(parameters: Mapping[str, Any]) -> list[dict]:
+    """Inputs from other runs: every non-empty parameter named ``*_run`` names a run directory; its path
+    and the sha256 of its results.json (None when absent: the study then refuses the run)."""
+    from analysis.paths import resolve_path
+
+    out = []
+    for name, value in parameters.items():
+        if name.endswith("_run") and isinstance(value, str) and value:
+            path = resolve_path(value)
+            results = path / "results.json"
+            out.append({"parameter": name, "path": str(path),
+                        "results_sha256": file_sha256(results) if results.is_file() else None})
+    return out
+
+
 def git_state(root: Path | None = None) -> dict:
     """The commit of the project checkout and whether its tree has uncommitted changes."""
     root = root or project_root()

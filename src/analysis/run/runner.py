@@ -334,6 +334,7 @@ def _execute(study: Study, params: dict, *, run_dir: Path, run_id: str, progress
         "start_time": _now(),
         "end_time": None,
         "status": "running",
+        "input_runs": mf.input_runs(params),
     }
     if extra_manifest:
         manifest.update(extra_manifest)

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from analysis.data.synthetic import exit_risk_set, experiments as ex, jobloss, model, tables as tb, truth as tr
+from analysis.data.synthetic import (exit_risk_set, experiments as ex, jobloss, model, programme, tables as tb,
+                                     truth as tr)
 from analysis.errors import ParameterError
 
 START_YEAR = 2014
@@ -99,7 +100,8 @@ DYNAMIC_WORLDS = (("no_exit_to_work", "exit_to_work"), ("exit_not_now", "delay_e
 
 
 def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = False, dynamics: bool = False,
-             municipal_effects: bool = False, experiment: bool = True, progress: bool = False) -> SyntheticDraw:
+             municipal_effects: bool = False, programme_effect: str = "constant", experiment: bool = True,
+             progress: bool = False) -> SyntheticDraw:
     """Simulate ``n_persons`` over 2014-2023 and compute the truths; see the module docstring.
 
     ``dynamics`` switches on the dynamic world of ``model.DYNAMICS`` and state-dependent health
@@ -109,8 +111,12 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     (tests/designs). ``municipal_effects`` (off by default; the default draw is untouched) gives each
     municipality a true effect on bijstand entry and exit to work and an education mix correlated with it
     (:data:`MUNICIPAL_EFFECT_RANGE`, :data:`COMPOSITION_SLOPE`); truth.json then holds them under
-    ``truths["municipal_effects"]`` (the compare study's validation). ``experiment`` (on by default; not with
-    ``dynamics``) runs the randomised multi-arm experiment of :mod:`.experiments` (the ``experiments`` table, ``truths["experiment"]``). ``progress`` shows a bar on standard error, one step per world and later stage.
+    ``truths["municipal_effects"]`` (the compare study's validation). ``programme_effect``
+    (``programme.PROGRAMME_EFFECTS``; default "constant") makes the programme's effect vary with education
+    ("heterogeneous") or vanish ("none"), with the truth per group in ``truths["programme_effect_by_group"]``.
+    ``experiment`` (on by default; not with ``dynamics``) runs the randomised multi-arm experiment of
+    :mod:`.experiments` (the ``experiments`` table, ``truths["experiment"]``). ``progress`` shows a bar on
+    standard error, one step per world and later stage.
     """
     from tqdm import tqdm
 
@@ -127,6 +133,7 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     municipal_truth = None
     if municipal_effects:
         pop, municipal_truth = _municipal_effects(pop, seed)
+    pop = programme.with_programme_effect(pop, programme_effect)
     worlds = {}
     for name, off in world_list:
         bar.set_postfix_str(f"world {name}")
@@ -159,15 +166,19 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
         truths["municipal_effects"] = municipal_truth
     if trial is not None:
         truths["experiment"] = trial[1]
+    if programme_effect != "constant":
+        truths["programme_effect_by_group"] = programme.truth_by_group(pop, worlds)
     bar.update()
     bar.close()
     meta = {
         "name": f"synthetic-n{n_persons}-seed{seed}" + ("-dip" if pre_exit_dip else "") + ("-dynamic" if dynamics else "")
-                + ("-municipal" if municipal_effects else ""),
+                + ("-municipal" if municipal_effects else "")
+                + ("" if programme_effect == "constant" else f"-programme-{programme_effect}"),
         "source": "rendeert synthetic register simulator (analysis.data.synthetic), "
                   f"{n_persons} persons, seed {seed}" + (", pre-exit health dip" if pre_exit_dip else "")
                   + (", dynamic unions and state-dependent health" if dynamics else "")
-                  + (", municipal effects" if municipal_effects else ""),
+                  + (", municipal effects" if municipal_effects else "")
+                  + ("" if programme_effect == "constant" else f", programme effect {programme_effect}"),
         "observation_start": f"{START_YEAR}-01-01",
         "observation_end": f"{START_YEAR + N_MONTHS // 12 - 1}-12-31",
     }
@@ -180,7 +191,10 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
                        **({"dynamics_in_model": model.DYNAMICS, "state_effects_in_model": tr.STATE_EFFECTS}
                           if dynamics else {}),
                        **({"municipal_effects": True, "municipal_effect_range": list(MUNICIPAL_EFFECT_RANGE),
-                           "composition_slope": COMPOSITION_SLOPE} if municipal_effects else {})},
+                           "composition_slope": COMPOSITION_SLOPE} if municipal_effects else {}),
+                       **({"programme_effect": programme_effect,
+                           "programme_effect_by_education": list(programme.EFFECT_BY_EDUCATION)}
+                          if programme_effect != "constant" else {})},
     }
     return SyntheticDraw(tables=frames, truth=truth, meta=meta)
 

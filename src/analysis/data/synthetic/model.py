@@ -67,6 +67,7 @@ class Population:
     u: np.ndarray  # latent employability / health
     assessment: np.ndarray  # caseworker's participation-ladder assessment (1..6), a noisy proxy of u
     municipal_effect: np.ndarray | None = None  # per person: the municipality's true effect (log-odds), or None
+    programme_effect: np.ndarray | None = None  # per person: the programme's exit-to-work log-odds (programme.py)
 
 
 @dataclass
@@ -209,7 +210,8 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
         on_prog = (prog_m >= 0) & (t - prog_m >= 1) & (t - prog_m <= 12)
         lin_w = -3.3 + 1.0 * e - 0.015 * np.minimum(dur, 60)
         if switch_off != "programme":
-            lin_w = lin_w + on_prog * EFFECTS["programme_exit_work"]
+            lin_w = lin_w + on_prog * (EFFECTS["programme_exit_work"] if pop.programme_effect is None
+                                       else pop.programme_effect)
         if pop.municipal_effect is not None:  # a municipality that keeps people out also helps them to work
             lin_w = lin_w - pop.municipal_effect
         to_work = cur_bij & (draws[7] < logistic(lin_w))

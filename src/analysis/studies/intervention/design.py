@@ -1,0 +1,404 @@
+"""Study "intervention": does a re-integration programme shorten bijstand, bring work, and pay off?
+
+Design: the risk set (``analysis.estimators.risk_set``): each programme start in
+month m is compared with people in bijstand in the same calendar month at the
+same elapsed spell duration who have not started by m (they may start later).
+Outcomes from the start month on: months in bijstand in months 1..24 after it,
+employed in month 24. Estimators: cross-fitted AIPW (headline), regression
+adjustment, IPW and propensity matching, and the naive difference (participants
+minus all eligible non-participants, unadjusted) for contrast. Standard errors
+are clustered by person. Returns (``returns.py``): the fiscal business case per
+actor and the social cost-benefit analysis (``analysis.estimators.mkba``), with
+optionally the health-care savings of an exit_health run named by the parameter
+``health_savings_run``. What works for whom (``whom.py``): GATES, the BLP test,
+CLAN; ``by`` gives AIPW effects per level of a categorical column.
+
+Disclosure control. Every effect carries the participants it rests on (``n``,
+at most the participating persons in the risk sets), the comparison persons and
+its dominance (the estimator's per-unit contributions; the naive difference's
+person-level influence terms). A population with fewer than 10 participants or
+comparison persons (a small municipality, a rare programme) is not estimated:
+every result is withheld and the report says so. The mean programme cost and the
+mean monthly benefit are means of amounts: withheld when they rest on fewer than
+10 persons or two persons make up more than 90 percent of them, and then every
+return that would give them away (net benefit, ratio, probability of paying off)
+is withheld too. Survival and cumulative-incidence curves stop where fewer than
+10 remain at risk; shares at 12 and 24 months pass the numerator and complement
+rule; balance rows of a 0/1 covariate held by fewer than 10 participants or
+comparisons (or lacked by fewer than 10) are withheld; overlap histogram bins with
+fewer than 10 persons are marked, not drawn.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analysis.errors import ParameterError, StudyError
+from analysis.studies.base import StudyContext, setup_study
+
+COVARIATES_BASE = ["female", "age", "age2", "edu_middle", "edu_high", "mig_western", "mig_non_western", "duration",
+                   "emp_months_24", "bij_months_24", "year"]
+LADDER = ["ladder_step", "ladder_missing"]
+#: The participation-ladder outcome is the step this many months after the start month.
+LADDER_MONTH = 12
+
+
+#: categorical columns of the risk-set frame that ``by`` may name (persons' columns)
+BY_COLUMNS = ("sex", "municipality_code", "migration_background", "education")
+
+
+def setup(*, dataset: str, intervention: str = "", outcome_months: int = 24, monthly_benefit_eur: float = 1150.0,
+          discount_rate: float = 0.0225, horizon_months: int = 120, health_savings_run: str = "",
+          heterogeneity: bool = True, gates_groups: int = 5, by: str = "none", max_controls: int = 20,
+          municipality: str = "all", lang: str = "nl", seed: int = 0, output_dir: str = "") -> StudyContext:
+    from analysis.estimators.cost_benefit import MIN_RATE
+
+    if outcome_months < 6 or outcome_months > 48:
+        raise ParameterError(f"outcome_months={outcome_months} must lie between 6 and 48.")
+    if not MIN_RATE <= discount_rate < 1:
+        raise ParameterError(f"discount_rate={discount_rate!r} is not allowed; give a yearly real rate from "
+                             f"{MIN_RATE} (risk-free) up to below 1, e.g. 0.0225 (the Dutch standard rate).")
+    if not outcome_months <= horizon_months <= 1200:
+        raise ParameterError(f"horizon_months={horizon_months} must lie between outcome_months ({outcome_months}) "
+                             "and 1200 (100 years).")
+    if not 2 <= gates_groups <= 10:
+        raise ParameterError(f"gates_groups={gates_groups} must lie between 2 and 10.")
+    if by == "municipality":  # the older name of the column
+        by = "municipality_code"
+    if by != "none" and by not in BY_COLUMNS:
+        raise ParameterError(f"by={by!r} is not allowed; choose 'none' or a categorical column: "
+                             f"{', '.join(BY_COLUMNS)}.")
+    ctx = setup_study("intervention", dataset=dataset, lang=lang, output_dir=output_dir,
+                      title_key="intervention.title",
+                      parameters={"intervention": intervention, "outcome_months": outcome_months,
+                                  "monthly_benefit_eur": monthly_benefit_eur, "discount_rate": discount_rate,
+                                  "horizon_months": horizon_months, "health_savings_run": health_savings_run,
+                                  "heterogeneity": heterogeneity, "gates_groups": gates_groups, "by": by,
+                                  "max_controls": max_controls, "municipality": municipality, "seed": seed})
+    table = ctx.dataset.tables.get("interventions")
+    if table is None or table.empty:
+        raise StudyError("This dataset has no interventions table: the intervention study needs one "
+                         "(person_id, intervention, start_date, end_date, cost_eur).")
+    if by != "none" and by not in ctx.dataset.tables["persons"].columns:
+        raise ParameterError(f"by={by!r}: this dataset's persons table has no column {by!r} (it is optional in "
+                             "the data contract); choose another column or 'none'.")
+    names = table["intervention"].value_counts()
+    if not intervention:
+        intervention = names.index[0]
+        ctx.parameters["intervention"] = intervention
+    if intervention not in names.index:
+        raise ParameterError(f"intervention={intervention!r} is not in the data; available: {', '.join(names.index)}.")
+    return ctx
+
+
+def risk_sets(ctx: StudyContext) -> pd.DataFrame:
+    """The risk-set frame with outcomes and covariates, one row per (person, start month)."""
+    from analysis.estimators.risk_set import risk_set_frame
+
+    h = ctx.parameters["outcome_months"]
+    con = ctx.store.connect()
+    meta = ctx.dataset.meta
+    m1 = meta["observation_end"].year * 12 + meta["observation_end"].month - 1
+    inter = ctx.dataset.tables["interventions"]
+    inter = inter[inter["intervention"] == ctx.parameters["intervention"]]
+    starts = pd.DataFrame({"person_id": inter["person_id"],
+                           "month": inter["start_date"].dt.year * 12 + inter["start_date"].dt.month - 1})
+    code = ctx.parameters["municipality"]
+    where = "TRUE" if code == "all" else f"p.municipality_code = '{code}'"  # validated against the data's codes
+    spells = con.execute(f"""SELECT b.person_id, b.start_month, b.end_month FROM bijstand_spells b
+                             JOIN persons p USING (person_id) WHERE {where}""").df()
+    frame = risk_set_frame(spells, starts, max_controls=ctx.parameters["max_controls"], seed=ctx.parameters["seed"])
+    frame = frame[frame["month"] + h <= m1].reset_index(drop=True)  # the full outcome window is observed
+    units = (int(frame.loc[frame["treated"] == 1, "person_id"].nunique()),
+             int(frame.loc[frame["treated"] == 0, "person_id"].nunique()))
+    ctx.frames = {"risk_sets": frame, "covariates": [], "design_units": units,  # type: ignore[attr-defined]
+                  "estimable": min(units) >= ctx.report.policy.min_units}
+    if not ctx.frames["estimable"]:  # type: ignore[attr-defined]
+        return frame
+    con.register("rs", frame[["person_id", "month"]].drop_duplicates())
+    con.register("emp_raw", ctx.dataset.tables["employment_spells"])
+    end = meta["observation_end"]
+    # One pass of joins (no correlated subqueries: those do not scale to a million persons): per
+    # risk-set row the spells of that person, aggregated.
+    feats = con.execute(f"""
+        WITH emp AS (SELECT person_id, year(start_date::DATE) * 12 + month(start_date::DATE) - 1 AS sm,
+                            year(COALESCE(end_date::DATE, DATE '{end}')) * 12 + month(COALESCE(end_date::DATE, DATE '{end}')) - 1 AS em
+                     FROM emp_raw),
+        bij AS (
+            SELECT r.person_id, r.month,
+              sum(GREATEST(0, LEAST(b.end_month, r.month + {h}) - GREATEST(b.start_month, r.month + 1) + 1)) AS months_bijstand,
+              sum(GREATEST(0, LEAST(b.end_month, r.month - 1) - GREATEST(b.start_month, r.month - 24) + 1)) AS bij_months_24,
+              arg_min(b.end_month, b.start_month) FILTER (WHERE r.month BETWEEN b.start_month AND b.end_month) AS spell_end,
+              bool_or(b.censored) FILTER (WHERE r.month BETWEEN b.start_month AND b.end_month) AS spell_censored,
+              arg_min(b.spell_id, b.start_month) FILTER (WHERE r.month BETWEEN b.start_month AND b.end_month) AS spell_id,
+              arg_min(b.monthly_amount_eur, b.start_month) FILTER (WHERE r.month BETWEEN b.start_month AND b.end_month)
+                AS monthly_amount_eur
+            FROM rs r JOIN bijstand_spells b ON b.person_id = r.person_id
+            GROUP BY r.person_id, r.month),
+        em AS (
+            SELECT r.person_id, r.month,
+              max((r.month + {h} BETWEEN e.sm AND e.em)::INTEGER) AS employed_end,
+              max((r.month + {LADDER_MONTH} BETWEEN e.sm AND e.em)::INTEGER) AS employed_ladder,
+              sum(GREATEST(0, LEAST(e.em, r.month - 1) - GREATEST(e.sm, r.month - 24) + 1)) AS emp_months_24
+            FROM rs r JOIN emp e ON e.person_id = r.person_id
+            GROUP BY r.person_id, r.month),
+        exits AS (SELECT spell_id, min(days_to_employment) AS days_to_job FROM bijstand_exits GROUP BY spell_id)
+        SELECT r.person_id, r.month,
+               COALESCE(bij.months_bijstand, 0) AS months_bijstand,
+               COALESCE(em.employed_end, 0) AS employed_end,
+               COALESCE(em.employed_ladder, 0) AS employed_ladder,
+               COALESCE(em.emp_months_24, 0) AS emp_months_24,
+               COALESCE(bij.bij_months_24, 0) AS bij_months_24,
+               bij.spell_end, bij.spell_censored, x.days_to_job, bij.monthly_amount_eur
+        FROM rs r LEFT JOIN bij USING (person_id, month) LEFT JOIN em USING (person_id, month)
+             LEFT JOIN exits x ON x.spell_id = bij.spell_id""").df()
+    persons = ctx.store.read("persons")
+    frame = frame.merge(feats, on=["person_id", "month"]).merge(persons, on="person_id")
+    ladder = ctx.dataset.tables.get("participation_ladder")
+    covariates = list(COVARIATES_BASE)
+    if ladder is not None and not ladder.empty:
+        lad = ladder.assign(lmonth=ladder["date"].dt.year * 12 + ladder["date"].dt.month - 1)
+        lad = lad.sort_values("lmonth")[["person_id", "lmonth", "step"]]
+        keys = frame[["person_id", "month"]].drop_duplicates().sort_values("month")
+        last = pd.merge_asof(keys, lad, left_on="month", right_on="lmonth", by="person_id", direction="backward")
+        frame = frame.merge(last[["person_id", "month", "step"]], on=["person_id", "month"], how="left")
+        frame["ladder_missing"] = frame["step"].isna().astype(float)
+        frame["ladder_step"] = frame["step"].fillna(frame["step"].mean())
+        covariates += LADDER
+        # Outcome: the step LADDER_MONTH months after the start: 6 (paid work) for the employed, else
+        # the latest measurement up to then (a caseworker re-assesses at spell starts and yearly).
+        keys = keys.assign(at=keys["month"] + LADDER_MONTH).sort_values("at")
+        later = pd.merge_asof(keys, lad, left_on="at", right_on="lmonth", by="person_id", direction="backward")
+        frame = frame.merge(later[["person_id", "month", "step"]].rename(columns={"step": "ladder_after"}),
+                            on=["person_id", "month"], how="left")
+        frame["ladder_step_12m"] = np.where(frame["employed_ladder"] == 1, 6.0, frame["ladder_after"])
+    frame["female"] = (frame["sex"] == "F").astype(float)
+    frame["age"] = frame["month"] // 12 - frame["birth_year"]
+    frame["age2"] = frame["age"] ** 2
+    frame["year"] = frame["month"] // 12
+    for col, val, name in (("education", "middle", "edu_middle"), ("education", "high", "edu_high"),
+                           ("migration_background", "western", "mig_western"),
+                           ("migration_background", "non_western", "mig_non_western")):
+        frame[name] = (frame[col] == val).astype(float) if col in frame else 0.0
+    munis = frame["municipality_code"].value_counts()
+    big = [m for m in munis.index[1:] if munis[m] >= 50]
+    for m in big:
+        frame[f"muni_{m}"] = (frame["municipality_code"] == m).astype(float)
+    covariates = [c for c in covariates + [f"muni_{m}" for m in big] if frame[c].std() > 0]  # constants add nothing
+    ctx.frames.update(risk_sets=frame, covariates=covariates)  # type: ignore[attr-defined]
+    return frame
+
+
+def _names(ctx: StudyContext) -> list[str]:
+    """Every results.json name this study writes (also when it withholds them all)."""
+    h = ctx.parameters["outcome_months"]
+    names = [f"att_months_bijstand_{h}m", f"att_employed_{h}m", f"naive_months_bijstand_{h}m"]
+    ladder = ctx.dataset.tables.get("participation_ladder")
+    if ladder is not None and not ladder.empty:
+        names.append(f"att_ladder_step_{LADDER_MONTH}m")
+    return names + list(RETURNS)
+
+
+#: results.json rows of the returns, with their units
+RETURNS = {"net_benefit_per_participant_eur": "EUR per participant", "benefit_cost_ratio": "ratio",
+           "break_even_cost_eur": "EUR per participant", "prob_pays_off": "probability",
+           "social_npv_per_participant_eur": "EUR per participant", "benefit_cost_ratio_social": "ratio",
+           "fiscal_npv_gemeente_per_participant_eur": "EUR per participant",
+           "fiscal_npv_rijk_per_participant_eur": "EUR per participant",
+           "fiscal_npv_zorgverzekeraar_per_participant_eur": "EUR per participant",
+           "prob_social_npv_positive": "probability", "prob_fiscal_npv_gemeente_positive": "probability"}
+UNITS = {"months_bijstand": "months", "employed_end": "probability difference", "ladder_step_12m": "ladder steps"}
+
+
+def _blank(name: str, unit: str, n: int, n_control: int | None = None) -> dict:
+    """A row not estimated on ``n`` participants / ``n_control`` comparisons: the policy withholds it."""
+    return {"name": name, "estimate": None, "se": None, "ci_low": None, "ci_high": None, "n": int(n),
+            "unit": unit, "suppressed": False, "_n_control": n_control}
+
+
+def _row(ctx: StudyContext, res, name: str, unit: str, frame: pd.DataFrame | None = None) -> dict:
+    """The results row of an estimator's ATT, its units capped at the persons of ``frame`` (never more
+    participants or comparisons than the risk sets hold)."""
+    frame = ctx.frames["risk_sets"] if frame is None else frame  # type: ignore[attr-defined]
+    (row,) = res.to_estimates(unit=unit, terms=["ATT"], names={"ATT": name})
+    n_t = int(frame.loc[frame["treated"] == 1, "person_id"].nunique())
+    n_c = int(frame.loc[frame["treated"] == 0, "person_id"].nunique())
+    row["n"] = min(int(row["n"]), n_t)
+    row["_n_control"] = n_c if row.get("_n_control") is None else min(int(row["_n_control"]), n_c)
+    return row
+
+
+def _table(ctx: StudyContext, rows: list[dict], *, name: str, key: str):
+    """A checked display table from results-style rows (key ``key``; estimate, ci_low, ci_high, n)."""
+    from analysis.report.disclosure import checked_estimates
+
+    return checked_estimates(rows, policy=ctx.report.policy, log=ctx.report.log, name=name).rename({"name": key})
+
+
+def _value_names(ctx: StudyContext) -> dict:
+    from analysis.report.labels import t
+
+    return {"estimate": t("estimate", ctx.lang), "ci_low": t("ci_low", ctx.lang), "ci_high": t("ci_high", ctx.lang)}
+
+
+def _estimable(ctx: StudyContext) -> bool:
+    return bool(ctx.frames["estimable"])  # type: ignore[attr-defined]
+
+
+def effects(ctx: StudyContext) -> pd.DataFrame | None:
+    """AIPW (headline), regression adjustment, IPW, matching and the naive difference, both outcomes."""
+    from analysis.estimators.propensity import att_aipw, att_ipw, att_matching, att_regression
+    from analysis.report.labels import t
+
+    h = ctx.parameters["outcome_months"]
+    if not _estimable(ctx):
+        n_t, n_c = ctx.frames["design_units"]  # type: ignore[attr-defined]
+        units = {**RETURNS, f"att_months_bijstand_{h}m": "months", f"att_employed_{h}m": "probability difference",
+                 f"naive_months_bijstand_{h}m": "months", f"att_ladder_step_{LADDER_MONTH}m": "ladder steps"}
+        ctx.add_estimates([_blank(name, units[name], n_t, n_c) for name in _names(ctx)])
+        ctx.report.markdown(t("intervention.too_few", ctx.lang, min_units=ctx.report.policy.min_units))
+        return None
+    frame = ctx.frames["risk_sets"]  # type: ignore[attr-defined]
+    covs = ctx.frames["covariates"]  # type: ignore[attr-defined]
+    rows, results = [], {}
+    for outcome in ("months_bijstand", "employed_end"):
+        ests = {
+            "aipw": att_aipw(frame, outcome=outcome, treatment="treated", covariates=covs, cluster="person_id",
+                             seed=ctx.parameters["seed"]),
+            "regression": att_regression(frame, outcome=outcome, treatment="treated", covariates=covs,
+                                         cluster="person_id"),
+            "ipw": att_ipw(frame, outcome=outcome, treatment="treated", covariates=covs, cluster="person_id"),
+            "matching": att_matching(frame, outcome=outcome, treatment="treated", covariates=covs),
+        }
+        results[outcome] = ests
+        for name, res in ests.items():
+            rows.append({**_row(ctx, res, f"{outcome} {name}", UNITS[outcome]), "outcome": outcome, "estimator": name})
+        rows.append({**_naive(ctx, frame, outcome, f"{outcome} naive"), "outcome": outcome, "estimator": "naive"})
+    ctx.frames["results"] = results  # type: ignore[attr-defined]
+    head = {"months_bijstand": f"att_months_bijstand_{h}m", "employed_end": f"att_employed_{h}m"}
+    ctx.add_estimates([{**_row(ctx, results[o]["aipw"], key, UNITS[o])} for o, key in head.items()])
+    ctx.add_estimates([_naive(ctx, frame, "months_bijstand", f"naive_months_bijstand_{h}m")])
+    from analysis.report.checked import concat
+
+    order = ["aipw", "regression", "ipw", "matching", "naive"]
+    est_col, out_col = t("intervention.estimator", ctx.lang), t("exit_health.outcome", ctx.lang)
+    outcome_label = {"months_bijstand": t("intervention.months_effect", ctx.lang, h=h),
+                     "employed_end": t("intervention.employed_effect", ctx.lang, h=h)}
+    parts = []
+    for outcome in ("months_bijstand", "employed_end"):
+        part = [{k: v for k, v in r.items() if k not in ("outcome", "estimator")}
+                for e in order for r in rows if r["outcome"] == outcome and r["estimator"] == e]
+        for r, e in zip(part, order):
+            r["name"] = t(f"intervention.est.{e}", ctx.lang)
+        parts.append(_table(ctx, part, name=f"effects {outcome}", key=est_col).with_key(out_col, outcome_label[outcome]))
+    names = _value_names(ctx)
+    table = concat(parts, name="effects").select([out_col, est_col, *names]).rename(names)
+    head = ctx.estimate(f"att_months_bijstand_{h}m")
+    n_text = ctx.report.policy.symbol if head["suppressed"] else head["n"]
+    ctx.report.table(table, caption=t("intervention.effects_caption", ctx.lang, n=n_text),
+                     number_formats={v: "num3" for v in names.values()})
+    return table
+
+
+def ladder_effect(ctx: StudyContext) -> dict | None:
+    """AIPW effect on the participation-ladder step 12 months after the start, where the data have it."""
+    from analysis.estimators.propensity import att_aipw
+    from analysis.report.labels import fmt_number, t
+
+    name = f"att_ladder_step_{LADDER_MONTH}m"
+    if not _estimable(ctx):
+        return None
+    frame = ctx.frames["risk_sets"]  # type: ignore[attr-defined]
+    if "ladder_step_12m" not in frame:
+        ctx.report.markdown(t("intervention.ladder_absent", ctx.lang))
+        return None
+    part = frame.dropna(subset=["ladder_step_12m"])
+    n_t = int(part.loc[part["treated"] == 1, "person_id"].nunique())
+    n_c = int(part.loc[part["treated"] == 0, "person_id"].nunique())
+    row = _blank(name, "ladder steps", n_t, n_c)
+    if min(n_t, n_c) >= ctx.report.policy.min_units:
+        covs = [c for c in ctx.frames["covariates"] if part[c].std() > 0]  # type: ignore[attr-defined]
+        res = att_aipw(part, outcome="ladder_step_12m", treatment="treated", covariates=covs, cluster="person_id",
+                       seed=ctx.parameters["seed"])
+        row = _row(ctx, res, name, "ladder steps", part)
+    (row,) = ctx.add_estimates([row])
+    if row["estimate"] is None:
+        ctx.report.markdown(t("intervention.ladder_withheld", ctx.lang, min_units=ctx.report.policy.min_units))
+        return row
+    # the share of comparisons with a measurement is a share of rows: numerator and complement
+    with_m, without = len(part), len(frame) - len(part)
+    share = (fmt_number(100 * len(part) / len(frame), ctx.lang, digits=0)
+             if min(with_m, without) >= ctx.report.policy.min_units else ctx.report.policy.symbol)
+    ctx.report.markdown(t("intervention.ladder_text", ctx.lang, months=LADDER_MONTH,
+                          effect=fmt_number(row["estimate"], ctx.lang, digits=2),
+                          low=fmt_number(row["ci_low"], ctx.lang, digits=2),
+                          high=fmt_number(row["ci_high"], ctx.lang, digits=2), share=share))
+    return row
+
+
+def by_group(ctx: StudyContext) -> pd.DataFrame | None:
+    """AIPW effects (ATT, the study's estimand) per level of the categorical column ``by``, written to
+    results.json as ``group_effects_<by>_<level>``; small groups are withheld, and with one group withheld
+    the participant counts of all groups (which with the total would give it away)."""
+    from analysis.estimators.propensity import att_aipw
+    from analysis.report.labels import t, t_plain
+
+    by = ctx.parameters["by"]
+    if by == "none" or not _estimable(ctx):
+        return None
+    h = ctx.parameters["outcome_months"]
+    frame = ctx.frames["risk_sets"]  # type: ignore[attr-defined]
+    own = {"sex": ("female",), "municipality_code": ("muni_",), "education": ("edu_",),
+           "migration_background": ("mig_",)}[by]
+    covs = [c for c in ctx.frames["covariates"] if not c.startswith(own)]  # type: ignore[attr-defined]
+    rows, shown = [], []
+    for value, part in frame.groupby(frame[by].astype(str)):
+        n_t = int(part.loc[part["treated"] == 1, "person_id"].nunique())
+        n_c = int(part.loc[part["treated"] == 0, "person_id"].nunique())
+        name = f"group_effects_{by}_{value}"
+        row = _blank(name, "months", n_t, n_c)
+        if min(n_t, n_c) >= ctx.report.policy.min_units:
+            covs_here = [c for c in covs if part[c].std() > 0]  # constant within the group: dropped
+            res = att_aipw(part, outcome="months_bijstand", treatment="treated", covariates=covs_here,
+                           cluster="person_id", seed=ctx.parameters["seed"], folds=3)
+            row = _row(ctx, res, name, "months", part)
+        rows.append(row)
+        shown.append(str(value))
+    checked = ctx.add_estimates(rows)
+    group_col = t("intake.group", ctx.lang)
+    display = [{**r, "name": _level_label(by, v, ctx.lang)} for r, v in zip(checked, shown)]
+    table = _table(ctx, display, name=f"by_{by}", key=group_col)
+    names = {**_value_names(ctx), "n": t("intervention.participants", ctx.lang)}
+    columns = [group_col, "estimate", "ci_low", "ci_high"] + ([] if table.any_withheld else ["n"])
+    table = table.select(columns).rename(names)
+    ctx.report.table(table, caption=t("intervention.by_caption", ctx.lang, h=h) + " " +
+                     t("intervention.whom.by_column", ctx.lang, column=t_plain(f"intervention.whom.col.{by}", ctx.lang)),
+                     number_formats={names["estimate"]: "num2", names["ci_low"]: "num2", names["ci_high"]: "num2",
+                                     names["n"]: "int"})
+    return table
+
+
+def _level_label(column: str, value: str, lang: str) -> str:
+    """A level of a ``by`` column as the report names it (codes such as municipality codes as they are)."""
+    from analysis.report.labels import catalogue, t_plain
+
+    key = f"intervention.whom.level.{column}.{value}"
+    return t_plain(key, lang) if key in catalogue() else value
+
+
+def _naive(ctx, frame, outcome, name):
+    """Participants minus all eligible non-participants, unadjusted (cluster-robust SE): a results row
+    whose dominance comes from the person-level influence terms."""
+    from analysis.estimators.results import dominance_share
+
+    y, d = frame[outcome].to_numpy(float), frame["treated"].to_numpy()
+    est = y[d == 1].mean() - y[d == 0].mean()
+    n1, n0 = (d == 1).sum(), (d == 0).sum()
+    inf = np.where(d == 1, (y - y[d == 1].mean()) / (n1 / len(y)), -(y - y[d == 0].mean()) / (n0 / len(y)))
+    g = pd.Series(inf).groupby(frame["person_id"].to_numpy()).sum().to_numpy()
+    se = float(np.sqrt(np.sum(g ** 2)) / len(y))
+    return {"name": name, "estimate": float(est), "se": se, "ci_low": float(est - 1.96 * se),
+            "ci_high": float(est + 1.96 * se), "n": int(frame.loc[d == 1, "person_id"].nunique()),
+            "unit": UNITS[outcome], "suppressed": False,
+            "_n_control": int(frame.loc[d == 0, "person_id"].nunique()), "_dominance": dominance_share(g)}
