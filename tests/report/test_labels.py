@@ -130,3 +130,14 @@ def test_format_axes_on_a_drawn_figure_leaves_no_decimal_point_on_a_dutch_axis()
     plt.close(fig)
     assert labels and not any("." in s for s in labels), labels
     assert any("," in s for s in labels), labels
+
+
+def test_significant_digits_and_powers_of_ten():
+    from analysis.report.labels import fmt_sci, fmt_sig
+
+    assert fmt_sig(-0.0195052, "nl") == "-0,0195052" and fmt_sig(-0.0195052, "en") == "-0.0195052"
+    assert fmt_sig(1794.34, "nl") == "1.794,34"
+    assert fmt_sig(2.914, "nl") == "2,914"
+    assert fmt_sci(1.7e-17, "nl") == "1,7·10⁻¹⁷" and fmt_sci(1.7e-17, "en") == "1.7·10⁻¹⁷"
+    assert fmt_sci(1e-6, "nl") == "1·10⁻⁶"
+    assert fmt_sig(1.5e-17, "nl") == "1,5·10⁻¹⁷"

@@ -171,6 +171,39 @@ def fmt_prob(x, lang: str = "nl", digits: int = 2) -> str:
     return fmt_number(x, lang, digits)
 
 
+def fmt_sig(x, lang: str = "nl", significant: int = 6) -> str:
+    """A number to ``significant`` significant digits, without trailing zeros: ``-0.0195052`` ->
+    ``"-0,0195052"`` (nl); very small or large values in powers of ten (:func:`fmt_sci`)."""
+    if _missing(x):
+        return "."
+    x = float(x)
+    if x != 0 and not 1e-4 <= abs(x) < 10 ** significant:
+        return fmt_sci(x, lang, digits=significant - 1)
+    if x == 0:
+        return "0"
+    digits = max(0, significant - 1 - math.floor(math.log10(abs(x))))
+    text = fmt_number(x, lang, digits)
+    decimal = "," if lang == "nl" else "."
+    return text.rstrip("0").rstrip(decimal) if decimal in text else text
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def fmt_sci(x, lang: str = "nl", digits: int = 1) -> str:
+    """A number in powers of ten: ``1.7e-17`` -> ``"1,7·10⁻¹⁷"`` (nl), ``"1.7·10⁻¹⁷"`` (en); zero -> ``"0"``."""
+    if _missing(x):
+        return "."
+    x = float(x)
+    if x == 0:
+        return "0"
+    mantissa, exponent = f"{x:.{digits}e}".split("e")
+    body = fmt_number(float(mantissa), lang, digits)
+    if digits:  # no trailing zeros in the mantissa
+        body = body.rstrip("0").rstrip("," if lang == "nl" else ".")
+    return f"{body}·10{str(int(exponent)).translate(_SUPERSCRIPT)}"
+
+
 _UNITS = {
     "pp": {"nl": "procentpunt", "en": "percentage points"},
     "months": {"nl": "maanden", "en": "months"},

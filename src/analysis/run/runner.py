@@ -145,6 +145,42 @@ def _link_latest(run_dir: Path) -> None:
         (run_dir.parent / "latest.txt").write_text(run_dir.name + "\n", encoding="utf-8")
 
 
+def report_dataset_meta(dataset_dir: Path | None, parameters: Mapping[str, Any]) -> dict:
+    """What the report's title block says about the data: synthetic or not (``synthetic: true`` in
+    dataset.yml, or a simulator's truth.json beside the tables), the observation period, and the name of
+    the municipality a municipal run is about (from the optional ``municipalities`` table)."""
+    if dataset_dir is None:
+        return {}
+    import yaml
+
+    try:
+        meta = yaml.safe_load((dataset_dir / "dataset.yml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        meta = {}
+    out = {"synthetic": bool(meta.get("synthetic")) or (dataset_dir / "truth.json").is_file(),
+           "observation_start": str(meta.get("observation_start") or "") or None,
+           "observation_end": str(meta.get("observation_end") or "") or None}
+    code = parameters.get("municipality")
+    if code not in (None, "", "all"):
+        out["municipality_name"] = _municipality_name(dataset_dir, str(code))
+    return out
+
+
+def _municipality_name(dataset_dir: Path, code: str) -> str | None:
+    import pandas as pd
+
+    for path in (dataset_dir / "municipalities.parquet", dataset_dir / "municipalities.csv"):
+        if not path.is_file():
+            continue
+        try:
+            frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str)
+        except (OSError, ValueError):
+            return None
+        hit = frame.loc[frame["municipality_code"].astype(str) == code, "name"] if "name" in frame else []
+        return str(hit.iloc[0]) if len(hit) else None
+    return None
+
+
 def prepare(study_name: str, given: Mapping[str, Any]) -> tuple[Study, dict]:
     """Validate a run's parameters before any kernel starts: returns the study and full parameters."""
     study = get_study(study_name)
@@ -393,7 +429,9 @@ def _execute(study: Study, params: dict, *, run_dir: Path, run_id: str, progress
             "dataset_source": info.get("dataset_source"),
             "run_date": manifest["start_time"][:10],
             "parameters": results.get("parameters") or params,
+            "population": results.get("population") or results.get("parameters") or params,
             "run_id": run_id,
+            **report_dataset_meta(dataset_dir, results.get("parameters") or params),
         }
         export_pdf(
             notebook_out, run_dir / "report.pdf",
