@@ -57,11 +57,11 @@ def legend(ax, *, handles=None, labels=None, max_columns: int = 4) -> None:
         handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return
-    width_chars = ax.get_position().width * ax.figure.get_figwidth() * 11  # ~characters per inch at 8pt
-    longest = max(len(str(x)) for x in labels) + 4
+    width_chars = ax.get_position().width * ax.figure.get_figwidth() * 15  # ~characters per inch at 8pt
+    longest = max(len(str(x)) for x in labels) + 5
     ncol = int(max(1, min(max_columns, len(labels), width_chars // longest)))
-    ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.01, 1.0, 0.1), mode="expand" if ncol > 1
-              else None, ncol=ncol, fontsize=8, frameon=False, borderaxespad=0.2, handlelength=1.5)
+    ax.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=ncol, fontsize=8,
+              frameon=False, borderaxespad=0.2, handlelength=1.5, columnspacing=1.2)
 
 
 def _mark_withheld(ax, xs, *, lang: str, horizontal: bool = False) -> bool:

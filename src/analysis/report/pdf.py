@@ -99,9 +99,15 @@ def _preamble(title: str, meta: Mapping, lang: str) -> str:
 """
 
 
+#: Parameters that define a study's population; a study with none of them shows no population row.
+POPULATION_KEYS = {"municipality", "age_min", "age_max", "sex", "first_year", "last_year"}
+
+
 def _population(meta: Mapping, lang: str) -> str:
     """The population in words: municipality (name and code), age band, sex."""
     params = dict(meta.get("population") or meta.get("parameters") or {})
+    if not POPULATION_KEYS & set(params):
+        return ""  # a study without a population (the validation study's reference data)
     parts = []
     code = params.get("municipality")
     if code in (None, "", "all"):

@@ -155,6 +155,7 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
                   f"{n_persons} persons, seed {seed}" + (", pre-exit health dip" if pre_exit_dip else "")
                   + (", dynamic unions and state-dependent health" if dynamics else "")
                   + (", municipal effects" if municipal_effects else ""),
+        "synthetic": True,  # the report shows a "synthetic data" banner
         "observation_start": f"{START_YEAR}-01-01",
         "observation_end": f"{START_YEAR + N_MONTHS // 12 - 1}-12-31",
     }
