@@ -7,7 +7,8 @@ metadata) enter the PDF, so code, prints and warnings never do. pandoc's
 which is why the notebook is read here, with nbformat, rather than by pandoc.
 A code cell tagged ``summary`` has its outputs moved to the front, after the
 title block. The page design (A4, running header, page "n / N", numbered
-figures and tables, appendix with the manifest and the disclosure log) is the
+figures and tables above their captions, appendix with the manifest and the disclosure log after the
+body without a forced page break, so no near-empty page precedes it) is the
 Typst preamble below.
 
 Nothing from data or parameters is Typst code: the title block, header and
@@ -275,7 +276,8 @@ def _appendix(appendix: Mapping, lang: str) -> str:
     else:
         log_block = f"#text({_string(t('disclosure_log_empty', lang))})"
     return f"""
-#context {{ if here().position().y > 0.55 * page.height {{ pagebreak() }} else {{ v(1.5em) }} }}
+#v(1.2em)
+#line(length: 100%, stroke: 0.6pt + luma(140))
 == {_string_content(t('appendix', lang) + ': ' + t('manifest', lang))}
 {_grid(_manifest_rows(manifest, lang))}
 
