@@ -117,3 +117,16 @@ def test_rerun_refuses_a_directory_without_its_notebook(tmp_path):
     (tmp_path / "results.json").write_text("{}")
     with pytest.raises(ParameterError, match=r"has no notebook.ipynb, the notebook the run executed"):
         rerun(tmp_path)
+
+
+@pytest.mark.slow
+def test_run_all_moves_latest_and_a_rerun_or_batch_does_not(noisy):
+    from analysis.run.batch import run_batch
+
+    assert cli.main(["run", "all", "--no-pdf"]) == 0
+    latest = noisy / "reports" / "noisy" / "latest"
+    first = latest.resolve()
+    assert latest.is_symlink() and (first / "results.json").is_file(), "run all points latest at its run"
+    rerun(first, progress=False, pdf=False)
+    run_batch("noisy", {"n": [10, 20]}, workers=1, out_root=noisy / "reports", pdf=False, progress=False)
+    assert latest.resolve() == first, "neither a rerun nor a batch moves latest"
