@@ -105,10 +105,12 @@ def test_axis_formatter_writes_dutch_decimal_commas():
 
     assert axis_formatter("number", "nl").format_ticks([0.0, 0.2, 0.4]) == ["0,0", "0,2", "0,4"]
     assert axis_formatter("number", "en").format_ticks([0.0, 0.2, 0.4]) == ["0.0", "0.2", "0.4"]
-    assert axis_formatter("number", "nl").format_ticks([0, 5000, 10000]) == ["0", "5.000", "10.000"]
+    assert axis_formatter("number", "nl").format_ticks([0, 5000, 10000]) == ["0", "5000", "10.000"]
+    assert axis_formatter("number", "nl").format_ticks([2015, 2020]) == ["2015", "2020"], "a year is not grouped"
+    assert axis_formatter("number", "en").format_ticks([0, 20000]) == ["0", "20,000"]
     assert axis_formatter("pct", "nl").format_ticks([0.0, 0.025, 0.05]) == ["0,0%", "2,5%", "5,0%"]
     assert axis_formatter("pp", "nl").format_ticks([-0.05, 0.0, 0.05]) == ["-5", "0", "5"]
-    assert axis_formatter("eur", "nl").format_ticks([-1000, 0, 1000]) == ["€ -1.000", "€ 0", "€ 1.000"]
+    assert axis_formatter("eur", "nl").format_ticks([-20000, 0, 20000]) == ["€ -20.000", "€ 0", "€ 20.000"]
     assert axis_formatter("months", "en", digits=1).format_ticks([1, 2]) == ["1.0", "2.0"]
     with pytest.raises(ParameterError, match=r"unit='kg' is not allowed"):
         axis_formatter("kg")

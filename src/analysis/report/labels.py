@@ -220,7 +220,8 @@ class AxisFormatter(Formatter):
     ``unit`` is one of :data:`AXIS_UNITS`: ``pct`` reads values as shares (``0.2`` -> ``"20%"``),
     ``pp`` as differences of shares printed in points (``0.05`` -> ``"5"``; the axis label names
     the unit), ``eur`` as euros (``"€ 1.000"``), ``months``/``number``/``prob`` as plain numbers. The
-    number of decimals is the fewest that tell all visible ticks apart (``digits`` fixes it).
+    number of decimals is the fewest that tell all visible ticks apart (``digits`` fixes it); numbers
+    below 10 000 are not grouped (a year is 2015).
     """
 
     def __init__(self, unit: str = "number", lang: str = "nl", digits: int | None = None):
@@ -249,11 +250,14 @@ class AxisFormatter(Formatter):
     def __call__(self, x, pos=None) -> str:
         digits = self._auto_digits()
         value = self._scale(float(x))
+        text = fmt_number(value, self.lang, digits)
+        if abs(value) < 10_000:  # four digits stay ungrouped on an axis: years read 2015, not 2.015
+            text = text.replace("." if self.lang == "nl" else ",", "")
         if self.unit == "pct":
-            return fmt_number(value, self.lang, digits) + "%"
+            return text + "%"
         if self.unit == "eur":
-            return f"€ {fmt_number(value, self.lang, digits)}"
-        return fmt_number(value, self.lang, digits)
+            return f"€ {text}"
+        return text
 
 
 def axis_formatter(unit: str = "number", lang: str = "nl", digits: int | None = None) -> AxisFormatter:
