@@ -116,7 +116,11 @@ class Report:
             self.shown_as.setdefault(obj, []).append(label)
         text = self.format_table(table, number_formats)
         numeric = [c in table.values for c in table.columns]
-        align = ["---:" if num else ":---" for num in numeric]
+        # dashes in proportion to each column's longest entry: pandoc gives wide tables those relative
+        # widths, so a long case name gets room instead of wrapping in a column as narrow as a number's
+        widths = [max([len(str(c)), *(len(str(v)) for v in text[c])]) for c in table.columns]
+        align = [("-" * max(3, min(w, 40))) + ":" if num else ":" + "-" * max(3, min(w, 40))
+                 for num, w in zip(numeric, widths)]
         lines = ["| " + " | ".join(markdown_text(c) for c in table.columns) + " |", "|" + "|".join(align) + "|"]
         lines += ["| " + " | ".join(markdown_text(v) for v in row) + " |" for row in text.itertuples(index=False)]
         notes = []
