@@ -142,8 +142,10 @@ def test_compare_results_detects_a_changed_estimate():
                         "suppressed": False}]}
     b = json.loads(json.dumps(a))
     assert compare_results(a, b) == []
-    b["estimates"][0]["estimate"] = 1.0000000001
-    assert compare_results(a, b) == ["x.estimate: 1.0 != 1.0000000001"]
+    b["estimates"][0]["estimate"] = 1.0000000001  # 1e-10 relative: within the rerun tolerance (1e-9)
+    assert compare_results(a, b) == []
+    b["estimates"][0]["estimate"] = 1.00000001  # 1e-8 relative: a difference
+    assert compare_results(a, b) == ["x.estimate: 1.0 != 1.00000001"]
 
 
 def test_cli_exit_status_2_on_bad_parameter(project, capsys):

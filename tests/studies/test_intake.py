@@ -32,6 +32,16 @@ def test_estimates_within_three_se_of_truth(draw, tmp_path):
         assert abs(e["estimate"] - truth[name]) <= Z_MAX * e["se"], (name, e["estimate"], truth[name], e["se"])
     # the descriptive share is a count ratio on the same data: it must agree exactly
     assert est["share_inflow_after_divorce"]["estimate"] == pytest.approx(truth["share_inflow_after_divorce"], abs=1e-12)
+    # the report (issue #16): effects on a share in percentage points, the limitations placed apart
+    from analysis.report.labels import fmt_pp
+    from analysis.report.pdf import notebook_parts
+
+    parts = notebook_parts(outcome.run_dir / "notebook.ipynb")
+    assert fmt_pp(est["excess_bijstand_after_divorce_12m_F"]["estimate"], "nl") in parts["body"]
+    effect_rows = [line for line in parts["body"].splitlines() if line.startswith(("| Vrouwen | 12 |", "| Mannen | 12 |"))]
+    assert len(effect_rows) == 2 and not any("%" in row for row in effect_rows), effect_rows
+    assert "Effect (procentpunt)" in parts["body"]
+    assert parts["limitations"].startswith("De effecten rusten op de aanname")
 
 
 @pytest.mark.slow

@@ -18,20 +18,50 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 
 from analysis.report import theme
 from analysis.report.checked import CheckedTable, _require, checked_figure
 from analysis.report.escape import plot_text
-from analysis.report.labels import t_plain
+from analysis.report.labels import AxisFormatter, format_axes, t_plain
 
 MARK = dict(marker="x", color="0.35", ms=6, mew=1.4, ls="none", clip_on=False, zorder=5)
 
 
-def _percent_axis(axis, lang: str = "nl") -> None:
-    axis.set_major_formatter(FuncFormatter(
-        lambda v, _: (f"{100 * v:.1f}%".replace(".", ",") if lang == "nl" else f"{100 * v:.1f}%")))
+def _percent_axis(axis, lang: str = "nl", unit: str = "pct") -> None:
+    axis.set_major_formatter(AxisFormatter(unit, lang))
+
+
+def _unit(percent: bool, unit: str | None) -> str | None:
+    """The value axis's unit: ``unit`` (see :data:`analysis.report.labels.AXIS_UNITS`), else ``pct``
+    when ``percent``; ``pp`` for an effect on a share."""
+    return unit or ("pct" if percent else None)
+
+
+def _finish(fig, axes, *, lang: str, value_axis: str = "y", unit: str | None = None) -> None:
+    """Tick labels in the report's language on every numeric axis (the value axis in ``unit``)."""
+    for ax in np.atleast_1d(axes).ravel():
+        if unit:
+            axis = ax.yaxis if value_axis == "y" else ax.xaxis
+            _percent_axis(axis, lang, unit)
+            name = t_plain("figure.unit.pp", lang)
+            if unit == "pp" and axis.get_label_text() and name not in axis.get_label_text():
+                axis.set_label_text(f"{axis.get_label_text()} ({name})")
+        format_axes(ax, lang)
+
+
+def legend(ax, *, handles=None, labels=None, max_columns: int = 4) -> None:
+    """The legend above the axes, off the data (never over a curve or bar): as many columns as the
+    labels' length allows, one when they are long. Figures helpers use it for every legend."""
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return
+    width_chars = ax.get_position().width * ax.figure.get_figwidth() * 15  # ~characters per inch at 8pt
+    longest = max(len(str(x)) for x in labels) + 5
+    ncol = int(max(1, min(max_columns, len(labels), width_chars // longest)))
+    ax.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.01), ncol=ncol, fontsize=8,
+              frameon=False, borderaxespad=0.2, handlelength=1.5, columnspacing=1.2)
 
 
 def _mark_withheld(ax, xs, *, lang: str, horizontal: bool = False) -> bool:
@@ -51,36 +81,36 @@ def _mark_withheld(ax, xs, *, lang: str, horizontal: bool = False) -> bool:
 
 def line_by_group(table: CheckedTable, *, x: str, y: str, group: str, ylabel: str = "", xlabel: str = "",
                   percent: bool = False, lang: str = "nl", lower: str | None = None, upper: str | None = None,
-                  name: str | None = None):
+                  name: str | None = None, unit: str | None = None):
     _require(table, "line_by_group")
     f, held = table.frame, table.withheld[y]
-    fig, ax = plt.subplots()
+    fig, ax = plt.subplots(layout="constrained")
+    colours = theme.group_colours(f[group].unique())
     withheld_x = []
     for key, part in f.assign(_held=held.to_numpy()).groupby(group, sort=False):
         part = part.sort_values(x)
         shown = part[~part["_held"]]
-        ax.plot(shown[x], shown[y], marker="o", ms=3, label=plot_text(key))
+        ax.plot(shown[x], shown[y], marker="o", ms=3, label=plot_text(key), color=colours[key])
         if lower and upper:
-            ax.fill_between(shown[x], shown[lower], shown[upper], alpha=0.2)
+            ax.fill_between(shown[x], shown[lower], shown[upper], alpha=0.2, color=colours[key])
         withheld_x += part.loc[part["_held"], x].tolist()
     marked = _mark_withheld(ax, sorted(set(withheld_x)), lang=lang)
     ax.set_ylabel(ylabel)
     ax.set_xlabel(xlabel)
     if percent:
-        _percent_axis(ax.yaxis, lang)
         ax.set_ylim(bottom=0)
     if f[group].nunique() > 1 or marked:
-        ax.legend()
-    fig.tight_layout()
+        legend(ax)
+    _finish(fig, ax, lang=lang, unit=_unit(percent, unit))
     return checked_figure(fig, name=name or table.name, tables=[table.select([*table.keys, y])])
 
 
 def bar(table: CheckedTable, *, x: str, y: str, xlabel: str = "", percent: bool = False, lang: str = "nl",
-        name: str | None = None):
+        name: str | None = None, unit: str | None = None):
     """Horizontal bars: value column ``x`` per label ``y``; withheld bars are an x at the axis."""
     _require(table, "bar")
     f, held = table.frame, table.withheld[x].to_numpy()
-    fig, ax = plt.subplots(figsize=(7.0, 0.28 * len(f) + 1.0))
+    fig, ax = plt.subplots(figsize=(7.0, 0.28 * len(f) + 1.0), layout="constrained")
     labels = [plot_text(v) for v in f[y]]
     pos = np.arange(len(f))
     ax.barh(pos, np.where(held, 0.0, f[x].fillna(0).to_numpy(dtype=float)), color=theme.PALETTE[0])
@@ -88,22 +118,21 @@ def bar(table: CheckedTable, *, x: str, y: str, xlabel: str = "", percent: bool 
     marked = _mark_withheld(ax, pos[held], lang=lang, horizontal=True)
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
-    if percent:
-        _percent_axis(ax.xaxis, lang)
     if marked:
-        ax.legend(loc="lower right")
-    fig.tight_layout()
+        legend(ax)
+    _finish(fig, ax, lang=lang, value_axis="x", unit=_unit(percent, unit))
     return checked_figure(fig, name=name or table.name, tables=[table.select([*table.keys, x])])
 
 
 def grouped_bars(table: CheckedTable, *, x: str, y: str, group: str, ylabel: str = "", percent: bool = False,
-                 lang: str = "nl", name: str | None = None):
+                 lang: str = "nl", name: str | None = None, unit: str | None = None):
     """Vertical bars of ``y`` per ``x``, one per ``group``; a withheld bar is an x where it would stand."""
     _require(table, "grouped_bars")
     f = table.frame.assign(_held=table.withheld[y].to_numpy())
     xs = list(dict.fromkeys(f[x]))
     groups = list(dict.fromkeys(f[group]))
-    fig, ax = plt.subplots()
+    fig, ax = plt.subplots(layout="constrained")
+    colours = theme.group_colours(groups)
     width = 0.8 / max(len(groups), 1)
     pos = np.arange(len(xs))
     withheld = []
@@ -112,39 +141,40 @@ def grouped_bars(table: CheckedTable, *, x: str, y: str, group: str, ylabel: str
         held = part["_held"].fillna(True).astype(bool).to_numpy()
         where = pos + i * width - 0.4 + width / 2
         ax.bar(where, np.where(held, 0.0, part[y].fillna(0).to_numpy(dtype=float)), width=width,
-               label=plot_text(g), color=theme.PALETTE[i % len(theme.PALETTE)])
+               label=plot_text(g), color=colours[g])
         withheld += list(where[held])
     _mark_withheld(ax, withheld, lang=lang)
     ax.set_xticks(pos, [plot_text(v) for v in xs])
     ax.set_ylabel(ylabel)
-    if percent:
-        _percent_axis(ax.yaxis, lang)
-    ax.legend()
-    fig.tight_layout()
+    legend(ax)
+    _finish(fig, ax, lang=lang, unit=_unit(percent, unit))
     return checked_figure(fig, name=name or table.name, tables=[table.select([*table.keys, y])])
 
 
 def event_study(panels: Sequence[Mapping[str, CheckedTable]], *, ylabel: str, xlabel: str, name: str,
-                reference: float | None = -1, percent: bool = False, lang: str = "nl", band: bool = True):
+                reference: float | None = -1, percent: bool = False, lang: str = "nl", band: bool = True,
+                unit: str | None = None):
     """Estimates by event time (checked results, ``disclosure.checked_result``), one axes per panel and
-    one series per label; withheld terms are an x at the foot of the axes."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.4), sharey=True, squeeze=False)
+    one series per label; withheld terms are an x at the foot of the axes. The estimates are effects:
+    ``percent`` shows them in percentage points (``unit="pp"``), the axis label naming the unit."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), sharey=True, squeeze=False,
+                             layout="constrained")
     tables = []
     for ax, series in zip(axes[0], panels):
         withheld = []
+        colours = theme.group_colours(series)
         for i, (label, tb) in enumerate(series.items()):
             _require(tb, "event_study")
             f = tb.frame.assign(_held=tb.withheld["estimate"].to_numpy()).sort_values("event_time")
             shown = f[~f["_held"]]
-            event_study_plot(shown, ylabel=ylabel, xlabel=xlabel, reference=reference, ax=ax, percent=percent,
-                             lang=lang, label=plot_text(label), color=theme.PALETTE[i % len(theme.PALETTE)],
-                             band=band)
+            event_study_plot(shown, ylabel=ylabel if ax is axes[0][0] else "", xlabel=xlabel, reference=reference,
+                             ax=ax, lang=lang, label=plot_text(label), color=colours[label], band=band)
             withheld += f.loc[f["_held"], "event_time"].tolist()
             tables.append(tb.with_key("series", label))
         _mark_withheld(ax, sorted(set(withheld)), lang=lang)
         if series:
-            ax.legend(fontsize=8)
-    fig.tight_layout()
+            legend(ax, max_columns=2)
+    _finish(fig, axes, lang=lang, unit=unit or ("pp" if percent else None))  # an effect on a share: points
     return checked_figure(fig, name=name, tables=tables)
 
 
@@ -154,9 +184,10 @@ def survival(curve: CheckedTable, *, xlabel: str, ylabel: str, lang: str = "nl",
     than ``min_units`` at risk after it)."""
     _require(curve, "survival")
     f = curve.frame
-    fig, ax = plt.subplots()
+    fig, ax = plt.subplots(layout="constrained")
+    colours = theme.group_colours(f["group"].unique())
     for i, (g, part) in enumerate(f.groupby("group", sort=False)):
-        color = theme.PALETTE[i % len(theme.PALETTE)]
+        color = colours[g] if f["group"].nunique() > 1 else theme.PALETTE[0]
         label = plot_text((labels or {}).get(g, g))
         ax.step(part["time"], part["survival"], where="post", color=color,
                 label=None if g == "all" and f["group"].nunique() == 1 else label)
@@ -168,9 +199,8 @@ def survival(curve: CheckedTable, *, xlabel: str, ylabel: str, lang: str = "nl",
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+    legend(ax)
+    _finish(fig, ax, lang=lang)
     return checked_figure(fig, name=name or curve.name, tables=[curve])
 
 
@@ -195,6 +225,7 @@ def event_study_plot(frame: pd.DataFrame, *, ylabel: str, xlabel: str, reference
     ax.set_ylabel(ylabel)
     if percent:
         _percent_axis(ax.yaxis, lang)
+    format_axes(ax, lang)
     if title:
         ax.set_title(title)
     if own:
@@ -204,12 +235,12 @@ def event_study_plot(frame: pd.DataFrame, *, ylabel: str, xlabel: str, reference
 
 
 def sensitivity(table: CheckedTable, *, original: CheckedTable, xlabel: str, ylabel: str, name: str,
-                percent: bool = False, lang: str = "nl", breakdown: float | None = None):
+                percent: bool = False, lang: str = "nl", breakdown: float | None = None, unit: str | None = None):
     """Robust intervals against M-bar (``honest_did``), beside the original interval, as HonestDiD's
     sensitivity plot; both tables checked on the units of the effect they bound."""
     _require(table, "sensitivity")
     _require(original, "sensitivity")
-    fig, ax = plt.subplots(figsize=(7.6, 3.4))
+    fig, ax = plt.subplots(figsize=(7.6, 3.4), layout="constrained")
     f = table.frame.assign(_held=table.withheld["ci_lower"].to_numpy())
     shown = f[~f["_held"]]
     o = original.frame.iloc[0]
@@ -226,8 +257,6 @@ def sensitivity(table: CheckedTable, *, original: CheckedTable, xlabel: str, yla
     _mark_withheld(ax, f.loc[f["_held"], "m"].tolist(), lang=lang)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
-    if percent:
-        _percent_axis(ax.yaxis, lang)
-    ax.legend(fontsize=8, loc="best", frameon=False)
-    fig.tight_layout()
+    legend(ax)
+    _finish(fig, ax, lang=lang, unit=unit or ("pp" if percent else None))  # bounds on an effect: points
     return checked_figure(fig, name=name, tables=[table, original])

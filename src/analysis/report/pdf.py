@@ -7,7 +7,8 @@ metadata) enter the PDF, so code, prints and warnings never do. pandoc's
 which is why the notebook is read here, with nbformat, rather than by pandoc.
 A code cell tagged ``summary`` has its outputs moved to the front, after the
 title block. The page design (A4, running header, page "n / N", numbered
-figures and tables, appendix with the manifest and the disclosure log) is the
+figures and tables above their captions, appendix with the manifest and the disclosure log after the
+body without a forced page break, so no near-empty page precedes it) is the
 Typst preamble below.
 
 Nothing from data or parameters is Typst code: the title block, header and
@@ -29,9 +30,11 @@ from typing import Mapping
 import nbformat
 
 from analysis.errors import RunError
-from analysis.report.labels import t
+from analysis.report.labels import t, t_plain
 
 KINDS = ("table", "figure", "markdown", "warning")
+#: Outputs the template places itself: limitations go in their own section after the body.
+PLACED = ("limitations",)
 #: pandoc's Markdown without raw Typst/HTML/TeX, citations and TeX math: whatever text a name carries
 #: (`` `#panic()`{=typst} ``, ``@key``, ``$x$``) reaches Typst as text, never as code.
 PANDOC_READER = "markdown-raw_attribute-raw_html-raw_tex-citations-tex_math_dollars"
@@ -43,23 +46,37 @@ def _string(text) -> str:
     return f'"{s}"'
 
 
-def notebook_markdown(notebook_path: Path) -> str:
-    """The report's markdown, in order, from the Report outputs of an executed notebook."""
+def notebook_parts(notebook_path: Path) -> dict[str, str]:
+    """The report's markdown from the Report outputs of an executed notebook: ``body`` (summary cells
+    first, then the rest in order) and ``limitations`` (placed by the template after the body)."""
     nb = nbformat.read(notebook_path, as_version=4)
-    front, body = [], []
+    front, body, placed = [], [], []
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         target = front if "summary" in cell.metadata.get("tags", []) else body
         for out in cell.get("outputs", []):
             kind = out.get("metadata", {}).get("rendeert", {}).get("kind")
-            if kind in KINDS and "text/markdown" in out.get("data", {}):
+            if "text/markdown" not in out.get("data", {}):
+                continue
+            if kind in KINDS:
                 target.append(out["data"]["text/markdown"])
-    return "\n\n".join(front + body)
+            elif kind in PLACED:
+                placed.append(out["data"]["text/markdown"])
+    return {"body": "\n\n".join(front + body), "limitations": "\n\n".join(placed)}
+
+
+def notebook_markdown(notebook_path: Path) -> str:
+    """The report's markdown, in order, from the Report outputs of an executed notebook (limitations last)."""
+    parts = notebook_parts(notebook_path)
+    return "\n\n".join(p for p in (parts["body"], parts["limitations"]) if p)
 
 
 def _preamble(title: str, meta: Mapping, lang: str) -> str:
-    header = f"{title} · {meta.get('dataset_name') or ''}"
+    code = (meta.get("parameters") or {}).get("municipality")
+    place = (meta.get("municipality_name") or code) if code not in (None, "", "all") else None
+    synthetic = t_plain("report.synthetic_tag", lang).upper() if meta.get("synthetic") else None
+    header = " · ".join(str(p) for p in (title, place, meta.get("dataset_name"), synthetic) if p)
     return f"""
 #set document(title: {_string(title)})
 #set text(lang: {_string(lang)}, size: 10pt, font: ("Libertinus Serif", "DejaVu Sans"))
@@ -71,8 +88,11 @@ def _preamble(title: str, meta: Mapping, lang: str) -> str:
   footer: context [#set text(size: 8pt, fill: luma(90)); #h(1fr) #counter(page).display("1 / 1", both: true) #h(1fr)])
 #set heading(numbering: none)
 #show heading.where(level: 2): it => block(above: 1.2em, below: 0.6em, text(size: 12pt, weight: "bold", it.body))
-#show figure: set block(breakable: true)
+#show figure.where(kind: table): set block(breakable: true)
+#show figure.where(kind: table): set figure.caption(position: top)
+#show figure.where(kind: image): set block(breakable: false)
 #show figure.caption: set text(size: 9pt)
+#show figure.caption.where(kind: table): it => block(sticky: true, width: 100%, it)
 #show table.cell: set text(size: 8.5pt)
 #show table.cell: set par(justify: false)
 #set table(stroke: (x, y) => if y == 0 {{ (bottom: 0.6pt) }} else {{ none }}, inset: (x: 5pt, y: 3.5pt))
@@ -80,24 +100,95 @@ def _preamble(title: str, meta: Mapping, lang: str) -> str:
 """
 
 
+#: Parameters that define a study's population; a study with none of them shows no population row.
+POPULATION_KEYS = {"municipality", "age_min", "age_max", "sex", "first_year", "last_year"}
+
+
+def _population(meta: Mapping, lang: str) -> str:
+    """The population in words: municipality (name and code), age band, sex."""
+    params = dict(meta.get("population") or meta.get("parameters") or {})
+    if not POPULATION_KEYS & set(params):
+        return ""  # a study without a population (the validation study's reference data)
+    parts = []
+    code = params.get("municipality")
+    if code in (None, "", "all"):
+        parts.append(t_plain("report.population.all_municipalities", lang))
+    else:
+        name = meta.get("municipality_name")
+        parts.append(f"{name} ({code})" if name else str(code))
+    low, high = params.get("age_min"), params.get("age_max")
+    if low is not None and high is not None:
+        parts.append(t_plain("report.population.age", lang, low=low, high=high))
+    elif low is not None:
+        parts.append(t_plain("report.population.age_min", lang, low=low))
+    elif high is not None:
+        parts.append(t_plain("report.population.age_max", lang, high=high))
+    sex = params.get("sex")
+    if sex in ("F", "M"):
+        parts.append(t_plain(f"report.population.sex.{sex}", lang))
+    return ", ".join(parts)
+
+
+def _period(meta: Mapping, lang: str) -> str:
+    params = dict(meta.get("population") or meta.get("parameters") or {})
+    first, last = params.get("first_year"), params.get("last_year")
+    start, end = meta.get("observation_start"), meta.get("observation_end")
+    first = first if first is not None else (str(start)[:4] if start else None)
+    last = last if last is not None else (str(end)[:4] if end else None)
+    if first is None and last is None:
+        return ""
+    return t_plain("report.period.years", lang, first=first if first is not None else "…",
+                   last=last if last is not None else "…")
+
+
+def _banner(meta: Mapping, lang: str) -> str:
+    if not meta.get("synthetic"):
+        return ""
+    return f"""
+#block(width: 100%, fill: rgb("#fde8d7"), stroke: 1pt + rgb("#d55e00"), inset: 7pt, radius: 2pt)[
+  #text(weight: "bold", fill: rgb("#8a3b00"), {_string(t_plain("report.synthetic_banner", lang))})
+]
+"""
+
+
 def _title_block(title: str, meta: Mapping, lang: str) -> str:
     params = meta.get("parameters") or {}
     shown = ", ".join(f"{k} = {', '.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
                       for k, v in params.items() if k not in ("output_dir",) and k != "dataset")
+    code = params.get("municipality")
+    municipal = code not in (None, "", "all")
+    subtitle = ""
+    if municipal:
+        name = meta.get("municipality_name")
+        subtitle = f"#text(size: 13pt, {_string(f'{name} ({code})' if name else str(code))})\n  #v(2pt)"
     rows = [
         (t("dataset", lang), meta.get("dataset_name") or ""),
         (t("source", lang), meta.get("dataset_source") or ""),
+        (t("report.data.population", lang), _population(meta, lang)),
+        (t("report.data.period", lang), _period(meta, lang)),
         (t("run_date", lang), meta.get("run_date") or ""),
         (t("parameters", lang), shown),
     ]
+    rows = [r for r in rows if r[1]]
     cells = ", ".join(f"text(weight: \"bold\", {_string(k)}), text({_string(v)})" for k, v in rows)
     return f"""
 #block(width: 100%, inset: (bottom: 8pt), stroke: (bottom: 0.8pt + luma(120)))[
   #text(size: 18pt, weight: "bold", {_string(title)})
   #v(2pt)
+  {subtitle}
   #set text(size: 8.5pt)
   #grid(columns: (auto, 1fr), column-gutter: 10pt, row-gutter: 4pt, {cells})
 ]
+{_banner(meta, lang)}
+"""
+
+
+def _limitations(typst_body: str, lang: str) -> str:
+    if not typst_body.strip():
+        return ""
+    return f"""
+== {_string_content(t_plain('report.limitations', lang))}
+{typst_body}
 """
 
 
@@ -143,37 +234,10 @@ def _log_rows(log, lang: str, policy: Mapping | None) -> list[tuple[str, str, st
 
 
 def _manifest_rows(manifest: Mapping, lang: str) -> list[tuple[str, str]]:
-    """The manifest in a few lines: what ran, on which data, with which code; the full one is manifest.json."""
-    rows: list[tuple[str, str]] = []
+    """The manifest in a few translated lines (:func:`analysis.run.manifest.appendix_rows`)."""
+    from analysis.run.manifest import appendix_rows
 
-    def add(key: str, value) -> None:
-        if value not in (None, "", {}, []):
-            rows.append((_label(key, lang), str(value)))
-
-    add("appendix.m.study", manifest.get("study"))
-    add("run_id", manifest.get("run_id") or manifest.get("batch"))
-    add("appendix.m.status", manifest.get("status"))
-    times = " – ".join(str(manifest[k]) for k in ("start_time", "end_time") if manifest.get(k))
-    add("appendix.m.time", times)
-    add("appendix.m.seconds", manifest.get("execution_seconds"))
-    params = manifest.get("parameters") or {}
-    add("parameters", ", ".join(f"{k} = {v}" for k, v in params.items() if k not in ("output_dir", "dataset")))
-    add("appendix.m.seed", manifest.get("seed"))
-    dataset = manifest.get("dataset") or {}
-    if dataset:
-        add("dataset", Path(str(dataset.get("path", ""))).name)
-        add("appendix.m.dataset_sha", dataset.get("sha256"))
-    git = manifest.get("git") or {}
-    if git.get("commit"):
-        add("appendix.m.git", git["commit"][:12] + (f" ({_label('appendix.m.dirty', lang)})" if git.get("dirty") else ""))
-    versions = manifest.get("versions") or {}
-    add("appendix.m.versions", ", ".join(f"{k} {v}" for k, v in versions.items() if v))
-    add("appendix.m.rerun_of", Path(str(manifest["rerun_of"])).name if manifest.get("rerun_of") else None)
-    add("appendix.m.worker", manifest.get("batch_worker"))
-    for key, value in manifest.items():  # anything else a caller put in (a batch's run count)
-        if key in ("runs",):
-            rows.append((key, str(value)))
-    return rows
+    return appendix_rows(manifest, lang)
 
 
 def _policy_rows(policy: Mapping | None, lang: str) -> list[tuple[str, str]]:
@@ -213,7 +277,8 @@ def _appendix(appendix: Mapping, lang: str) -> str:
     else:
         log_block = f"#text({_string(t('disclosure_log_empty', lang))})"
     return f"""
-#pagebreak()
+#v(1.2em)
+#line(length: 100%, stroke: 0.6pt + luma(140))
 == {_string_content(t('appendix', lang) + ': ' + t('manifest', lang))}
 {_grid(_manifest_rows(manifest, lang))}
 
@@ -234,28 +299,36 @@ def export_pdf(notebook_path: str | Path, pdf_path: str | Path, *, title: str, m
                appendix: Mapping | None = None, lang: str = "nl") -> Path:
     """Write the report PDF of an executed notebook; keep the .typ beside it when compiling fails."""
     notebook_path = Path(notebook_path)
-    return markdown_to_pdf(notebook_markdown(notebook_path), pdf_path, title=title, meta=meta, appendix=appendix,
-                           lang=lang, root=notebook_path.parent, what=notebook_path.name)
+    parts = notebook_parts(notebook_path)
+    return markdown_to_pdf(parts["body"], pdf_path, title=title, meta=meta, appendix=appendix, lang=lang,
+                           root=notebook_path.parent, what=notebook_path.name, limitations=parts["limitations"])
 
 
-def markdown_to_pdf(markdown: str, pdf_path: str | Path, *, title: str, meta: Mapping | None = None,
-                    appendix: Mapping | None = None, lang: str = "nl", root: str | Path | None = None,
-                    what: str = "the report") -> Path:
-    """Pandoc markdown (figures relative to ``root``) -> PDF with the house page design."""
+def _pandoc(markdown: str, *, root: Path, what: str) -> str:
     import pypandoc
-    import typst
 
-    pdf_path = Path(pdf_path)
-    root = Path(root) if root else pdf_path.parent
     try:
-        body = subprocess.run(
+        return subprocess.run(
             [pypandoc.get_pandoc_path(), "-f", PANDOC_READER, "-t", "typst", "--wrap=none"],
             input=markdown, capture_output=True, text=True, check=True, cwd=root, timeout=120,
         ).stdout
     except (subprocess.CalledProcessError, OSError, subprocess.TimeoutExpired) as exc:
         raise RunError(f"pandoc could not convert {what}: {exc}") from None
-    source = _preamble(title, meta or {}, lang) + _title_block(title, meta or {}, lang) + body + _appendix(
-        appendix or {}, lang)
+
+
+def markdown_to_pdf(markdown: str, pdf_path: str | Path, *, title: str, meta: Mapping | None = None,
+                    appendix: Mapping | None = None, lang: str = "nl", root: str | Path | None = None,
+                    what: str = "the report", limitations: str = "") -> Path:
+    """Pandoc markdown (figures relative to ``root``) -> PDF with the house page design; ``limitations``
+    (markdown) is placed in its own section after the body."""
+    import typst
+
+    pdf_path = Path(pdf_path)
+    root = Path(root) if root else pdf_path.parent
+    body = _pandoc(markdown, root=root, what=what)
+    placed = _limitations(_pandoc(limitations, root=root, what=what), lang) if limitations.strip() else ""
+    source = (_preamble(title, meta or {}, lang) + _title_block(title, meta or {}, lang) + body + placed
+              + _appendix(appendix or {}, lang))
     typ = pdf_path.with_suffix(".typ")
     partial = pdf_path.with_name(f".{pdf_path.stem}.{os.getpid()}.partial.pdf")
     try:

@@ -30,9 +30,9 @@ from analysis.errors import DisclosureError
 from analysis.report.checked import HOW_TO_CHECK, CheckedFigure, CheckedTable, checked_result
 from analysis.report.disclosure import DisclosureLog, DisclosurePolicy
 from analysis.report.escape import markdown_text, plain_text
-from analysis.report.labels import fmt_eur, fmt_int, fmt_number, fmt_pct, t, t_plain
+from analysis.report.labels import fmt_eur, fmt_int, fmt_number, fmt_pct, fmt_prob, t, t_plain
 
-FORMATS = ("pct", "int", "eur", "num0", "num1", "num2", "num3", "text")
+FORMATS = ("pct", "pp", "int", "eur", "months", "prob", "num0", "num1", "num2", "num3", "text")
 
 
 def _display(bundle: dict, kind: str) -> None:
@@ -64,8 +64,14 @@ class Report:
             return str(value)
         if fmt == "pct":
             return fmt_pct(value, self.lang)
+        if fmt == "pp":  # an effect on a share, in points; the column header names the unit
+            return fmt_number(100 * float(value), self.lang, 1)
         if fmt == "eur":
             return fmt_eur(value, self.lang)
+        if fmt == "months":
+            return fmt_number(value, self.lang, 1)
+        if fmt == "prob":
+            return fmt_prob(value, self.lang)
         if fmt == "int" or (fmt is None and (pd.api.types.is_integer_dtype(dtype) or float(value).is_integer())):
             return fmt_int(value, self.lang)
         if fmt and fmt.startswith("num"):
@@ -110,7 +116,11 @@ class Report:
             self.shown_as.setdefault(obj, []).append(label)
         text = self.format_table(table, number_formats)
         numeric = [c in table.values for c in table.columns]
-        align = ["---:" if num else ":---" for num in numeric]
+        # dashes in proportion to each column's longest entry: pandoc gives wide tables those relative
+        # widths, so a long case name gets room instead of wrapping in a column as narrow as a number's
+        widths = [max([len(str(c)), *(len(str(v)) for v in text[c])]) for c in table.columns]
+        align = [("-" * max(3, min(w, 40))) + ":" if num else ":" + "-" * max(3, min(w, 40))
+                 for num, w in zip(numeric, widths)]
         lines = ["| " + " | ".join(markdown_text(c) for c in table.columns) + " |", "|" + "|".join(align) + "|"]
         lines += ["| " + " | ".join(markdown_text(v) for v in row) + " |" for row in text.itertuples(index=False)]
         notes = []
@@ -164,6 +174,11 @@ class Report:
     def markdown(self, text: str) -> None:
         """A paragraph of report text (build it from the catalogue, :func:`t`, and the results)."""
         _display({"text/markdown": text + "\n", "text/plain": plain_text(text)}, "markdown")
+
+    def limitations(self, text: str) -> None:
+        """The study's limitations paragraph (catalogue text): the PDF places it in its own section
+        ("Beperkingen" / "Limitations") after the body, wherever the cell stands."""
+        _display({"text/markdown": text + "\n", "text/plain": plain_text(text)}, "limitations")
 
     def heading(self, text: str, level: int = 2) -> None:
         _display({"text/markdown": "#" * level + " " + text + "\n", "text/plain": plain_text(text)}, "markdown")

@@ -154,15 +154,9 @@ def _cmd_run(args) -> int:
 def _cmd_rerun(args) -> int:
     from analysis.run.runner import rerun
 
-    outcome, diffs = rerun(Path(args.run_dir), policy=args.policy)
-    if diffs:
-        print(f"Rerun {outcome.run_dir}: estimates DIFFER from {args.run_dir}:")
-        for d in diffs:
-            print(f"  {d}")
-        return EXIT_FAILED
-    n = len(outcome.results.get("estimates", []))
-    print(f"Rerun {outcome.run_dir}: all {n} estimates identical to {args.run_dir}.")
-    return 0
+    report = rerun(Path(args.run_dir), policy=args.policy)
+    print("\n".join(report.lines()))
+    return 0 if report.identical else EXIT_FAILED
 
 
 def _cmd_import_cbs(args) -> int:

@@ -252,3 +252,89 @@ def sweep_stale_runs(out_root: Path) -> list[Path]:
         unmark_running(marker)
         swept.append(run_dir)
     return swept
+
+
+# -- the manifest as the report's appendix shows it ---------------------------------------------------
+#: Packages named in the appendix; the others are in manifest.json.
+APPENDIX_PACKAGES = ("python", "rendeert")
+
+
+def _when(manifest: Mapping) -> str | None:
+    times = [str(manifest[k]).replace("T", " ").removesuffix("+00:00") for k in ("start_time", "end_time")
+             if manifest.get(k)]
+    return " – ".join(times) or None
+
+
+def _parameters(manifest: Mapping) -> str | None:
+    params = manifest.get("parameters") or {}
+    return ", ".join(f"{k} = {v}" for k, v in params.items() if k not in ("output_dir", "dataset")) or None
+
+
+def _dataset(manifest: Mapping) -> str | None:
+    dataset = manifest.get("dataset") or {}
+    if not dataset:
+        return None
+    return f"{Path(str(dataset.get('path', ''))).name} (sha256 {str(dataset.get('sha256', ''))[:12]})"
+
+
+def _code(manifest: Mapping, lang: str) -> str | None:
+    from analysis.report.labels import t_plain
+
+    git = manifest.get("git") or {}
+    if not git.get("commit"):
+        return None
+    return git["commit"][:12] + (f" ({t_plain('appendix.m.dirty', lang)})" if git.get("dirty") else "")
+
+
+def _versions(manifest: Mapping) -> str | None:
+    versions = manifest.get("versions") or {}
+    shown = ", ".join(f"{k} {versions[k]}" for k in APPENDIX_PACKAGES if versions.get(k))
+    return (shown + ", … (manifest.json)") if shown else None
+
+
+def _inputs(manifest: Mapping) -> str | None:
+    """Runs whose results this run read (``inputs``: a list of ``{"run": path, "sha256": ...}`` or a
+    mapping name -> such a record)."""
+    inputs = manifest.get("inputs")
+    if not inputs:
+        return None
+    items = inputs.items() if isinstance(inputs, Mapping) else enumerate(inputs)
+    out = []
+    for name, rec in items:
+        rec = rec if isinstance(rec, Mapping) else {"run": rec}
+        run = Path(str(rec.get("run") or rec.get("path") or "")).name or str(name)
+        sha = str(rec.get("sha256") or rec.get("results_sha256") or "")[:12]
+        out.append(f"{run} (sha256 {sha})" if sha else run)
+    return "; ".join(out)
+
+
+#: The appendix's rows, in order: (catalogue key of the label, function of (manifest, lang) -> text or
+#: None). A field added to the manifest gets its row by appending here.
+APPENDIX_FIELDS: list[tuple[str, Any]] = [
+    ("appendix.m.study", lambda m, lang: m.get("study")),
+    ("run_id", lambda m, lang: m.get("run_id") or m.get("batch")),
+    ("appendix.m.time", lambda m, lang: _when(m)),
+    ("appendix.m.seconds", lambda m, lang: m.get("execution_seconds")),
+    ("parameters", lambda m, lang: _parameters(m)),
+    ("appendix.m.seed", lambda m, lang: m.get("seed")),
+    ("dataset", lambda m, lang: _dataset(m)),
+    ("report.m.inputs", lambda m, lang: _inputs(m)),
+    ("appendix.m.git", _code),
+    ("appendix.m.versions", lambda m, lang: _versions(m)),
+    ("appendix.m.rerun_of", lambda m, lang: Path(str(m["rerun_of"])).name if m.get("rerun_of") else None),
+    ("appendix.m.worker", lambda m, lang: m.get("batch_worker")),
+    ("report.m.runs", lambda m, lang: m.get("runs")),
+]
+
+
+def appendix_rows(manifest: Mapping, lang: str = "nl") -> list[tuple[str, str]]:
+    """The manifest in a few translated lines (label, value) for the report's appendix: what ran, on
+    which data, with which code; the whole record is manifest.json."""
+    from analysis.report.labels import t_plain
+
+    rows = []
+    for key, render in APPENDIX_FIELDS:
+        value = render(manifest, lang)
+        if value not in (None, "", {}, []):
+            rows.append((t_plain(key, lang), str(value)))
+    return rows

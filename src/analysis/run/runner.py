@@ -145,6 +145,42 @@ def _link_latest(run_dir: Path) -> None:
         (run_dir.parent / "latest.txt").write_text(run_dir.name + "\n", encoding="utf-8")
 
 
+def report_dataset_meta(dataset_dir: Path | None, parameters: Mapping[str, Any]) -> dict:
+    """What the report's title block says about the data: synthetic or not (``synthetic: true`` in
+    dataset.yml, or a simulator's truth.json beside the tables), the observation period, and the name of
+    the municipality a municipal run is about (from the optional ``municipalities`` table)."""
+    if dataset_dir is None:
+        return {}
+    import yaml
+
+    try:
+        meta = yaml.safe_load((dataset_dir / "dataset.yml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        meta = {}
+    out = {"synthetic": bool(meta.get("synthetic")) or (dataset_dir / "truth.json").is_file(),
+           "observation_start": str(meta.get("observation_start") or "") or None,
+           "observation_end": str(meta.get("observation_end") or "") or None}
+    code = parameters.get("municipality")
+    if code not in (None, "", "all"):
+        out["municipality_name"] = _municipality_name(dataset_dir, str(code))
+    return out
+
+
+def _municipality_name(dataset_dir: Path, code: str) -> str | None:
+    import pandas as pd
+
+    for path in (dataset_dir / "municipalities.parquet", dataset_dir / "municipalities.csv"):
+        if not path.is_file():
+            continue
+        try:
+            frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype=str)
+        except (OSError, ValueError):
+            return None
+        hit = frame.loc[frame["municipality_code"].astype(str) == code, "name"] if "name" in frame else []
+        return str(hit.iloc[0]) if len(hit) else None
+    return None
+
+
 def prepare(study_name: str, given: Mapping[str, Any]) -> tuple[Study, dict]:
     """Validate a run's parameters before any kernel starts: returns the study and full parameters."""
     study = get_study(study_name)
@@ -211,6 +247,7 @@ def run_study(
     extra_manifest: Mapping[str, Any] | None = None,
     policy: str | os.PathLike | None = None,
     link_latest: bool = False,
+    notebook: Path | None = None,
 ) -> RunOutcome:
     """Run ``study_name`` with ``parameters``; raise ``RunError`` naming the failing cell.
 
@@ -219,7 +256,8 @@ def run_study(
     (``DataValidationError``, ``ParameterError``, ``StudyError``, in the parameters or raised by the
     notebook) leaves no run directory. Any other failure, an interrupt or a full disk leaves the manifest
     ``failed`` or ``interrupted`` and no report.pdf. ``link_latest`` moves ``<study>/latest`` to this run
-    (only ``rendeert run`` does).
+    (only ``rendeert run`` and ``run all`` do). ``notebook`` executes that notebook instead of the
+    study's (a rerun passes the run's own saved notebook).
     """
     study, params = prepare(study_name, dict(parameters or {}))
     policy_obj, policy_path = load_policy(policy)
@@ -237,7 +275,8 @@ def run_study(
     try:
         marker = mf.mark_running(out_root, run_dir)
         outcome = _execute(study, params, run_dir=run_dir, run_id=run_id, progress=progress, pdf=pdf,
-                           extra_manifest=extra_manifest, policy=policy_obj, policy_path=policy_path)
+                           extra_manifest=extra_manifest, policy=policy_obj, policy_path=policy_path,
+                           notebook=Path(notebook) if notebook else None)
     except tuple(_INPUT_ERRORS.values()):
         import shutil
 
@@ -291,10 +330,16 @@ def _sanitise_outputs(run_dir: Path, policy) -> tuple[dict, list]:
 
 
 @contextmanager
-def _notebook_source(study: Study) -> Iterator[Path]:
+def _notebook_source(study: Study, notebook: Path | None = None) -> Iterator[Path]:
     """The path papermill executes: an ``.ipynb`` study as it is; a text notebook (jupytext percent) read
     into an ``nbformat`` notebook and written to a temporary ``.ipynb`` outside the run directory, so the
-    executed ``notebook.ipynb`` stays the run's only ``.ipynb``."""
+    executed ``notebook.ipynb`` stays the run's only ``.ipynb``. ``notebook`` (an executed run's own
+    notebook, for a rerun) is executed as it is."""
+    if notebook is not None:
+        if not notebook.is_file():
+            raise ParameterError(f"Notebook {str(notebook)!r} does not exist; a rerun needs the run's notebook.ipynb.")
+        yield notebook
+        return
     if not study.is_text:
         yield study.notebook
         return
@@ -304,10 +349,10 @@ def _notebook_source(study: Study) -> Iterator[Path]:
         yield write_ipynb(study.notebook, Path(tmp) / f"{study.notebook.stem}.ipynb")
 
 
-def _record_source(notebook_out: Path, study: Study) -> None:
+def _record_source(notebook_out: Path, study: Study, notebook: Path | None = None) -> None:
     """Name the study's own notebook (not the temporary copy of a text notebook) as the executed
     notebook's input in its papermill metadata."""
-    if not study.is_text or not notebook_out.is_file():
+    if notebook is not None or not study.is_text or not notebook_out.is_file():
         return
     import nbformat
 
@@ -316,13 +361,18 @@ def _record_source(notebook_out: Path, study: Study) -> None:
     nbformat.write(nb, notebook_out)
 
 
+def _shown_path(path: Path) -> str:
+    return str(path.relative_to(project_root())) if path.is_relative_to(project_root()) else str(path)
+
+
 def _execute(study: Study, params: dict, *, run_dir: Path, run_id: str, progress: bool, pdf: bool,
-             extra_manifest: Mapping[str, Any] | None, policy, policy_path: Path | None) -> RunOutcome:
+             extra_manifest: Mapping[str, Any] | None, policy, policy_path: Path | None,
+             notebook: Path | None = None) -> RunOutcome:
     dataset_dir = _dataset_dir(params)
     manifest = {
         "study": study.name,
         "run_id": run_id,
-        "notebook": str(study.notebook.relative_to(project_root())) if study.notebook.is_relative_to(project_root()) else str(study.notebook),
+        "notebook": _shown_path(notebook or study.notebook),
         "parameters": params,
         "defaults": {p.name: p.default for p in study.user_parameters},
         "seed": params.get("seed"),
@@ -346,7 +396,7 @@ def _execute(study: Study, params: dict, *, run_dir: Path, run_id: str, progress
     started = time.perf_counter()
     env = {POLICY_ENV: str(policy_path)} if policy_path is not None else {}
     try:
-        with _kernel_transport(env) as (kernel_config, manager), _notebook_source(study) as source:
+        with _kernel_transport(env) as (kernel_config, manager), _notebook_source(study, notebook) as source:
             papermill.execute_notebook(
                 str(source),
                 str(notebook_out),
@@ -359,7 +409,7 @@ def _execute(study: Study, params: dict, *, run_dir: Path, run_id: str, progress
                 kernel_manager_class=manager,
             )
     except PapermillExecutionError as exc:
-        _record_source(notebook_out, study)
+        _record_source(notebook_out, study, notebook)
         manifest.update(status="failed", end_time=_now(), error={
             "cell_index": exc.cell_index, "execution_count": exc.exec_count,
             "ename": exc.ename, "evalue": exc.evalue,
@@ -371,7 +421,7 @@ def _execute(study: Study, params: dict, *, run_dir: Path, run_id: str, progress
             f"Study {study.name!r} failed in cell {exc.exec_count} (cell index {exc.cell_index}): "
             f"{exc.ename}: {exc.evalue}\nThe partial notebook is kept for debugging: {notebook_out}"
         ) from None
-    _record_source(notebook_out, study)
+    _record_source(notebook_out, study, notebook)
 
     if not (run_dir / "results.json").is_file():
         manifest.update(status="failed", end_time=_now(), error="no results.json")
@@ -395,7 +445,9 @@ def _execute(study: Study, params: dict, *, run_dir: Path, run_id: str, progress
             "dataset_source": info.get("dataset_source"),
             "run_date": manifest["start_time"][:10],
             "parameters": results.get("parameters") or params,
+            "population": results.get("population") or results.get("parameters") or params,
             "run_id": run_id,
+            **report_dataset_meta(dataset_dir, results.get("parameters") or params),
         }
         export_pdf(
             notebook_out, run_dir / "report.pdf",
@@ -414,39 +466,14 @@ def _execute(study: Study, params: dict, *, run_dir: Path, run_id: str, progress
 
 
 def compare_results(first: dict, second: dict) -> list[str]:
-    """Differences between two results.json documents' estimates (empty when identical)."""
-    a = {e["name"]: e for e in first.get("estimates", [])}
-    b = {e["name"]: e for e in second.get("estimates", [])}
-    diffs = [f"{n}: only in the original run" for n in sorted(set(a) - set(b))]
-    diffs += [f"{n}: only in the rerun" for n in sorted(set(b) - set(a))]
-    for name in sorted(set(a) & set(b)):
-        for key in ("estimate", "se", "ci_low", "ci_high", "n", "suppressed"):
-            if a[name].get(key) != b[name].get(key):
-                diffs.append(f"{name}.{key}: {a[name].get(key)!r} != {b[name].get(key)!r}")
-    return diffs
+    """Differences between two results.json documents' estimates (:func:`analysis.run.rerun.compare_results`)."""
+    from analysis.run.rerun import compare_results as compare
+
+    return compare(first, second)
 
 
-def rerun(run_dir: Path, *, out_root: Path | None = None, progress: bool = True,
-          policy: str | os.PathLike | None = None) -> tuple[RunOutcome, list[str]]:
-    """Rerun a study from its manifest (and its policy file, unless ``policy`` is given); returns the new run
-    and the list of differences. ``latest`` stays where it is."""
-    run_dir = Path(run_dir)
-    manifest_path = run_dir / "manifest.json"
-    if not manifest_path.is_file():
-        raise ParameterError(f"{str(run_dir)!r} holds no manifest.json; give a run directory reports/<study>/<run-id>.")
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        original = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ParameterError(f"{str(run_dir)!r} is not a finished run ({exc}); only a run with status ok and a "
-                             "results.json can be rerun.") from None
-    notes = []
-    if manifest.get("dataset"):
-        now = mf.dataset_fingerprint(Path(manifest["dataset"]["path"]))
-        if now["sha256"] != manifest["dataset"]["sha256"]:
-            notes.append("the dataset's files changed since the original run")
-    if policy is None:
-        policy = ((manifest.get("policy") or {}).get("file")) or None
-    outcome = run_study(manifest["study"], manifest["parameters"], out_root=out_root, progress=progress,
-                        extra_manifest={"rerun_of": str(run_dir)}, policy=policy)
-    return outcome, notes + compare_results(original, outcome.results)
+def rerun(run_dir: Path, **options):
+    """Rerun a finished run from its own notebook (:func:`analysis.run.rerun.rerun`); ``latest`` stays."""
+    from analysis.run.rerun import rerun as rerun_run
+
+    return rerun_run(run_dir, **options)

@@ -364,11 +364,11 @@ def event_study(ctx: StudyContext) -> dict:
         table = concat(terms, name="event_study_effects").select(["group", "term", "n", "estimate", "ci_lower", "ci_upper"])
         table = table.relabel("term", lambda term: term.replace("e=", "")).rename({
             "group": t("intake.group", ctx.lang), "term": t("intake.months_since", ctx.lang),
-            "n": t("intake.treated", ctx.lang), "estimate": t("intake.effect", ctx.lang),
-            "ci_lower": t("ci_low", ctx.lang), "ci_upper": t("ci_high", ctx.lang)})
+            "n": t("intake.treated", ctx.lang), "estimate": t("intake.effect_pp", ctx.lang),
+            "ci_lower": t("intake.ci_low_pp", ctx.lang), "ci_upper": t("intake.ci_high_pp", ctx.lang)})
         ctx.report.table(table, caption=t("intake.effect_table_caption", ctx.lang),
-                         number_formats={t("intake.treated", ctx.lang): "int", t("intake.effect", ctx.lang): "pct",
-                                         t("ci_low", ctx.lang): "pct", t("ci_high", ctx.lang): "pct"})
+                         number_formats={t("intake.treated", ctx.lang): "int", t("intake.effect_pp", ctx.lang): "pp",
+                                         t("intake.ci_low_pp", ctx.lang): "pp", t("intake.ci_high_pp", ctx.lang): "pp"})
     return results
 
 
@@ -431,10 +431,10 @@ def summary(ctx: StudyContext) -> None:
 
 
 def methods(ctx: StudyContext) -> None:
-    from analysis.report.labels import fmt_number, t
+    from analysis.report.labels import fmt_prob, t
 
     tests = ctx.frames.get("pretrend", {})  # type: ignore[attr-defined]
-    results = "; ".join(f"{t(f'intake.group.{s}', ctx.lang)}: p = {fmt_number(v['p_value'], ctx.lang, 3)}"
+    results = "; ".join(f"{t(f'intake.group.{s}', ctx.lang)}: p = {fmt_prob(v['p_value'], ctx.lang, 3)}"
                         for s, v in tests.items())
     ctx.report.heading(t("intake.methods_heading", ctx.lang))
     ctx.report.markdown(t(f"intake.methods.{ctx.parameters['event']}", ctx.lang, pre=PRE_MONTHS,
@@ -442,6 +442,7 @@ def methods(ctx: StudyContext) -> None:
     ctx.report.markdown(t(f"intake.at_risk.{ctx.parameters['event']}", ctx.lang,
                           anticipation=ctx.parameters["anticipation"]))
     anticipation_effect(ctx)
+    ctx.report.limitations(t("intake.limitations", ctx.lang))
 
 
 def anticipation_effect(ctx: StudyContext) -> None:

@@ -185,15 +185,15 @@ def cases(ctx: StudyContext) -> pd.DataFrame:
 
 
 def table(ctx: StudyContext) -> None:
-    from analysis.report.labels import t
+    from analysis.report.labels import fmt_sci, fmt_sig, t
 
     frame = ctx.frames["cases"]  # type: ignore[attr-defined]
     shown = pd.DataFrame({
         t("validation.case", ctx.lang): frame["case"], t("validation.quantity", ctx.lang): frame["quantity"],
-        t("validation.ours", ctx.lang): [f"{v:.6g}" for v in frame["ours"]],
-        t("validation.published", ctx.lang): [f"{v:.6g}" for v in frame["published"]],
-        t("validation.difference", ctx.lang): [f"{v:.1e}" for v in frame["difference"]],
-        t("validation.tolerance", ctx.lang): [f"{v:.1e}" for v in frame["tolerance"]],
+        t("validation.ours", ctx.lang): [fmt_sig(v, ctx.lang) for v in frame["ours"]],
+        t("validation.published", ctx.lang): [fmt_sig(v, ctx.lang) for v in frame["published"]],
+        t("validation.difference", ctx.lang): [fmt_sci(v, ctx.lang) for v in frame["difference"]],
+        t("validation.tolerance", ctx.lang): [fmt_sci(v, ctx.lang) for v in frame["tolerance"]],
         t("validation.verdict", ctx.lang): [t("validation.pass" if v else "validation.fail", ctx.lang)
                                             for v in frame["verdict"]],
     })

@@ -179,6 +179,7 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
                   + (", dynamic unions and state-dependent health" if dynamics else "")
                   + (", municipal effects" if municipal_effects else "")
                   + ("" if programme_effect == "constant" else f", programme effect {programme_effect}"),
+        "synthetic": True,  # the report shows a "synthetic data" banner
         "observation_start": f"{START_YEAR}-01-01",
         "observation_end": f"{START_YEAR + N_MONTHS // 12 - 1}-12-31",
     }
