@@ -136,3 +136,26 @@ def test_cohort_dr_path_equals_att_gt_with_a_covariate(mpdta, base_period):
     np.testing.assert_allclose(ours.aggregate("simple").estimates.loc["ATT", ["estimate", "std_error"]].to_numpy(float),
                                ref.aggregate("simple").estimates.loc["ATT", ["estimate", "std_error"]].to_numpy(float),
                                atol=1e-8)
+
+
+def test_a_covariate_that_separates_a_cohort_is_left_out_of_its_propensity_model():
+    """One indicator is 0 for every treated unit of a cohort (nobody treated has it): its logit coefficient
+    runs off to infinity and, before, the influence function carried the inverse of a near-singular
+    Hessian (a standard error of 7e11 on a municipal intake run). The indicator is pure noise here, so the
+    estimate and its standard error should be those without it (up to the noise an irrelevant covariate
+    adds); it is left out of that cohort's model and named."""
+    rng = np.random.default_rng(8)
+    n, T = 400, 8
+    cohort = np.where(rng.random(n) < 0.15, 5, 0).astype(float)
+    y = rng.normal(size=(n, 1)) + rng.normal(size=(n, T)) + np.where(cohort[:, None] == 5, np.arange(T) >= 4, 0)
+    age = rng.normal(size=n)
+    rare = np.where((cohort == 0) & (rng.random(n) < 0.05), 1.0, 0.0)   # only some comparison units have it
+    common = dict(control="never_treated", method="dr", base_period="universal")
+    with_rare = att_gt_at_risk(y, cohort, np.ones_like(y, dtype=bool), covariates=np.c_[age, rare],
+                               covariate_names=["age", "rare"], **common)
+    without = att_gt_at_risk(y, cohort, np.ones_like(y, dtype=bool), covariates=age[:, None],
+                             covariate_names=["age"], **common)
+    a, b = with_rare.aggregate("simple").estimates.loc["ATT"], without.aggregate("simple").estimates.loc["ATT"]
+    assert np.isfinite(a["std_error"]) and a["std_error"] < 2 * b["std_error"]
+    assert abs(a["estimate"] - b["estimate"]) < b["std_error"]
+    assert "rare" in with_rare.diagnostics["dropped_covariates"]

@@ -308,6 +308,9 @@ def event_study(ctx: StudyContext) -> dict:
             ctx.report.log.add("event_study", t_plain(f"intake.group.{key}", ctx.lang), "min_treated")
             continue
         gt = _att_gt_from_matrix(people, y, ctx, event_window=window, keep=keep)
+        if not np.isfinite(gt.estimates["estimate"].to_numpy()).any():  # every cohort's model left out
+            ctx.report.markdown(f"*{t('intake.group_without_model', ctx.lang, group=t_plain(f'intake.group.{key}', ctx.lang))}*")
+            continue
         dyn = gt.aggregate("dynamic", min_e=window[0], max_e=window[1])
         results[key] = (gt, dyn)
     if not results:  # no group with enough persons: nothing to draw

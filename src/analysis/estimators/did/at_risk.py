@@ -246,14 +246,14 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
         mkey = (g, b if varying_x else None)
         xs = x_at(b)[sub]
         if mkey not in column_cache:
-            column_cache[mkey] = _independent_columns(xs)
+            column_cache[mkey] = _independent_columns(xs) & _not_separating(xs, d)
         xs = xs[:, column_cache[mkey]]
         key = ("cohort", g, b if varying_x else None)
         if key not in logit_cache:
             try:
                 with np.errstate(over="ignore", invalid="ignore"):
-                    fitted = fit_logit(xs, d, ws)
-                logit_cache[key] = fitted if np.all(np.isfinite(fitted)) else None
+                    fitted = fit_logit(xs, d, ws, strict=True)
+                logit_cache[key] = fitted if fitted is not None and np.all(np.isfinite(fitted)) else None
             except np.linalg.LinAlgError:
                 logit_cache[key] = None
         gamma = logit_cache[key]
@@ -282,7 +282,7 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
         xs = x_at(int(bi[k]))[sub]
         mkey = (g, int(bi[k]) if varying_x else None)
         if mkey not in column_cache:
-            column_cache[mkey] = _independent_columns(xs)
+            column_cache[mkey] = _independent_columns(xs) & (_not_separating(xs, d) if method != "reg" else True)
         cols = column_cache[mkey]
         xs = xs[:, cols]
         gamma = None
@@ -293,8 +293,8 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
                     logit_cache.clear()
                 try:
                     with np.errstate(over="ignore", invalid="ignore"):
-                        fitted = fit_logit(xs, d, ws)
-                    logit_cache[key] = fitted if np.all(np.isfinite(fitted)) else None
+                        fitted = fit_logit(xs, d, ws, strict=True)
+                    logit_cache[key] = fitted if fitted is not None and np.all(np.isfinite(fitted)) else None
                 except np.linalg.LinAlgError:  # perfect separation: no propensity model for this subsample
                     logit_cache[key] = None
             gamma = logit_cache[key]
@@ -516,6 +516,26 @@ def _independent_columns(x: np.ndarray) -> np.ndarray:
         eig = np.linalg.eigvalsh(gram[np.ix_(trial, trial)])
         if eig.min() > tol:
             keep = trial
+    return keep
+
+
+def _not_separating(x: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Boolean mask of the design's columns to keep in a propensity logit: drops an indicator column
+    (values 0/1) that is 0 for every treated unit, 1 for every treated unit, 0 for every comparison unit
+    or 1 for every comparison unit. Such a column separates the groups on one side, the logit's
+    coefficient runs off to infinity and the Hessian whose inverse enters the influence function tends to
+    singular: standard errors of 1e11 on a municipal intake run (monthly cohorts of a few persons, one of
+    whom, say, is the only one with a high education). Left out, the cohort's model keeps the other
+    covariates, and the estimator's warnings name the covariate."""
+    keep = np.ones(x.shape[1], dtype=bool)
+    treated = d == 1
+    for j in range(1, x.shape[1]):
+        col = x[:, j]
+        if not np.all((col == 0) | (col == 1)):
+            continue
+        for side in (col[treated], col[~treated]):
+            if len(side) and (side.min() == side.max()):
+                keep[j] = False
     return keep
 
 

@@ -31,8 +31,16 @@ from analysis.errors import ConvergenceWarning
 TRIM_LEVEL = 0.995
 
 
-def fit_logit(x: np.ndarray, d: np.ndarray, w: np.ndarray, *, max_iter: int = 50) -> np.ndarray:
-    """Weighted logit by Newton-Raphson on the (small) design; coefficients."""
+def fit_logit(x: np.ndarray, d: np.ndarray, w: np.ndarray, *, max_iter: int = 50,
+              strict: bool = False) -> np.ndarray | None:
+    """Weighted logit by Newton-Raphson on the (small) design; coefficients.
+
+    Without convergence (a covariate that separates treated from comparison units: the coefficients run
+    off and the Hessian, whose inverse enters the influence function, tends to singular) it warns and
+    returns the last iterate, as R's glm does; with ``strict`` it returns None instead, so that a caller
+    can leave the subsample out rather than publish a standard error of 1e11 (seen on a municipal
+    intake run before this option).
+    """
     beta = np.zeros(x.shape[1])
     for _ in range(max_iter):
         p = expit(x @ beta)
@@ -42,6 +50,8 @@ def fit_logit(x: np.ndarray, d: np.ndarray, w: np.ndarray, *, max_iter: int = 50
         beta += step
         if np.max(np.abs(step)) < 1e-12:
             return beta
+    if strict:
+        return None
     warnings.warn(f"propensity-score logit did not converge in {max_iter} Newton steps (last step "
                   f"{np.max(np.abs(step)):.2e}); check overlap or drop a covariate.", ConvergenceWarning, stacklevel=3)
     return beta
