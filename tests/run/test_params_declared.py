@@ -148,3 +148,23 @@ def test_older_form_keeps_choices_from_help():
     assert validate_parameters(study, {"lang": "en", "n": "4"}) == {"lang": "en", "n": 4}
     with pytest.raises(ParameterError, match=r"'lang' must be one of nl, en; received 'de'"):
         validate_parameters(study, {"lang": "de"})
+
+
+def test_papermill_finds_every_declared_parameter():
+    """papermill's own inspector finds none of `lang: 'Literal["nl", "en"]' = "nl"` and warns "Passed unknown
+    parameter" for each one passed; with the runner's translator it reads the declaration."""
+    import nbformat
+    from papermill.execute import _infer_parameters
+
+    from analysis.run.declarations import register_papermill_translator
+
+    cell = nbformat.v4.new_code_cell('lang: "Literal[\'nl\', \'en\']" = "nl"  # report language\n'
+                                     'months: "Annotated[int, Range(1, 36)]" = 12  # window\n')
+    cell.metadata["tags"] = ["parameters"]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    register_papermill_translator()
+    register_papermill_translator()  # idempotent
+    found = _infer_parameters(nb)
+    assert [p.name for p in found] == ["lang", "months"]
+    assert found[1].default == "12" and found[0].help == "report language"

@@ -312,3 +312,34 @@ def is_declared_form(source: str) -> bool:
         return False
     return any(isinstance(s, ast.AnnAssign) and isinstance(s.annotation, ast.Constant)
                and isinstance(s.annotation.value, str) for s in tree.body)
+
+
+def papermill_parameters(source: str) -> list:
+    """The parameters of a declared parameters cell as papermill's ``Parameter`` tuples.
+
+    papermill's own Python inspector reads annotations with a regular expression that stops at a quote
+    or a bracket, so it finds no parameter in ``lang: 'Literal["nl", "en"]' = "nl"`` and warns "Passed
+    unknown parameter" for every parameter a run passes; :class:`DeclaredPythonTranslator` answers with
+    this parser instead (the one the runner validates with)."""
+    from papermill.models import Parameter
+
+    return [Parameter(d.name, d.kind, d.default_source, d.help) for d in parse_declarations(source)]
+
+
+def register_papermill_translator() -> None:
+    """Make papermill inspect declared parameters cells with :func:`papermill_parameters` (idempotent)."""
+    from papermill.translators import PythonTranslator, papermill_translators
+
+    class DeclaredPythonTranslator(PythonTranslator):
+        @classmethod
+        def inspect(cls, parameters_cell):
+            source = parameters_cell["source"]
+            if is_declared_form(source):
+                try:
+                    return papermill_parameters(source)
+                except ParameterError:  # the runner reports a bad declaration itself, with its line
+                    return []
+            return super().inspect(parameters_cell)
+
+    if papermill_translators._translators.get("python", None).__name__ != "DeclaredPythonTranslator":
+        papermill_translators.register("python", DeclaredPythonTranslator)

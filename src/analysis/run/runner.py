@@ -28,6 +28,7 @@ from analysis.errors import AnalysisError, DataValidationError, ParameterError, 
 from analysis.paths import project_root, reports_root, resolve_path
 from analysis.run import manifest as mf
 from analysis.run.catalog import Study, get_study
+from analysis.run.declarations import register_papermill_translator
 from analysis.run.params import validate_parameters
 
 #: Errors raised inside a notebook that mean "bad input", not "bug": shown without traceback.
@@ -395,6 +396,7 @@ def _execute(study: Study, params: dict, *, run_dir: Path, run_id: str, progress
     notebook_out = run_dir / "notebook.ipynb"
     started = time.perf_counter()
     env = {POLICY_ENV: str(policy_path)} if policy_path is not None else {}
+    register_papermill_translator()  # papermill reads declared parameters cells with our parser
     try:
         with _kernel_transport(env) as (kernel_config, manager), _notebook_source(study, notebook) as source:
             papermill.execute_notebook(
