@@ -18,7 +18,9 @@ study's own code builds the inputs from the processed store and the estimator ru
   covariates (``kit.events.exit_to_work_cohorts``); persons with a missing year are left out, as the study does.
 
 Each case runs in a fresh process (``--case NAME --persons N``). Reported: ``prepare_s`` (inputs from the
-store: the study's own code), ``estimate_s`` (the estimator), ``aggregate_s`` (``aggregate("dynamic")``),
+store: the study's own code), ``estimate_s`` (the estimator), ``aggregate_s`` (``aggregate("dynamic")``), wall
+time, and the same as CPU time of the process (``*_cpu_s``: on a machine shared with other jobs the
+wall time mostly measures the wait for a core),
 ``peak_mb`` (``ru_maxrss`` of the whole process: dataset, store, inputs, estimation) and ``estimate_mb``
 (the largest resident set sampled every 20 ms during estimation and aggregation, minus the resident set
 when the estimator was called: what the estimator itself adds).
@@ -165,16 +167,17 @@ def run_case(case: str, n: int) -> dict:
         raise SystemExit(f"unknown case {case!r}; choose one of {', '.join(CASES)}")
     prepare_s = time.perf_counter() - t0
     with PeakRss() as rss:
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         result = estimate()
-        t2 = time.perf_counter()
+        t2, c2 = time.perf_counter(), time.process_time()
         dyn = result.aggregate("dynamic")
-        t3 = time.perf_counter()
+        t3, c3 = time.perf_counter(), time.process_time()
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     post = dyn.estimates.drop(index="ATT", errors="ignore")
     e0 = post.loc["e=0"] if "e=0" in post.index else None
     return {"case": case, "persons": n, "prepare_s": round(prepare_s, 1), "estimate_s": round(t2 - t1, 2),
-            "aggregate_s": round(t3 - t2, 2), "peak_mb": round(peak_mb), "estimate_mb": round(rss.peak - rss.start),
+            "aggregate_s": round(t3 - t2, 2), "estimate_cpu_s": round(c2 - c1, 2), "aggregate_cpu_s": round(c3 - c2, 2),
+            "peak_mb": round(peak_mb), "estimate_mb": round(rss.peak - rss.start),
             "cells": int(len(result.estimates)), **extra,
             "att_e0": None if e0 is None else round(float(e0["estimate"]), 5),
             "se_e0": None if e0 is None else round(float(e0["std_error"]), 5)}
