@@ -205,6 +205,7 @@ def main() -> None:
         print(json.dumps(run_case(args.case, args.persons)))
         return
     dataset(args.persons)                       # generate once, outside every case's clock and process
+    info = machine()
     rows = []
     for case in args.cases:
         out = subprocess.run([sys.executable, __file__, "--case", case, "--persons", str(args.persons)],
@@ -215,16 +216,18 @@ def main() -> None:
         else:
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(rows[-1], flush=True)
-    table = pd.DataFrame(rows)
-    print(table.to_markdown(index=False))
-    if args.write:
-        info = machine()
-        (HERE / "results").mkdir(exist_ok=True)
-        stem = HERE / "results" / f"at_risk_{args.persons}"
-        table.assign(**{k: info[k] for k in ("date_utc", "commit")}).to_csv(f"{stem}.csv", index=False)
-        header = ", ".join(f"{k} {v}" for k, v in info.items())
-        stem.with_suffix(".md").write_text(f"# bench_at_risk.py, {args.persons:,} persons\n\n{header}\n\n"
-                                           + table.to_markdown(index=False) + "\n")
+        if args.write:                          # after every case: a long run stopped early keeps what it measured
+            write(pd.DataFrame(rows), info, args.persons)
+    print(pd.DataFrame(rows).to_markdown(index=False))
+
+
+def write(table: pd.DataFrame, info: dict, persons: int) -> None:
+    (HERE / "results").mkdir(exist_ok=True)
+    stem = HERE / "results" / f"at_risk_{persons}"
+    table.assign(**{k: info[k] for k in ("date_utc", "commit")}).to_csv(f"{stem}.csv", index=False)
+    header = ", ".join(f"{k} {v}" for k, v in info.items())
+    stem.with_suffix(".md").write_text(f"# bench_at_risk.py, {persons:,} persons\n\n{header}\n\n"
+                                       + table.to_markdown(index=False) + "\n")
 
 
 if __name__ == "__main__":
