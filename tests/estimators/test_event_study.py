@@ -262,8 +262,9 @@ def _eventstudyinteract_share_variance(frame, window, reference):
 
 
 def test_sun_abraham_share_variance_is_eventstudyinteracts():
-    """No published eventstudyinteract output on public data was found, so its share-variance algorithm is
-    re-implemented here from the ado file and compared term by term (same closed form, two computations)."""
+    """eventstudyinteract's share-variance algorithm re-implemented from the ado file and compared term by
+    term (same closed form, two computations) on data with more cohorts per event time than the published
+    reference (its printed output on the castle data: tests/reference/sun_abraham_castle)."""
     frame = simulate(seed=11)
     window = (-5, 5)   # inside the data (periods 1..12, cohorts 4, 6, 9): no binned endpoint mixes times
     result = event_study(frame, outcome="y", unit="unit", time="time", cohort="g", window=window,
