@@ -12,7 +12,9 @@ from __future__ import annotations
 import inspect
 import json
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -26,18 +28,63 @@ MIN_SPEARMAN = {"bijstand": 0.9,  # the issue's bar for the adjusted ratios (the
 RAW_WORSE_BY = 0.3  # "visibly worse": the raw rates' rank correlation at least this much lower
 
 
-def _run(dataset, tmp_path, **params):
-    ctx = cmp.setup(dataset=str(dataset), output_dir=str(tmp_path / "out"), **params)
-    frame = cmp.population_frame(ctx)
-    model = cmp.reference_model(ctx, frame)
-    raw, comp = cmp.compare(ctx, frame, model)
-    cmp.funnel(ctx, raw, comp)
-    cmp.table(ctx, raw, comp)
-    cmp.peers(ctx, frame, raw)
-    cmp.methods(ctx, model, comp)
-    cmp.summary(ctx, comp)
-    ctx.finish()
-    return ctx, comp
+class Ran:
+    """What a run of the study leaves: its checked results rows by name."""
+
+    def __init__(self, run, rows):
+        self.run, self.rows = run, rows
+
+    def estimate(self, name):
+        return self.rows[name]
+
+
+def _run(dataset, tmp_path, *, municipality="all", lang="nl", **params):
+    """The study's cells (notebooks/50_compare.py) in order, on ``dataset``."""
+    import ast
+
+    import analysis as rd
+    from analysis.run.catalog import inspect_study, study_paths
+
+    declared = inspect_study(study_paths()["compare"]).parameters  # the notebook's defaults, as it runs them
+    p = {d.name: ast.literal_eval(d.default) for d in declared}
+    p.update(dataset=str(dataset), municipality=municipality, lang=lang, output_dir=str(tmp_path / "out"), **params)
+    run = rd.start("compare", title_key="compare.title", parameters=p)
+    p = run.parameters
+    cmp.check_parameters(run.dataset, outcome=p["outcome"], year=p["year"], covariates=p["covariates"],
+                         age_min=p["age_min"], age_max=p["age_max"], sex=p["sex"], first_year=p["first_year"],
+                         last_year=p["last_year"])
+    pop = rd.population(run.store, municipality="all", age_min=p["age_min"], age_max=p["age_max"], sex=p["sex"],
+                        first_year=p["first_year"], last_year=p["last_year"])
+    units = cmp.units(pop, outcome=p["outcome"], year=p["year"], covariates=p["covariates"])
+    model = cmp.reference_model(units)
+    raw = cmp.raw_rates(units, policy=run.policy, log=run.report.log)
+    rows = {r["name"]: r for r in run.add(cmp.raw_rate_rows(units, raw))}
+    comp = cmp.standardise(units, model, raw, seed=0)
+    rows |= {r["name"]: r for r in run.add(cmp.comparison_rows(units, comp),
+                                           residual_df=model.residual_df if comp is not None else None)}
+    figure, caption = cmp.funnel_figure(units, comp, rows, municipality=municipality, lang=lang, policy=run.policy,
+                                        log=run.report.log)
+    if figure is not None:
+        run.report.figure(figure, caption=caption)
+    shown, caption, formats, note = cmp.comparison_table(units, raw, comp, rows, lang=lang, policy=run.policy,
+                                                         log=run.report.log)
+    run.report.table(shown, caption=caption, number_formats=formats, note=note)
+    peers = cmp.peers_table(units, raw, lang=lang)
+    if peers.table is not None:
+        run.report.table(peers.table, caption=peers.caption)
+    for paragraph in cmp.methods_text(units, comp, lang=lang) + cmp.summary_text(
+            units, comp, rows, municipality=municipality, lang=lang, min_units=run.policy.min_units):
+        run.report.markdown(paragraph)
+    run.finish()
+    return Ran(run, rows), comp
+
+
+def _refused(data, tmp_path, **params):
+    """Start the study's run with ``params`` and check them against the dataset, as its first cell does."""
+    try:
+        _run(data, tmp_path, **params)
+    finally:
+        plt.close("all")
 
 
 def test_municipal_effects_off_by_default():
@@ -107,19 +154,48 @@ def test_small_municipality_is_withheld_not_crashed(tmp_path):
         assert '"n": "<10"' in log or '"n": null' in log
 
 
-def test_parameters_refused_before_any_store(tmp_path):
+def test_parameters_refused_before_the_study_runs(tmp_path):
+    """Bad parameters end the run in its first cell with a ParameterError that names them: the declared
+    choices (outcome) before any store, the dataset-dependent ones (year, covariates, ladder) right after."""
     data = generate(tmp_path / "tiny", n_persons=300, seed=3)
     with pytest.raises(ParameterError, match="outcome"):
-        cmp.setup(dataset=str(data), outcome="bogus", output_dir=str(tmp_path / "o"))
+        _refused(data, tmp_path, outcome="bogus")
     with pytest.raises(ParameterError, match="year=2030"):
-        cmp.setup(dataset=str(data), year=2030, output_dir=str(tmp_path / "o"))
+        _refused(data, tmp_path, year=2030)
     with pytest.raises(ParameterError, match="covariates"):
-        cmp.setup(dataset=str(data), covariates=["income"], output_dir=str(tmp_path / "o"))
+        _refused(data, tmp_path, covariates=["income"])
     with pytest.raises(ParameterError, match="age_min"):
-        cmp.setup(dataset=str(data), age_min=70, age_max=20, output_dir=str(tmp_path / "o"))
+        _refused(data, tmp_path, age_min=70, age_max=20)
+    with pytest.raises(ParameterError, match="year=2016 lies outside the study period"):
+        _refused(data, tmp_path, year=2016, first_year=2018, last_year=2020)
     (data / "participation_ladder.parquet").unlink()
     with pytest.raises(ParameterError, match="participation_ladder"):
-        cmp.setup(dataset=str(data), outcome="participation_ladder", output_dir=str(tmp_path / "o"))
+        _refused(data, tmp_path, outcome="participation_ladder")
+
+
+@pytest.mark.slow
+def test_population_parameters_restrict_who_is_compared(municipal_data, tmp_path):
+    """-p municipality GM0363 -p age_min 30 -p age_max 55 -p sex F: every unit is a woman aged 30-55 in the year,
+    all municipalities are still compared, the constant covariate sex is dropped with a sentence (no crash),
+    and results.json records the population."""
+    import analysis as rd
+
+    ran, comp = _run(municipal_data, tmp_path, municipality="GM0363", age_min=30, age_max=55, sex="F")
+    persons = pd.read_parquet(municipal_data / "persons.parquet")
+    expected = persons[(persons["sex"] == "F") & (2022 - persons["birth_year"]).between(30, 55)]
+    run = ran.run
+    pop = rd.population(run.store, municipality="all", age_min=30, age_max=55, sex="F", first_year=2014,
+                        last_year=2023)
+    units = cmp.units(pop, outcome="bijstand", year=2022, covariates=cmp.COVARIATES)
+    assert len(units) == len(expected)
+    assert set(units.frame["person_id"]) == set(expected["person_id"])
+    assert units.covariates_constant == ("sex",) and "sex" not in units.covariates_used
+    assert "geslacht" in cmp.covariates_sentence(units, lang="nl")
+    assert comp is not None and len(comp.table) >= 10
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert {k: results["parameters"][k] for k in ("municipality", "age_min", "age_max", "sex")} == {
+        "municipality": "GM0363", "age_min": 30, "age_max": 55, "sex": "F"}
+    assert ran.estimate("adjusted_ratio_bijstand_GM0363")["n"] == int((expected["municipality_code"] == "GM0363").sum())
 
 
 def test_funnel_labels_of_neighbours_take_different_places():

@@ -1,14 +1,22 @@
 """Study "compare": municipalities compared once their population is taken into account.
 
-A person-level logit of the outcome on the covariates, without the municipality,
-gives each person's expected outcome; per municipality the observed count O,
-the expected count E and their ratio O/E (indirect standardisation) with an
-exact Poisson interval; a funnel plot of O/E against E with limits that allow
-for overdispersion (Spiegelhalter 2005; estimated from the published
-municipalities and stated in the caption); empirical-Bayes shrunken ratios and
-rank intervals; the raw rate beside the adjusted ratio; each municipality's 5
-nearest peers by composition. The numerical core is
-``analysis.estimators.standardisation``.
+What only this study composes, as plain functions of typed objects (the notebook
+notebooks/50_compare.py calls them cell by cell; nothing here holds state or
+writes to the report):
+
+- :func:`check_parameters`: outcome, year, covariates and period against the dataset;
+- :func:`units`: one row per unit at risk of the outcome, from a :class:`~analysis.kit.population.Population`
+  (:class:`Units`, frozen), with the covariates used and those dropped (absent from the dataset, or
+  constant in the population, e.g. ``sex`` when only women are studied);
+- :func:`reference_model`: a person-level logit of the outcome on the covariates, without the
+  municipality (``None`` where it cannot be fitted);
+- :func:`raw_rates` / :func:`raw_rate_rows`: the raw rate per municipality, checked;
+- :func:`standardise` / :func:`comparison_rows`: observed, expected and O/E per published municipality
+  with an exact Poisson interval, overdispersion (Spiegelhalter 2005), empirical-Bayes shrinkage and ranks;
+- :func:`funnel_figure`, :func:`comparison_table`, :func:`peers_table`, :func:`methods_text`,
+  :func:`summary_text`: what the report shows, built from the checked results rows.
+
+The numerical core is ``analysis.estimators.standardisation``.
 
 Outcomes (``year`` = Y; the municipality is the one in ``persons``):
 - ``bijstand``: bijstand on 31 December of Y, persons aged age_min..age_max (age = Y - birth year);
@@ -31,11 +39,13 @@ published only with at least 10 residual degrees of freedom.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
 import numpy as np
 import pandas as pd
 
 from analysis.errors import ParameterError, check_choice
-from analysis.studies.base import StudyContext, setup_study
 
 OUTCOMES = ("bijstand", "inflow", "outflow_to_work", "participation_ladder")
 COVARIATES = ("sex", "age_band", "education", "migration_background", "partnered", "prior_benefit")
@@ -43,9 +53,14 @@ OPTIONAL_COLUMNS = {"education": "education", "migration_background": "migration
 AGE_BANDS = [(0, 26), (27, 34), (35, 44), (45, 54), (55, 200)]
 N_PEERS = 5
 PAID_WORK_STEPS = (5, 6)
+#: At least this many municipalities must be published before they are compared with each other.
+MIN_PUBLISHED = 3
 
 
-def _validate(dataset, *, outcome: str, year: int, covariates, age_min: int, age_max: int, sex: str) -> None:
+def check_parameters(dataset, *, outcome: str, year: int, covariates: Sequence[str], age_min: int = 18,
+                     age_max: int = 66, sex: str = "all", first_year: int | None = None,
+                     last_year: int | None = None) -> None:
+    """Refuse an outcome, year, covariate or period this dataset cannot give (a ParameterError that says why)."""
     check_choice("outcome", outcome, OUTCOMES)
     check_choice("sex", sex, ("all", "F", "M"))
     for c in covariates:
@@ -59,59 +74,60 @@ def _validate(dataset, *, outcome: str, year: int, covariates, age_min: int, age
     if not isinstance(year, int) or not first <= year <= last:
         raise ParameterError(f"year={year!r} is outside this dataset; give a full calendar year from {first} to "
                              f"{last} (the year before it must be observed too).")
+    if first_year is not None and last_year is not None and not first_year <= year <= last_year:
+        raise ParameterError(f"year={year} lies outside the study period first_year={first_year}..last_year="
+                             f"{last_year}; give a year inside the period, or widen the period.")
     if outcome == "participation_ladder" and dataset.tables.get("participation_ladder") is None:
         raise ParameterError("outcome='participation_ladder' needs the optional participation_ladder table, which "
                              "this dataset does not have; choose bijstand, inflow or outflow_to_work.")
 
 
-def setup(*, dataset: str, outcome: str = "bijstand", year: int = 2022, covariates=COVARIATES,
-          municipality: str = "all", age_min: int = 18, age_max: int = 66, sex: str = "all", lang: str = "nl",
-          output_dir: str = "") -> StudyContext:
-    """Validate the parameters against the dataset (before any store is built), load it, build its store."""
-    covariates = list(covariates)
-    params = {"outcome": outcome, "year": year, "covariates": covariates, "municipality": municipality,
-              "age_min": age_min, "age_max": age_max, "sex": sex}
-    return setup_study("compare", dataset=dataset, lang=lang, output_dir=output_dir, parameters=params,
-                       title_key="compare.title",
-                       validate=lambda ds: _validate(ds, outcome=outcome, year=year, covariates=covariates,
-                                                     age_min=age_min, age_max=age_max, sex=sex))
+@dataclass(frozen=True)
+class Units:
+    """The units at risk of the outcome, one row each: ``y``, ``municipality_code`` and the covariates."""
 
+    frame: pd.DataFrame = field(repr=False)
+    outcome: str
+    year: int
+    covariates_used: tuple[str, ...]
+    covariates_absent: tuple[str, ...]  # the dataset lacks them
+    covariates_constant: tuple[str, ...]  # one value in the whole population (e.g. sex when only women)
+    codes: tuple[str, ...]  # every municipality of the dataset: one without units is a withheld row, never absent
+    names: Mapping[str, str] = field(repr=False)  # municipality code -> name
 
-def _checked(ctx: StudyContext) -> dict:
-    return {"policy": ctx.report.policy, "log": ctx.report.log}
+    def __len__(self) -> int:
+        return len(self.frame)
 
+    def name(self, code: str) -> str:
+        return self.names.get(code, code)
 
-def _names(ctx: StudyContext) -> dict:
-    names = ctx.dataset.tables.get("municipalities")
-    return dict(zip(names["municipality_code"], names["name"])) if names is not None else {}
+    def __repr__(self) -> str:
+        return (f"Units({self.outcome} {self.year}: {len(self)} units in {len(self.codes)} municipalities; "
+                f"covariates {', '.join(self.covariates_used) or 'none'})")
 
 
 def _age_band(age: pd.Series, age_min: int, age_max: int) -> pd.Series:
-    labels = []
+    out = pd.Series(pd.NA, index=age.index, dtype="string")
     for lo, hi in AGE_BANDS:
         lo, hi = max(lo, age_min), min(hi, age_max)
-        labels.append((lo, hi))
-    out = pd.Series(pd.NA, index=age.index, dtype="string")
-    for lo, hi in labels:
         if lo <= hi:
             out[(age >= lo) & (age <= hi)] = f"{lo}-{hi}"
     return out
 
 
-def population_frame(ctx: StudyContext) -> pd.DataFrame:
-    """One row per unit (person, or person's first spell) with outcome ``y``, municipality and covariates;
-    says in a sentence which covariates are used and which the dataset lacks."""
-    from analysis.report.labels import t
-
-    p = ctx.parameters
-    year, outcome = p["year"], p["outcome"]
-    sex_sql = "TRUE" if p["sex"] == "all" else f"p.sex = '{p['sex']}'"  # validated: F or M
+def units(pop, *, outcome: str, year: int, covariates: Sequence[str]) -> Units:
+    """One row per unit (person, or person's first spell) of the population ``pop`` at risk of ``outcome``
+    in ``year``: outcome ``y``, municipality and covariates. Persons count where their age in ``year`` lies
+    in the population's age band."""
+    check_choice("outcome", outcome, OUTCOMES)
+    d = pop.definition
+    dataset = pop.store.dataset
     ref = year * 12 + 11 if outcome == "bijstand" else year * 12 - 1  # covariates' reference month
-    con = ctx.store.connect()
-    base = f"""SELECT p.person_id, p.municipality_code, p.sex, {year} - p.birth_year AS age,
+    con = pop.connect()
+    base = f"""SELECT p.person_id, p.municipality_code, p.sex, {int(year)} - p.birth_year AS age,
                       p.education, p.migration_background
-               FROM persons p
-               WHERE {year} - p.birth_year BETWEEN {int(p['age_min'])} AND {int(p['age_max'])} AND {sex_sql}"""
+               FROM population_persons p
+               WHERE {int(year)} - p.birth_year BETWEEN {int(d.age_min)} AND {int(d.age_max)}"""
     if outcome == "bijstand":
         sql = f"""SELECT b.*, CAST(EXISTS (SELECT 1 FROM bijstand_spells s WHERE s.person_id = b.person_id
                       AND s.start_date <= DATE '{year}-12-31' AND s.end_date >= DATE '{year}-12-31') AS INT) AS y
@@ -132,10 +148,9 @@ def population_frame(ctx: StudyContext) -> pd.DataFrame:
                   FROM ({base}) b JOIN first_spell f USING (person_id)
                   LEFT JOIN bijstand_exits x ON x.person_id = f.person_id AND x.spell_id = f.spell_id"""
     else:
-        ladder = ctx.dataset.tables["participation_ladder"][["person_id", "date", "step"]]
+        ladder = dataset.tables["participation_ladder"][["person_id", "date", "step"]]
         ladder = ladder[pd.to_datetime(ladder["date"]).dt.year == year].sort_values("date")
-        last = ladder.groupby("person_id", as_index=False).last()
-        con.register("ladder_last", last)
+        con.register("ladder_last", ladder.groupby("person_id", as_index=False).last())
         sql = f"""SELECT b.*, CAST(l.step IN {PAID_WORK_STEPS} AS INT) AS y
                   FROM ({base}) b JOIN ladder_last l USING (person_id)"""
     frame = con.execute(f"""
@@ -145,37 +160,77 @@ def population_frame(ctx: StudyContext) -> pd.DataFrame:
                          AND o.month BETWEEN {ref - 12} AND {ref - 1}), 0) AS prior_benefit
         FROM units u LEFT JOIN person_month m ON m.person_id = u.person_id AND m.month = {ref}
         ORDER BY u.person_id""").df()
-    frame["age_band"] = _age_band(frame["age"], p["age_min"], p["age_max"])
+    frame["age_band"] = _age_band(frame["age"], d.age_min, d.age_max)
     frame["partnered"] = frame["partnered"].astype(int).astype(str)
     frame["prior_benefit"] = frame["prior_benefit"].astype(int).astype(str)
-    persons = ctx.dataset.tables["persons"]
-    used, dropped = [], []
-    for c in p["covariates"]:
+    persons = dataset.tables["persons"]
+    used, absent, constant = [], [], []
+    for c in covariates:
         col = OPTIONAL_COLUMNS.get(c)
         if col is not None and (col not in persons.columns or persons[col].isna().all()):
-            dropped.append(c)
+            absent.append(c)
+        elif len(frame) and frame[c].astype("string").fillna("unknown").nunique() < 2:
+            constant.append(c)
         else:
             used.append(c)
-    frame.attrs["covariates_used"], frame.attrs["covariates_dropped"] = used, dropped
-    names = ", ".join(t(f"compare.cov.{c}", ctx.lang) for c in used) or t("compare.cov.none", ctx.lang)
-    text = t("compare.covariates_used", ctx.lang, covariates=names)
-    if dropped:
-        text += " " + t("compare.covariates_dropped", ctx.lang,
-                        covariates=", ".join(t(f"compare.cov.{c}", ctx.lang) for c in dropped))
-    ctx.report.markdown(text)
-    return frame
+    codes = tuple(sorted(persons["municipality_code"].dropna().astype(str).unique()))
+    table = dataset.tables.get("municipalities")
+    names = dict(zip(table["municipality_code"], table["name"])) if table is not None else {}
+    return Units(frame=frame, outcome=outcome, year=int(year), covariates_used=tuple(used),
+                 covariates_absent=tuple(absent), covariates_constant=tuple(constant), codes=codes, names=names)
 
 
-def reference_model(ctx: StudyContext, frame: pd.DataFrame):
-    """The logit without municipality; each person's expected outcome (``None`` if it cannot be fitted)."""
-    from analysis.estimators.standardisation import expected_outcome
+def covariates_sentence(u: Units, *, lang: str) -> str:
+    """Which covariates the expected outcome takes into account, and which were dropped and why."""
     from analysis.report.labels import t
 
-    used = frame.attrs.get("covariates_used", [])
-    if frame.empty or frame["y"].nunique() < 2:
-        ctx.report.markdown(f"*{t('compare.no_model', ctx.lang, min_units=ctx.report.policy.min_units)}*")
+    def listed(covs):
+        return ", ".join(t(f"compare.cov.{c}", lang) for c in covs)
+
+    text = t("compare.covariates_used", lang, covariates=listed(u.covariates_used) or t("compare.cov.none", lang))
+    if u.covariates_absent:
+        text += " " + t("compare.covariates_dropped", lang, covariates=listed(u.covariates_absent))
+    if u.covariates_constant:
+        text += " " + t("compare.covariates_constant", lang, covariates=listed(u.covariates_constant))
+    return text
+
+
+def reference_model(u: Units):
+    """The logit without municipality: each unit's expected outcome (``None`` if it cannot be fitted)."""
+    from analysis.estimators.standardisation import expected_outcome
+
+    if u.frame.empty or u.frame["y"].nunique() < 2:
         return None
-    return expected_outcome(frame, outcome="y", covariates=used)
+    return expected_outcome(u.frame, outcome="y", covariates=list(u.covariates_used))
+
+
+def raw_rates(u: Units, *, policy, log):
+    """The raw rate per municipality as a checked table (every municipality a row; the national total is
+    published with it, so withheld municipalities are protected against it)."""
+    from analysis.report.disclosure import safe_aggregate
+
+    return safe_aggregate(u.frame, by=["municipality_code"], value="y", stat="share", total_published=True,
+                          levels={"municipality_code": list(u.codes)}, name=f"raw_rate_{u.outcome}",
+                          policy=policy, log=log)
+
+
+def published(raw) -> tuple[str, ...]:
+    """The municipalities whose raw rate passed disclosure control."""
+    return tuple(raw.frame.loc[~raw["suppressed"].to_numpy(), "municipality_code"].tolist())
+
+
+def raw_rate_rows(u: Units, raw) -> list[dict]:
+    """Results rows ``raw_rate_<outcome>_<code>`` (share, binomial standard error, ``n`` from the table)."""
+    shown = set(published(raw))
+    rows = []
+    for code, r in raw.frame.set_index("municipality_code").iterrows():
+        held = code not in shown
+        p = r["value"]
+        rows.append({"name": f"raw_rate_{u.outcome}_{code}", "estimate": None if held else float(p),
+                     "se": None if held else float(np.sqrt(p * (1 - p) / r["n"])),
+                     "ci_low": None, "ci_high": None, "n": None if held else int(r["n"]), "unit": "share",
+                     "suppressed": held})
+    return rows
 
 
 def _unit_counts(frame: pd.DataFrame, model) -> pd.DataFrame:
@@ -185,67 +240,17 @@ def _unit_counts(frame: pd.DataFrame, model) -> pd.DataFrame:
                          "expected": g["p"].sum().to_numpy(), "variance": g["v"].sum().to_numpy()})
 
 
-def compare(ctx: StudyContext, frame: pd.DataFrame, model):
-    """Raw rates (checked), the standardised comparison of the published municipalities, results rows.
-
-    Returns ``(raw, comparison)``: the checked raw-rate table and the
-    :class:`~analysis.estimators.standardisation.StandardisedComparison` (None where fewer than 3
-    municipalities are published)."""
+def standardise(u: Units, model, raw, *, seed: int = 0):
+    """O, E, O/E, overdispersion, shrinkage and ranks of the published municipalities
+    (:class:`~analysis.estimators.standardisation.StandardisedComparison`), computed from them only;
+    ``None`` without a model or with fewer than :data:`MIN_PUBLISHED` published municipalities."""
     from analysis.estimators.standardisation import compare_units
-    from analysis.report.disclosure import safe_aggregate
 
-    outcome = ctx.parameters["outcome"]
-    # the national total is published with the table: withheld municipalities are protected from it
-    # every municipality of the dataset is a row: one without units is a withheld "x", never absent
-    codes = sorted(ctx.dataset.tables["persons"]["municipality_code"].dropna().astype(str).unique())
-    raw = safe_aggregate(frame, by=["municipality_code"], value="y", stat="share", total_published=True,
-                         levels={"municipality_code": codes}, name=f"raw_rate_{outcome}", **_checked(ctx))
-    published = raw.frame.loc[~raw["suppressed"].to_numpy(), "municipality_code"].tolist()
-    rows = []
-    for code, r in raw.frame.set_index("municipality_code").iterrows():
-        held = code not in published
-        p = r["value"]
-        rows.append({"name": f"raw_rate_{outcome}_{code}", "estimate": None if held else float(p),
-                     "se": None if held else float(np.sqrt(p * (1 - p) / r["n"])),
-                     "ci_low": None, "ci_high": None, "n": None if held else int(r["n"]), "unit": "share",
-                     "suppressed": held})
-    ctx.add_estimates(rows)
-    if model is None or len(published) < 3:
-        from analysis.report.labels import t
-
-        ctx.add_estimates([_null(f"overdispersion_{outcome}", "phi"), _null(f"outside_998_share_{outcome}", "share")])
-        for code in raw.frame["municipality_code"]:
-            ctx.add_estimates([_null(f"adjusted_ratio_{outcome}_{code}", "ratio")])
-        ctx.report.markdown(f"*{t('compare.too_few', ctx.lang, min_units=ctx.report.policy.min_units)}*")
-        return raw, None
-    counts = _unit_counts(frame, model)
-    comp = compare_units(counts[counts["unit"].isin(published)], seed=0)
-    tab = comp.table.set_index("unit")
-    adj = []
-    for code in raw.frame["municipality_code"]:
-        name = f"adjusted_ratio_{outcome}_{code}"
-        if code not in tab.index:
-            adj.append(_null(name, "ratio"))
-            continue
-        r = tab.loc[code]
-        adj.append({"name": name, "estimate": float(r["ratio"]), "se": float(r["se"]), "ci_low": float(r["ci_lower"]),
-                    "ci_high": float(r["ci_upper"]), "n": int(r["n"]), "unit": "ratio", "suppressed": False})
-        adj.append({"name": f"shrunken_ratio_{outcome}_{code}", "estimate": float(r["shrunken"]), "se": None,
-                    "ci_low": float(r["shrunken_lower"]), "ci_high": float(r["shrunken_upper"]), "n": int(r["n"]),
-                    "unit": "ratio", "suppressed": False})
-        adj.append({"name": f"rank_{outcome}_{code}", "estimate": float(r["rank"]), "se": None,
-                    "ci_low": float(r["rank_lower"]), "ci_high": float(r["rank_upper"]), "n": int(r["n"]),
-                    "unit": "rank", "suppressed": False})
-    n_pub = int(tab["n"].sum())
-    od = comp.overdispersion
-    adj.append({"name": f"overdispersion_{outcome}", "estimate": od.phi, "se": None, "ci_low": None, "ci_high": None,
-                "n": n_pub, "unit": "phi", "suppressed": False})
-    adj.append({"name": f"overdispersion_tau2_{outcome}", "estimate": od.tau2, "se": None, "ci_low": None,
-                "ci_high": None, "n": n_pub, "unit": "tau2", "suppressed": False})
-    adj.append({"name": f"outside_998_share_{outcome}", "estimate": comp.outside_share(0.998), "se": None,
-                "ci_low": None, "ci_high": None, "n": n_pub, "unit": "share_of_municipalities", "suppressed": False})
-    ctx.add_estimates(adj, residual_df=model.residual_df)
-    return raw, comp
+    shown = published(raw)
+    if model is None or len(shown) < MIN_PUBLISHED:
+        return None
+    counts = _unit_counts(u.frame, model)
+    return compare_units(counts[counts["unit"].isin(shown)], seed=seed)
 
 
 def _null(name: str, unit: str) -> dict:
@@ -253,19 +258,50 @@ def _null(name: str, unit: str) -> dict:
             "suppressed": True}
 
 
-def _rows_table(ctx: StudyContext, prefix: str, codes, *, name: str):
-    """A checked table keyed by municipality code from the results rows ``<prefix><code>``."""
+def comparison_rows(u: Units, comp) -> list[dict]:
+    """Results rows of the comparison: per municipality ``adjusted_ratio_``, ``shrunken_ratio_`` and
+    ``rank_<outcome>_<code>`` (withheld ones as withheld rows), then ``overdispersion_``,
+    ``overdispersion_tau2_`` and ``outside_998_share_<outcome>``; ``n`` from the comparison's table."""
+    outcome = u.outcome
+    if comp is None:
+        return ([_null(f"overdispersion_{outcome}", "phi"), _null(f"outside_998_share_{outcome}", "share")]
+                + [_null(f"adjusted_ratio_{outcome}_{code}", "ratio") for code in u.codes])
+    tab = comp.table.set_index("unit")
+    rows = []
+    for code in u.codes:
+        if code not in tab.index:
+            rows.append(_null(f"adjusted_ratio_{outcome}_{code}", "ratio"))
+            continue
+        r = tab.loc[code]
+        n = int(r["n"])
+        rows += [{"name": f"adjusted_ratio_{outcome}_{code}", "estimate": float(r["ratio"]), "se": float(r["se"]),
+                  "ci_low": float(r["ci_lower"]), "ci_high": float(r["ci_upper"]), "n": n, "unit": "ratio",
+                  "suppressed": False},
+                 {"name": f"shrunken_ratio_{outcome}_{code}", "estimate": float(r["shrunken"]), "se": None,
+                  "ci_low": float(r["shrunken_lower"]), "ci_high": float(r["shrunken_upper"]), "n": n,
+                  "unit": "ratio", "suppressed": False},
+                 {"name": f"rank_{outcome}_{code}", "estimate": float(r["rank"]), "se": None,
+                  "ci_low": float(r["rank_lower"]), "ci_high": float(r["rank_upper"]), "n": n, "unit": "rank",
+                  "suppressed": False}]
+    n_pub, od = int(tab["n"].sum()), comp.overdispersion
+    for name, value, unit in ((f"overdispersion_{outcome}", od.phi, "phi"),
+                              (f"overdispersion_tau2_{outcome}", od.tau2, "tau2"),
+                              (f"outside_998_share_{outcome}", comp.outside_share(0.998), "share_of_municipalities")):
+        rows.append({"name": name, "estimate": float(value), "se": None, "ci_low": None, "ci_high": None,
+                     "n": n_pub, "unit": unit, "suppressed": False})
+    return rows
+
+
+def rows_table(rows: Mapping[str, Mapping], prefix: str, codes: Sequence[str], *, name: str, policy, log):
+    """A checked table keyed by municipality code from the checked results rows ``<prefix><code>``."""
     from analysis.report.disclosure import checked_estimates
 
-    rows = []
+    out = []
     for code in codes:
-        try:
-            row = dict(ctx.estimate(f"{prefix}{code}"))
-        except KeyError:
-            row = _null("", "ratio")
+        row = dict(rows.get(f"{prefix}{code}") or _null("", "ratio"))
         row["name"] = code
-        rows.append(row)
-    return checked_estimates(rows, name=name, key="municipality_code", **_checked(ctx))
+        out.append(row)
+    return checked_estimates(out, name=name, key="municipality_code", policy=policy, log=log)
 
 
 def label_offsets(x, y, *, near_x: float = 0.12, near_y: float = 0.05,
@@ -294,19 +330,21 @@ def label_offsets(x, y, *, near_x: float = 0.12, near_y: float = 0.05,
     return [c for _, c in sorted(out)]
 
 
-def funnel(ctx: StudyContext, raw, comp) -> None:
-    """The funnel plot: O/E against E with 95 % and 99.8 % limits allowing for overdispersion."""
+def funnel_figure(u: Units, comp, rows: Mapping[str, Mapping], *, municipality: str, lang: str, policy, log):
+    """The funnel plot, O/E against E with 95 % and 99.8 % limits allowing for overdispersion, as a checked
+    figure and its caption (``(None, "")`` without a comparison). ``municipality`` is drawn apart."""
     from analysis.report.checked import checked_figure
     from analysis.report.escape import plot_text
     from analysis.report.labels import fmt_number, t, t_plain
 
     if comp is None:
-        return
+        return None, ""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator
 
-    outcome, lang = ctx.parameters["outcome"], ctx.lang
-    codes = raw.frame["municipality_code"].tolist()
-    ratio = _rows_table(ctx, f"adjusted_ratio_{outcome}_", codes, name=f"adjusted_ratio_{outcome}")
+    outcome = u.outcome
+    ratio = rows_table(rows, f"adjusted_ratio_{outcome}_", u.codes, name=f"adjusted_ratio_{outcome}",
+                       policy=policy, log=log)
     expected = comp.table.set_index("unit")["expected"]
     f = ratio.frame.assign(_held=ratio["suppressed"].to_numpy())
     fig, ax = plt.subplots(figsize=(7.0, 4.6))
@@ -320,25 +358,21 @@ def funnel(ctx: StudyContext, raw, comp) -> None:
                 label=t_plain("compare.limit", lang, level=shown_level))
         ax.plot(grid, lim[f"lower_{level}"], style, color="0.25", lw=1)
     ax.axhline(1.0, color="0.25", lw=0.8)
-    mine = shown["municipality_code"] == ctx.parameters["municipality"]
-    ax.scatter(xs[~mine.to_numpy()], shown.loc[~mine, "estimate"], s=18, color="#0072b2",
+    mine = (shown["municipality_code"] == municipality).to_numpy()
+    ax.scatter(xs[~mine], shown.loc[~mine, "estimate"], s=18, color="#0072b2",
                label=t_plain("compare.municipalities", lang))
     if mine.any():
-        ax.scatter(xs[mine.to_numpy()], shown.loc[mine, "estimate"], s=60, color="#d55e00", zorder=3,
-                   label=plot_text(_names(ctx).get(ctx.parameters["municipality"], ctx.parameters["municipality"])))
-    names = _names(ctx)
+        ax.scatter(xs[mine], shown.loc[mine, "estimate"], s=60, color="#d55e00", zorder=3,
+                   label=plot_text(u.name(municipality)))
     ys = shown["estimate"].to_numpy(float)
     low, high = ax.get_ylim()
     for i, (dx, dy, ha) in enumerate(label_offsets(xs, ys, y_span=high - low)):
-        code = shown["municipality_code"].iloc[i]
-        ax.annotate(plot_text(names.get(code, code)), (xs[i], ys[i]), fontsize=6, xytext=(dx, dy),
-                    textcoords="offset points", ha=ha, va="center")
+        ax.annotate(plot_text(u.name(shown["municipality_code"].iloc[i])), (xs[i], ys[i]), fontsize=6,
+                    xytext=(dx, dy), textcoords="offset points", ha=ha, va="center")
     if f["_held"].any():  # withheld municipalities: an x at the foot, no position
         ax.plot([0.02], [0.03], transform=ax.transAxes, label=t_plain("figure.withheld_legend", lang),
                 marker="x", color="0.35", ms=6, mew=1.4, ls="none", clip_on=False)
     ax.set_xscale("log")
-    from matplotlib.ticker import FuncFormatter, LogLocator
-
     ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_number(v, lang, digits=0)))
@@ -349,33 +383,36 @@ def funnel(ctx: StudyContext, raw, comp) -> None:
     fig.tight_layout()
     od = comp.overdispersion
     checked = checked_figure(fig, name=f"funnel_{outcome}", tables=[ratio.select(["municipality_code", "estimate"])])
-    ctx.report.figure(checked, caption=t(
-        "compare.funnel_caption", lang, outcome=t(f"compare.outcome.{outcome}", lang), year=ctx.parameters["year"],
-        phi=fmt_number(od.phi, lang, digits=2), tau=fmt_number(np.sqrt(od.tau2), lang, digits=3),
-        units=od.n_units))
+    caption = t("compare.funnel_caption", lang, outcome=t(f"compare.outcome.{outcome}", lang), year=u.year,
+                phi=fmt_number(od.phi, lang, digits=2), tau=fmt_number(np.sqrt(od.tau2), lang, digits=3),
+                units=od.n_units)
+    return checked, caption
 
 
-def table(ctx: StudyContext, raw, comp):
-    """Raw rate, adjusted ratio with interval, shrunken ratio and rank interval per municipality."""
+def comparison_table(u: Units, raw, comp, rows: Mapping[str, Mapping], *, lang: str, policy, log):
+    """Raw rate, adjusted ratio with interval, shrunken ratio and rank interval per municipality:
+    ``(checked table, caption, number formats, note)``."""
     from analysis.report.checked import combine
     from analysis.report.labels import t
 
-    outcome, lang = ctx.parameters["outcome"], ctx.lang
-    codes = raw.frame["municipality_code"].tolist()
+    outcome = u.outcome
     head = {c: t(f"compare.head.{c}", lang) for c in ("persons", "raw", "ratio", "ratio_low", "ratio_high",
                                                         "shrunken", "rank_low", "rank_high")}
     if head["ratio_high"] == head["rank_high"]:  # "tot" twice: columns must differ; a thin space tells them apart
         head["rank_high"] += "\u2009"
     parts = [(head["persons"], raw, "n"), (head["raw"], raw, "value")]
     if comp is not None:
-        adj = _rows_table(ctx, f"adjusted_ratio_{outcome}_", codes, name=f"adjusted_ratio_{outcome}")
-        shr = _rows_table(ctx, f"shrunken_ratio_{outcome}_", codes, name=f"shrunken_ratio_{outcome}")
-        rank = _rows_table(ctx, f"rank_{outcome}_", codes, name=f"rank_{outcome}")
+        def table(prefix, name):
+            return rows_table(rows, prefix, u.codes, name=name, policy=policy, log=log)
+
+        adj = table(f"adjusted_ratio_{outcome}_", f"adjusted_ratio_{outcome}")
+        shr = table(f"shrunken_ratio_{outcome}_", f"shrunken_ratio_{outcome}")
+        rank = table(f"rank_{outcome}_", f"rank_{outcome}")
         parts += [(head["ratio"], adj, "estimate"), (head["ratio_low"], adj, "ci_low"),
                   (head["ratio_high"], adj, "ci_high"), (head["shrunken"], shr, "estimate"),
                   (head["rank_low"], rank, "ci_low"), (head["rank_high"], rank, "ci_high")]
     shown = combine(parts, on=["municipality_code"], name=f"compare_{outcome}")
-    shown = shown.relabel("municipality_code", lambda c: _names(ctx).get(c, c), into="name")
+    shown = shown.relabel("municipality_code", u.name, into="name")
     shown = shown.select([c for c in shown.columns if c != "municipality_code"])
     if comp is not None:
         shown = shown.sort(head["ratio"])
@@ -383,10 +420,8 @@ def table(ctx: StudyContext, raw, comp):
     formats = {head["persons"]: "int", head["raw"]: "pct"}
     formats.update({head[c]: "num2" for c in ("ratio", "ratio_low", "ratio_high", "shrunken")})
     formats.update({head[c]: "int" for c in ("rank_low", "rank_high")})
-    ctx.report.table(shown, caption=t("compare.table_caption", lang, outcome=t(f"compare.outcome.{outcome}", lang),
-                                      year=ctx.parameters["year"]), number_formats=formats,
-                     note=t("compare.head_note", lang) + " " + t("compare.table_note", lang))
-    return shown
+    caption = t("compare.table_caption", lang, outcome=t(f"compare.outcome.{outcome}", lang), year=u.year)
+    return shown, caption, formats, t("compare.head_note", lang) + " " + t("compare.table_note", lang)
 
 
 def composition(frame: pd.DataFrame, covariates) -> pd.DataFrame:
@@ -398,76 +433,79 @@ def composition(frame: pd.DataFrame, covariates) -> pd.DataFrame:
     return pd.concat(parts, axis=1).fillna(0.0) if parts else pd.DataFrame(index=sorted(frame["municipality_code"].unique()))
 
 
-def peers(ctx: StudyContext, frame: pd.DataFrame, raw) -> dict:
-    """Each municipality's 5 nearest peers by composition ("vergelijkbare gemeenten"): names only."""
+@dataclass(frozen=True)
+class Peers:
+    """Each municipality's nearest peers by composition ("vergelijkbare gemeenten"): codes, and the table of names."""
+
+    found: Mapping[str, list]
+    table: Any  # CheckedTable (names only) or None
+    caption: str
+
+
+def peers_table(u: Units, raw, *, lang: str, k: int = N_PEERS) -> Peers:
+    """Each municipality's ``k`` nearest peers by the composition of its units (names only)."""
     from analysis.estimators.standardisation import nearest_peers
     from analysis.report.labels import t
 
-    comp = composition(frame, frame.attrs.get("covariates_used", []))
+    comp = composition(u.frame, u.covariates_used)
     if len(comp) < 2 or comp.shape[1] == 0:
-        return {}
-    found = nearest_peers(comp, k=N_PEERS)
-    names = _names(ctx)
-    text = {code: ", ".join(names.get(c, c) for c in found.get(code, [])) for code in raw.frame["municipality_code"]}
+        return Peers(found={}, table=None, caption="")
+    found = nearest_peers(comp, k=k)
+    text = {code: ", ".join(u.name(c) for c in found.get(code, [])) for code in raw.frame["municipality_code"]}
     shown = raw.relabel("municipality_code", lambda c: text.get(c, ""), into="peers")
-    shown = shown.relabel("municipality_code", lambda c: names.get(c, c), into="name")
-    shown = shown.select(["name", "peers"]).rename({"name": t("municipality", ctx.lang),
-                                                    "peers": t("compare.col.peers", ctx.lang)})
-    ctx.report.table(shown, caption=t("compare.peers_caption", ctx.lang, k=N_PEERS))
-    return found
+    shown = shown.relabel("municipality_code", u.name, into="name")
+    shown = shown.select(["name", "peers"]).rename({"name": t("municipality", lang),
+                                                    "peers": t("compare.col.peers", lang)})
+    return Peers(found=found, table=shown, caption=t("compare.peers_caption", lang, k=k))
 
 
-def methods(ctx: StudyContext, model, comp) -> None:
-    """The methods section: model, interval, limits, shrinkage, and what the comparison cannot say."""
+def methods_text(u: Units, comp, *, lang: str) -> list[str]:
+    """The methods paragraphs: definition, model, limits and shrinkage, and what the comparison cannot say."""
     from analysis.report.labels import fmt_number, t
 
-    lang = ctx.lang
-    ctx.report.heading(t("compare.methods_heading", lang))
-    ctx.report.markdown(t(f"compare.definition.{ctx.parameters['outcome']}", lang, year=ctx.parameters["year"]))
-    ctx.report.markdown(t("compare.methods_model", lang))
+    out = [t(f"compare.definition.{u.outcome}", lang, year=u.year), t("compare.methods_model", lang)]
     if comp is not None:
         od = comp.overdispersion
         key = "compare.methods_funnel" if od.tau2 > 0 else "compare.methods_funnel_none"
-        ctx.report.markdown(t(key, lang, phi=fmt_number(od.phi, lang, digits=2),
-                              tau=fmt_number(np.sqrt(od.tau2), lang, digits=3), units=od.n_units))
-    ctx.report.markdown(t("compare.methods_caveat", lang))
+        out.append(t(key, lang, phi=fmt_number(od.phi, lang, digits=2),
+                     tau=fmt_number(np.sqrt(od.tau2), lang, digits=3), units=od.n_units))
+    out.append(t("compare.methods_caveat", lang))
+    return out
 
 
-def summary(ctx: StudyContext, comp) -> None:
-    """The one-page summary for a council: where does our municipality stand, once its population is
-    taken into account."""
+def summary_text(u: Units, comp, rows: Mapping[str, Mapping], *, municipality: str, lang: str,
+                 min_units: int) -> list[str]:
+    """The summary for a council, from the checked results rows: where the municipality stands once its
+    population is taken into account (with ``municipality='all'``: how many lie outside the limits)."""
     from analysis.report.labels import fmt_int, fmt_number, fmt_pct, t
 
-    p, lang = ctx.parameters, ctx.lang
-    outcome, code = p["outcome"], p["municipality"]
-    what = t(f"compare.outcome.{outcome}", lang)
-    ctx.report.markdown(t("compare.summary_intro", lang, outcome=what, year=p["year"]))
+    outcome, what = u.outcome, t(f"compare.outcome.{u.outcome}", lang)
+    out = [t("compare.summary_intro", lang, outcome=what, year=u.year)]
     if comp is None:
-        ctx.report.markdown(t("compare.summary_none", lang, min_units=ctx.report.policy.min_units))
-        ctx.report.say_withheld()
-        return
-    outside = ctx.estimate(f"outside_998_share_{outcome}")
-    if code == "all":
-        tab = comp.table
-        above = int((tab["position"] == "above_99.8").sum())
-        below = int((tab["position"] == "below_99.8").sum())
-        ctx.report.markdown(t("compare.summary_all", lang, units=len(tab), above=fmt_int(above, lang),
-                              below=fmt_int(below, lang),
-                              share=fmt_pct(outside["estimate"], lang) if not outside["suppressed"] else "x"))
+        return out + [t("compare.summary_none", lang, min_units=min_units)]
+    if municipality == "all":
+        tab, outside = comp.table, rows[f"outside_998_share_{outcome}"]
+        out.append(t("compare.summary_all", lang, units=len(tab),
+                     above=fmt_int(int((tab["position"] == "above_99.8").sum()), lang),
+                     below=fmt_int(int((tab["position"] == "below_99.8").sum()), lang),
+                     share=fmt_pct(outside["estimate"], lang) if not outside["suppressed"] else "x"))
     else:
-        name = _names(ctx).get(code, code)
-        row = ctx.estimate(f"adjusted_ratio_{outcome}_{code}")
-        raw = ctx.estimate(f"raw_rate_{outcome}_{code}")
+        row = rows[f"adjusted_ratio_{outcome}_{municipality}"]
         if row["suppressed"]:
-            ctx.report.markdown(t("compare.summary_withheld", lang, name=name, min_units=ctx.report.policy.min_units))
+            out.append(t("compare.summary_withheld", lang, name=u.name(municipality), min_units=min_units))
         else:
-            position = comp.table.set_index("unit").loc[code, "position"]
-            rank = ctx.estimate(f"rank_{outcome}_{code}")
-            ctx.report.markdown(t(
-                "compare.summary_one", lang, name=name, raw=fmt_pct(raw["estimate"], lang),
+            raw, rank = rows[f"raw_rate_{outcome}_{municipality}"], rows[f"rank_{outcome}_{municipality}"]
+            position = comp.table.set_index("unit").loc[municipality, "position"]
+            out.append(t(
+                "compare.summary_one", lang, name=u.name(municipality), raw=fmt_pct(raw["estimate"], lang),
                 ratio=fmt_number(row["estimate"], lang, digits=2), low=fmt_number(row["ci_low"], lang, digits=2),
                 high=fmt_number(row["ci_high"], lang, digits=2), units=len(comp.table),
                 rank_low=fmt_int(rank["ci_low"], lang), rank_high=fmt_int(rank["ci_high"], lang),
                 position=t(f"compare.position.{position}", lang)))
-    ctx.report.markdown(t("compare.summary_caveat", lang))
-    ctx.report.say_withheld()
+    return out + [t("compare.summary_caveat", lang)]
+
+
+__all__ = ["COVARIATES", "OUTCOMES", "Peers", "Units", "check_parameters", "comparison_rows", "comparison_table",
+           "composition", "covariates_sentence", "funnel_figure", "label_offsets", "methods_text", "peers_table",
+           "published", "raw_rate_rows", "raw_rates", "reference_model", "rows_table", "standardise",
+           "summary_text", "units"]
