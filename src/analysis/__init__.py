@@ -27,6 +27,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     # run, population, panels, events
     "start": ("analysis.kit.run", "start"),
+    "start_public": ("analysis.kit.run", "start_public"),
     "Run": ("analysis.kit.run", "Run"),
     "population": ("analysis.kit.population", "population"),
     "Population": ("analysis.kit.population", "Population"),

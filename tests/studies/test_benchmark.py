@@ -82,3 +82,19 @@ def test_binomial_limits_flag_most_municipalities_and_overdispersion_fixes_it():
     for method in ("additive", "multiplicative"):
         for key, funnel in indicator_funnels(frame, method=method).items():
             assert abs(funnel.outside_share(0.998) - NOMINAL) <= FEW_PERCENT, (method, key)
+
+
+def test_load_refuses_a_code_without_figures_and_a_directory_without_the_tables(tmp_path):
+    from analysis.errors import ParameterError
+    from analysis.studies.benchmark import load, statline_source
+
+    with pytest.raises(ParameterError, match="lacks"):
+        statline_source(str(tmp_path))
+    source = statline_source()
+    with pytest.raises(ParameterError, match="GM9999.*no 2017 figures"):  # no such code
+        load(source, municipality="GM9999", year=2017)
+    with pytest.raises(ParameterError, match="age_class"):
+        load(source, municipality="GM0363", age_class="young")
+    bench = load(source, municipality="GM0363", year=2017)
+    assert bench.name == "Amsterdam" and source.directory == "data/statline"
+    assert bench.municipality in set(bench.peers["region"]) and len(bench.frame) == 388

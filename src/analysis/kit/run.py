@@ -141,4 +141,47 @@ def start(study: str, *, parameters: Mapping[str, Any], title_key: str | None = 
     return Run(context=context)
 
 
-__all__ = ["Run", "start", "check_population_parameters"]
+def start_public(study: str, *, parameters: Mapping[str, Any], source: Any, title_key: str | None = None) -> Run:
+    """Open a run of a study without a person population: public aggregate figures (CBS StatLine) or
+    public reference datasets, not person-level microdata in the data contract's shape.
+
+    ``parameters`` are validated against the notebook's declaration (as :func:`start` does) and
+    recorded in results.json as validated; ``source`` names and fingerprints the data the study reads
+    (an object with ``path``, ``meta`` with ``name`` and ``source``, and ``content_hash``): it is
+    results.json's ``dataset``. There is no store (``run.store`` is None) and no population; every
+    row still passes disclosure control in :meth:`Run.add`.
+    """
+    import tempfile
+
+    from analysis.errors import check_choice
+    from analysis.report import Report
+    from analysis.report.disclosure import DisclosurePolicy
+    from analysis.studies.base import LANGUAGES, StudyContext
+
+    if not isinstance(study, str) or not study:
+        raise ParameterError(f"start_public: study={study!r}; give the study's name, e.g. "
+                             "start_public('benchmark', parameters=..., source=...).")
+    if not isinstance(parameters, Mapping):
+        raise ParameterError(f"start_public: parameters must be a dict; received {type(parameters).__name__}.")
+    missing = [a for a in ("path", "meta", "content_hash") if not hasattr(source, a)]
+    if missing:
+        raise ParameterError(f"start_public: source={source!r} lacks {', '.join(missing)}; give an object that "
+                             "names its data (path, meta with name and source, content_hash).")
+    checked = _declared(study, parameters)
+    lang = checked.get("lang", "nl")
+    check_choice("lang", lang, LANGUAGES)
+    given_out = checked.get("output_dir") or ""
+    out = Path(given_out) if given_out else Path(tempfile.mkdtemp(prefix=f"rendeert-{study}-"))
+    out.mkdir(parents=True, exist_ok=True)
+    report = Report(study, lang=lang, policy=DisclosurePolicy.load(), figure_dir=out / "figures")
+    title = None
+    if title_key:
+        from analysis.report.labels import t
+
+        title = t(title_key, lang)
+    params = {"lang": lang, **{k: v for k, v in checked.items() if k != "output_dir"}}
+    return Run(context=StudyContext(study=study, parameters=params, dataset=source, store=None, report=report,
+                                    output_dir=out, title=title))
+
+
+__all__ = ["Run", "start", "start_public", "check_population_parameters"]

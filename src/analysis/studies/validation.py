@@ -4,53 +4,87 @@ The PDF is the document a reviewer reads before trusting the workbench. Each
 row here is also a test in ``tests/reference/`` (with its source in the
 docstring); this study shows the same comparisons in one table.
 
+The notebook (notebooks/90_validation.py) calls one function per reference
+case; each takes the :class:`ReferenceSource` and returns a frame of
+comparisons (case, quantity, ours, published, difference, tolerance, reason,
+verdict, n). :func:`collect` puts them in one frozen :class:`Comparisons`,
+whose rows go to results.json as ``validation_000``, ``validation_001``, ... in
+the order of the cases.
+
 Disclosure. The reference data are public (R packages, published replication
-files), but the rows pass the same control as every study's (``add_estimates``):
+files), but the rows pass the same control as every study's (``run.add``):
 ``n`` is the number of units of the reference dataset behind each number.
+There is no person population: the study has no population parameters.
 """
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from analysis.errors import ParameterError, check_choice
-from analysis.studies.base import LANGUAGES, StudyContext
+from analysis.errors import ParameterError
+
+COLUMNS = ["case", "quantity", "ours", "published", "difference", "tolerance", "reason", "verdict", "n"]
+SOURCES = ("mpdta (R did), Card & Krueger (1994), Rossi et al. (1980), Freireich et al. (1963), "
+           "LaLonde / Dehejia-Wahba (Imbens & Xu 2024 replication files)")
 
 
-class _Source:
-    def __init__(self, path: Path):
-        import hashlib
+@dataclass(frozen=True)
+class ReferenceSource:
+    """The directory of reference cases, with what results.json needs to name it."""
 
-        h = hashlib.sha256()
-        for f in sorted(path.rglob("*")):
-            if f.is_file() and f.suffix in (".csv", ".dta"):
-                h.update(f.read_bytes())
-        self.path, self.content_hash = path, h.hexdigest()
-        self.meta = {"name": "reference datasets", "source": "mpdta (R did), Card & Krueger (1994), Rossi et al. "
-                     "(1980), Freireich et al. (1963), LaLonde / Dehejia-Wahba (Imbens & Xu 2024 replication files)"}
+    path: Path
+    meta: dict
+    content_hash: str
 
 
-def setup(*, reference_dir: str = "tests/reference", lang: str = "nl", output_dir: str = "") -> StudyContext:
-    import tempfile
-
+def reference_source(reference_dir: str = "tests/reference") -> ReferenceSource:
+    """The reference cases in ``reference_dir`` (relative to the project root), fingerprinted."""
     from analysis.paths import resolve_path
-    from analysis.report import Report
-    from analysis.report.disclosure import DisclosurePolicy
-    from analysis.report.labels import t
 
-    check_choice("lang", lang, LANGUAGES)
     path = resolve_path(reference_dir)
     if not (path / "mpdta" / "mpdta.csv").is_file():
-        raise ParameterError(f"reference_dir={reference_dir!r} does not hold the reference cases (mpdta/mpdta.csv).")
-    out = Path(output_dir) if output_dir else Path(tempfile.mkdtemp(prefix="rendeert-validation-"))
-    out.mkdir(parents=True, exist_ok=True)
-    report = Report("validation", lang=lang, policy=DisclosurePolicy.load(), figure_dir=out / "figures")
-    return StudyContext(study="validation", parameters={"reference_dir": str(path), "lang": lang},
-                        dataset=_Source(path), store=None, report=report, output_dir=out,
-                        title=t("validation.title", lang))
+        raise ParameterError(f"reference_dir={reference_dir!r} does not hold the reference cases (mpdta/mpdta.csv); "
+                             "give the directory tests/reference of the project, or leave it out.")
+    h = hashlib.sha256()
+    for f in sorted(path.rglob("*")):
+        if f.is_file() and f.suffix in (".csv", ".dta"):
+            h.update(f.read_bytes())
+    return ReferenceSource(path=path, content_hash=h.hexdigest(),
+                           meta={"name": "reference datasets", "source": SOURCES})
+
+
+@dataclass(frozen=True)
+class Comparisons:
+    """Every comparison of our number with a published one, in case order."""
+
+    table: pd.DataFrame
+
+    @property
+    def passed(self) -> int:
+        return int(self.table["verdict"].sum())
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def to_estimates(self) -> list[dict]:
+        """results.json rows ``validation_NNN`` (our number; ``n`` the units of the reference dataset)."""
+        return [{"name": f"validation_{i:03d}", "estimate": float(r["ours"]), "se": None, "ci_low": None,
+                 "ci_high": None, "n": int(r["n"]), "unit": f"{r['case']}: {r['quantity']}", "suppressed": False}
+                for i, r in self.table.iterrows()]
+
+    def __repr__(self) -> str:
+        return f"Comparisons({self.passed} of {len(self)} within tolerance)"
+
+
+def collect(*frames: pd.DataFrame) -> Comparisons:
+    """The comparisons of every case, in the order given."""
+    if not frames:
+        raise ParameterError("collect: no cases given; pass the frames of the reference cases.")
+    return Comparisons(table=pd.concat(frames, ignore_index=True)[COLUMNS])
 
 
 def _row(case, quantity, ours, published, tolerance, reason, n):
@@ -59,12 +93,15 @@ def _row(case, quantity, ours, published, tolerance, reason, n):
             "tolerance": tolerance, "reason": reason, "verdict": bool(abs(diff) <= tolerance), "n": n}
 
 
-def cases(ctx: StudyContext) -> pd.DataFrame:
-    """Run every reference case."""
-    from analysis.estimators import att_gt, cox, did_2x2, kaplan_meier
-    from analysis.estimators.propensity import att_aipw, att_ipw, att_matching, difference_in_means
+def _frame(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=COLUMNS)
 
-    ref = Path(ctx.parameters["reference_dir"])
+
+def did_mpdta(source: ReferenceSource) -> pd.DataFrame:
+    """Callaway & Sant'Anna on mpdta against R ``did``: ATT(g,t), aggregations, pre-test, with covariate lpop."""
+    from analysis.estimators import att_gt
+
+    ref = source.path
     rows = []
     mp = pd.read_csv(ref / "mpdta" / "mpdta.csv")
     attgt = pd.read_csv(ref / "mpdta" / "ref_attgt.csv")
@@ -106,12 +143,28 @@ def cases(ctx: StudyContext) -> pd.DataFrame:
         for _, x in m.iterrows():
             rows.append(_row(f"R did manual, {scenario}", f"ATT({int(x['group'])},{int(x['time'])})", x["estimate"],
                              x["att"], 0.5e-4, "printed to 4 decimals", len(mp) // 5))
-    ck = pd.read_csv(ref / "card_krueger" / "card_krueger_1994.csv")
+    return _frame(rows)
+
+
+def card_krueger(source: ReferenceSource) -> pd.DataFrame:
+    """Card & Krueger (1994): the 2x2 DiD of full-time employment, clustered standard error."""
+    from analysis.estimators import did_2x2
+
+    rows = []
+    ck = pd.read_csv(source.path / "card_krueger" / "card_krueger_1994.csv")
     c = did_2x2(ck, outcome="fte", treated="nj", post="t", cluster="id").to_frame().loc["ATT"]
     rows.append(_row("Card & Krueger (1994)", "DiD FTE", c["estimate"], 2.914, 0.0005, "printed to 3 decimals", int(c["n"])))
     rows.append(_row("Card & Krueger (1994)", "clustered se", c["std_error"], 1.291, 0.0005, "printed to 3 decimals",
                      int(c["n"])))
-    rossi = pd.read_csv(ref / "rossi" / "rossi.csv")
+    return _frame(rows)
+
+
+def cox_rossi(source: ReferenceSource) -> pd.DataFrame:
+    """The Rossi recidivism Cox model against R ``coxph`` (Efron ties), also on (start, stop] rows."""
+    from analysis.estimators import cox
+
+    rows = []
+    rossi = pd.read_csv(source.path / "rossi" / "rossi.csv")
     published = {"fin": (-0.37942, 0.19138), "age": (-0.05744, 0.02200), "race": (0.31390, 0.30799),
                  "wexp": (-0.14980, 0.21222), "mar": (-0.43370, 0.38187), "paro": (-0.08487, 0.19576),
                  "prio": (0.09150, 0.02865)}
@@ -133,12 +186,30 @@ def cases(ctx: StudyContext) -> pd.DataFrame:
                      published["fin"][0], 1e-4, "iterative fit vs 5 printed digits", len(split)))
     rows.append(_row("Rossi Cox, (start, stop] rows split at week 20", "log-likelihood", tv.log_likelihood, -658.748,
                      5e-4, "printed to 3 decimals", len(split)))
-    six_mp = pd.read_csv(ref / "freireich" / "six_mp.csv")
+    return _frame(rows)
+
+
+def kaplan_meier_6mp(source: ReferenceSource) -> pd.DataFrame:
+    """Kaplan-Meier survival of the 6-MP arm (Freireich et al. 1963) against the printed table."""
+    from analysis.estimators import kaplan_meier
+
+    rows = []
+    six_mp = pd.read_csv(source.path / "freireich" / "six_mp.csv")
     published_s = {6: 0.857, 7: 0.807, 10: 0.753, 13: 0.690, 16: 0.627, 22: 0.538, 23: 0.448}
     km = kaplan_meier(six_mp, duration="weeks", event="relapse").to_frame(times=list(published_s))
     for week, s in published_s.items():
         rows.append(_row("Kaplan-Meier, 6-MP (Freireich 1963)", f"S({week})", km.loc[f"S@t={week}", "estimate"], s,
                          0.0005, "printed to 3 decimals", len(six_mp)))
+    return _frame(rows)
+
+
+def lalonde(source: ReferenceSource) -> pd.DataFrame:
+    """NSW / LaLonde: experimental differences, regression adjustment, Dehejia-Wahba matching, IPW and
+    AIPW on the CPS-1 comparison against the experiment."""
+    from analysis.estimators.propensity import att_aipw, att_ipw, att_matching, difference_in_means
+
+    ref = source.path
+    rows = []
     afdc = pd.read_stata(ref / "lalonde" / "data_cs_NSW_AFDC_CS.dta")
     afdc = afdc[afdc["lalonde"] == 1].dropna(subset=["re79"]).astype({"treated": float})
     a = difference_in_means(afdc, outcome="re79", treatment="treated").to_frame().loc["ATT"]
@@ -176,33 +247,32 @@ def cases(ctx: StudyContext) -> pd.DataFrame:
                      "benchmark, not a published replication", len(obs)))
     rows.append(_row("LaLonde, NSW + CPS-1", "AIPW vs experiment", aipw["estimate"], 1794.34, 1000,
                      "benchmark, not a published replication", len(obs)))
-    frame = pd.DataFrame(rows)
-    ctx.frames = {"cases": frame}  # type: ignore[attr-defined]
-    ctx.add_estimates([{"name": f"validation_{i:03d}", "estimate": float(r["ours"]), "se": None, "ci_low": None,
-                        "ci_high": None, "n": int(r["n"]), "unit": f"{r['case']}: {r['quantity']}",
-                        "suppressed": False} for i, r in frame.iterrows()])
-    return frame
+    return _frame(rows)
 
 
-def table(ctx: StudyContext) -> None:
+def table(comparisons: Comparisons, *, lang: str = "nl"):
+    """The comparisons as a checked public table (text cells) for ``run.report.table``."""
+    from analysis.report.disclosure import public_table
     from analysis.report.labels import fmt_sci, fmt_sig, t
 
-    frame = ctx.frames["cases"]  # type: ignore[attr-defined]
+    frame = comparisons.table
     shown = pd.DataFrame({
-        t("validation.case", ctx.lang): frame["case"], t("validation.quantity", ctx.lang): frame["quantity"],
-        t("validation.ours", ctx.lang): [fmt_sig(v, ctx.lang) for v in frame["ours"]],
-        t("validation.published", ctx.lang): [fmt_sig(v, ctx.lang) for v in frame["published"]],
-        t("validation.difference", ctx.lang): [fmt_sci(v, ctx.lang) for v in frame["difference"]],
-        t("validation.tolerance", ctx.lang): [fmt_sci(v, ctx.lang) for v in frame["tolerance"]],
-        t("validation.verdict", ctx.lang): [t("validation.pass" if v else "validation.fail", ctx.lang)
-                                            for v in frame["verdict"]],
+        t("validation.case", lang): frame["case"], t("validation.quantity", lang): frame["quantity"],
+        t("validation.ours", lang): [fmt_sig(v, lang) for v in frame["ours"]],
+        t("validation.published", lang): [fmt_sig(v, lang) for v in frame["published"]],
+        t("validation.difference", lang): [fmt_sci(v, lang) for v in frame["difference"]],
+        t("validation.tolerance", lang): [fmt_sci(v, lang) for v in frame["tolerance"]],
+        t("validation.verdict", lang): [t("validation.pass" if v else "validation.fail", lang)
+                                        for v in frame["verdict"]],
     })
-    passed = int(frame["verdict"].sum())
-    ctx.report.markdown(t("validation.summary", ctx.lang, passed=passed, total=len(frame)))
-    from analysis.report.disclosure import public_table
-
     # The reference datasets are public (R packages, published replication files): nothing here is
     # microdata, and the numbers are shown as they are (text cells, their published sources named).
-    shown = public_table(shown, name="validation", source="reference datasets (tests/reference)",
-                         keys=list(shown.columns))
-    ctx.report.table(shown, caption=t("validation.caption", ctx.lang))
+    return public_table(shown, name="validation", source="reference datasets (tests/reference)",
+                        keys=list(shown.columns))
+
+
+def summary_sentence(comparisons: Comparisons, *, lang: str = "nl") -> str:
+    """How many comparisons fall within their tolerance, in words."""
+    from analysis.report.labels import t
+
+    return t("validation.summary", lang, passed=comparisons.passed, total=len(comparisons))
