@@ -252,3 +252,38 @@ def test_itt_falls_back_to_hc1_when_a_stratum_holds_one_unit():
     x = np.column_stack([(frame["arm"] == "treatment").astype(float), np.ones(n), (frame["stratum"] == "b")])
     ref = sm.OLS(frame["y"].to_numpy(), x).fit(cov_type="HC1")
     assert res.estimates.loc["arm=treatment", "std_error"] == pytest.approx(ref.bse[0], rel=CLOSED)
+
+
+def test_a_constant_or_collinear_covariate_is_dropped_not_fatal():
+    """Within a subgroup a covariate can be constant (sex among women) or a copy of another: neither adds a
+    dimension to [1, arm, strata], so both are left out and the rest kept."""
+    from analysis.studies.experiment import _usable
+
+    rng = np.random.default_rng(7)
+    n = 60
+    frame = pd.DataFrame({"arm": np.tile(["control", "a", "b"], n // 3), "stratum": np.repeat(["s1", "s2"], n // 2),
+                          "age": rng.normal(40, 10, n), "female": np.ones(n)})
+    frame["age_copy"] = 2 * frame["age"] + 1  # collinear with age and the constant
+    frame["in_s2"] = (frame["stratum"] == "s2").astype(float)  # the strata determine it
+    assert _usable(frame, ["female", "age", "age_copy", "in_s2"], "control") == ["age"]
+
+
+@pytest.mark.slow
+def test_population_parameters_select_the_participants_and_by_splits_them(world, tmp_path):
+    ns = run_notebook(dataset=str(world["data"]), output_dir=str(tmp_path / "o"), permutations=0, age_min=25,
+                      age_max=55, sex="F", by="education")
+    results = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert {k: results["parameters"][k] for k in ("age_min", "age_max", "sex", "by")} == {
+        "age_min": 25, "age_max": 55, "sex": "F", "by": "education"}
+    parts = ns["parts"].frame
+    assert (parts["sex"] == "F").all() and parts["age"].between(25, 55).all()
+    assert 0 < len(parts) < len(world["frame"])
+    units = ns["units"].frame
+    assert (units["sex"] == "F").all() and units["age"].between(25, 55).all()
+    rows = {e["name"]: e for e in results["estimates"]}
+    levels = sorted(parts.loc[parts["observed"] == 1, "education"].unique())
+    for arm in ns["parts"].arms:
+        whole = rows[f"itt_exit_to_work_24m_{arm}"]
+        groups = {name: r for name, r in rows.items() if name.startswith(f"itt_exit_to_work_24m_{arm}_education_")}
+        assert groups and set(groups) <= {f"itt_exit_to_work_24m_{arm}_education_{v}" for v in levels}
+        assert all(r["n"] is None or r["n"] < whole["n"] for r in groups.values()), "a group is part of the whole"
