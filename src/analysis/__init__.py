@@ -59,6 +59,7 @@ _PUBLIC = {
     "mkba": ("analysis.estimators.mkba", "mkba"),
     "gates": ("analysis.estimators.heterogeneity", "gates"),
     "group_effects": ("analysis.estimators.heterogeneity", "group_effects"),
+    "itt": ("analysis.estimators.experiments", "itt"),
     "EffectResult": ("analysis.estimators.results", "EffectResult"),
     # report
     "compare": ("analysis.estimators.results", "compare"),

@@ -88,16 +88,3 @@ def test_nbval_lax(study, small_dataset, tmp_path):
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
 
-
-def test_notebooks_match_their_specs():
-    """notebooks/ are generated from tools/notebook_specs/ (tools/make_notebook.py): keep them in step."""
-    import runpy
-
-    from tools_notebook import build_notebook
-
-    for spec in sorted((ROOT / "tools" / "notebook_specs").glob("*.py")):
-        built = build_notebook(runpy.run_path(str(spec))["CELLS"])
-        matches = [p for p in (ROOT / "notebooks").glob(f"*_{spec.stem}.ipynb")]
-        assert len(matches) == 1, spec.stem
-        committed = nbformat.read(matches[0], as_version=4)
-        assert [c.source for c in committed.cells] == [c.source for c in built.cells], spec.stem

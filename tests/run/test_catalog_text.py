@@ -17,7 +17,7 @@ from analysis.run import cli
 from analysis.run.catalog import get_study, list_studies, read_notebook
 from analysis.run.params import validate_parameters
 from analysis.run.runner import run_study
-from tools_notebook import build_notebook
+from notebook_builder import build_notebook
 
 TEXT_STUDY = '''# %% [markdown]
 # # Text toy study

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 from analysis.run.batch import run_batch
-from tools_notebook import build_notebook
+from notebook_builder import build_notebook
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,7 @@ import pytest
 from analysis.run import cli
 from analysis.run.catalog import get_study, list_studies, read_notebook
 from analysis.run.params import validate_parameters
-from tools_notebook import build_notebook
+from notebook_builder import build_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
 POPULATION = ("municipality", "age_min", "age_max", "sex", "first_year", "last_year")

@@ -103,7 +103,7 @@ def test_a_run_prints_markup_in_its_dataset_name_and_parameters(tmp_path, monkey
     import nbformat
 
     from analysis.run.runner import run_study
-    from tools_notebook import build_notebook
+    from notebook_builder import build_notebook
     from toy_study import BODY, FINISH, PARAMS
 
     root = tmp_path / "project"

@@ -16,7 +16,7 @@ import pytest
 from analysis.run import cli
 from analysis.run.rerun import RELATIVE_TOLERANCE, code_changes, compare_results, rerun
 from analysis.run.runner import run_study
-from tools_notebook import build_notebook
+from notebook_builder import build_notebook
 
 PARAMS = '''
 n: int = 200  # how many terms

@@ -17,7 +17,7 @@ from analysis.run import cli
 from analysis.run.catalog import list_studies
 from analysis.run.params import allowed_values
 from analysis.run.runner import compare_results, rerun, run_study
-from tools_notebook import build_notebook
+from notebook_builder import build_notebook
 
 PARAMS = '''
 n: int = 3  # how many draws

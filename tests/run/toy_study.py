@@ -5,7 +5,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from tools_notebook import build_notebook
+from notebook_builder import build_notebook
 
 PARAMS = '''
 n: int = 3  # how many draws

@@ -9,6 +9,10 @@
   tests/estimators/test_experiments.py);
 - ``rendeert run experiment`` runs end to end (assignment file hashed in the manifest), the study is
   listed by ``rendeert studies``, and a dataset without an experiments table still gets its design.
+
+The study is the notebook notebooks/70_experiment.py: the tests execute its code cells in-process (the
+parameters cell first, then the given parameters, as papermill injects them) and read the objects its
+cells hand on (``run``, ``units``, ``parts``, ``effects``).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from scipy import stats
 
 from analysis.data.synthetic import generate
 from analysis.errors import ParameterError
-from analysis.studies import experiment as es
+from analysis.run.catalog import get_study
 
 Z_MAX = 3.0  # the issue's criterion: within 3 standard errors of the truth
 CLOSED = 1e-9  # closed form on the same inputs, in floating point
@@ -36,21 +40,29 @@ PERSONS, SEED = 20_000, 5
 PERMUTATIONS = 400
 
 
+def run_notebook(**parameters) -> dict:
+    """Execute the study notebook's code cells with ``parameters`` injected after its parameters cell;
+    returns the notebook's namespace."""
+    nb = get_study("experiment").read()
+    namespace: dict = {}
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        exec(compile(cell.source, "70_experiment.py", "exec"), namespace)
+        if "parameters" in cell.metadata.get("tags", []):
+            namespace.update(parameters)
+    return namespace
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("experiment")
     data = generate(root / "data", n_persons=PERSONS, seed=SEED)
-    ctx = es.setup(dataset=str(data), permutations=PERMUTATIONS, output_dir=str(root / "out"))
-    population = es.design_population(ctx)
-    es.design(ctx, population)
-    es.write_assignment(ctx, population)
-    frame = es.participants(ctx)
-    es.balance(ctx, frame)
-    es.attrition_by_arm(ctx, frame)
-    es.effects(ctx, frame)
+    ns = run_notebook(dataset=str(data), permutations=PERMUTATIONS, output_dir=str(root / "out"))
     truth = json.loads((data / "truth.json").read_text())["truths"]["experiment"]
-    rows = {e["name"]: e for e in ctx.estimates}
-    return {"data": data, "ctx": ctx, "frame": frame, "population": population, "truth": truth, "rows": rows}
+    rows = {e["name"]: e for e in ns["run"].estimates}
+    return {"data": data, "run": ns["run"], "frame": ns["parts"].frame, "population": ns["units"].frame,
+            "effects": ns["effects"], "truth": truth, "rows": rows}
 
 
 @pytest.mark.slow
@@ -81,7 +93,7 @@ def test_balance_and_assignment_shares_follow_the_randomisation(world):
 def test_design_numbers_are_the_closed_form(world):
     """MDE = (z_{1-alpha/(2k)} + z_power) sd sqrt((1/p_t + 1/p_c) DEFF (1 - R^2) / n) (Bloom 1995), with p_c =
     1/(k+1), p_t = 1/(k+1), DEFF = 1 + (m - 1) ICC for teams of m; computed here, not by the estimator."""
-    rows, p = world["rows"], world["ctx"].parameters
+    rows, p = world["rows"], world["run"].parameters
     rate = rows["design_base_rate_exit_to_work_24m"]["estimate"]
     n = rows["design_size"]["estimate"]
     r2 = rows["design_r2"]["estimate"]
@@ -115,7 +127,7 @@ def test_design_numbers_are_the_closed_form(world):
 def test_power_of_the_individual_design_by_simulation(world):
     """4,000 seeded two-arm experiments of the required size, Bernoulli outcomes at the base rate plus the
     target effect, analysed with a two-sided z-test: the rejection rate is the design's power."""
-    rows, p = world["rows"], world["ctx"].parameters
+    rows, p = world["rows"], world["run"].parameters
     rate = rows["design_base_rate_exit_to_work_24m"]["estimate"]
     n = int(rows["required_n_individual_1arms"]["estimate"])
     target = p["target_effect_pp"] / 100
@@ -132,7 +144,7 @@ def test_power_of_the_individual_design_by_simulation(world):
 @pytest.mark.slow
 def test_randomisation_inference_agrees_with_the_large_sample_p(world):
     for outcome in ("exit_to_work_24m", "bijstand_months_24m"):
-        res = world["ctx"].effects[outcome]
+        res = world["effects"][outcome]
         est = res.estimates
         assert (est["p_value_ri"] >= 1 / (PERMUTATIONS + 1)).all()
         assert np.abs(est["p_value_ri"] - est["p_value"]).max() <= RI_MARGIN, est[["p_value", "p_value_ri"]]
@@ -145,7 +157,7 @@ def test_randomisation_inference_agrees_with_the_large_sample_p(world):
 
 @pytest.mark.slow
 def test_assignment_file_is_seeded_stratified_and_hashed(world):
-    out = world["ctx"].output_dir
+    out = world["run"].output_dir
     body = (out / "assignment.csv").read_bytes()
     files = json.loads((out / "files.json").read_text())
     assert files["assignment.csv"]["sha256"] == hashlib.sha256(body).hexdigest()
@@ -155,23 +167,28 @@ def test_assignment_file_is_seeded_stratified_and_hashed(world):
     from analysis.estimators.experiments import assign
 
     population = world["population"]
-    units = population[population["year"] == world["ctx"].parameters["last_year"]].drop_duplicates("person_id")
+    units = population[population["year"] == world["run"].parameters["last_year"]].drop_duplicates("person_id")
     again = assign(units, arms=list(per.columns.sort_values()), strata=["stratum"], seed=0)
     assert set(again.frame["person_id"].astype(str)) == set(frame["person_id"].astype(str))
 
 
 def test_parameters_are_checked_against_the_dataset(tmp_path):
     data = generate(tmp_path / "d", n_persons=2_000, seed=2)
+    out = str(tmp_path / "o")
     with pytest.raises(ParameterError, match=r"covariates=.*\['income'\] are not known; allowed: female"):
-        es.setup(dataset=str(data), covariates=["female", "income"], output_dir=str(tmp_path / "o"))
+        run_notebook(dataset=str(data), covariates=["female", "income"], output_dir=out)
     with pytest.raises(ParameterError, match=r"give years from 2015 to 2021"):
-        es.setup(dataset=str(data), first_year=2016, last_year=2022, output_dir=str(tmp_path / "o"))
+        run_notebook(dataset=str(data), first_year=2016, last_year=2022, output_dir=out)
     with pytest.raises(ParameterError, match=r"experiment='nope' is not in this dataset's experiments table "
                                              r"\(experiments: participatiewet_2017\)"):
-        es.setup(dataset=str(data), experiment="nope", output_dir=str(tmp_path / "o"))
+        run_notebook(dataset=str(data), experiment="nope", output_dir=out)
+    with pytest.raises(ParameterError, match=r"by='income' is not a column the participants carry"):
+        run_notebook(dataset=str(data), by="income", output_dir=out)
+    with pytest.raises(ParameterError, match=r"control_group='placebo' is not an arm of the experiment"):
+        run_notebook(dataset=str(data), control_group="placebo", output_dir=out)
     (data / "experiments.parquet").unlink()
     with pytest.raises(ParameterError, match=r"the dataset has no experiments table"):
-        es.setup(dataset=str(data), experiment="nope", output_dir=str(tmp_path / "o"))
+        run_notebook(dataset=str(data), experiment="nope", output_dir=out)
 
 
 def test_a_tiny_population_has_no_experiment_and_still_loads(tmp_path):
@@ -188,12 +205,12 @@ def test_a_tiny_population_has_no_experiment_and_still_loads(tmp_path):
 def test_dataset_without_experiments_still_gets_its_design(tmp_path):
     data = generate(tmp_path / "d", n_persons=4_000, seed=11)
     (data / "experiments.parquet").unlink()
-    ctx = es.setup(dataset=str(data), output_dir=str(tmp_path / "o"))
-    population = es.design_population(ctx)
-    es.design(ctx, population)
-    assert es.participants(ctx) is None
-    assert es.effects(ctx, None) == {}
-    assert "mde_stratified_3arms" in {e["name"] for e in ctx.estimates}
+    ns = run_notebook(dataset=str(data), output_dir=str(tmp_path / "o"), permutations=0)
+    assert ns["parts"] is None
+    assert ns["effects"] == {}
+    names = {e["name"] for e in ns["run"].estimates}
+    assert "mde_stratified_3arms" in names and not any(n.startswith("itt_") for n in names)
+    assert (tmp_path / "o" / "results.json").is_file()
 
 
 @pytest.mark.slow
@@ -235,3 +252,38 @@ def test_itt_falls_back_to_hc1_when_a_stratum_holds_one_unit():
     x = np.column_stack([(frame["arm"] == "treatment").astype(float), np.ones(n), (frame["stratum"] == "b")])
     ref = sm.OLS(frame["y"].to_numpy(), x).fit(cov_type="HC1")
     assert res.estimates.loc["arm=treatment", "std_error"] == pytest.approx(ref.bse[0], rel=CLOSED)
+
+
+def test_a_constant_or_collinear_covariate_is_dropped_not_fatal():
+    """Within a subgroup a covariate can be constant (sex among women) or a copy of another: neither adds a
+    dimension to [1, arm, strata], so both are left out and the rest kept."""
+    from analysis.studies.experiment import _usable
+
+    rng = np.random.default_rng(7)
+    n = 60
+    frame = pd.DataFrame({"arm": np.tile(["control", "a", "b"], n // 3), "stratum": np.repeat(["s1", "s2"], n // 2),
+                          "age": rng.normal(40, 10, n), "female": np.ones(n)})
+    frame["age_copy"] = 2 * frame["age"] + 1  # collinear with age and the constant
+    frame["in_s2"] = (frame["stratum"] == "s2").astype(float)  # the strata determine it
+    assert _usable(frame, ["female", "age", "age_copy", "in_s2"], "control") == ["age"]
+
+
+@pytest.mark.slow
+def test_population_parameters_select_the_participants_and_by_splits_them(world, tmp_path):
+    ns = run_notebook(dataset=str(world["data"]), output_dir=str(tmp_path / "o"), permutations=0, age_min=25,
+                      age_max=55, sex="F", by="education")
+    results = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert {k: results["parameters"][k] for k in ("age_min", "age_max", "sex", "by")} == {
+        "age_min": 25, "age_max": 55, "sex": "F", "by": "education"}
+    parts = ns["parts"].frame
+    assert (parts["sex"] == "F").all() and parts["age"].between(25, 55).all()
+    assert 0 < len(parts) < len(world["frame"])
+    units = ns["units"].frame
+    assert (units["sex"] == "F").all() and units["age"].between(25, 55).all()
+    rows = {e["name"]: e for e in results["estimates"]}
+    levels = sorted(parts.loc[parts["observed"] == 1, "education"].unique())
+    for arm in ns["parts"].arms:
+        whole = rows[f"itt_exit_to_work_24m_{arm}"]
+        groups = {name: r for name, r in rows.items() if name.startswith(f"itt_exit_to_work_24m_{arm}_education_")}
+        assert groups and set(groups) <= {f"itt_exit_to_work_24m_{arm}_education_{v}" for v in levels}
+        assert all(r["n"] is None or r["n"] < whole["n"] for r in groups.values()), "a group is part of the whole"
