@@ -40,7 +40,8 @@ pop = rd.population(run.store, municipality=municipality, age_min=age_min, age_m
 win = overview.window(pop)  # the years whose 31 December the data cover
 AGES = f"{age_min}-{age_max}"
 checks = dict(policy=run.policy, log=run.report.log)
-run.report.markdown(rd.text.population_sentence(pop, lang=lang))
+names = overview.municipality_names(run.dataset)
+run.report.markdown(rd.text.population_sentence(pop, lang=lang, municipality_name=names.get(municipality)))
 run.report.markdown(rd.label("overview.definitions", lang, ages=AGES))
 
 # %% [markdown]
@@ -48,7 +49,7 @@ run.report.markdown(rd.label("overview.definitions", lang, ages=AGES))
 # published in the stock table below, so the withheld cells together must rest on 10 or more persons.
 
 # %%
-SEXES = {"F": rd.label("women", lang), "M": rd.label("men", lang)}
+SEXES = {s: rd.label(label, lang) for s, label in (("F", "women"), ("M", "men")) if sex in ("all", s)}
 people = overview.persons_by_age_band(pop, year=win.last)
 people["sex"] = people["sex"].map(SEXES)
 table = rd.safe_aggregate(people, by=["age_band", "sex"], stat="count", name="population", total_published=True,
@@ -93,7 +94,6 @@ run.report.table(stock_table.rename({"year": rd.label("year", lang)}),
 last = on_dec31[on_dec31["year"] == win.last]
 by_muni = rd.safe_aggregate(last, by=["municipality_code"], value="bijstand", stat="share", total_published=True,
                             name="bijstand_share_by_municipality", **checks)
-names = overview.municipality_names(run.dataset)
 by_muni = by_muni.relabel("municipality_code", lambda c: names.get(c, c), into="name").sort("value", ascending=False)
 run.report.figure(rd.figures.bar(by_muni, x="value", y="name", percent=True, lang=lang,
                                  xlabel=t_plain("overview.share_working_age", lang, ages=AGES)),

@@ -58,20 +58,21 @@ def window(pop) -> Window:
 
 
 def age_bands(pop) -> list[str]:
-    """The labels of :data:`AGE_BANDS` inside the population's age band (``"30-34"``, ...)."""
+    """The labels of :data:`AGE_BANDS` clipped to the population's age band (``"30-34"``, ..., ``"55"`` for a
+    band of one year)."""
     d = pop.definition
     bands = [(max(lo, d.age_min), min(hi, d.age_max)) for lo, hi in AGE_BANDS]
     if d.age_min < AGE_BANDS[0][0]:
         bands.insert(0, (d.age_min, min(AGE_BANDS[0][0] - 1, d.age_max)))
     if d.age_max > AGE_BANDS[-1][1]:
         bands.append((max(AGE_BANDS[-1][1] + 1, d.age_min), d.age_max))
-    return [f"{lo}-{hi}" for lo, hi in bands if lo <= hi]
+    return [f"{lo}-{hi}" if lo < hi else str(lo) for lo, hi in bands if lo <= hi]
 
 
 def _band_of(age: pd.Series, labels: list[str]) -> pd.Series:
     out = pd.Series(pd.NA, index=age.index, dtype="string")
     for label in labels:
-        lo, hi = map(int, label.split("-"))
+        lo, hi = (map(int, label.split("-")) if "-" in label else (int(label), int(label)))
         out[(age >= lo) & (age <= hi)] = label
     return out
 
