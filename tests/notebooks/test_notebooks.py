@@ -65,7 +65,7 @@ def test_overview_end_to_end(small_dataset, tmp_path):
         assert ours["estimate"] == truths[f"inflow_{year}"], "inflow is a count: the definitions must agree exactly"
     text = _pdf_text(outcome.pdf)
     assert "Overzicht" in text
-    assert "overview.setup(" not in text and "import " not in text, "code must be hidden in the PDF"
+    assert "rd.start(" not in text and "import " not in text, "code must be hidden in the PDF"
 
 
 @pytest.mark.slow

@@ -224,10 +224,10 @@ def test_the_generated_test_runs_and_passes(project):
 
 
 @pytest.mark.slow
-def test_a_copy_of_a_real_ipynb_study_runs_and_recovers_the_truth(project, small_dataset, tmp_path):
-    """``--from overview``: the bundled study, converted to a text notebook, still runs and recovers the
+def test_a_copy_of_a_real_study_runs_and_recovers_the_truth(project, small_dataset, tmp_path):
+    """``--from overview``: a copy of the bundled study (a text notebook) still runs and recovers the
     simulator's inflow counts and bijstand shares."""
-    (project / "notebooks" / "00_overview.ipynb").write_bytes((ROOT / "notebooks" / "00_overview.ipynb").read_bytes())
+    (project / "notebooks" / "00_overview.py").write_bytes((ROOT / "notebooks" / "00_overview.py").read_bytes())
     assert cli.main(["new", "my_overview", "--from", "overview"]) == 0
     study = get_study("my_overview")
     assert study.is_text and all(p.declaration is not None for p in study.parameters)
