@@ -337,25 +337,26 @@ def effects(run: Run, design: Design, opts: Options) -> Effects:
     head = {"months_bijstand": f"att_months_bijstand_{h}m", "employed_end": f"att_employed_{h}m"}
     run.add([{**_row(run, results[o]["aipw"], key, UNITS[o], frame)} for o, key in head.items()])
     run.add([_naive(run, frame, "months_bijstand", f"naive_months_bijstand_{h}m")])
-    from analysis.report.checked import concat
-
     order = ["aipw", "regression", "ipw", "matching", "naive"]
-    est_col, out_col = t("intervention.estimator", run.lang), t("exit_health.outcome", run.lang)
+    est_col = t("intervention.estimator", run.lang)
     outcome_label = {"months_bijstand": t("intervention.months_effect", run.lang, h=h),
                      "employed_end": t("intervention.employed_effect", run.lang, h=h)}
-    parts = []
-    for outcome in ("months_bijstand", "employed_end"):
+    names = _value_names(run)
+    head = run.estimate(f"att_months_bijstand_{h}m")
+    n_text = run.report.policy.symbol if head["suppressed"] else head["n"]
+    tables = []
+    # one table per outcome: months in bijstand in months, the effect on a share in percentage points
+    for outcome, fmt in (("months_bijstand", "num2"), ("employed_end", "pp")):
         part = [{k: v for k, v in r.items() if k not in ("outcome", "estimator")}
                 for e in order for r in rows if r["outcome"] == outcome and r["estimator"] == e]
         for r, e in zip(part, order):
             r["name"] = t(f"intervention.est.{e}", run.lang)
-        parts.append(_table(run, part, name=f"effects {outcome}", key=est_col).with_key(out_col, outcome_label[outcome]))
-    names = _value_names(run)
-    table = concat(parts, name="effects").select([out_col, est_col, *names]).rename(names)
-    head = run.estimate(f"att_months_bijstand_{h}m")
-    n_text = run.report.policy.symbol if head["suppressed"] else head["n"]
-    run.report.table(table, caption=t("intervention.effects_caption", run.lang, n=n_text),
-                     number_formats={v: "num3" for v in names.values()})
+        table = _table(run, part, name=f"effects {outcome}", key=est_col).select([est_col, *names]).rename(names)
+        run.report.table(table, caption=outcome_label[outcome] + ". " +
+                         t("intervention.effects_caption", run.lang, n=n_text),
+                         number_formats={v: fmt for v in names.values()})
+        tables.append(table)
+    table = tuple(tables)
     return Effects(design=design, results=results, table=table)
 
 

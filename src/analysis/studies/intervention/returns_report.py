@@ -144,6 +144,7 @@ def _tornado(run: Run, mk, main: dict) -> None:
     ax.axvline(0, color="#D55E00", lw=1)
     ax.axvline(base, color="grey", lw=0.8, ls="--")
     ax.invert_yaxis()
+    ax.xaxis.set_major_locator(plt.MaxNLocator(5))  # euro labels are wide: five ticks stay readable
     ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: fmt_eur(v, lang)))
     ax.set_xlabel(t_plain("intervention.mkba.tornado_axis", lang))
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, frameon=False)
