@@ -18,12 +18,18 @@ Z_MAX = 3.0  # the issue's criterion
 def study_steps(dataset, out, **options):
     """The notebook's first steps (options, rd.start, the programme, the population, the risk sets) with its
     declared defaults for everything not given: (run, opts, design)."""
+    import ast
+
     import analysis as rd
+    from pathlib import Path
+
+    from analysis.run.catalog import inspect_study
     from analysis.studies import intervention
 
     run = rd.start("intervention", title_key="intervention.title",
                    parameters={"dataset": str(dataset), "output_dir": str(out), **options})
-    p = run.parameters
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "30_intervention.py"  # RENDEERT_HOME may be a tmp dir
+    p = {q.name: ast.literal_eval(q.default) for q in inspect_study(notebook).parameters} | run.parameters
     own = ("intervention", "outcome_months", "monthly_benefit_eur", "discount_rate", "horizon_months",
            "health_savings_run", "heterogeneity", "gates_groups", "by", "max_controls", "covariates", "control_group",
            "anticipation", "base_period", "municipality", "seed")
@@ -131,7 +137,9 @@ def test_input_run_is_recorded_with_the_sha256_of_its_results(tmp_path, monkeypa
 @pytest.mark.parametrize("rate, ok", [(-0.01, True), (0.0225, True), (-0.011, False)])
 def test_discount_rate_from_minus_one_percent_up_is_declared(rate, ok):
     from analysis.errors import ParameterError
-    from analysis.run.catalog import get_study
+    from pathlib import Path
+
+    from analysis.run.catalog import inspect_study
     from analysis.run.params import validate_parameters
 
     study = get_study("intervention")
@@ -181,6 +189,37 @@ def test_returns_write_both_accounts_and_the_window_case_is_the_stops_scenario(t
 ])
 def test_options_are_refused_before_reading_data(options, message):
     """Refused before any dataset is read (``options`` takes no dataset at all)."""
+    from analysis.errors import ParameterError
+    from analysis.studies import intervention
+
+    with pytest.raises(ParameterError, match=message):
+        intervention.options(**options)
+
+
+def test_the_risk_sets_hold_only_the_population_asked_for(tmp_path, monkeypatch):
+    """Every risk-set row (participants and comparisons) is in the population of rd.population and its start
+    month in the population's years and age band; the design's units count those rows' persons."""
+    monkeypatch.setenv("RENDEERT_HOME", str(tmp_path))
+    draw = generate(tmp_path / "d", n_persons=3_000, seed=6)
+    persons = pd.read_parquet(draw / "persons.parquet").set_index("person_id")
+    run, opts, design = study_steps(draw, tmp_path / "o", sex="F", age_min=30, age_max=55, first_year=2015,
+                                    last_year=2020)
+    f = design.frame
+    assert len(f) > 0 and (f["treated"] == 1).any()
+    assert (persons.loc[f["person_id"], "sex"] == "F").all()
+    age = f["month"] // 12 - persons.loc[f["person_id"], "birth_year"].to_numpy()
+    assert age.between(30, 55).all() and (f["month"] // 12).between(2015, 2020).all()
+    assert design.units == (f.loc[f["treated"] == 1, "person_id"].nunique(),
+                            f.loc[f["treated"] == 0, "person_id"].nunique())
+    assert run.parameters["sex"] == "F" and run.parameters["age_min"] == 30
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"covariates": ["income"]}, r"covariates"),
+    ({"anticipation": 2}, r"anticipation=2"),
+    ({"control_group": "never_treated"}, r"control_group"),
+])
+def test_design_options_the_risk_set_design_cannot_honour_are_refused(options, message):
     from analysis.errors import ParameterError
     from analysis.studies import intervention
 

@@ -17,12 +17,18 @@ Z_MAX = 3.0  # the issue's criterion for an estimate against its truth
 def study_steps(dataset, out, **options):
     """The notebook's first steps (options, rd.start, the programme, the population, the risk sets) with its
     declared defaults for everything not given: (run, opts, design)."""
+    import ast
+
     import analysis as rd
+    from pathlib import Path
+
+    from analysis.run.catalog import inspect_study
     from analysis.studies import intervention
 
     run = rd.start("intervention", title_key="intervention.title",
                    parameters={"dataset": str(dataset), "output_dir": str(out), **options})
-    p = run.parameters
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "30_intervention.py"  # RENDEERT_HOME may be a tmp dir
+    p = {q.name: ast.literal_eval(q.default) for q in inspect_study(notebook).parameters} | run.parameters
     own = ("intervention", "outcome_months", "monthly_benefit_eur", "discount_rate", "horizon_months",
            "health_savings_run", "heterogeneity", "gates_groups", "by", "max_controls", "covariates", "control_group",
            "anticipation", "base_period", "municipality", "seed")
