@@ -137,9 +137,7 @@ def test_input_run_is_recorded_with_the_sha256_of_its_results(tmp_path, monkeypa
 @pytest.mark.parametrize("rate, ok", [(-0.01, True), (0.0225, True), (-0.011, False)])
 def test_discount_rate_from_minus_one_percent_up_is_declared(rate, ok):
     from analysis.errors import ParameterError
-    from pathlib import Path
-
-    from analysis.run.catalog import inspect_study
+    from analysis.run.catalog import get_study
     from analysis.run.params import validate_parameters
 
     study = get_study("intervention")
