@@ -15,6 +15,30 @@ from analysis.run.runner import run_study
 Z_MAX = 3.0  # the issue's criterion
 
 
+def study_steps(dataset, out, **options):
+    """The notebook's first steps (options, rd.start, the programme, the population, the risk sets) with its
+    declared defaults for everything not given: (run, opts, design)."""
+    import ast
+
+    import analysis as rd
+    from pathlib import Path
+
+    from analysis.run.catalog import inspect_study
+    from analysis.studies import intervention
+
+    run = rd.start("intervention", title_key="intervention.title",
+                   parameters={"dataset": str(dataset), "output_dir": str(out), **options})
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "30_intervention.py"  # RENDEERT_HOME may be a tmp dir
+    p = {q.name: ast.literal_eval(q.default) for q in inspect_study(notebook).parameters} | run.parameters
+    own = ("intervention", "outcome_months", "monthly_benefit_eur", "discount_rate", "horizon_months",
+           "health_savings_run", "heterogeneity", "gates_groups", "by", "max_controls", "covariates", "control_group",
+           "anticipation", "base_period", "municipality", "seed")
+    opts = intervention.programme(run, intervention.options(**{k: p[k] for k in own}))
+    pop = rd.population(run.store, **{k: p[k] for k in ("municipality", "age_min", "age_max", "sex", "first_year",
+                                                         "last_year")})
+    return run, opts, intervention.risk_sets(run, pop, opts)
+
+
 @pytest.mark.slow
 def test_aipw_recovers_truth_and_naive_does_not(tmp_path):
     draw = generate(tmp_path / "d", n_persons=50_000, seed=303)
@@ -137,12 +161,11 @@ def test_returns_write_both_accounts_and_the_window_case_is_the_stops_scenario(t
 
     monkeypatch.setenv("RENDEERT_HOME", str(tmp_path))
     draw = generate(tmp_path / "d", n_persons=12_000, seed=5)
-    ctx = intervention.setup(dataset=str(draw), heterogeneity=False, discount_rate=-0.01, output_dir=str(tmp_path))
-    intervention.risk_sets(ctx)
-    intervention.effects(ctx)
-    mk = intervention.returns(ctx)
-    assert intervention.heterogeneity(ctx) is None
-    rows = {e["name"]: e for e in ctx.estimates}
+    run, opts, design = study_steps(draw, tmp_path / "o", heterogeneity=False, discount_rate=-0.01)
+    fx = intervention.effects(run, design, opts)
+    mk = intervention.returns(run, fx, opts).mkba
+    assert intervention.heterogeneity(run, design, opts) is None
+    rows = {e["name"]: e for e in run.estimates}
     assert not any(name.startswith("gates_") for name in rows)
     stops = rows["fiscal_npv_gemeente_per_participant_eur_stops"]["estimate"]
     assert abs(stops - rows["net_benefit_per_participant_eur"]["estimate"]) <= CLOSED * abs(stops)
@@ -150,7 +173,7 @@ def test_returns_write_both_accounts_and_the_window_case_is_the_stops_scenario(t
                  "fiscal_npv_rijk_per_participant_eur", "fiscal_npv_zorgverzekeraar_per_participant_eur",
                  "benefit_cost_ratio_social"):
         assert rows[name]["ci_low"] is not None and rows[name]["ci_low"] <= rows[name]["ci_high"], name
-    assert mk.spec["discount_rate"] == ctx.parameters["discount_rate"] == -0.01
+    assert mk.spec["discount_rate"] == run.parameters["discount_rate"] == opts.discount_rate == -0.01
     # transfers net out: the social account is the sum of all actors' accounts (no displacement by default)
     acc = mk.accounts.loc["total"]
     assert abs(acc["social"] - acc[["gemeente", "rijk", "zorgverzekeraar", "participant"]].sum()) <= CLOSED * 1e4
@@ -162,10 +185,41 @@ def test_returns_write_both_accounts_and_the_window_case_is_the_stops_scenario(t
     ({"horizon_months": 12}, r"horizon_months=12 must lie between outcome_months \(24\) and 1200"),
     ({"gates_groups": 1}, r"gates_groups=1 must lie between 2 and 10"),
 ])
-def test_setup_refuses_options_before_reading_data(options, message):
-    """Refused before the dataset is read (the path does not even exist)."""
+def test_options_are_refused_before_reading_data(options, message):
+    """Refused before any dataset is read (``options`` takes no dataset at all)."""
     from analysis.errors import ParameterError
     from analysis.studies import intervention
 
     with pytest.raises(ParameterError, match=message):
-        intervention.setup(dataset="/nonexistent", **options)
+        intervention.options(**options)
+
+
+def test_the_risk_sets_hold_only_the_population_asked_for(tmp_path, monkeypatch):
+    """Every risk-set row (participants and comparisons) is in the population of rd.population and its start
+    month in the population's years and age band; the design's units count those rows' persons."""
+    monkeypatch.setenv("RENDEERT_HOME", str(tmp_path))
+    draw = generate(tmp_path / "d", n_persons=3_000, seed=6)
+    persons = pd.read_parquet(draw / "persons.parquet").set_index("person_id")
+    run, opts, design = study_steps(draw, tmp_path / "o", sex="F", age_min=30, age_max=55, first_year=2015,
+                                    last_year=2020)
+    f = design.frame
+    assert len(f) > 0 and (f["treated"] == 1).any()
+    assert (persons.loc[f["person_id"], "sex"] == "F").all()
+    age = f["month"] // 12 - persons.loc[f["person_id"], "birth_year"].to_numpy()
+    assert age.between(30, 55).all() and (f["month"] // 12).between(2015, 2020).all()
+    assert design.units == (f.loc[f["treated"] == 1, "person_id"].nunique(),
+                            f.loc[f["treated"] == 0, "person_id"].nunique())
+    assert run.parameters["sex"] == "F" and run.parameters["age_min"] == 30
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"covariates": ["income"]}, r"covariates"),
+    ({"anticipation": 2}, r"anticipation=2"),
+    ({"control_group": "never_treated"}, r"control_group"),
+])
+def test_design_options_the_risk_set_design_cannot_honour_are_refused(options, message):
+    from analysis.errors import ParameterError
+    from analysis.studies import intervention
+
+    with pytest.raises(ParameterError, match=message):
+        intervention.options(**options)

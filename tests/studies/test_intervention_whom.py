@@ -12,6 +12,30 @@ from analysis.data.synthetic import generate
 from analysis.run.runner import run_study
 
 Z_MAX = 3.0  # the issue's criterion for an estimate against its truth
+
+
+def study_steps(dataset, out, **options):
+    """The notebook's first steps (options, rd.start, the programme, the population, the risk sets) with its
+    declared defaults for everything not given: (run, opts, design)."""
+    import ast
+
+    import analysis as rd
+    from pathlib import Path
+
+    from analysis.run.catalog import inspect_study
+    from analysis.studies import intervention
+
+    run = rd.start("intervention", title_key="intervention.title",
+                   parameters={"dataset": str(dataset), "output_dir": str(out), **options})
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "30_intervention.py"  # RENDEERT_HOME may be a tmp dir
+    p = {q.name: ast.literal_eval(q.default) for q in inspect_study(notebook).parameters} | run.parameters
+    own = ("intervention", "outcome_months", "monthly_benefit_eur", "discount_rate", "horizon_months",
+           "health_savings_run", "heterogeneity", "gates_groups", "by", "max_controls", "covariates", "control_group",
+           "anticipation", "base_period", "municipality", "seed")
+    opts = intervention.programme(run, intervention.options(**{k: p[k] for k in own}))
+    pop = rd.population(run.store, **{k: p[k] for k in ("municipality", "age_min", "age_max", "sex", "first_year",
+                                                         "last_year")})
+    return run, opts, intervention.risk_sets(run, pop, opts)
 LEVEL = 0.05  # the test's nominal level
 SEEDS = 20  # homogeneous worlds
 #: rejections allowed at LEVEL over SEEDS worlds: P(Binomial(20, 0.05) >= 4) = 1.6 %
@@ -27,11 +51,10 @@ def test_gates_find_the_education_gradient_and_group_effects_recover_the_truth(t
     monkeypatch.setenv("RENDEERT_HOME", str(tmp_path))
     draw = generate(tmp_path / "d", n_persons=80_000, seed=11, programme_effect="heterogeneous")
     truth = json.loads((draw / "truth.json").read_text())["truths"]["programme_effect_by_group"]["education"]
-    ctx = intervention.setup(dataset=str(draw), by="education", output_dir=str(tmp_path / "o"))
-    intervention.risk_sets(ctx)
-    intervention.by_group(ctx)
-    res = intervention.heterogeneity(ctx)
-    est = {e["name"]: e for e in ctx.estimates}
+    run, opts, design = study_steps(draw, tmp_path / "o", by="education")
+    intervention.by_group(run, design, opts)
+    res = intervention.heterogeneity(run, design, opts)
+    est = {e["name"]: e for e in run.estimates}
     assert est["heterogeneity_test_p"]["estimate"] < LEVEL
     # group 1 = smallest predicted effect on months in bijstand (the largest reduction): the low educated
     assert est["gates_1"]["estimate"] < est["gates_5"]["estimate"]
@@ -50,9 +73,8 @@ def _heterogeneity_p(dataset, *, seed: int, out) -> float:
     """The study's own steps (setup, risk sets, GATES), without the kernel and the other estimators."""
     from analysis.studies import intervention
 
-    ctx = intervention.setup(dataset=str(dataset), gates_groups=3, seed=seed, output_dir=str(out))
-    intervention.risk_sets(ctx)
-    res = intervention.heterogeneity(ctx)
+    run, opts, design = study_steps(dataset, out, gates_groups=3, seed=seed)
+    res = intervention.heterogeneity(run, design, opts)
     return res.heterogeneity_test_p
 
 

@@ -34,8 +34,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from dataclasses import dataclass, replace
+from typing import Mapping
+
 from analysis.errors import ParameterError, StudyError
-from analysis.studies.base import StudyContext, setup_study
+from analysis.kit.run import Run
 
 COVARIATES_BASE = ["female", "age", "age2", "edu_middle", "edu_high", "mig_western", "mig_non_western", "duration",
                    "emp_months_24", "bij_months_24", "year"]
@@ -48,10 +51,34 @@ LADDER_MONTH = 12
 BY_COLUMNS = ("sex", "municipality_code", "migration_background", "education")
 
 
-def setup(*, dataset: str, intervention: str = "", outcome_months: int = 24, monthly_benefit_eur: float = 1150.0,
-          discount_rate: float = 0.0225, horizon_months: int = 120, health_savings_run: str = "",
-          heterogeneity: bool = True, gates_groups: int = 5, by: str = "none", max_controls: int = 20,
-          municipality: str = "all", lang: str = "nl", seed: int = 0, output_dir: str = "") -> StudyContext:
+@dataclass(frozen=True)
+class Options:
+    """The study's own options, validated (``options``); ``intervention`` is the programme studied."""
+
+    intervention: str = ""
+    outcome_months: int = 24
+    monthly_benefit_eur: float = 1150.0
+    discount_rate: float = 0.0225
+    horizon_months: int = 120
+    health_savings_run: str = ""
+    heterogeneity: bool = True
+    gates_groups: int = 5
+    by: str = "none"
+    max_controls: int = 20
+    covariates: tuple[str, ...] = ()
+    municipality: str = "all"
+    seed: int = 0
+
+
+def options(*, intervention: str = "", outcome_months: int = 24, monthly_benefit_eur: float = 1150.0,
+            discount_rate: float = 0.0225, horizon_months: int = 120, health_savings_run: str = "",
+            heterogeneity: bool = True, gates_groups: int = 5, by: str = "none", max_controls: int = 20,
+            covariates=(), control_group: str = "risk_set", anticipation: int = 0, base_period: str = "none",
+            municipality: str = "all", seed: int = 0) -> Options:
+    """The options checked before any data is read. ``covariates`` empty: the design's full set
+    (``COVARIATES_BASE``, the ladder and the municipalities); else the names given, a subset of it. The risk-set
+    design has one comparison group (``control_group="risk_set"``), no anticipation window and no base period."""
+    from analysis.errors import check_choice
     from analysis.estimators.cost_benefit import MIN_RATE
 
     if outcome_months < 6 or outcome_months > 48:
@@ -66,58 +93,92 @@ def setup(*, dataset: str, intervention: str = "", outcome_months: int = 24, mon
         raise ParameterError(f"gates_groups={gates_groups} must lie between 2 and 10.")
     if by == "municipality":  # the older name of the column
         by = "municipality_code"
+    if by in ("", None):
+        by = "none"
     if by != "none" and by not in BY_COLUMNS:
         raise ParameterError(f"by={by!r} is not allowed; choose 'none' or a categorical column: "
                              f"{', '.join(BY_COLUMNS)}.")
-    ctx = setup_study("intervention", dataset=dataset, lang=lang, output_dir=output_dir,
-                      title_key="intervention.title",
-                      parameters={"intervention": intervention, "outcome_months": outcome_months,
-                                  "monthly_benefit_eur": monthly_benefit_eur, "discount_rate": discount_rate,
-                                  "horizon_months": horizon_months, "health_savings_run": health_savings_run,
-                                  "heterogeneity": heterogeneity, "gates_groups": gates_groups, "by": by,
-                                  "max_controls": max_controls, "municipality": municipality, "seed": seed})
-    table = ctx.dataset.tables.get("interventions")
+    check_choice("control_group", control_group, ["risk_set"])
+    check_choice("base_period", base_period, ["none"])
+    if anticipation != 0:
+        raise ParameterError(f"anticipation={anticipation!r}: the risk-set design compares at the start month "
+                             "itself (no anticipation window); give anticipation=0.")
+    allowed = [*COVARIATES_BASE, *LADDER]
+    for c in covariates:
+        check_choice("covariates", c, allowed)
+    return Options(intervention=intervention, outcome_months=outcome_months, monthly_benefit_eur=monthly_benefit_eur,
+                   discount_rate=discount_rate, horizon_months=horizon_months, health_savings_run=health_savings_run,
+                   heterogeneity=heterogeneity, gates_groups=gates_groups, by=by, max_controls=max_controls,
+                   covariates=tuple(covariates), municipality=municipality, seed=seed)
+
+
+def programme(run: Run, opts: Options) -> Options:
+    """``opts`` with the programme to study: the one named, or the most frequent in the interventions table."""
+    table = run.dataset.tables.get("interventions")
     if table is None or table.empty:
         raise StudyError("This dataset has no interventions table: the intervention study needs one "
                          "(person_id, intervention, start_date, end_date, cost_eur).")
-    if by != "none" and by not in ctx.dataset.tables["persons"].columns:
-        raise ParameterError(f"by={by!r}: this dataset's persons table has no column {by!r} (it is optional in "
-                             "the data contract); choose another column or 'none'.")
+    if opts.by != "none" and opts.by not in run.dataset.tables["persons"].columns:
+        raise ParameterError(f"by={opts.by!r}: this dataset's persons table has no column {opts.by!r} (it is "
+                             "optional in the data contract); choose another column or 'none'.")
     names = table["intervention"].value_counts()
-    if not intervention:
-        intervention = names.index[0]
-        ctx.parameters["intervention"] = intervention
+    intervention = opts.intervention or str(names.index[0])
     if intervention not in names.index:
         raise ParameterError(f"intervention={intervention!r} is not in the data; available: {', '.join(names.index)}.")
-    return ctx
+    return replace(opts, intervention=intervention)
 
 
-def risk_sets(ctx: StudyContext) -> pd.DataFrame:
-    """The risk-set frame with outcomes and covariates, one row per (person, start month)."""
+@dataclass(frozen=True)
+class Design:
+    """The risk sets: one row per (person, start month) with outcomes and covariates, the covariates the
+    estimators adjust for, the participating and comparison persons, and whether there are enough of both."""
+
+    frame: pd.DataFrame
+    covariates: tuple[str, ...]
+    units: tuple[int, int]
+    estimable: bool
+    dropped: tuple[str, ...] = ()  # covariates asked for that are constant here (left out, the report says so)
+
+    def __repr__(self) -> str:
+        return f"Design(rows={len(self.frame)}, participants={self.units[0]}, comparisons={self.units[1]})"
+
+
+@dataclass(frozen=True)
+class Effects:
+    """The estimators' results per outcome (``results[outcome][estimator]``) and the table shown."""
+
+    design: Design
+    results: Mapping
+    table: object = None
+
+
+def risk_sets(run: Run, pop, opts: Options) -> Design:
+    """The risk sets of ``opts.intervention`` in the population ``pop`` (``rd.population``): spells of its
+    persons, start months in its years and its age band (age in years at the start month's year)."""
     from analysis.estimators.risk_set import risk_set_frame
 
-    h = ctx.parameters["outcome_months"]
-    con = ctx.store.connect()
-    meta = ctx.dataset.meta
+    h = opts.outcome_months
+    con = run.store.connect()
+    meta = run.dataset.meta
     m1 = meta["observation_end"].year * 12 + meta["observation_end"].month - 1
-    inter = ctx.dataset.tables["interventions"]
-    inter = inter[inter["intervention"] == ctx.parameters["intervention"]]
+    inter = run.dataset.tables["interventions"]
+    inter = inter[inter["intervention"] == opts.intervention]
     starts = pd.DataFrame({"person_id": inter["person_id"],
                            "month": inter["start_date"].dt.year * 12 + inter["start_date"].dt.month - 1})
-    code = ctx.parameters["municipality"]
-    where = "TRUE" if code == "all" else f"p.municipality_code = '{code}'"  # validated against the data's codes
-    spells = con.execute(f"""SELECT b.person_id, b.start_month, b.end_month FROM bijstand_spells b
-                             JOIN persons p USING (person_id) WHERE {where}""").df()
-    frame = risk_set_frame(spells, starts, max_controls=ctx.parameters["max_controls"], seed=ctx.parameters["seed"])
+    spells = con.execute("SELECT person_id, start_month, end_month FROM bijstand_spells").df()
+    spells = spells[spells["person_id"].isin(pop.person_ids)]
+    frame = risk_set_frame(spells, starts, max_controls=opts.max_controls, seed=opts.seed)
     frame = frame[frame["month"] + h <= m1].reset_index(drop=True)  # the full outcome window is observed
+    d = pop.definition
+    birth = pd.Series(pop.birth_year, index=pop.person_ids)
+    year, age = frame["month"] // 12, frame["month"] // 12 - frame["person_id"].map(birth)
+    frame = frame[year.between(d.first_year, d.last_year) & age.between(d.age_min, d.age_max)].reset_index(drop=True)
     units = (int(frame.loc[frame["treated"] == 1, "person_id"].nunique()),
              int(frame.loc[frame["treated"] == 0, "person_id"].nunique()))
-    ctx.frames = {"risk_sets": frame, "covariates": [], "design_units": units,  # type: ignore[attr-defined]
-                  "estimable": min(units) >= ctx.report.policy.min_units}
-    if not ctx.frames["estimable"]:  # type: ignore[attr-defined]
-        return frame
+    if min(units) < run.policy.min_units:
+        return Design(frame=frame, covariates=(), units=units, estimable=False)
     con.register("rs", frame[["person_id", "month"]].drop_duplicates())
-    con.register("emp_raw", ctx.dataset.tables["employment_spells"])
+    con.register("emp_raw", run.dataset.tables["employment_spells"])
     end = meta["observation_end"]
     # One pass of joins (no correlated subqueries: those do not scale to a million persons): per
     # risk-set row the spells of that person, aggregated.
@@ -153,9 +214,9 @@ def risk_sets(ctx: StudyContext) -> pd.DataFrame:
                bij.spell_end, bij.spell_censored, x.days_to_job, bij.monthly_amount_eur
         FROM rs r LEFT JOIN bij USING (person_id, month) LEFT JOIN em USING (person_id, month)
              LEFT JOIN exits x ON x.spell_id = bij.spell_id""").df()
-    persons = ctx.store.read("persons")
+    persons = run.store.read("persons")
     frame = frame.merge(feats, on=["person_id", "month"]).merge(persons, on="person_id")
-    ladder = ctx.dataset.tables.get("participation_ladder")
+    ladder = run.dataset.tables.get("participation_ladder")
     covariates = list(COVARIATES_BASE)
     if ladder is not None and not ladder.empty:
         lad = ladder.assign(lmonth=ladder["date"].dt.year * 12 + ladder["date"].dt.month - 1)
@@ -185,16 +246,19 @@ def risk_sets(ctx: StudyContext) -> pd.DataFrame:
     big = [m for m in munis.index[1:] if munis[m] >= 50]
     for m in big:
         frame[f"muni_{m}"] = (frame["municipality_code"] == m).astype(float)
-    covariates = [c for c in covariates + [f"muni_{m}" for m in big] if frame[c].std() > 0]  # constants add nothing
-    ctx.frames.update(risk_sets=frame, covariates=covariates)  # type: ignore[attr-defined]
-    return frame
+    covariates += [f"muni_{m}" for m in big]
+    if opts.covariates:  # the researcher's subset
+        covariates = [c for c in covariates if c in opts.covariates]
+    dropped = tuple(c for c in covariates if frame[c].std() == 0 and c in opts.covariates)
+    covariates = [c for c in covariates if frame[c].std() > 0]  # constants add nothing
+    return Design(frame=frame, covariates=tuple(covariates), units=units, estimable=True, dropped=dropped)
 
 
-def _names(ctx: StudyContext) -> list[str]:
+def _names(run: Run, opts: Options) -> list[str]:
     """Every results.json name this study writes (also when it withholds them all)."""
-    h = ctx.parameters["outcome_months"]
+    h = opts.outcome_months
     names = [f"att_months_bijstand_{h}m", f"att_employed_{h}m", f"naive_months_bijstand_{h}m"]
-    ladder = ctx.dataset.tables.get("participation_ladder")
+    ladder = run.dataset.tables.get("participation_ladder")
     if ladder is not None and not ladder.empty:
         names.append(f"att_ladder_step_{LADDER_MONTH}m")
     return names + list(RETURNS)
@@ -217,10 +281,9 @@ def _blank(name: str, unit: str, n: int, n_control: int | None = None) -> dict:
             "unit": unit, "suppressed": False, "_n_control": n_control}
 
 
-def _row(ctx: StudyContext, res, name: str, unit: str, frame: pd.DataFrame | None = None) -> dict:
+def _row(run: Run, res, name: str, unit: str, frame: pd.DataFrame) -> dict:
     """The results row of an estimator's ATT, its units capped at the persons of ``frame`` (never more
     participants or comparisons than the risk sets hold)."""
-    frame = ctx.frames["risk_sets"] if frame is None else frame  # type: ignore[attr-defined]
     (row,) = res.to_estimates(unit=unit, terms=["ATT"], names={"ATT": name})
     n_t = int(frame.loc[frame["treated"] == 1, "person_id"].nunique())
     n_c = int(frame.loc[frame["treated"] == 0, "person_id"].nunique())
@@ -229,43 +292,39 @@ def _row(ctx: StudyContext, res, name: str, unit: str, frame: pd.DataFrame | Non
     return row
 
 
-def _table(ctx: StudyContext, rows: list[dict], *, name: str, key: str):
+def _table(run: Run, rows: list[dict], *, name: str, key: str):
     """A checked display table from results-style rows (key ``key``; estimate, ci_low, ci_high, n)."""
     from analysis.report.disclosure import checked_estimates
 
-    return checked_estimates(rows, policy=ctx.report.policy, log=ctx.report.log, name=name).rename({"name": key})
+    return checked_estimates(rows, policy=run.report.policy, log=run.report.log, name=name).rename({"name": key})
 
 
-def _value_names(ctx: StudyContext) -> dict:
+def _value_names(run: Run) -> dict:
     from analysis.report.labels import t
 
-    return {"estimate": t("estimate", ctx.lang), "ci_low": t("ci_low", ctx.lang), "ci_high": t("ci_high", ctx.lang)}
+    return {"estimate": t("estimate", run.lang), "ci_low": t("ci_low", run.lang), "ci_high": t("ci_high", run.lang)}
 
 
-def _estimable(ctx: StudyContext) -> bool:
-    return bool(ctx.frames["estimable"])  # type: ignore[attr-defined]
-
-
-def effects(ctx: StudyContext) -> pd.DataFrame | None:
+def effects(run: Run, design: Design, opts: Options) -> Effects:
     """AIPW (headline), regression adjustment, IPW, matching and the naive difference, both outcomes."""
     from analysis.estimators.propensity import att_aipw, att_ipw, att_matching, att_regression
     from analysis.report.labels import t
 
-    h = ctx.parameters["outcome_months"]
-    if not _estimable(ctx):
-        n_t, n_c = ctx.frames["design_units"]  # type: ignore[attr-defined]
+    h = opts.outcome_months
+    if not design.estimable:
+        n_t, n_c = design.units
         units = {**RETURNS, f"att_months_bijstand_{h}m": "months", f"att_employed_{h}m": "probability difference",
                  f"naive_months_bijstand_{h}m": "months", f"att_ladder_step_{LADDER_MONTH}m": "ladder steps"}
-        ctx.add_estimates([_blank(name, units[name], n_t, n_c) for name in _names(ctx)])
-        ctx.report.markdown(t("intervention.too_few", ctx.lang, min_units=ctx.report.policy.min_units))
-        return None
-    frame = ctx.frames["risk_sets"]  # type: ignore[attr-defined]
-    covs = ctx.frames["covariates"]  # type: ignore[attr-defined]
+        run.add([_blank(name, units[name], n_t, n_c) for name in _names(run, opts)])
+        run.report.markdown(t("intervention.too_few", run.lang, min_units=run.report.policy.min_units))
+        return Effects(design=design, results={})
+    frame = design.frame
+    covs = list(design.covariates)
     rows, results = [], {}
     for outcome in ("months_bijstand", "employed_end"):
         ests = {
             "aipw": att_aipw(frame, outcome=outcome, treatment="treated", covariates=covs, cluster="person_id",
-                             seed=ctx.parameters["seed"]),
+                             seed=opts.seed),
             "regression": att_regression(frame, outcome=outcome, treatment="treated", covariates=covs,
                                          cluster="person_id"),
             "ipw": att_ipw(frame, outcome=outcome, treatment="treated", covariates=covs, cluster="person_id"),
@@ -273,110 +332,123 @@ def effects(ctx: StudyContext) -> pd.DataFrame | None:
         }
         results[outcome] = ests
         for name, res in ests.items():
-            rows.append({**_row(ctx, res, f"{outcome} {name}", UNITS[outcome]), "outcome": outcome, "estimator": name})
-        rows.append({**_naive(ctx, frame, outcome, f"{outcome} naive"), "outcome": outcome, "estimator": "naive"})
-    ctx.frames["results"] = results  # type: ignore[attr-defined]
+            rows.append({**_row(run, res, f"{outcome} {name}", UNITS[outcome], frame), "outcome": outcome, "estimator": name})
+        rows.append({**_naive(run, frame, outcome, f"{outcome} naive"), "outcome": outcome, "estimator": "naive"})
     head = {"months_bijstand": f"att_months_bijstand_{h}m", "employed_end": f"att_employed_{h}m"}
-    ctx.add_estimates([{**_row(ctx, results[o]["aipw"], key, UNITS[o])} for o, key in head.items()])
-    ctx.add_estimates([_naive(ctx, frame, "months_bijstand", f"naive_months_bijstand_{h}m")])
-    from analysis.report.checked import concat
-
+    run.add([{**_row(run, results[o]["aipw"], key, UNITS[o], frame)} for o, key in head.items()])
+    run.add([_naive(run, frame, "months_bijstand", f"naive_months_bijstand_{h}m")])
     order = ["aipw", "regression", "ipw", "matching", "naive"]
-    est_col, out_col = t("intervention.estimator", ctx.lang), t("exit_health.outcome", ctx.lang)
-    outcome_label = {"months_bijstand": t("intervention.months_effect", ctx.lang, h=h),
-                     "employed_end": t("intervention.employed_effect", ctx.lang, h=h)}
-    parts = []
-    for outcome in ("months_bijstand", "employed_end"):
+    est_col = t("intervention.estimator", run.lang)
+    outcome_label = {"months_bijstand": t("intervention.months_effect", run.lang, h=h),
+                     "employed_end": t("intervention.employed_effect", run.lang, h=h)}
+    names = _value_names(run)
+    head = run.estimate(f"att_months_bijstand_{h}m")
+    n_text = run.report.policy.symbol if head["suppressed"] else head["n"]
+    tables = []
+    # one table per outcome: months in bijstand in months, the effect on a share in percentage points
+    for outcome, fmt in (("months_bijstand", "num2"), ("employed_end", "pp")):
         part = [{k: v for k, v in r.items() if k not in ("outcome", "estimator")}
                 for e in order for r in rows if r["outcome"] == outcome and r["estimator"] == e]
         for r, e in zip(part, order):
-            r["name"] = t(f"intervention.est.{e}", ctx.lang)
-        parts.append(_table(ctx, part, name=f"effects {outcome}", key=est_col).with_key(out_col, outcome_label[outcome]))
-    names = _value_names(ctx)
-    table = concat(parts, name="effects").select([out_col, est_col, *names]).rename(names)
-    head = ctx.estimate(f"att_months_bijstand_{h}m")
-    n_text = ctx.report.policy.symbol if head["suppressed"] else head["n"]
-    ctx.report.table(table, caption=t("intervention.effects_caption", ctx.lang, n=n_text),
-                     number_formats={v: "num3" for v in names.values()})
-    return table
+            r["name"] = t(f"intervention.est.{e}", run.lang)
+        table = _table(run, part, name=f"effects {outcome}", key=est_col).select([est_col, *names]).rename(names)
+        run.report.table(table, caption=outcome_label[outcome] + ". " +
+                         t("intervention.effects_caption", run.lang, n=n_text),
+                         number_formats={v: fmt for v in names.values()})
+        tables.append(table)
+    table = tuple(tables)
+    return Effects(design=design, results=results, table=table)
 
 
-def ladder_effect(ctx: StudyContext) -> dict | None:
+def ladder_effect(run: Run, design: Design, opts: Options) -> dict | None:
     """AIPW effect on the participation-ladder step 12 months after the start, where the data have it."""
     from analysis.estimators.propensity import att_aipw
     from analysis.report.labels import fmt_number, t
 
     name = f"att_ladder_step_{LADDER_MONTH}m"
-    if not _estimable(ctx):
+    if not design.estimable:
         return None
-    frame = ctx.frames["risk_sets"]  # type: ignore[attr-defined]
+    frame = design.frame
     if "ladder_step_12m" not in frame:
-        ctx.report.markdown(t("intervention.ladder_absent", ctx.lang))
+        run.report.markdown(t("intervention.ladder_absent", run.lang))
         return None
     part = frame.dropna(subset=["ladder_step_12m"])
     n_t = int(part.loc[part["treated"] == 1, "person_id"].nunique())
     n_c = int(part.loc[part["treated"] == 0, "person_id"].nunique())
     row = _blank(name, "ladder steps", n_t, n_c)
-    if min(n_t, n_c) >= ctx.report.policy.min_units:
-        covs = [c for c in ctx.frames["covariates"] if part[c].std() > 0]  # type: ignore[attr-defined]
+    if min(n_t, n_c) >= run.report.policy.min_units:
+        covs = [c for c in design.covariates if part[c].std() > 0]
         res = att_aipw(part, outcome="ladder_step_12m", treatment="treated", covariates=covs, cluster="person_id",
-                       seed=ctx.parameters["seed"])
-        row = _row(ctx, res, name, "ladder steps", part)
-    (row,) = ctx.add_estimates([row])
+                       seed=opts.seed)
+        row = _row(run, res, name, "ladder steps", part)
+    (row,) = run.add([row])
     if row["estimate"] is None:
-        ctx.report.markdown(t("intervention.ladder_withheld", ctx.lang, min_units=ctx.report.policy.min_units))
+        run.report.markdown(t("intervention.ladder_withheld", run.lang, min_units=run.report.policy.min_units))
         return row
     # the share of comparisons with a measurement is a share of rows: numerator and complement
     with_m, without = len(part), len(frame) - len(part)
-    share = (fmt_number(100 * len(part) / len(frame), ctx.lang, digits=0)
-             if min(with_m, without) >= ctx.report.policy.min_units else ctx.report.policy.symbol)
-    ctx.report.markdown(t("intervention.ladder_text", ctx.lang, months=LADDER_MONTH,
-                          effect=fmt_number(row["estimate"], ctx.lang, digits=2),
-                          low=fmt_number(row["ci_low"], ctx.lang, digits=2),
-                          high=fmt_number(row["ci_high"], ctx.lang, digits=2), share=share))
+    share = (fmt_number(100 * len(part) / len(frame), run.lang, digits=0)
+             if min(with_m, without) >= run.report.policy.min_units else run.report.policy.symbol)
+    run.report.markdown(t("intervention.ladder_text", run.lang, months=LADDER_MONTH,
+                          effect=fmt_number(row["estimate"], run.lang, digits=2),
+                          low=fmt_number(row["ci_low"], run.lang, digits=2),
+                          high=fmt_number(row["ci_high"], run.lang, digits=2), share=share))
     return row
 
 
-def by_group(ctx: StudyContext) -> pd.DataFrame | None:
+def by_group(run: Run, design: Design, opts: Options):
     """AIPW effects (ATT, the study's estimand) per level of the categorical column ``by``, written to
     results.json as ``group_effects_<by>_<level>``; small groups are withheld, and with one group withheld
     the participant counts of all groups (which with the total would give it away)."""
     from analysis.estimators.propensity import att_aipw
     from analysis.report.labels import t, t_plain
 
-    by = ctx.parameters["by"]
-    if by == "none" or not _estimable(ctx):
+    by = opts.by
+    if by == "none" or not design.estimable:
         return None
-    h = ctx.parameters["outcome_months"]
-    frame = ctx.frames["risk_sets"]  # type: ignore[attr-defined]
+    h = opts.outcome_months
+    frame = design.frame
     own = {"sex": ("female",), "municipality_code": ("muni_",), "education": ("edu_",),
            "migration_background": ("mig_",)}[by]
-    covs = [c for c in ctx.frames["covariates"] if not c.startswith(own)]  # type: ignore[attr-defined]
-    rows, shown = [], []
+    covs = [c for c in design.covariates if not c.startswith(own)]
+    rows, shown, notes = [], [], []
     for value, part in frame.groupby(frame[by].astype(str)):
         n_t = int(part.loc[part["treated"] == 1, "person_id"].nunique())
         n_c = int(part.loc[part["treated"] == 0, "person_id"].nunique())
         name = f"group_effects_{by}_{value}"
         row = _blank(name, "months", n_t, n_c)
-        if min(n_t, n_c) >= ctx.report.policy.min_units:
-            covs_here = [c for c in covs if part[c].std() > 0]  # constant within the group: dropped
+        if min(n_t, n_c) >= run.report.policy.min_units:
+            covs_here = [c for c in covs if part[c].std() > 0]  # constant within the group: dropped, said below
+            if len(covs_here) < len(covs):
+                notes.append((str(value), [c for c in covs if c not in covs_here]))
             res = att_aipw(part, outcome="months_bijstand", treatment="treated", covariates=covs_here,
-                           cluster="person_id", seed=ctx.parameters["seed"], folds=3)
-            row = _row(ctx, res, name, "months", part)
+                           cluster="person_id", seed=opts.seed, folds=3)
+            row = _row(run, res, name, "months", part)
         rows.append(row)
         shown.append(str(value))
-    checked = ctx.add_estimates(rows)
-    group_col = t("intake.group", ctx.lang)
-    display = [{**r, "name": _level_label(by, v, ctx.lang)} for r, v in zip(checked, shown)]
-    table = _table(ctx, display, name=f"by_{by}", key=group_col)
-    names = {**_value_names(ctx), "n": t("intervention.participants", ctx.lang)}
+    checked = run.add(rows)
+    group_col = t("intake.group", run.lang)
+    display = [{**r, "name": _level_label(by, v, run.lang)} for r, v in zip(checked, shown)]
+    table = _table(run, display, name=f"by_{by}", key=group_col)
+    names = {**_value_names(run), "n": t("intervention.participants", run.lang)}
     columns = [group_col, "estimate", "ci_low", "ci_high"] + ([] if table.any_withheld else ["n"])
     table = table.select(columns).rename(names)
-    ctx.report.table(table, caption=t("intervention.by_caption", ctx.lang, h=h) + " " +
-                     t("intervention.whom.by_column", ctx.lang, column=t_plain(f"intervention.whom.col.{by}", ctx.lang)),
+    run.report.table(table, caption=t("intervention.by_caption", run.lang, h=h) + " " +
+                     t("intervention.whom.by_column", run.lang, column=t_plain(f"intervention.whom.col.{by}", run.lang)),
                      number_formats={names["estimate"]: "num2", names["ci_low"]: "num2", names["ci_high"]: "num2",
                                      names["n"]: "int"})
+    if notes:
+        run.report.markdown(" ".join(t("intervention.by_dropped", run.lang, group=_level_label(by, v, run.lang),
+                                       names=covariate_names(cs, run.lang)) for v, cs in notes))
     return table
+
+
+def covariate_names(names, lang: str) -> str:
+    """Risk-set covariates in words, for a sentence (plain text: ``t`` escapes it once)."""
+    from analysis.report.labels import t_plain
+
+    return ", ".join(t_plain("intervention.cov.muni", lang, code=c.removeprefix("muni_")) if c.startswith("muni_")
+                     else t_plain(f"intervention.cov.{c}", lang) for c in names)
 
 
 def _level_label(column: str, value: str, lang: str) -> str:
@@ -387,7 +459,7 @@ def _level_label(column: str, value: str, lang: str) -> str:
     return t_plain(key, lang) if key in catalogue() else value
 
 
-def _naive(ctx, frame, outcome, name):
+def _naive(run, frame, outcome, name):
     """Participants minus all eligible non-participants, unadjusted (cluster-robust SE): a results row
     whose dominance comes from the person-level influence terms."""
     from analysis.estimators.results import dominance_share

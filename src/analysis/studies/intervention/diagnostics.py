@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.studies.base import StudyContext
-from analysis.studies.intervention.design import _estimable, _table
+from analysis.kit.run import Run
+from analysis.studies.intervention.design import Design, Effects, _table
 
 def covariate_label(name: str, lang: str) -> str:
     """The report label of a risk-set covariate (``muni_GM0363`` becomes "gemeente GM0363")."""
@@ -33,7 +33,7 @@ def _smallest_cell(frame: pd.DataFrame, column: str) -> int:
 PS_RANGES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 
-def diagnostics(ctx: StudyContext) -> None:
+def diagnostics(run: Run, fx: Effects, opts) -> None:
     """Balance before and after weighting, overlap of the propensity scores, and the E-value."""
     from analysis.estimators.propensity import e_value
     from analysis.report import figures
@@ -41,59 +41,59 @@ def diagnostics(ctx: StudyContext) -> None:
     from analysis.report.disclosure import safe_aggregate, shares_within
     from analysis.report.labels import fmt_number, t, t_plain
 
-    if not _estimable(ctx):
+    if not fx.design.estimable:
         return
-    frame = ctx.frames["risk_sets"]  # type: ignore[attr-defined]
-    m = ctx.report.policy
-    res = ctx.frames["results"]["months_bijstand"]["aipw"]  # type: ignore[attr-defined]
+    frame = fx.design.frame
+    m = run.report.policy
+    res = fx.results["months_bijstand"]["aipw"]
     bal = res.diagnostics["balance"]
-    key = t("intervention.covariate", ctx.lang)
+    key = t("intervention.covariate", run.lang)
     parts = []
     for col, label in (("smd_before", "intervention.smd_before"), ("smd_after", "intervention.smd_after")):
-        rows = [{"name": covariate_label(c, ctx.lang), "estimate": float(v), "se": None, "ci_low": None,
+        rows = [{"name": covariate_label(c, run.lang), "estimate": float(v), "se": None, "ci_low": None,
                  "ci_high": None, "n": _smallest_cell(frame, c) if c in frame else 0, "unit": "SMD",
                  "suppressed": False} for c, v in zip(bal["covariate"], bal[col])]
-        parts.append((t(label, ctx.lang), _table(ctx, rows, name=f"balance {col}", key=key), "estimate"))
+        parts.append((t(label, run.lang), _table(run, rows, name=f"balance {col}", key=key), "estimate"))
     table = combine(parts, on=[key], name="balance")
-    ctx.report.table(table, caption=t("intervention.balance_caption", ctx.lang),
+    run.report.table(table, caption=t("intervention.balance_caption", run.lang),
                      number_formats={p[0]: "num3" for p in parts})
     ps, d = np.asarray(res.diagnostics["propensity"]), np.asarray(res.diagnostics["treated"])
     top = next((r for r in PS_RANGES if (ps <= r).mean() >= 0.999), 1.0)
     edges = np.linspace(0, top, 11)
-    labels = [f"{fmt_number(a, ctx.lang, 3)}-{fmt_number(b, ctx.lang, 3)}" for a, b in zip(edges[:-1], edges[1:])]
-    group = np.where(d == 1, t_plain("intervention.participants", ctx.lang), t_plain("intervention.controls", ctx.lang))
+    labels = [f"{fmt_number(a, run.lang, 3)}-{fmt_number(b, run.lang, 3)}" for a, b in zip(edges[:-1], edges[1:])]
+    group = np.where(d == 1, t_plain("intervention.participants", run.lang), t_plain("intervention.controls", run.lang))
     scores = pd.DataFrame({"group": group, "bin": pd.Categorical(
         np.array(labels)[np.clip(np.digitize(ps, edges[1:-1]), 0, len(labels) - 1)], categories=labels)})
-    counts = safe_aggregate(scores, by=["bin", "group"], stat="count", policy=m, log=ctx.report.log, name="overlap",
+    counts = safe_aggregate(scores, by=["bin", "group"], stat="count", policy=m, log=run.report.log, name="overlap",
                             levels={"bin": labels, "group": sorted(set(group))})
-    shares = shares_within(counts, within=["group"], name="overlap_shares", policy=m, log=ctx.report.log)
-    fig = figures.grouped_bars(shares, x="bin", y="value", group="group", percent=True, lang=ctx.lang,
-                               ylabel=t_plain("intervention.share_in_bin", ctx.lang))
-    fig.figure.axes[0].set_xlabel(t_plain("intervention.propensity", ctx.lang))
+    shares = shares_within(counts, within=["group"], name="overlap_shares", policy=m, log=run.report.log)
+    fig = figures.grouped_bars(shares, x="bin", y="value", group="group", percent=True, lang=run.lang,
+                               ylabel=t_plain("intervention.share_in_bin", run.lang))
+    fig.figure.axes[0].set_xlabel(t_plain("intervention.propensity", run.lang))
     fig.figure.axes[0].tick_params(axis="x", labelrotation=45, labelsize=7)
-    ctx.report.figure(fig, caption=t("intervention.overlap_caption", ctx.lang,
-                                     dropped=_count_text(ctx, res.diagnostics["dropped_by_trimming"])))
-    head = ctx.estimate(f"att_months_bijstand_{ctx.parameters['outcome_months']}m")
+    run.report.figure(fig, caption=t("intervention.overlap_caption", run.lang,
+                                     dropped=_count_text(run, res.diagnostics["dropped_by_trimming"])))
+    head = run.estimate(f"att_months_bijstand_{opts.outcome_months}m")
     if head["suppressed"]:
         return
     r = res.to_frame().loc["ATT"]
     sd = float(frame.loc[frame["treated"] == 0, "months_bijstand"].std())
     ev = e_value(r["estimate"] / sd, r["ci_upper"] / sd if r["estimate"] < 0 else r["ci_lower"] / sd, scale="SMD")
-    ctx.report.markdown(t("intervention.evalue_text", ctx.lang, e=fmt_number(ev["e_value"], ctx.lang, 2),
-                          eci=fmt_number(ev["e_value_ci"], ctx.lang, 2)))
+    run.report.markdown(t("intervention.evalue_text", run.lang, e=fmt_number(ev["e_value"], run.lang, 2),
+                          eci=fmt_number(ev["e_value_ci"], run.lang, 2)))
 
 
-def _count_text(ctx: StudyContext, n: int) -> str:
+def _count_text(run: Run, n: int) -> str:
     """A count of units for a sentence: itself when 0 or from ``min_units`` on, else "fewer than 10"."""
     from analysis.report.labels import fmt_int, t
 
     n = int(n)
-    if n == 0 or n >= ctx.report.policy.min_units:
-        return fmt_int(n, ctx.lang)
-    return t("fewer_than", ctx.lang, min_units=ctx.report.policy.min_units)
+    if n == 0 or n >= run.report.policy.min_units:
+        return fmt_int(n, run.lang)
+    return t("fewer_than", run.lang, min_units=run.report.policy.min_units)
 
 
-def exit_curves(ctx: StudyContext) -> None:
+def exit_curves(run: Run, design: Design) -> None:
     """Share still in bijstand by months since the start month (Kaplan-Meier, stopping where fewer than
     10 remain at risk), and exits to work versus other exits as competing risks (Aalen-Johansen, by
     month; each point a share of the group that passes the numerator and complement rule, with 10 or
@@ -103,24 +103,24 @@ def exit_curves(ctx: StudyContext) -> None:
     from analysis.report.disclosure import survival_curve
     from analysis.report.labels import t, t_plain
 
-    if not _estimable(ctx):
+    if not design.estimable:
         return
-    m = ctx.report.policy
-    frame = ctx.frames["risk_sets"].copy()  # type: ignore[attr-defined]
+    m = run.report.policy
+    frame = design.frame.copy()
     frame["months"] = (frame["spell_end"] - frame["month"]).clip(lower=0) + 0.5
     frame["ended"] = (~frame["spell_censored"].astype(bool)).astype(int)
-    frame["group"] = np.where(frame["treated"] == 1, t_plain("intervention.participants", ctx.lang),
-                              t_plain("intervention.controls", ctx.lang))
+    frame["group"] = np.where(frame["treated"] == 1, t_plain("intervention.participants", run.lang),
+                              t_plain("intervention.controls", run.lang))
     km = kaplan_meier(frame, duration="months", event="ended", group="group")
-    curve = survival_curve(km, policy=m, log=ctx.report.log, name="still_in_bijstand")
-    fig = figures.survival(curve, xlabel=t_plain("intervention.months_since_start", ctx.lang),
-                           ylabel=t_plain("overview.still_in_bijstand", ctx.lang), lang=ctx.lang, min_units=m.min_units)
+    curve = survival_curve(km, policy=m, log=run.report.log, name="still_in_bijstand")
+    fig = figures.survival(curve, xlabel=t_plain("intervention.months_since_start", run.lang),
+                           ylabel=t_plain("overview.still_in_bijstand", run.lang), lang=run.lang, min_units=m.min_units)
     fig.figure.axes[0].set_xlim(0, 60)
-    ctx.report.figure(fig, caption=t("intervention.km_caption", ctx.lang))
+    run.report.figure(fig, caption=t("intervention.km_caption", run.lang))
     # Competing risks: leaving for work (a job within 31 days) versus leaving for other reasons
     # (Aalen-Johansen; 1 - Kaplan-Meier of one cause would overstate it).
     to_work = frame["days_to_job"].notna() & (frame["days_to_job"] <= 31) & (frame["ended"] == 1)
-    work, other = t_plain("intervention.cause_work", ctx.lang), t_plain("intervention.cause_other", ctx.lang)
+    work, other = t_plain("intervention.cause_work", run.lang), t_plain("intervention.cause_other", run.lang)
     frame["cause"] = np.where(frame["ended"] == 0, "0", np.where(to_work, work, other))
     frame["cause"] = frame["cause"].replace("0", 0)
     cif = cumulative_incidence(frame, duration="months", event="cause", causes=[work, other], group="group")
@@ -137,19 +137,19 @@ def exit_curves(ctx: StudyContext) -> None:
                         "ci_low": r.ci_lower, "ci_high": r.ci_upper, "n": n, "unit": "share", "suppressed": False})
         return out
 
-    line = _table(ctx, rows(list(range(1, 61))), name="competing_risks", key="name")
+    line = _table(run, rows(list(range(1, 61))), name="competing_risks", key="name")
     line = line.relabel("name", lambda s: s.split("\t")[0], into="series").relabel(
         "name", lambda s: float(s.split("\t")[1]), into="time")
     fig = figures.line_by_group(line, x="time", y="estimate", group="series", lower="ci_low", upper="ci_high",
-                                percent=True, lang=ctx.lang, xlabel=t_plain("intervention.months_since_start", ctx.lang),
-                                ylabel=t_plain("intervention.cumulative_share", ctx.lang))
-    ctx.report.figure(fig, caption=t("intervention.cif_caption", ctx.lang))
-    tab = _table(ctx, rows([12, 24]), name="competing_risks_12_24", key="name")
-    when = t("intervention.months_since_start", ctx.lang)
-    tab = tab.relabel("name", lambda s: s.split("\t")[0], into=t("intake.group", ctx.lang)).relabel(
+                                percent=True, lang=run.lang, xlabel=t_plain("intervention.months_since_start", run.lang),
+                                ylabel=t_plain("intervention.cumulative_share", run.lang))
+    run.report.figure(fig, caption=t("intervention.cif_caption", run.lang))
+    tab = _table(run, rows([12, 24]), name="competing_risks_12_24", key="name")
+    when = t("intervention.months_since_start", run.lang)
+    tab = tab.relabel("name", lambda s: s.split("\t")[0], into=t("intake.group", run.lang)).relabel(
         "name", lambda s: s.split("\t")[1], into=when)
-    names = {"estimate": t("intervention.cumulative_share", ctx.lang), "ci_low": t("ci_low", ctx.lang),
-             "ci_high": t("ci_high", ctx.lang)}
-    tab = tab.select([t("intake.group", ctx.lang), when, "estimate", "ci_low", "ci_high"]).rename(names)
-    ctx.report.table(tab, caption=t("intervention.competing_caption", ctx.lang),
+    names = {"estimate": t("intervention.cumulative_share", run.lang), "ci_low": t("ci_low", run.lang),
+             "ci_high": t("ci_high", run.lang)}
+    tab = tab.select([t("intake.group", run.lang), when, "estimate", "ci_low", "ci_high"]).rename(names)
+    run.report.table(tab, caption=t("intervention.competing_caption", run.lang),
                      number_formats={v: "pct" for v in names.values()})

@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from analysis.studies.base import StudyContext
-from analysis.studies.intervention.design import _estimable, _table
+from analysis.kit.run import Run
+from analysis.studies.intervention.design import Design, Options, _table
 from analysis.studies.intervention.diagnostics import covariate_label
 
 
@@ -83,28 +83,28 @@ def unit_frame(frame: pd.DataFrame, *, seed: int, controls: int = CONTROLS_PER_P
     return f.drop_duplicates("person_id").drop(columns="_r").reset_index(drop=True)
 
 
-def heterogeneity(ctx: StudyContext):
+def heterogeneity(run: Run, design: Design, opts: Options):
     """GATES, BLP test and CLAN of the effect on months in bijstand; results.json ``gates_<k>`` and
     ``heterogeneity_test_p``; a figure and a table. Off with ``heterogeneity=False``."""
     from analysis.errors import ParameterError
     from analysis.estimators.heterogeneity import gates
     from analysis.report.labels import fmt_number, t
 
-    p = ctx.parameters
-    if not p["heterogeneity"] or not _estimable(ctx):
+    p = opts
+    if not p.heterogeneity or not design.estimable:
         return None
-    lang = ctx.lang
-    ctx.report.heading(t("intervention.whom.heading", lang))
-    frame = unit_frame(ctx.frames["risk_sets"], seed=p["seed"])  # type: ignore[attr-defined]
-    covs = [c for c in ctx.frames["covariates"] if frame[c].std() > 0]  # type: ignore[attr-defined]
-    k = p["gates_groups"]
+    lang = run.lang
+    run.report.heading(t("intervention.whom.heading", lang))
+    frame = unit_frame(design.frame, seed=p.seed)
+    covs = [c for c in design.covariates if frame[c].std() > 0]
+    k = p.gates_groups
     try:
         res = gates(frame, outcome="months_bijstand", treatment="treated", covariates=covs, groups=k, folds=5,
-                    seed=p["seed"], estimand="ATT", cate_learner=cate_learner())
+                    seed=p.seed, estimand="ATT", cate_learner=cate_learner())
     except ParameterError:  # too few participants for the groups and folds
-        ctx.report.markdown(t("intervention.whom.too_few", lang, groups=k))
+        run.report.markdown(t("intervention.whom.too_few", lang, groups=k))
         return None
-    rows = ctx.add_estimates(res.to_estimates(unit="months"))
+    rows = run.add(res.to_estimates(unit="months"))
     by = {r["name"]: r for r in rows}
     names = [f"gates_{j}" for j in range(1, k + 1)]
     group = t("intervention.whom.group", lang)
@@ -112,17 +112,17 @@ def heterogeneity(ctx: StudyContext):
                                     what=t("intervention.whom.smallest" if j == 0 else "intervention.whom.largest", lang)
                                     if j in (0, k - 1) else "")}
                for j, n in enumerate(names)]
-    table = _table(ctx, display, name="gates", key=group)
-    ctx.report.figure(_gates_figure(table, group=group, ate=by["blp_ate"], lang=lang),
+    table = _table(run, display, name="gates", key=group)
+    run.report.figure(_gates_figure(table, group=group, ate=by["blp_ate"], lang=lang),
                       caption=t("intervention.whom.figure_caption", lang))
     vn = {"estimate": t("estimate", lang), "ci_low": t("ci_low", lang), "ci_high": t("ci_high", lang)}
-    ctx.report.table(table.select([group, "estimate", "ci_low", "ci_high"]).rename(vn),
+    run.report.table(table.select([group, "estimate", "ci_low", "ci_high"]).rename(vn),
                      caption=t("intervention.whom.table_caption", lang),
                      number_formats={v: "num2" for v in vn.values()})
     ptest = by["heterogeneity_test_p"]
     diff = by["gates_top_minus_bottom"]
     if ptest["estimate"] is not None and diff["estimate"] is not None:
-        ctx.report.markdown(t("intervention.whom.test_text", lang, p=fmt_number(ptest["estimate"], lang, 3),
+        run.report.markdown(t("intervention.whom.test_text", lang, p=fmt_number(ptest["estimate"], lang, 3),
                               diff=fmt_number(diff["estimate"], lang, 1), low=fmt_number(diff["ci_low"], lang, 1),
                               high=fmt_number(diff["ci_high"], lang, 1), k=k))
     # CLAN: the characteristics of the least and most affected groups (the group with the smallest predicted
@@ -140,13 +140,12 @@ def heterogeneity(ctx: StudyContext):
     from analysis.report.disclosure import checked_estimates
 
     key = t("intervention.covariate", lang)
-    ct = checked_estimates(crow, policy=ctx.report.policy, log=ctx.report.log, name="clan")
+    ct = checked_estimates(crow, policy=run.report.policy, log=run.report.log, name="clan")
     ct = ct.relabel("name", lambda s: s.split("|")[0], into=key).relabel(
         "name", lambda s: parts[s.split("|")[1]], into="_col").select([key, "_col", "estimate"])
     wide = ct.pivot(index=key, columns="_col", value="estimate").relabel(
         key, {f"{i:03d}": covariate_label(c, lang) for i, c in enumerate(shown)})
     wide = wide.select([key, *parts.values()])
-    ctx.report.table(wide, caption=t("intervention.whom.clan_caption", lang, k=k),
+    run.report.table(wide, caption=t("intervention.whom.clan_caption", lang, k=k),
                      number_formats={c: "num2" for c in parts.values()})
-    ctx.frames["gates"] = res  # type: ignore[attr-defined]
     return res
