@@ -60,7 +60,7 @@ run.report.markdown(rd.text.population_sentence(pop, lang=lang))
 # inside the age band), the covariates at each base year and the yearly health outcomes.
 
 # %%
-sd = eh.design(run, pop)
+sd = eh.study_design(run, pop)
 sd.n_treated, sd.n_control
 
 # %% [markdown]

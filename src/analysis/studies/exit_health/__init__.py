@@ -180,7 +180,7 @@ def _withheld(name: str, n: int, n_control: int | None = None) -> dict:
             "unit": _unit_of(name), "suppressed": False, "_n_control": None if n_control is None else int(n_control)}
 
 
-def design(run, population) -> StudyDesign:
+def study_design(run, population) -> StudyDesign:
     """The design of ``population``: exit-to-work and placebo cohorts with their risk sets, the outcome
     matrices, and whether enough treated and comparison persons remain to estimate anything."""
     p = run.parameters
