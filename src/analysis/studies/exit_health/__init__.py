@@ -341,8 +341,32 @@ def _att_table(run, out: dict) -> None:
             (t("ci_high", run.lang), att, "ci_high"), (t("exit_health.pretrend_p", run.lang), pre, "estimate"),
             (t("exit_health.treated", run.lang), att, "n")]
     table = combine(cols, on=[key], name="att_table")
-    run.report.table(table, caption=t("exit_health.att_table_caption", run.lang),
-                     number_formats={c[0]: "num3" for c in cols[:4]} | {cols[4][0]: "int"})
+    _show_by_scale(run, table, key=key, labels=label, caption=t("exit_health.att_table_caption", run.lang),
+                   columns=[c[0] for c in cols[:3]], formats={cols[3][0]: "num3", cols[4][0]: "int"})
+
+
+def _age_groups(run) -> list[tuple[int, int]]:
+    """The age groups of the heterogeneity table inside the population's age band."""
+    lo_band, hi_band = run.parameters.get("age_min", 0), run.parameters.get("age_max", 120)
+    groups = [(max(lo, lo_band), min(hi, hi_band)) for lo, hi in AGE_GROUPS]
+    return [(lo, hi) for lo, hi in groups if lo <= hi]
+
+
+def _show_by_scale(run, table, *, key: str, labels: dict, caption: str, columns: list, formats: dict) -> None:
+    """Show ``table`` as one table per scale: antidepressant use in percentage points, costs in whole euros
+    (``columns`` hold effects; ``formats`` the other columns' formats)."""
+    from analysis.report.labels import t
+
+    pp = [v for k, v in labels.items() if k == "att_antidepressants"]
+    eur = [v for k, v in labels.items() if k.endswith("_eur") and k.startswith("att_")]
+    present = set(table.frame[key])
+    for scale, rows in (("pp", pp), ("eur", eur)):
+        rows = [r for r in rows if r in present]
+        if not rows:
+            continue
+        part = table.where(key, rows)
+        run.report.table(part, caption=f"{caption.rstrip().rstrip('.')}. {t(f'exit_health.scale.{scale}', run.lang)}",
+                         number_formats={c: scale for c in columns} | formats)
 
 
 def design_comparison(run, sd: StudyDesign, fx: Effects) -> Table:
@@ -376,9 +400,10 @@ def design_comparison(run, sd: StudyDesign, fx: Effects) -> Table:
         name = t(f"exit_health.control_short.{cg}", run.lang)
         parts.append((name, table, "estimate"))
     table = combine(parts, on=[key], name="design_comparison")
-    run.report.table(table, caption=t("exit_health.design_comparison_caption", run.lang,
-                                      own=t(f"exit_health.control_short.{own}", run.lang)),
-                     number_formats={p[0]: "num3" for p in parts})
+    _show_by_scale(run, table, key=key, labels={f"att_{o}": t(f"exit_health.outcome.{o}", run.lang) for o in DYNAMIC},
+                   caption=t("exit_health.design_comparison_caption", run.lang,
+                             own=t(f"exit_health.control_short.{own}", run.lang)),
+                   columns=[p[0] for p in parts], formats={})
     return Table(table, notes)
 
 
@@ -401,10 +426,11 @@ def placebo_and_heterogeneity(run, sd: StudyDesign, fx: Effects) -> Table:
     for outcome in [o for o in DYNAMIC if o in fx.fits]:
         everyone = np.ones(len(design.female), dtype=bool)
         groups = [(t("exit_health.main", run.lang), everyone, False, "main"),
-                  (t("exit_health.placebo", run.lang), everyone, True, "placebo"),
-                  (t("women", run.lang), design.female, False, "women"),
-                  (t("men", run.lang), ~design.female, False, "men")]
-        for lo, hi in AGE_GROUPS:
+                  (t("exit_health.placebo", run.lang), everyone, True, "placebo")]
+        if run.parameters.get("sex", "all") == "all":  # within one sex the groups would repeat the main effect
+            groups += [(t("women", run.lang), design.female, False, "women"),
+                       (t("men", run.lang), ~design.female, False, "men")]
+        for lo, hi in _age_groups(run):
             groups.append((f"{lo}-{hi}", (design.age_first >= lo) & (design.age_first <= hi), False, f"{lo}-{hi}"))
         rows = []
         for label, keep, placebo, tag in groups:
@@ -429,9 +455,10 @@ def placebo_and_heterogeneity(run, sd: StudyDesign, fx: Effects) -> Table:
     names = {"estimate": t("estimate", run.lang), "ci_low": t("ci_low", run.lang), "ci_high": t("ci_high", run.lang),
              "n": t("exit_health.treated", run.lang)}
     table = table.select(columns).rename(names)
-    run.report.table(table, caption=t("exit_health.heterogeneity_caption", run.lang),
-                     number_formats={names["estimate"]: "num3", names["ci_low"]: "num3", names["ci_high"]: "num3",
-                                     names["n"]: "int"})
+    _show_by_scale(run, table, key=t("exit_health.outcome", run.lang),
+                   labels={f"att_{o}": t(f"exit_health.outcome.{o}", run.lang) for o in DYNAMIC},
+                   caption=t("exit_health.heterogeneity_caption", run.lang),
+                   columns=[names["estimate"], names["ci_low"], names["ci_high"]], formats={names["n"]: "int"})
     return Table(table, notes)
 
 

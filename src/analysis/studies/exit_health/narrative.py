@@ -30,7 +30,7 @@ def summary(run, fx) -> None:
 def methods(run, sd, fx, *tables) -> None:
     """The design in words: who is compared with whom in which year (the estimand), the covariates, the
     anticipation default and what it does, and covariates left out of a subgroup's model."""
-    from analysis.report.labels import t
+    from analysis.report.labels import t, t_plain
 
     p = run.parameters
     run.report.heading(t("intake.methods_heading", run.lang))
@@ -52,13 +52,18 @@ def methods(run, sd, fx, *tables) -> None:
     def names(cs):
         return ", ".join(t(f"exit_health.covariate.{c}", run.lang) for c in sorted(cs))
 
+    by_covariates: dict = {}  # one sentence per set of covariates left out, naming every group it concerns
     for tag, covs in dropped.items():
         if tag in GROUP_TAGS:
-            group = t(f"exit_health.group.{tag}", run.lang)
+            group = t_plain(f"exit_health.group.{tag}", run.lang)
         else:
             lo, hi = tag.split("-")
-            group = t("exit_health.group.age", run.lang, lo=int(lo), hi=int(hi))
-        run.report.markdown(t("exit_health.covariates_dropped", run.lang, group=group, covariates=names(covs)))
+            group = t_plain("exit_health.group.age", run.lang, lo=int(lo), hi=int(hi))
+        by_covariates.setdefault(tuple(sorted(covs)), []).append(group)
+    for covs, groups in by_covariates.items():
+        joined = groups[0] if len(groups) == 1 else (", ".join(groups[:-1]) + (" en " if run.lang == "nl" else " and ")
+                                                     + groups[-1])
+        run.report.markdown(t("exit_health.covariates_dropped", run.lang, group=joined, covariates=names(covs)))
     if in_cohorts:
         run.report.markdown(t("exit_health.covariates_dropped_cohorts", run.lang, covariates=names(in_cohorts)))
     lost: dict = {}
@@ -75,8 +80,9 @@ GROUP_TAGS = ("main", "placebo", "women", "men", "comparison", "anticipation")
 
 
 def anticipation_effect(run, sd, fx):
-    """(Returns the :class:`Notes` of its fit.) The headline effect on antidepressant use with the run's anticipation and with one year more (or,
-    with anticipation, without any): what the default does. Checked like any published estimate."""
+    """The headline effect on antidepressant use with the run's anticipation and with one year more (or,
+    with anticipation, without any): what the default does. Checked like any published estimate; returns
+    the :class:`Notes` of its fit."""
     from analysis.report.labels import fmt_pp, t
     from analysis.studies import exit_health as eh
     from analysis.studies.exit_health import Notes
