@@ -97,10 +97,14 @@ def test_pre_exit_dip_is_detected_and_shown(tmp_path):
     ({"base_period": "fixed"}, "base_period"),
 ])
 def test_options_are_refused_before_any_data_is_read(options, match, tmp_path):
+    """The notebook's first step, before rd.start reads the dataset."""
     from analysis.studies import exit_health
 
+    defaults = {"outcomes": list(exit_health.OUTCOMES), "control_group": "risk_set",
+                "covariates": list(exit_health.dz.DEFAULT_COVARIATES), "event_window": [-4, 4], "horizon_years": 5,
+                "discount_rate": 0.03, "anticipation": 0, "base_period": "universal"}
     with pytest.raises(ParameterError, match=match):
-        exit_health.setup(dataset=str(tmp_path / "no-such-dataset"), **options)
+        exit_health.check_parameters(**{**defaults, **options})
 
 
 @pytest.fixture(scope="module")

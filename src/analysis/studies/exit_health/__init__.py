@@ -39,8 +39,10 @@ import warnings
 
 import numpy as np
 
+from dataclasses import dataclass, field
+from typing import Mapping
+
 from analysis.errors import ParameterError, PreTrendWarning, check_choice
-from analysis.studies.base import StudyContext, setup_study
 
 from analysis.studies.exit_health import design as dz
 
@@ -48,6 +50,8 @@ OUTCOMES = dz.OUTCOMES
 DYNAMIC = ("antidepressants", "healthcare_costs_eur")
 CONTROL_GROUPS = dz.CONTROL_GROUPS
 AGE_GROUPS = [(18, 34), (35, 49), (50, 66)]
+#: the pre-test's level: a rejection is shown prominently
+PRE_TREND_ALPHA = 0.05
 #: Event times published as ``att_<outcome>_e<k>``.
 PUBLISHED_E = range(4)
 
@@ -75,38 +79,88 @@ def _check_parameters(*, outcomes, control_group, covariates, event_window, hori
         raise ParameterError(f"horizon_years={horizon_years} must lie between 1 and 30.")
 
 
-def setup(*, dataset: str, outcomes: list | None = None, exit_window_days: int = 31,
-          control_group: str = "risk_set", covariates: list | None = None, event_window: list | None = None,
-          horizon_years: int = 5, discount_rate: float = 0.03, municipality: str = "all", anticipation: int = 0,
-          base_period: str = "universal", lang: str = "nl", seed: int = 0, pre_trend_alpha: float = 0.05,
-          output_dir: str = "") -> StudyContext:
-    """Validate the options, load the dataset and build the store. ``covariates=None`` is the default set
-    (:data:`.design.DEFAULT_COVARIATES`); ``[]`` estimates without covariates."""
-    outcomes = list(outcomes or OUTCOMES)
-    event_window = list(event_window or [-4, 4])
-    covariates = list(dz.DEFAULT_COVARIATES) if covariates is None else covariates
+def check_parameters(*, outcomes, control_group, covariates, event_window, horizon_years, discount_rate,
+                     anticipation, base_period) -> None:
+    """Every option checked before any data is read (the notebook's first step): a ParameterError names the
+    value received and what is allowed."""
     _check_parameters(outcomes=outcomes, control_group=control_group, covariates=covariates,
                       event_window=event_window, horizon_years=horizon_years, discount_rate=discount_rate,
                       anticipation=anticipation, base_period=base_period)
-    ctx = setup_study("exit_health", dataset=dataset, lang=lang, output_dir=output_dir, title_key="exit_health.title",
-                      parameters={"outcomes": outcomes, "exit_window_days": exit_window_days,
-                                  "control_group": control_group, "covariates": list(covariates),
-                                  "event_window": event_window,
-                                  "horizon_years": horizon_years, "discount_rate": discount_rate,
-                                  "municipality": municipality, "anticipation": anticipation,
-                                  "base_period": base_period, "seed": seed, "pre_trend_alpha": pre_trend_alpha})
-    return ctx
 
 
-def _estimate_names(ctx: StudyContext) -> list[str]:
+@dataclass(frozen=True)
+class Notes:
+    """What the fits left out, for the methods' sentences: covariates per group, per cohort, and cohorts
+    without a propensity model (by calendar year)."""
+
+    dropped: tuple = ()        # ((group tag, covariate), ...)
+    in_cohorts: tuple = ()     # covariates left out of some cohorts' models
+    without_model: tuple = ()  # (("main" | "other", year), ...)
+
+    def __add__(self, other: "Notes") -> "Notes":
+        return Notes(self.dropped + other.dropped, self.in_cohorts + other.in_cohorts,
+                     self.without_model + other.without_model)
+
+
+@dataclass(frozen=True)
+class StudyDesign:
+    """The design (cohorts, risk sets, outcome matrices) with the units it rests on."""
+
+    design: dz.ExitDesign
+    n_treated: int
+    n_control: int
+    estimable: bool
+
+    @property
+    def dropped_incomplete(self) -> int:
+        return self.design.dropped_incomplete
+
+
+@dataclass(frozen=True)
+class Effects:
+    """Per outcome (gt, simple, dynamic, pre-test) of the main design, the rejected pre-tests and notes."""
+
+    fits: Mapping = field(default_factory=dict)
+    rejected: tuple = ()
+    notes: Notes = Notes()
+
+
+@dataclass(frozen=True)
+class Table:
+    """A checked table the report showed, with what its fits left out."""
+
+    table: object | None
+    notes: Notes = Notes()
+
+
+@dataclass(frozen=True)
+class Returns:
+    """The health returns per exit to work (None: withheld or not asked for)."""
+
+    estimate: float | None = None
+    se: float | None = None
+
+
+class _RunSink:
+    """The run seen by the shared sensitivity analysis (``report``, ``lang``, ``add_estimates``)."""
+
+    def __init__(self, run):
+        self.report, self.lang, self.add_estimates = run.report, run.lang, run.add
+
+
+def _add(run, rows: list[dict]) -> list[dict]:
+    return run.add(rows) if rows else []
+
+
+def _estimate_names(run) -> list[str]:
     """Every results.json name this study writes for its parameters (also when it withholds them all)."""
     names = []
-    for o in ctx.parameters["outcomes"]:
+    for o in run.parameters["outcomes"]:
         names.append(f"att_{o}")
         if o in DYNAMIC:
             names += [f"att_{o}_e{k}" for k in PUBLISHED_E]
         names.append(f"pretrend_p_{o}")
-    if "healthcare_costs_eur" in ctx.parameters["outcomes"]:
+    if "healthcare_costs_eur" in run.parameters["outcomes"]:
         names.append("health_savings_per_exit_eur")
     return names
 
@@ -126,42 +180,37 @@ def _withheld(name: str, n: int, n_control: int | None = None) -> dict:
             "unit": _unit_of(name), "suppressed": False, "_n_control": None if n_control is None else int(n_control)}
 
 
-def panel(ctx: StudyContext) -> dz.ExitDesign:
-    """The design: exit-to-work and placebo cohorts with their risk sets, and the outcome matrices."""
-    design = dz.build(ctx.store, exit_window_days=int(ctx.parameters["exit_window_days"]),
-                      municipality=ctx.parameters["municipality"])
-    n_treated, n_control = _design_units(ctx, design)
-    ctx.frames = {"design": design, "dropped_incomplete": design.dropped_incomplete,  # type: ignore[attr-defined]
-                  "estimable": min(n_treated, n_control) >= ctx.report.policy.min_units,
-                  "design_units": (n_treated, n_control), "dropped_covariates": {}}
-    return design
+def study_design(run, population) -> StudyDesign:
+    """The design of ``population``: exit-to-work and placebo cohorts with their risk sets, the outcome
+    matrices, and whether enough treated and comparison persons remain to estimate anything."""
+    p = run.parameters
+    d = dz.build(run.store, exit_window_days=int(p["exit_window_days"]), population=population)
+    n_treated, n_control = dz.design_units(d, control_group=p["control_group"], anticipation=p["anticipation"])
+    return StudyDesign(design=d, n_treated=n_treated, n_control=n_control,
+                       estimable=min(n_treated, n_control) >= run.policy.min_units)
 
 
-def _design_units(ctx: StudyContext, design: dz.ExitDesign, keep=None, placebo: bool = False) -> tuple[int, int]:
-    return dz.design_units(design, keep=keep, placebo=placebo, control_group=ctx.parameters["control_group"],
-                           anticipation=ctx.parameters["anticipation"])
+def _design_units(run, design: dz.ExitDesign, keep=None, placebo: bool = False) -> tuple[int, int]:
+    p = run.parameters
+    return dz.design_units(design, keep=keep, placebo=placebo, control_group=p["control_group"],
+                           anticipation=p["anticipation"])
 
 
-def _att(ctx: StudyContext, outcome: str, *, keep=None, placebo: bool = False, label: str = "",
+def _att(run, design: dz.ExitDesign, outcome: str, *, keep=None, placebo: bool = False, label: str = "",
          control_group: str | None = None, anticipation: int | None = None):
-    """The at-risk Callaway & Sant'Anna fit of the run's design (None when nothing can be estimated);
-    covariates left out (constant or collinear in these persons) are remembered for the report."""
-    p = ctx.parameters
-    fit = dz.estimate(ctx.frames["design"], outcome, keep=keep, placebo=placebo,  # type: ignore[attr-defined]
+    """The at-risk Callaway & Sant'Anna fit of the run's design (result None when nothing can be estimated)
+    and the covariates or cohorts it left out (constant or collinear in these persons), for the report."""
+    p = run.parameters
+    fit = dz.estimate(design, outcome, keep=keep, placebo=placebo,
                       control_group=p["control_group"] if control_group is None else control_group,
                       covariates=p["covariates"], anticipation=p["anticipation"] if anticipation is None else anticipation,
                       base_period=p["base_period"], seed=p["seed"])
-    if fit.dropped:
-        ctx.frames["dropped_covariates"].setdefault(label, set()).update(fit.dropped)  # type: ignore[attr-defined]
+    dropped = tuple((label, c) for c in fit.dropped)
+    lost: tuple = ()
     if fit.result is not None and fit.result.diagnostics.get("cohorts_without_model"):
-        years = {int(ctx.frames["design"].years[0] + g - 1)  # type: ignore[attr-defined]
-                 for g in fit.result.diagnostics["cohorts_without_model"]}
-        ctx.frames.setdefault("cohorts_without_model", {}).setdefault(  # type: ignore[attr-defined]
-            "main" if label == "main" else "other", set()).update(years)
-    if fit.dropped_in_cohorts:
-        ctx.frames["dropped_covariates"].setdefault("_cohorts", set()).update(  # type: ignore[attr-defined]
-            fit.dropped_in_cohorts)
-    return fit.result
+        where = "main" if label == "main" else "other"
+        lost = tuple((where, int(design.years[0] + g - 1)) for g in fit.result.diagnostics["cohorts_without_model"])
+    return fit.result, Notes(dropped, tuple(fit.dropped_in_cohorts), lost)
 
 
 def _rows(result, terms_names: dict, unit: str) -> list[dict]:
@@ -170,93 +219,92 @@ def _rows(result, terms_names: dict, unit: str) -> list[dict]:
     return result.to_estimates(unit=unit, terms=terms, names=terms_names)
 
 
-def _checked_rows(ctx: StudyContext, rows: list[dict], obj: str) -> dict[str, dict]:
+def _checked_rows(run, rows: list[dict], obj: str) -> dict[str, dict]:
     """Rows shown in a table but not written to results.json, checked by the same policy (logged
     under ``obj``); returned by name."""
     from analysis.report.disclosure import apply_to_estimates
 
-    checked = apply_to_estimates(rows, policy=ctx.report.policy, log=ctx.report.log, obj=obj)
+    checked = apply_to_estimates(rows, policy=run.policy, log=run.report.log, obj=obj)
     return {r["name"]: c for r, c in zip(rows, checked)}
 
 
-def _rows_table(ctx: StudyContext, rows: list[dict], *, name: str, key: str):
+def _rows_table(run, rows: list[dict], *, name: str, key: str):
     """A checked display table (key ``key``; estimate, ci_low, ci_high, n) from results rows."""
     from analysis.report.disclosure import checked_estimates
 
-    return checked_estimates(rows, policy=ctx.report.policy, log=ctx.report.log, name=name).rename({"name": key})
+    return checked_estimates(rows, policy=run.policy, log=run.report.log, name=name).rename({"name": key})
 
 
-def effects(ctx: StudyContext) -> dict:
-    """Simple and dynamic ATT per outcome, the pre-trend tests, and the event-study figure."""
+def effects(run, sd: StudyDesign) -> Effects:
+    """Simple and dynamic ATT per outcome, the pre-trend tests, the event-study figures, the table and the
+    sensitivity analysis; every row added to the run as disclosure control checked it."""
     from analysis.report.labels import t
 
-    lo, hi = ctx.parameters["event_window"]
+    lo, hi = run.parameters["event_window"]
     out = {}
-    if not ctx.frames["estimable"]:  # type: ignore[attr-defined]
-        n_t, n_c = ctx.frames["design_units"]  # type: ignore[attr-defined]
-        ctx.add_estimates([_withheld(name, n_t, n_c) for name in _estimate_names(ctx)])
-        ctx.report.markdown(t("exit_health.too_few", ctx.lang, min_units=ctx.report.policy.min_units))
-        ctx.frames["effects"] = out  # type: ignore[attr-defined]
-        ctx.frames["rejected"] = []  # type: ignore[attr-defined]
-        return out
-    for outcome in ctx.parameters["outcomes"]:
-        gt = _att(ctx, outcome, label="main")
+    notes = Notes()
+    if not sd.estimable:
+        n_t, n_c = sd.n_treated, sd.n_control
+        _add(run, [_withheld(name, n_t, n_c) for name in _estimate_names(run)])
+        run.report.markdown(t("exit_health.too_few", run.lang, min_units=run.policy.min_units))
+        return Effects()
+    for outcome in run.parameters["outcomes"]:
+        gt, fit_notes = _att(run, sd.design, outcome, label="main")
+        notes += fit_notes
         if gt is None:
-            n_t, n_c = ctx.frames["design_units"]  # type: ignore[attr-defined]
+            n_t, n_c = sd.n_treated, sd.n_control
             own = {f"att_{outcome}", f"pretrend_p_{outcome}"} | {f"att_{outcome}_e{k}" for k in PUBLISHED_E}
             if outcome == "healthcare_costs_eur":
                 own.add("health_savings_per_exit_eur")
-            names = [n for n in _estimate_names(ctx) if n in own]
-            ctx.add_estimates([{**_withheld(name, n_t, n_c), "estimate": None} for name in names])
-            ctx.report.markdown(t("exit_health.not_estimable", ctx.lang,
-                                  outcome=t(f"exit_health.outcome.{outcome}", ctx.lang)))
+            names = [n for n in _estimate_names(run) if n in own]
+            _add(run, [{**_withheld(name, n_t, n_c), "estimate": None} for name in names])
+            run.report.markdown(t("exit_health.not_estimable", run.lang,
+                                  outcome=t(f"exit_health.outcome.{outcome}", run.lang)))
             continue
         simple = gt.aggregate("simple")
         dyn = gt.aggregate("dynamic", min_e=lo, max_e=hi)
         pre = gt.pretrend_test()
         unit = _unit_of(f"att_{outcome}")
-        (att_row,) = ctx.add_estimates(_rows(simple, {"ATT": f"att_{outcome}"}, unit))
+        (att_row,) = _add(run, _rows(simple, {"ATT": f"att_{outcome}"}, unit))
         if outcome in DYNAMIC:
-            ctx.add_estimates(_rows(dyn, {f"e={k}": f"att_{outcome}_e{k}" for k in PUBLISHED_E}, unit))
+            _add(run, _rows(dyn, {f"e={k}": f"att_{outcome}_e{k}" for k in PUBLISHED_E}, unit))
             missing = [f"att_{outcome}_e{k}" for k in PUBLISHED_E if f"e={k}" not in dyn.estimates.index]
-            ctx.add_estimates([_withheld(name, 0) for name in missing])
-        ctx.add_estimates([{"name": f"pretrend_p_{outcome}", "estimate": pre["p_value"], "se": None,
+            _add(run, [_withheld(name, 0) for name in missing])
+        _add(run, [{"name": f"pretrend_p_{outcome}", "estimate": pre["p_value"], "se": None,
                             "ci_low": None, "ci_high": None, "n": int(simple.estimates.loc["ATT", "n"]),
                             "unit": "p-value", "suppressed": False}])
         out[outcome] = (gt, simple, dyn, pre)
-    rejected = [o for o, (_, _, _, pre) in out.items() if pre["p_value"] < ctx.parameters["pre_trend_alpha"]
-                and not ctx.estimate(f"pretrend_p_{o}")["suppressed"]]
-    ctx.frames["rejected"] = rejected  # type: ignore[attr-defined]
+    rejected = [o for o, (_, _, _, pre) in out.items() if pre["p_value"] < PRE_TREND_ALPHA
+                and not run.estimate(f"pretrend_p_{o}")["suppressed"]]
     if rejected:
-        msg = t("exit_health.pretrend_rejects", ctx.lang,
-                outcomes=", ".join(t(f"exit_health.outcome.{o}", ctx.lang) for o in rejected))
+        msg = t("exit_health.pretrend_rejects", run.lang,
+                outcomes=", ".join(t(f"exit_health.outcome.{o}", run.lang) for o in rejected))
         warnings.warn(msg, PreTrendWarning, stacklevel=2)
-        ctx.report.warning(msg)
+        run.report.warning(msg)
     if out:
-        _event_figure(ctx, out)
-        _att_table(ctx, out)
-        _sensitivity(ctx, out)
-    ctx.frames["effects"] = out  # type: ignore[attr-defined]
-    return out
+        _event_figure(run, out)
+        _att_table(run, out)
+        _sensitivity(run, out)
+    return Effects(fits=out, rejected=tuple(rejected), notes=notes)
 
 
-def _sensitivity(ctx: StudyContext, out: dict) -> None:
+def _sensitivity(run, out: dict) -> None:
     """How far the average effect survives violations of parallel trends (honest_did, relative
     magnitudes) and how much the pre-test could have seen (Roth 2022), for the headline outcomes."""
     from analysis.report.labels import t, t_plain
     from analysis.studies.designs import sensitivity_analysis
 
-    if ctx.parameters["base_period"] != "universal":
+    if run.parameters["base_period"] != "universal":
         return
-    ctx.report.heading(t("exit_health.sensitivity_heading", ctx.lang), level=3)
+    run.report.heading(t("exit_health.sensitivity_heading", run.lang), level=3)
     for outcome in [o for o in DYNAMIC if o in out]:
         _, _, dyn, pre = out[outcome]
-        sensitivity_analysis(ctx, dyn, name=f"att_{outcome}", label=t_plain(f"exit_health.outcome.{outcome}", ctx.lang),
-                             event_time=None, reference=-1.0 - ctx.parameters["anticipation"], width=1,
+        sensitivity_analysis(_RunSink(run), dyn, name=f"att_{outcome}", label=t_plain(f"exit_health.outcome.{outcome}", run.lang),
+                             event_time=None, reference=-1.0 - run.parameters["anticipation"], width=1,
                              percent=outcome == "antidepressants", pretest_p=pre["p_value"])
 
 
-def _event_figure(ctx: StudyContext, out: dict) -> None:
+def _event_figure(run, out: dict) -> None:
     """An event-study figure per outcome (own scale), each term checked on its units: a term resting on
     too few persons, or dominated by one or two, is an x where it would be."""
     from analysis.report import figures
@@ -266,73 +314,100 @@ def _event_figure(ctx: StudyContext, out: dict) -> None:
     for outcome in out:
         dyn = out[outcome][2]
         terms = [term for term in dyn.estimates.index if term != "ATT"]
-        tb = checked_result(dyn, policy=ctx.report.policy, log=ctx.report.log, terms=terms,
+        tb = checked_result(dyn, policy=run.policy, log=run.report.log, terms=terms,
                             name=f"event_study {outcome}")
-        fig = figures.event_study([{t_plain(f"exit_health.outcome.{outcome}", ctx.lang): tb}], ylabel="",
-                                  xlabel=t_plain("exit_health.years_since", ctx.lang), name=f"event_study {outcome}",
-                                  reference=-1 - ctx.parameters["anticipation"], percent=outcome == "antidepressants",
-                                  lang=ctx.lang)
-        control = t(f"exit_health.control_long.{ctx.parameters['control_group']}", ctx.lang)
-        ctx.report.figure(fig, caption=f"{t('exit_health.event_caption', ctx.lang, control=control)}: "
-                                       f"{t(f'exit_health.outcome.{outcome}', ctx.lang)}. "
-                                       + t(f"exit_health.base_caption.{ctx.parameters['base_period']}", ctx.lang,
-                                           ref=-1 - ctx.parameters["anticipation"]), width="70%")
+        fig = figures.event_study([{t_plain(f"exit_health.outcome.{outcome}", run.lang): tb}], ylabel="",
+                                  xlabel=t_plain("exit_health.years_since", run.lang), name=f"event_study {outcome}",
+                                  reference=-1 - run.parameters["anticipation"], percent=outcome == "antidepressants",
+                                  lang=run.lang)
+        control = t(f"exit_health.control_long.{run.parameters['control_group']}", run.lang)
+        run.report.figure(fig, caption=f"{t('exit_health.event_caption', run.lang, control=control)}: "
+                                       f"{t(f'exit_health.outcome.{outcome}', run.lang)}. "
+                                       + t(f"exit_health.base_caption.{run.parameters['base_period']}", run.lang,
+                                           ref=-1 - run.parameters["anticipation"]), width="70%")
 
 
-def _att_table(ctx: StudyContext, out: dict) -> None:
+def _att_table(run, out: dict) -> None:
     from analysis.report.disclosure import combine
     from analysis.report.labels import t
 
-    key = t("exit_health.outcome", ctx.lang)
-    label = {f"att_{o}": t(f"exit_health.outcome.{o}", ctx.lang) for o in out}
-    label.update({f"pretrend_p_{o}": t(f"exit_health.outcome.{o}", ctx.lang) for o in out})
-    att = _rows_table(ctx, [ctx.estimate(f"att_{o}") for o in out], name="att", key=key).relabel(key, label)
-    pre = _rows_table(ctx, [ctx.estimate(f"pretrend_p_{o}") for o in out], name="pretrend",
+    key = t("exit_health.outcome", run.lang)
+    label = {f"att_{o}": t(f"exit_health.outcome.{o}", run.lang) for o in out}
+    label.update({f"pretrend_p_{o}": t(f"exit_health.outcome.{o}", run.lang) for o in out})
+    att = _rows_table(run, [run.estimate(f"att_{o}") for o in out], name="att", key=key).relabel(key, label)
+    pre = _rows_table(run, [run.estimate(f"pretrend_p_{o}") for o in out], name="pretrend",
                       key=key).relabel(key, label)
-    cols = [(t("estimate", ctx.lang), att, "estimate"), (t("ci_low", ctx.lang), att, "ci_low"),
-            (t("ci_high", ctx.lang), att, "ci_high"), (t("exit_health.pretrend_p", ctx.lang), pre, "estimate"),
-            (t("exit_health.treated", ctx.lang), att, "n")]
+    cols = [(t("estimate", run.lang), att, "estimate"), (t("ci_low", run.lang), att, "ci_low"),
+            (t("ci_high", run.lang), att, "ci_high"), (t("exit_health.pretrend_p", run.lang), pre, "estimate"),
+            (t("exit_health.treated", run.lang), att, "n")]
     table = combine(cols, on=[key], name="att_table")
-    ctx.report.table(table, caption=t("exit_health.att_table_caption", ctx.lang),
-                     number_formats={c[0]: "num3" for c in cols[:4]} | {cols[4][0]: "int"})
+    _show_by_scale(run, table, key=key, labels=label, caption=t("exit_health.att_table_caption", run.lang),
+                   columns=[c[0] for c in cols[:3]], formats={cols[3][0]: "num3", cols[4][0]: "int"})
 
 
-def design_comparison(ctx: StudyContext):
+def _age_groups(run) -> list[tuple[int, int]]:
+    """The age groups of the heterogeneity table inside the population's age band."""
+    lo_band, hi_band = run.parameters.get("age_min", 0), run.parameters.get("age_max", 120)
+    groups = [(max(lo, lo_band), min(hi, hi_band)) for lo, hi in AGE_GROUPS]
+    return [(lo, hi) for lo, hi in groups if lo <= hi]
+
+
+def _show_by_scale(run, table, *, key: str, labels: dict, caption: str, columns: list, formats: dict) -> None:
+    """Show ``table`` as one table per scale: antidepressant use in percentage points, costs in whole euros
+    (``columns`` hold effects; ``formats`` the other columns' formats)."""
+    from analysis.report.labels import t
+
+    pp = [v for k, v in labels.items() if k == "att_antidepressants"]
+    eur = [v for k, v in labels.items() if k.endswith("_eur") and k.startswith("att_")]
+    present = set(table.frame[key])
+    for scale, rows in (("pp", pp), ("eur", eur)):
+        rows = [r for r in rows if r in present]
+        if not rows:
+            continue
+        part = table.where(key, rows)
+        run.report.table(part, caption=f"{caption.rstrip().rstrip('.')}. {t(f'exit_health.scale.{scale}', run.lang)}",
+                         number_formats={c: scale for c in columns} | formats)
+
+
+def design_comparison(run, sd: StudyDesign, fx: Effects) -> Table:
     """The headline effects under every comparison group (the run's own first): what the choice of who is
     compared does. The old design (all recipients) is there for comparison; each cell is checked on the
     treated units, comparison units and dominance of its own estimate."""
     from analysis.report.checked import combine
     from analysis.report.labels import t
 
-    if not ctx.frames["effects"]:  # type: ignore[attr-defined]
-        return None
-    own = ctx.parameters["control_group"]
+    if not fx.fits:
+        return Table(None)
+    notes = Notes()
+    own = run.parameters["control_group"]
     groups = [own] + [c for c in CONTROL_GROUPS if c != own]
-    key = t("exit_health.outcome", ctx.lang)
+    key = t("exit_health.outcome", run.lang)
     parts = []
     for cg in groups:
         rows = []
-        for outcome in [o for o in DYNAMIC if o in ctx.frames["effects"]]:  # type: ignore[attr-defined]
-            label = t(f"exit_health.outcome.{outcome}", ctx.lang)
+        for outcome in [o for o in DYNAMIC if o in fx.fits]:
+            label = t(f"exit_health.outcome.{outcome}", run.lang)
             if cg == own:
-                gt = ctx.frames["effects"][outcome][0]  # type: ignore[attr-defined]
+                gt = fx.fits[outcome][0]
             else:
-                gt = _att(ctx, outcome, control_group=cg, label="comparison")
+                gt, fit_notes = _att(run, sd.design, outcome, control_group=cg, label="comparison")
+                notes += fit_notes
             if gt is None:
                 rows.append(_withheld(label, 0))
             else:
                 rows.append(_rows(gt.aggregate("simple"), {"ATT": label}, _unit_of(f"att_{outcome}"))[0])
-        table = _rows_table(ctx, rows, name=f"design_comparison {cg}", key=key)
-        name = t(f"exit_health.control_short.{cg}", ctx.lang)
+        table = _rows_table(run, rows, name=f"design_comparison {cg}", key=key)
+        name = t(f"exit_health.control_short.{cg}", run.lang)
         parts.append((name, table, "estimate"))
     table = combine(parts, on=[key], name="design_comparison")
-    ctx.report.table(table, caption=t("exit_health.design_comparison_caption", ctx.lang,
-                                      own=t(f"exit_health.control_short.{own}", ctx.lang)),
-                     number_formats={p[0]: "num3" for p in parts})
-    return table
+    _show_by_scale(run, table, key=key, labels={f"att_{o}": t(f"exit_health.outcome.{o}", run.lang) for o in DYNAMIC},
+                   caption=t("exit_health.design_comparison_caption", run.lang,
+                             own=t(f"exit_health.control_short.{own}", run.lang)),
+                   columns=[p[0] for p in parts], formats={})
+    return Table(table, notes)
 
 
-def placebo_and_heterogeneity(ctx: StudyContext):
+def placebo_and_heterogeneity(run, sd: StudyDesign, fx: Effects) -> Table:
     """The placebo (exit for other reasons) beside the main effect, and effects by sex and age group.
 
     A group with too few leavers or comparison persons is withheld, never estimated. The table shows
@@ -342,48 +417,52 @@ def placebo_and_heterogeneity(ctx: StudyContext):
     from analysis.report.checked import concat
     from analysis.report.labels import t
 
-    if not ctx.frames["effects"]:  # type: ignore[attr-defined]
-        return None
-    design = ctx.frames["design"]  # type: ignore[attr-defined]
-    group_col = t("intake.group", ctx.lang)
+    if not fx.fits:
+        return Table(None)
+    design = sd.design
+    notes = Notes()
+    group_col = t("intake.group", run.lang)
     tables = []
-    for outcome in [o for o in DYNAMIC if o in ctx.frames["effects"]]:  # type: ignore[attr-defined]
+    for outcome in [o for o in DYNAMIC if o in fx.fits]:
         everyone = np.ones(len(design.female), dtype=bool)
-        groups = [(t("exit_health.main", ctx.lang), everyone, False, "main"),
-                  (t("exit_health.placebo", ctx.lang), everyone, True, "placebo"),
-                  (t("women", ctx.lang), design.female, False, "women"),
-                  (t("men", ctx.lang), ~design.female, False, "men")]
-        for lo, hi in AGE_GROUPS:
+        groups = [(t("exit_health.main", run.lang), everyone, False, "main"),
+                  (t("exit_health.placebo", run.lang), everyone, True, "placebo")]
+        if run.parameters.get("sex", "all") == "all":  # within one sex the groups would repeat the main effect
+            groups += [(t("women", run.lang), design.female, False, "women"),
+                       (t("men", run.lang), ~design.female, False, "men")]
+        for lo, hi in _age_groups(run):
             groups.append((f"{lo}-{hi}", (design.age_first >= lo) & (design.age_first <= hi), False, f"{lo}-{hi}"))
         rows = []
         for label, keep, placebo, tag in groups:
-            n_t, n_c = _design_units(ctx, design, keep=keep, placebo=placebo)
+            n_t, n_c = _design_units(run, design, keep=keep, placebo=placebo)
             if tag == "main":
-                gt = ctx.frames["effects"][outcome][0]  # type: ignore[attr-defined]
-            elif min(n_t, n_c) >= ctx.report.policy.min_units:
-                gt = _att(ctx, outcome, keep=keep, placebo=placebo, label=tag)
+                gt = fx.fits[outcome][0]
+            elif min(n_t, n_c) >= run.policy.min_units:
+                gt, fit_notes = _att(run, design, outcome, keep=keep, placebo=placebo, label=tag)
+                notes += fit_notes
             else:
                 gt = None
             if gt is not None:
                 rows.append(_rows(gt.aggregate("simple"), {"ATT": label}, _unit_of(f"att_{outcome}"))[0])
             else:
                 rows.append(_withheld(label, n_t, n_c))
-        tables.append(_rows_table(ctx, rows, name=f"heterogeneity {outcome}", key=group_col)
-                      .with_key(t("exit_health.outcome", ctx.lang), t(f"exit_health.outcome.{outcome}", ctx.lang)))
+        tables.append(_rows_table(run, rows, name=f"heterogeneity {outcome}", key=group_col)
+                      .with_key(t("exit_health.outcome", run.lang), t(f"exit_health.outcome.{outcome}", run.lang)))
     table = concat(tables, name="heterogeneity")
-    columns = [t("exit_health.outcome", ctx.lang), group_col, "estimate", "ci_low", "ci_high"]
+    columns = [t("exit_health.outcome", run.lang), group_col, "estimate", "ci_low", "ci_high"]
     if not table.any_withheld:
         columns.append("n")
-    names = {"estimate": t("estimate", ctx.lang), "ci_low": t("ci_low", ctx.lang), "ci_high": t("ci_high", ctx.lang),
-             "n": t("exit_health.treated", ctx.lang)}
+    names = {"estimate": t("estimate", run.lang), "ci_low": t("ci_low", run.lang), "ci_high": t("ci_high", run.lang),
+             "n": t("exit_health.treated", run.lang)}
     table = table.select(columns).rename(names)
-    ctx.report.table(table, caption=t("exit_health.heterogeneity_caption", ctx.lang),
-                     number_formats={names["estimate"]: "num3", names["ci_low"]: "num3", names["ci_high"]: "num3",
-                                     names["n"]: "int"})
-    return table
+    _show_by_scale(run, table, key=t("exit_health.outcome", run.lang),
+                   labels={f"att_{o}": t(f"exit_health.outcome.{o}", run.lang) for o in DYNAMIC},
+                   caption=t("exit_health.heterogeneity_caption", run.lang),
+                   columns=[names["estimate"], names["ci_low"], names["ci_high"]], formats={names["n"]: "int"})
+    return Table(table, notes)
 
 
-def health_returns(ctx: StudyContext) -> dict:
+def health_returns(run, fx: Effects) -> Returns:
     """Discounted health-care savings per exit to work over the horizon, with its standard error.
 
     Only the yearly effects e=0, 1, ... up to the first one that is withheld enter (the last of
@@ -391,22 +470,21 @@ def health_returns(ctx: StudyContext) -> dict:
     """
     from analysis.report.labels import fmt_eur, t
 
-    effects_ = ctx.frames["effects"]  # type: ignore[attr-defined]
-    if "healthcare_costs_eur" not in effects_:  # not asked for, or too few units (then already withheld)
-        return {}
-    gt, _, dyn, _ = effects_["healthcare_costs_eur"]
-    h, r = ctx.parameters["horizon_years"], ctx.parameters["discount_rate"]
+    if "healthcare_costs_eur" not in fx.fits:  # not asked for, or too few units (then already withheld)
+        return Returns()
+    gt, _, dyn, _ = fx.fits["healthcare_costs_eur"]
+    h, r = run.parameters["horizon_years"], run.parameters["discount_rate"]
     index = list(dyn.estimates.index)
     last = -1
     for k in PUBLISHED_E:
-        row = ctx.estimate(f"att_healthcare_costs_eur_e{k}")
+        row = run.estimate(f"att_healthcare_costs_eur_e{k}")
         if row["suppressed"] or f"e={k}" not in index:
             break
         last = k
     if last < 0:
-        ctx.add_estimates([_withheld("health_savings_per_exit_eur", 0)])
-        ctx.report.markdown(t("exit_health.returns_withheld", ctx.lang, min_units=ctx.report.policy.min_units))
-        return {}
+        _add(run, [_withheld("health_savings_per_exit_eur", 0)])
+        run.report.markdown(t("exit_health.returns_withheld", run.lang, min_units=run.policy.min_units))
+        return Returns()
     weights = np.zeros(len(index))
     for k in range(h):
         weights[index.index(f"e={min(k, last)}")] += -1.0 / (1 + r) ** k  # savings = minus the cost effect
@@ -415,17 +493,17 @@ def health_returns(ctx: StudyContext) -> dict:
     se = float(np.sqrt(np.sum(inf ** 2)) / gt.n_units)
     used = [f"e={k}" for k in range(last + 1)]
     n_used = int(min(dyn.estimates.loc[used, "n"]))
-    (row,) = ctx.add_estimates([{"name": "health_savings_per_exit_eur", "estimate": est, "se": se,
+    (row,) = _add(run, [{"name": "health_savings_per_exit_eur", "estimate": est, "se": se,
                                  "ci_low": est - 1.96 * se, "ci_high": est + 1.96 * se, "n": n_used,
                                  "unit": _unit_of("health_savings_per_exit_eur"), "suppressed": False,
                                  "_dominance": _combination_dominance(gt, dict(zip(index, weights)))}])
     if row["suppressed"]:
-        ctx.report.markdown(t("exit_health.returns_withheld", ctx.lang, min_units=ctx.report.policy.min_units))
-        return {}
-    ctx.report.markdown(t("exit_health.returns_text", ctx.lang, h=h, r=f"{100 * r:g}", last=last,
-                          value=fmt_eur(est, ctx.lang), lo=fmt_eur(row["ci_low"], ctx.lang),
-                          hi=fmt_eur(row["ci_high"], ctx.lang)))
-    return {"estimate": est, "se": se}
+        run.report.markdown(t("exit_health.returns_withheld", run.lang, min_units=run.policy.min_units))
+        return Returns()
+    run.report.markdown(t("exit_health.returns_text", run.lang, h=h, r=f"{100 * r:g}", last=last,
+                          value=fmt_eur(est, run.lang), lo=fmt_eur(row["ci_low"], run.lang),
+                          hi=fmt_eur(row["ci_high"], run.lang)))
+    return Returns(estimate=est, se=se)
 
 
 def _combination_dominance(gt, term_weights: dict) -> float:
@@ -444,4 +522,4 @@ def _combination_dominance(gt, term_weights: dict) -> float:
     return gt._dominance(np.asarray(idx, dtype=int), np.asarray(weights, dtype=float))
 
 
-from analysis.studies.exit_health.narrative import methods, summary  # noqa: E402  (the notebook's calls)
+from analysis.studies.exit_health.narrative import methods, summary  # noqa: E402,F401  (the notebook's calls)

@@ -70,15 +70,23 @@ class Estimate:
     reason: str = ""
 
 
-def build(store, *, exit_window_days: int, municipality: str) -> ExitDesign:
-    """The design's cohorts and outcome matrices from the processed store."""
+def build(store, *, exit_window_days: int, municipality: str = "all", population=None) -> ExitDesign:
+    """The design's cohorts and outcome matrices from the processed store.
+
+    ``population`` (an ``rd.population``) restricts the persons to it, the years to its
+    ``first_year``..``last_year`` (a person who left before the first year is left out: treated before the
+    window) and the risk of the event to the years inside its age band; ``municipality`` alone is the
+    older selection by municipality over the data's whole window.
+    """
     from analysis.kit.events import exit_to_work_cohorts
 
-    persons = store.read("persons")
+    persons = store.read("persons") if population is None else population.persons()
     if municipality != "all":
         persons = persons[persons["municipality_code"] == municipality]
     work = exit_to_work_cohorts(store, exit_window_days=exit_window_days, persons=persons)
     other = exit_to_work_cohorts(store, exit_window_days=exit_window_days, persons=persons, reason="other")
+    if population is not None:
+        work, other = _in_window(work, other, population)
     years = np.asarray(work.periods)
     py = store.read("person_year", columns=["person_id", "year", *OUTCOMES])
     r = pd.Index(work.unit_ids).get_indexer(py["person_id"])
@@ -99,6 +107,33 @@ def build(store, *, exit_window_days: int, municipality: str) -> ExitDesign:
                       outcomes={o: m[rows] for o, m in mats.items()},
                       female=(info["sex"] == "F").to_numpy(), age_first=(years[0] - info["birth_year"]).to_numpy(),
                       dropped_incomplete=int(n - len(rows)), rows=rows)
+
+
+def _in_window(work, other, population):
+    """Both cohort sets cut to the population's years, with the risk of the event inside its age band."""
+    from dataclasses import replace
+
+    years = np.asarray(work.periods)
+    cols = np.flatnonzero((years >= population.definition.first_year) & (years <= population.definition.last_year))
+    c0, T = int(cols[0]), len(cols)
+    birth = pd.Series(population.birth_year, index=population.person_ids).loc[work.unit_ids].to_numpy()
+    age = years[cols][None, :] - birth[:, None]
+    band = (age >= population.definition.age_min) & (age <= population.definition.age_max)
+    early = np.zeros(len(work.unit_ids), dtype=bool)
+    cut = []
+    for ev in (work, other):
+        c = ev.cohort.astype(int) - c0
+        early |= (ev.cohort > 0) & (c <= 0)
+        cut.append(c)
+    rows = np.flatnonzero(~early)
+    out = []
+    for ev, c in zip((work, other), cut):
+        cohort = np.where((c >= 1) & (c <= T), c, 0)[rows].astype(ev.cohort.dtype)
+        at = ev.covariates_at
+        out.append(replace(ev, unit_ids=ev.unit_ids[rows], periods=years[cols], cohort=cohort,
+                           at_risk=ev.at_risk[rows][:, cols] & band[rows],
+                           covariates_at=lambda b, at=at: at(b + c0)[rows]))
+    return out[0], out[1]
 
 
 def _subset(ev, rows: np.ndarray):

@@ -3,63 +3,75 @@ in which year, the covariates, the anticipation default and what it does, covari
 
 from __future__ import annotations
 
-from analysis.studies.base import StudyContext
 
-def summary(ctx: StudyContext) -> None:
+def summary(run, fx) -> None:
+    """The summary sentences from the published rows (``fx``: the study's :class:`Effects`)."""
     from analysis.report.labels import fmt_eur, fmt_pp, t
 
     def val(name, fmt):
         try:
-            row = ctx.estimate(name)
+            row = run.estimate(name)
         except KeyError:
             return "."
-        return t("suppressed_short", ctx.lang) if row["suppressed"] else fmt(row["estimate"], ctx.lang)
+        return t("suppressed_short", run.lang) if row["suppressed"] else fmt(row["estimate"], run.lang)
 
-    if not ctx.frames["effects"]:  # type: ignore[attr-defined]
-        ctx.report.markdown(t("exit_health.summary_withheld", ctx.lang, min_units=ctx.report.policy.min_units))
-        ctx.report.say_withheld()
+    if not fx.fits:
+        run.report.markdown(t("exit_health.summary_withheld", run.lang, min_units=run.policy.min_units))
+        run.report.say_withheld()
         return
-    key = "exit_health.summary_caution" if ctx.frames.get("rejected") else "exit_health.summary"  # type: ignore[attr-defined]
-    ctx.report.markdown(t(key, ctx.lang, ad=val("att_antidepressants", fmt_pp),
+    key = "exit_health.summary_caution" if fx.rejected else "exit_health.summary"
+    run.report.markdown(t(key, run.lang, ad=val("att_antidepressants", fmt_pp),
                           costs=val("att_healthcare_costs_eur", fmt_eur),
-                          savings=val("health_savings_per_exit_eur", fmt_eur), h=ctx.parameters["horizon_years"],
-                          control=t(f"exit_health.control_long.{ctx.parameters['control_group']}", ctx.lang)))
-    ctx.report.say_withheld()
+                          savings=val("health_savings_per_exit_eur", fmt_eur), h=run.parameters["horizon_years"],
+                          control=t(f"exit_health.control_long.{run.parameters['control_group']}", run.lang)))
+    run.report.say_withheld()
 
 
-def methods(ctx: StudyContext) -> None:
+def methods(run, sd, fx, *tables) -> None:
     """The design in words: who is compared with whom in which year (the estimand), the covariates, the
     anticipation default and what it does, and covariates left out of a subgroup's model."""
-    from analysis.report.labels import t
+    from analysis.report.labels import t, t_plain
 
-    p = ctx.parameters
-    ctx.report.heading(t("intake.methods_heading", ctx.lang))
-    ctx.report.markdown(t("exit_health.methods", ctx.lang, days=p["exit_window_days"],
-                          dropped=_count_text(ctx, ctx.frames.get("dropped_incomplete", 0))))  # type: ignore[attr-defined]
-    ctx.report.markdown(t(f"exit_health.estimand.{p['control_group']}", ctx.lang))
-    covs = ", ".join(t(f"exit_health.covariate.{c}", ctx.lang) for c in p["covariates"])
-    ctx.report.markdown(t("exit_health.covariates_text", ctx.lang, covariates=covs) if covs
-                        else t("exit_health.no_covariates", ctx.lang))
-    anticipation_effect(ctx)
-    dropped = dict(ctx.frames.get("dropped_covariates", {}))  # type: ignore[attr-defined]
-    in_cohorts = dropped.pop("_cohorts", set())
+    p = run.parameters
+    run.report.heading(t("intake.methods_heading", run.lang))
+    run.report.markdown(t("exit_health.methods", run.lang, days=p["exit_window_days"],
+                          dropped=_count_text(run, sd.dropped_incomplete)))
+    run.report.markdown(t(f"exit_health.estimand.{p['control_group']}", run.lang))
+    covs = ", ".join(t(f"exit_health.covariate.{c}", run.lang) for c in p["covariates"])
+    run.report.markdown(t("exit_health.covariates_text", run.lang, covariates=covs) if covs
+                        else t("exit_health.no_covariates", run.lang))
+    notes = fx.notes
+    for table in tables:
+        notes = notes + table.notes
+    notes = notes + anticipation_effect(run, sd, fx)
+    dropped: dict = {}
+    for tag, cov in notes.dropped:
+        dropped.setdefault(tag, set()).add(cov)
+    in_cohorts = set(notes.in_cohorts)
 
     def names(cs):
-        return ", ".join(t(f"exit_health.covariate.{c}", ctx.lang) for c in sorted(cs))
+        return ", ".join(t(f"exit_health.covariate.{c}", run.lang) for c in sorted(cs))
 
+    by_covariates: dict = {}  # one sentence per set of covariates left out, naming every group it concerns
     for tag, covs in dropped.items():
         if tag in GROUP_TAGS:
-            group = t(f"exit_health.group.{tag}", ctx.lang)
+            group = t_plain(f"exit_health.group.{tag}", run.lang)
         else:
             lo, hi = tag.split("-")
-            group = t("exit_health.group.age", ctx.lang, lo=int(lo), hi=int(hi))
-        ctx.report.markdown(t("exit_health.covariates_dropped", ctx.lang, group=group, covariates=names(covs)))
+            group = t_plain("exit_health.group.age", run.lang, lo=int(lo), hi=int(hi))
+        by_covariates.setdefault(tuple(sorted(covs)), []).append(group)
+    for covs, groups in by_covariates.items():
+        joined = groups[0] if len(groups) == 1 else (", ".join(groups[:-1]) + (" en " if run.lang == "nl" else " and ")
+                                                     + groups[-1])
+        run.report.markdown(t("exit_health.covariates_dropped", run.lang, group=joined, covariates=names(covs)))
     if in_cohorts:
-        ctx.report.markdown(t("exit_health.covariates_dropped_cohorts", ctx.lang, covariates=names(in_cohorts)))
-    lost = ctx.frames.get("cohorts_without_model", {})  # type: ignore[attr-defined]
+        run.report.markdown(t("exit_health.covariates_dropped_cohorts", run.lang, covariates=names(in_cohorts)))
+    lost: dict = {}
+    for where, year in notes.without_model:
+        lost.setdefault(where, set()).add(year)
     for where in ("main", "other"):
         if lost.get(where):
-            ctx.report.markdown(t(f"exit_health.cohorts_without_model.{where}", ctx.lang,
+            run.report.markdown(t(f"exit_health.cohorts_without_model.{where}", run.lang,
                                   years=", ".join(map(str, sorted(lost[where])))))
 
 
@@ -67,33 +79,36 @@ def methods(ctx: StudyContext) -> None:
 GROUP_TAGS = ("main", "placebo", "women", "men", "comparison", "anticipation")
 
 
-def anticipation_effect(ctx: StudyContext) -> None:
+def anticipation_effect(run, sd, fx):
     """The headline effect on antidepressant use with the run's anticipation and with one year more (or,
-    with anticipation, without any): what the default does. Checked like any published estimate."""
+    with anticipation, without any): what the default does. Checked like any published estimate; returns
+    the :class:`Notes` of its fit."""
     from analysis.report.labels import fmt_pp, t
     from analysis.studies import exit_health as eh
+    from analysis.studies.exit_health import Notes
 
-    effects_ = ctx.frames.get("effects") or {}  # type: ignore[attr-defined]
+    effects_ = fx.fits
     outcome = "antidepressants" if "antidepressants" in effects_ else next(iter(effects_), None)
-    a = ctx.parameters["anticipation"]
+    a = run.parameters["anticipation"]
     if outcome is None:
-        ctx.report.markdown(t("exit_health.anticipation_default", ctx.lang, anticipation=a))
-        return
+        run.report.markdown(t("exit_health.anticipation_default", run.lang, anticipation=a))
+        return Notes()
     other = 1 if a == 0 else 0
-    gt = eh._att(ctx, outcome, anticipation=other, label="anticipation")
-    own = ctx.estimate(f"att_{outcome}")
+    gt, notes = eh._att(run, sd.design, outcome, anticipation=other, label="anticipation")
+    own = run.estimate(f"att_{outcome}")
     if gt is None or own["suppressed"]:
-        ctx.report.markdown(t("exit_health.anticipation_default", ctx.lang, anticipation=a))
-        return
+        run.report.markdown(t("exit_health.anticipation_default", run.lang, anticipation=a))
+        return notes
     row = eh._rows(gt.aggregate("simple"), {"ATT": f"anticipation_{other}_{outcome}"}, eh._unit_of(f"att_{outcome}"))[0]
-    checked = eh._checked_rows(ctx, [row], obj=f"anticipation {outcome}")[row["name"]]
+    checked = eh._checked_rows(run, [row], obj=f"anticipation {outcome}")[row["name"]]
     if checked["suppressed"]:
-        ctx.report.markdown(t("exit_health.anticipation_default", ctx.lang, anticipation=a))
-        return
+        run.report.markdown(t("exit_health.anticipation_default", run.lang, anticipation=a))
+        return notes
     fmt = fmt_pp if outcome == "antidepressants" else _fmt_eur
-    ctx.report.markdown(t("exit_health.anticipation_effect." + ("zero" if a == 0 else "some"), ctx.lang, anticipation=a,
-                          outcome=t(f"exit_health.outcome.{outcome}", ctx.lang),
-                          own=fmt(own["estimate"], ctx.lang), alt=fmt(checked["estimate"], ctx.lang)))
+    run.report.markdown(t("exit_health.anticipation_effect." + ("zero" if a == 0 else "some"), run.lang, anticipation=a,
+                          outcome=t(f"exit_health.outcome.{outcome}", run.lang),
+                          own=fmt(own["estimate"], run.lang), alt=fmt(checked["estimate"], run.lang)))
+    return notes
 
 
 def _fmt_eur(v, lang):
@@ -102,10 +117,10 @@ def _fmt_eur(v, lang):
     return fmt_eur(v, lang)
 
 
-def _count_text(ctx: StudyContext, n: int) -> str:
+def _count_text(run, n: int) -> str:
     """A count of persons for a sentence: itself from ``min_units`` on or when 0, else "fewer than 10"."""
     from analysis.report.labels import fmt_int, t
 
-    if n == 0 or n >= ctx.report.policy.min_units:
-        return fmt_int(n, ctx.lang)
-    return t("fewer_than", ctx.lang, min_units=ctx.report.policy.min_units)
+    if n == 0 or n >= run.policy.min_units:
+        return fmt_int(n, run.lang)
+    return t("fewer_than", run.lang, min_units=run.policy.min_units)
