@@ -128,6 +128,7 @@ def inflow_trend(run, pop, win: Window, inflow: pd.DataFrame):
     from analysis.report.labels import t, t_plain
 
     lang, d = run.lang, pop.definition
+    band = {"low": d.age_min, "high": d.age_max}
     con = pop.connect()
     people = con.execute(f"""SELECT y.year, p.sex, count(*) AS persons FROM person_year y
                              JOIN population_persons p USING (person_id)
@@ -140,11 +141,11 @@ def inflow_trend(run, pop, win: Window, inflow: pd.DataFrame):
     rate = safe_ratio(counts, persons, scale=1000.0, name="inflow_per_1000", **_checked(run))
     sexes = {"F": t_plain("women", lang), "M": t_plain("men", lang)}
     rate = rate.relabel("sex", sexes).relabel("year", str)
-    fig = figures.line_by_group(rate, x="year", y="value", group="sex", ylabel=t_plain("intake.per_1000", lang),
+    fig = figures.line_by_group(rate, x="year", y="value", group="sex", ylabel=t_plain("intake.per_1000_band", lang, **band),
                                 lang=lang)
-    run.report.figure(fig, caption=t("intake.trend_caption", lang))
+    run.report.figure(fig, caption=t("intake.trend_caption_band", lang, **band))
     wide = rate.pivot(index="year", columns="sex").rename({"year": t("year", lang)})
-    run.report.table(wide, caption=t("intake.trend_table_caption", lang),
+    run.report.table(wide, caption=t("intake.trend_table_caption_band", lang, **band),
                      number_formats={c: "num2" for c in wide.values})
     return rate
 
@@ -343,7 +344,8 @@ def _say_dropped(run, group: str, dropped: list[str]) -> None:
     from analysis.report.labels import t
 
     if dropped:
-        run.report.markdown(f"*{t('intake.covariates_dropped', run.lang, group=group, covariates=', '.join(dropped))}*")
+        key = "one" if len(dropped) == 1 else "many"
+        run.report.markdown(f"*{t(f'intake.covariates_dropped.{key}', run.lang, group=group, covariates=', '.join(dropped))}*")
 
 
 def event_study(run, dsg: Design, y: np.ndarray, opts: Options, *, horizon_months: int) -> EventStudy:
