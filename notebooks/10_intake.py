@@ -68,7 +68,8 @@ share_after = intake.decomposition(run, win, inflows, window_months=window_month
 
 # %% [markdown]
 # The design: monthly cohorts of the event among the population's persons at risk of it (in a union, or
-# employed, in the base month, inside the age band, no event yet), and the estimator's options.
+# employed, in the base month, no event yet; for a period shorter than the data's also inside the age band),
+# and the estimator's options.
 
 # %%
 design = intake.design(run, pop, event=event, by=by)

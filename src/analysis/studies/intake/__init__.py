@@ -14,8 +14,9 @@ code lives here.
   the end of another benefit (ww, wia, other). Non-exclusive shares, and an
   exclusive decomposition in that order of priority.
 - The causal effect of the event: Callaway & Sant'Anna on the persons x months matrix
-  of the population's persons exposed to the event (``rd.event_cohorts``: partnered
-  for divorce, employed for job loss, inside the age band); cohort = month of their
+  of the population's persons exposed to the event (partnered for divorce, employed for
+  job loss; over the data's whole window the event's own builder in analysis.kit.events,
+  for a shorter period ``rd.event_cohorts``, at risk inside the age band); cohort = month of their
   first event; comparison persons at risk of it in the cohort's base month. Outcome:
   receiving bijstand in the month. Event time -24..``horizon_months``, by sex and by
   economic dependence before the event (no employment in the 12 months before).

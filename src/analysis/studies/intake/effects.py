@@ -35,8 +35,17 @@ def design(run, pop, *, event: str, by: str = "") -> Design:
     import analysis as rd
     from analysis.kit.events import employment_matrix
 
+    from analysis.kit.events import divorce_cohorts, job_end_cohorts
+
     check_choice("event", event, EVENTS)
-    ev = rd.event_cohorts(pop, event=KIT_EVENT[event], frequency="month")
+    meta = run.dataset.meta
+    full = (pop.definition.first_year, pop.definition.last_year) == (meta["observation_start"].year,
+                                                                     meta["observation_end"].year)
+    if full:  # the event's own builder on the population's persons (the age band selects persons, not months)
+        builder = divorce_cohorts if event == "divorce" else job_end_cohorts
+        ev = builder(run.store, persons=pop.persons())
+    else:  # a shorter period: the kit's cohorts over the population's years, at risk inside the age band
+        ev = rd.event_cohorts(pop, event=KIT_EVENT[event], frequency="month")
     T, m0 = len(ev.periods), int(ev.periods[0])
     emp = employment_matrix(run.store, ev.unit_ids, m0, T)
     c = ev.cohort.astype(int)
