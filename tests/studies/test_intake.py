@@ -62,3 +62,32 @@ def test_no_separations_withholds_the_effects_and_says_so(tmp_path):
     notebook = (outcome.run_dir / "notebook.ipynb").read_text()
     assert "Het effect van de gebeurtenis wordt niet geschat" in notebook
     assert "Wegens geheimhouding" in notebook
+
+
+def test_a_constant_or_collinear_covariate_is_left_out_and_named():
+    """Within a group a constant covariate (female among women) and one that is a sum of others are left
+    out; the rest are kept, in order (a rank argument on a design built to have exactly those defects)."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from analysis.errors import ParameterError
+    from analysis.studies.intake import Design, Options, covariates_for
+
+    rng = np.random.default_rng(3)
+    n = 200
+    age = rng.integers(20, 60, n).astype(float)
+    female = np.ones(n)
+    edu_mid = rng.integers(0, 2, n).astype(float)
+    edu_high = (1 - edu_mid) * rng.integers(0, 2, n)
+    edu_any = edu_mid + edu_high  # collinear: the sum of the two before it
+    x = np.column_stack([age, female, edu_mid, edu_high, edu_any])
+    names = ("age", "female", "education_middle", "education_high", "education_any")
+    cohorts = SimpleNamespace(covariate_names=names, covariates_at=lambda b: x, periods=np.arange(12))
+    dsg = Design(event="divorce", cohorts=cohorts, people=pd.DataFrame({"cohort": np.zeros(n)}), min_units=10)
+    keep = np.ones(n, dtype=bool)
+    kept, dropped = covariates_for(dsg, Options(), keep)
+    assert kept == ["age", "education_middle", "education_high"] and dropped == ["female", "education_any"]
+    assert covariates_for(dsg, Options(covariates=()), keep) == ([], [])
+    with pytest.raises(ParameterError, match="union_length"):
+        covariates_for(dsg, Options(covariates=("union_length",)), keep)
