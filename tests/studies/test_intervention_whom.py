@@ -11,31 +11,11 @@ import pytest
 from analysis.data.synthetic import generate
 from analysis.run.runner import run_study
 
+from test_intervention import study_steps  # the notebook's first steps, shared with the main tests
+
 Z_MAX = 3.0  # the issue's criterion for an estimate against its truth
 
 
-def study_steps(dataset, out, **options):
-    """The notebook's first steps (options, rd.start, the programme, the population, the risk sets) with its
-    declared defaults for everything not given: (run, opts, design)."""
-    import ast
-
-    import analysis as rd
-    from pathlib import Path
-
-    from analysis.run.catalog import inspect_study
-    from analysis.studies import intervention
-
-    run = rd.start("intervention", title_key="intervention.title",
-                   parameters={"dataset": str(dataset), "output_dir": str(out), **options})
-    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "30_intervention.py"  # RENDEERT_HOME may be a tmp dir
-    p = {q.name: ast.literal_eval(q.default) for q in inspect_study(notebook).parameters} | run.parameters
-    own = ("intervention", "outcome_months", "monthly_benefit_eur", "discount_rate", "horizon_months",
-           "health_savings_run", "heterogeneity", "gates_groups", "by", "max_controls", "covariates", "control_group",
-           "anticipation", "base_period", "municipality", "seed")
-    opts = intervention.programme(run, intervention.options(**{k: p[k] for k in own}))
-    pop = rd.population(run.store, **{k: p[k] for k in ("municipality", "age_min", "age_max", "sex", "first_year",
-                                                         "last_year")})
-    return run, opts, intervention.risk_sets(run, pop, opts)
 LEVEL = 0.05  # the test's nominal level
 SEEDS = 20  # homogeneous worlds
 #: rejections allowed at LEVEL over SEEDS worlds: P(Binomial(20, 0.05) >= 4) = 1.6 %
