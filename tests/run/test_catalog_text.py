@@ -193,3 +193,10 @@ def test_an_ipynb_with_string_annotations_is_read_in_the_declared_form(project):
     assert study.parameter("lang").help == "language [not|parsed]"
     with pytest.raises(ParameterError, match=r"'lang' received 'de': not one of the allowed values"):
         validate_parameters(study, {"lang": "de"})
+
+
+def test_a_project_without_study_notebooks_is_refused_with_the_folder_named(tmp_path, monkeypatch):
+    """`rendeert run all` with RENDEERT_HOME pointing at an empty folder used to run nothing and exit 0."""
+    monkeypatch.setenv("RENDEERT_HOME", str(tmp_path))
+    with pytest.raises(ParameterError, match=r"No study notebooks in .*notebooks.*RENDEERT_HOME"):
+        list_studies()

@@ -16,6 +16,7 @@ it moves.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -181,7 +182,12 @@ def inspect_study(path: Path) -> Study:
 def study_paths(root: Path | None = None) -> dict[str, Path]:
     """The notebook of every study, by name, in file order; refuses a study present in both formats."""
     found: dict[str, Path] = {}
-    paths = [p for s in NOTEBOOK_SUFFIXES for p in notebooks_dir(root).glob(f"*{s}")]
+    folder = notebooks_dir(root)
+    paths = [p for s in NOTEBOOK_SUFFIXES for p in folder.glob(f"*{s}")]
+    if not paths:
+        hint = (f" RENDEERT_HOME is set to {os.environ['RENDEERT_HOME']!r}: point it at a checkout of rendeert, or "
+                "unset it." if os.environ.get("RENDEERT_HOME") else " Run rendeert from inside a checkout of rendeert.")
+        raise ParameterError(f"No study notebooks in {folder} (expected notebooks/NN_<name>.py).{hint}")
     for path in sorted(paths, key=lambda p: p.name):
         name = _study_name(path)
         if name in found:
