@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from analysis.report.pdf import _population, markdown_to_pdf, notebook_parts
+from analysis.report.pdf import _parameter_value, _population, markdown_to_pdf, notebook_parts
 from analysis.run.manifest import appendix_rows
 
 MANIFEST = {"study": "intake", "run_id": "20261201T000000-abcdef", "start_time": "2026-12-01T10:00:00+00:00",
@@ -78,3 +78,11 @@ def test_limitations_outputs_are_collected_apart(tmp_path):
     nb.cells = [cell]
     nbformat.write(nb, tmp_path / "nb.ipynb")
     assert notebook_parts(tmp_path / "nb.ipynb") == {"body": "Alinea.", "limitations": "Beperking."}
+
+
+def test_an_empty_parameter_shows_as_a_dash_in_the_title_block():
+    """'by = , seed = 0' read as a typo in the rendered intake and experiment headers."""
+    assert _parameter_value("") == "\u2013"
+    assert _parameter_value([]) == "\u2013"
+    assert _parameter_value(["female", "age"]) == "female, age"
+    assert _parameter_value(0) == "0"

@@ -151,10 +151,16 @@ def _banner(meta: Mapping, lang: str) -> str:
 """
 
 
+def _parameter_value(value) -> str:
+    """A parameter as the title block shows it: lists joined, an empty value as a dash (not a blank after '=')."""
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(map(str, value))
+    return str(value) if str(value) != "" else "\u2013"
+
+
 def _title_block(title: str, meta: Mapping, lang: str) -> str:
     params = meta.get("parameters") or {}
-    shown = ", ".join(f"{k} = {', '.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
-                      for k, v in params.items() if k not in ("output_dir",) and k != "dataset")
+    shown = ", ".join(f"{k} = {_parameter_value(v)}" for k, v in params.items() if k not in ("output_dir", "dataset"))
     code = params.get("municipality")
     municipal = code not in (None, "", "all")
     subtitle = ""
