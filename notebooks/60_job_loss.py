@@ -43,7 +43,7 @@ pop = rd.population(run.store, municipality=municipality, age_min=age_min, age_m
 OUTCOMES = {"antidepressants": ("pp", "probability difference"), "mental_healthcare_costs_eur": ("eur", "EUR per person-year")}
 panel = rd.person_year(pop, outcomes=list(OUTCOMES))
 cohorts = rd.event_cohorts(pop, event="job_end", at_risk=rd.at_risk.employed(), frequency="year")
-run.report.markdown(rd.text.population_sentence(pop, lang=lang) + " " + rd.label("job_loss.design", lang, control=control_group))
+run.report.markdown(rd.text.population_sentence(pop, lang=lang) + " " + rd.label(f"job_loss.design.{control_group}", lang))
 
 # %% [markdown]
 # Effects per outcome: Callaway & Sant'Anna with at-risk comparison units, the average effect, the effect
@@ -61,10 +61,10 @@ for outcome, (scale, unit) in OUTCOMES.items():
                              names={f"e={k}": f"att_{outcome}_e{k}" for k in range(4)}))
     (pre,) = run.add([rd.pretrend_estimate(gt, name=f"pretrend_p_{outcome}")])
     run.report.figure(rd.figures.event_study(run, {label: dyn}, xlabel=rd.label("job_loss.years_since", lang),
+                                             ylabel=rd.label(f"job_loss.effect_{scale}", lang),
                                              reference=-1 - anticipation, percent=scale == "pp"),
-                      caption=rd.label("job_loss.event_caption", lang) + f": {label}.", width="60%")
-    sentences += [rd.text.effect_sentence(att, outcome=label, scale=scale, lang=lang),
-                  rd.text.pretrend_sentence(pre, lang=lang)]
+                      caption=rd.label("job_loss.event_caption", lang, outcome=label), width="60%")
+    sentences += [rd.text.effect_sentence(att, outcome=label, scale=scale, lang=lang), rd.text.pretrend_sentence(pre, lang=lang)]
 
 # %% [markdown]
 # Effects per group (`by`): the same design within each value of a categorical column, written to results.json
@@ -84,6 +84,12 @@ for level in (pop.levels(by) if by else []):
 
 # %% tags=["summary"]
 run.report.markdown(" ".join(sentences))
+
+# %% [markdown]
+# Limitations: what the design assumes and what the data cannot show.
+
+# %%
+run.report.markdown(rd.label("job_loss.limitations", lang))
 
 # %%
 run.finish();

@@ -47,6 +47,14 @@ def test_unknown_groups_get_distinct_colours_independent_of_order():
     assert len(set(forward.values())) == len(labels)
 
 
+def test_a_single_series_has_the_same_colour_in_every_language_and_never_the_pale_yellow():
+    """The job-loss event study was drawn black in Dutch and pale yellow in English."""
+    nl, en = theme.group_colours(["Gebruik van antidepressiva"]), theme.group_colours(["Antidepressant use"])
+    assert nl["Gebruik van antidepressiva"] == en["Antidepressant use"] == theme.PALETTE[0]
+    many = theme.group_colours([f"group {i}" for i in range(7)])
+    assert "#F0E442" not in many.values() and len(set(many.values())) == 7
+
+
 def test_the_legend_stands_off_the_data():
     # two series that fill the whole plot area: any legend inside the axes would cover data
     table = _lines(["Vrouwen", "Mannen"], values={"Vrouwen": 0.0, "Mannen": 1.0})

@@ -5,7 +5,10 @@ per group whatever the figure or the language.
 en) of a key in :data:`GROUP_COLOURS` always get that colour ("Vrouwen" and "Women" alike); other
 labels get a colour from a hash of their catalogue key (or, for text not in the catalogue, of the
 label), moving to the next free colour when two labels of one figure would share one. The order in
-which groups are drawn never changes a colour.
+which groups are drawn never changes a colour. A figure with a single group that has no fixed colour
+draws it in the first palette colour, whatever its label or language (a hash of an outcome's Dutch
+and English names would give the same series two colours); hashed colours skip the yellow of the
+palette, too pale for points and thin lines on white, unless a figure needs all eight.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import seaborn as sns  # noqa: E402
 
 #: Okabe-Ito, safe for colour-blind readers.
 PALETTE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+#: The colours a hash hands out: the palette without its pale yellow.
+_HASHED = [c for c in PALETTE if c != "#F0E442"]
 #: The residual group ("none of these", "other"): grey, never a palette colour.
 GREY = "#8C8C8C"
 DPI = 200
@@ -61,10 +66,13 @@ def group_colours(labels: Iterable) -> dict:
     labels = list(dict.fromkeys(labels))
     canon = {label: _canonical(label) for label in labels}
     out = {label: GROUP_COLOURS[c] for label, c in canon.items() if c in GROUP_COLOURS}
+    if len(labels) == 1 and not out:
+        return {labels[0]: PALETTE[0]}
     used = set(out.values())
+    hashed = _HASHED if len(labels) < len(PALETTE) else PALETTE
     for label in sorted((x for x in labels if x not in out), key=lambda x: canon[x]):
-        start = int(hashlib.sha256(canon[label].encode("utf-8")).hexdigest(), 16) % len(PALETTE)
-        order = [PALETTE[(start + i) % len(PALETTE)] for i in range(len(PALETTE))]
+        start = int(hashlib.sha256(canon[label].encode("utf-8")).hexdigest(), 16) % len(hashed)
+        order = [hashed[(start + i) % len(hashed)] for i in range(len(hashed))]
         out[label] = next((c for c in order if c not in used), order[0])
         used.add(out[label])
     return out
