@@ -9,7 +9,7 @@ from typing import Mapping
 import numpy as np
 
 from analysis.studies.exit_health import (CONTROL_GROUPS, DYNAMIC, AGE_GROUPS, Notes, StudyDesign, Effects, Table,
-                                          _att, _design_units, _rows, _rows_table, _unit_of, _withheld)
+                                          _add, _att, _design_units, _rows, _rows_table, _unit_of, _withheld)
 from analysis.studies.exit_health import design as dz
 
 
@@ -131,6 +131,11 @@ def placebo_and_heterogeneity(run, sd: StudyDesign, fx: Effects) -> Table:
     return Table(table, notes)
 
 
+#: the natural order of the levels of some ``by`` columns (other levels follow, sorted)
+LEVEL_ORDER = {"education": ["low", "middle", "high"], "migration_background": ["dutch", "western", "non_western"],
+               "sex": ["F", "M"]}
+
+
 def group_effects(run, groups: Mapping[str, StudyDesign], fits: Mapping[tuple, object], *, by: str) -> Table:
     """Effects per level of the categorical column ``by``: the same design within each group (``groups``,
     from ``sd.within(by, level)``) and its fits (``fits[outcome, level]``, the notebook's
@@ -148,6 +153,8 @@ def group_effects(run, groups: Mapping[str, StudyDesign], fits: Mapping[tuple, o
 
     if not by or not groups:
         return Table(None)
+    order = LEVEL_ORDER.get(by, [])  # the levels in their natural order (low, middle, high), others after
+    groups = dict(sorted(groups.items(), key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0])))
     min_units = run.policy.min_units
     covariates = run.parameters["covariates"]
     notes = Notes()
@@ -199,9 +206,9 @@ def group_effects(run, groups: Mapping[str, StudyDesign], fits: Mapping[tuple, o
                    caption=t("exit_health.by_caption", run.lang, column=column),
                    columns=[names["estimate"], names["ci_low"], names["ci_high"]], formats={names["n"]: "int"})
     if withheld_groups:
-        run.report.markdown(t("exit_health.by_withheld", run.lang, min_units=min_units,
-                              groups=", ".join(_level_label(by, level, run.lang) for level in groups
-                                               if level in withheld_groups)))
+        names = [_level_label(by, level, run.lang) for level in groups if level in withheld_groups]
+        joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + t_plain("exit_health.and", run.lang) + names[-1]
+        run.report.markdown(t("exit_health.by_withheld", run.lang, min_units=min_units, groups=joined))
     return Table(table, notes)
 
 

@@ -10,7 +10,10 @@ def summary(run: Run, opts, cost: float | None) -> None:
     h = opts.outcome_months
     m = run.estimate(f"att_months_bijstand_{h}m")
     if m["suppressed"] or m["estimate"] is None:
-        run.report.markdown(t("intervention.summary_withheld", run.lang))
+        naive = _row(run, f"naive_months_bijstand_{h}m")
+        estimated = naive is not None and not naive["suppressed"]  # the design had enough persons
+        run.report.markdown(t("intervention.summary_head_withheld" if estimated else "intervention.summary_not_published",
+                              run.lang, min_units=run.report.policy.min_units))
         run.report.say_withheld()
         return
 
