@@ -150,10 +150,15 @@ def exit_curves(run: Run, design: Design) -> None:
     line = _table(run, rows(list(range(1, 61))), name="competing_risks", key="name")
     line = line.relabel("name", lambda s: s.split("\t")[0], into="series").relabel(
         "name", lambda s: float(s.split("\t")[1]), into="time")
-    fig = figures.line_by_group(line, x="time", y="estimate", group="series", lower="ci_low", upper="ci_high",
-                                percent=True, lang=run.lang, xlabel=t_plain("intervention.months_since_start", run.lang),
-                                ylabel=t_plain("intervention.cumulative_share", run.lang))
-    run.report.figure(fig, caption=t("intervention.cif_caption", run.lang))
+    shown = line.frame.loc[~line.withheld["estimate"].to_numpy(), "series"].value_counts()
+    if shown.empty or shown.max() < 2:  # no curve with two published points: a figure of x's tells nothing
+        run.report.markdown(t("intervention.cif_withheld", run.lang, min_units=m.min_units))
+    else:
+        fig = figures.line_by_group(line, x="time", y="estimate", group="series", lower="ci_low", upper="ci_high",
+                                    percent=True, lang=run.lang,
+                                    xlabel=t_plain("intervention.months_since_start", run.lang),
+                                    ylabel=t_plain("intervention.cumulative_share", run.lang))
+        run.report.figure(fig, caption=t("intervention.cif_caption", run.lang))
     tab = _table(run, rows([12, 24]), name="competing_risks_12_24", key="name")
     when = t("intervention.months_since_start", run.lang)
     tab = tab.relabel("name", lambda s: s.split("\t")[0], into=t("intake.group", run.lang)).relabel(
