@@ -246,10 +246,8 @@ def small_draw(tmp_path_factory):
 
 
 def _raw(draw, opts):
-    """From the raw tables, not the study: each person's first start of the programme (absolute month) and the
-    bijstand spells of the store (merged, as the design uses them)."""
-    from analysis.data import build_store, load_dataset
-
+    """From the raw interventions table, not the study: each person's first start of the programme (absolute
+    month, year * 12 + month - 1)."""
     inter = pd.read_parquet(draw / "interventions.parquet")
     inter = inter[inter["intervention"] == opts.intervention]
     d = pd.to_datetime(inter["start_date"])
