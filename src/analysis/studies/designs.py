@@ -42,12 +42,14 @@ def _through(result, last_term: str):
 
 
 def sensitivity_analysis(run: "Run", dyn, *, name: str, label: str, event_time: float | None, reference: float,
-                         width: int = 1, percent: bool = False, pretest_p: float | None = None) -> dict:
+                         width: int = 1, percent: bool = False, pretest_p: float | None = None,
+                         ylabel: str | None = None) -> dict:
     """Honest DiD and pre-test power for the headline ``event_time`` of ``dyn`` (None: the average of the
     post periods, the simple ATT's counterpart); returns what it found.
 
     ``run`` is the study's :class:`analysis.kit.run.Run` (``rd.start``): its rows go through ``run.add`` (disclosure
-    control), its figure and sentences to ``run.report``."""
+    control), its figure and sentences to ``run.report``. ``ylabel`` names the effect's axis (default "Effect";
+    with ``percent`` the unit percentage points is added)."""
     from analysis.estimators import honest_did, pretrend_power
     from analysis.estimators.honest_did import bin_event_time, bin_of
     from analysis.report import figures
@@ -57,7 +59,8 @@ def sensitivity_analysis(run: "Run", dyn, *, name: str, label: str, event_time: 
     policy, log, lang = run.report.policy, run.report.log, run.lang
     binned = bin_event_time(dyn, width=width, reference=reference) if width > 1 else dyn
     if event_time is None:
-        return _average_sensitivity(run, binned, name=name, label=label, percent=percent, pretest_p=pretest_p)
+        return _average_sensitivity(run, binned, name=name, label=label, percent=percent, pretest_p=pretest_p,
+                                    ylabel=ylabel)
     target = bin_of(event_time, width=width, reference=reference)
     post_terms = [i for i in binned.estimates.index if i.startswith("e=") and float(i[2:]) > (0 if width > 1 else reference)]
     target_term = f"e={target}" if width > 1 else f"e={event_time:g}"
@@ -80,7 +83,7 @@ def sensitivity_analysis(run: "Run", dyn, *, name: str, label: str, event_time: 
     binned = _through(binned, post_terms[k - 1])
     units = {c: row.get(c) for c in ("n", "n_control", "dominance")}
     return _report(run, binned, target=k, units=units, name=name, label=label, width=width, percent=percent,
-                   pretest_p=pretest_p)
+                   pretest_p=pretest_p, ylabel=ylabel)
 
 
 def _not_computable(run, *, name, label, units, reason) -> dict:
@@ -98,7 +101,7 @@ def _not_computable(run, *, name, label, units, reason) -> dict:
     return {}
 
 
-def _average_sensitivity(run, dyn, *, name, label, percent, pretest_p) -> dict:
+def _average_sensitivity(run, dyn, *, name, label, percent, pretest_p, ylabel=None) -> dict:
     """The sensitivity of the average post-period effect (the simple ATT's counterpart)."""
     from analysis.report.labels import t
 
@@ -121,10 +124,10 @@ def _average_sensitivity(run, dyn, *, name, label, percent, pretest_p) -> dict:
         return {}
     units = {c: row.get(c) for c in ("n", "n_control", "dominance")}
     return _report(run, dyn, target="average", units=units, name=name, label=label, width=1, percent=percent,
-                   pretest_p=pretest_p)
+                   pretest_p=pretest_p, ylabel=ylabel)
 
 
-def _report(run, binned, *, target, units, name, label, width, percent, pretest_p) -> dict:
+def _report(run, binned, *, target, units, name, label, width, percent, pretest_p, ylabel=None) -> dict:
     """Run honest_did and pretrend_power on ``binned`` for ``target``; figure, rows and sentences."""
     from analysis.estimators import honest_did, pretrend_power
     from analysis.report import figures
@@ -152,7 +155,7 @@ def _report(run, binned, *, target, units, name, label, width, percent, pretest_
                                                    index=["original"])), name=f"sensitivity_{name}_original",
                               policy=policy, log=log)
     fig = figures.sensitivity(table, original=original, xlabel=t_plain("design.mbar", lang),
-                              ylabel=t_plain("design.effect_axis", lang),
+                              ylabel=ylabel or t_plain("design.effect_axis", lang),
                               name=f"sensitivity_{name}", percent=percent, lang=lang, breakdown=hd.breakdown)
     key = "design.sensitivity_caption" if width > 1 else "design.sensitivity_caption_periods"
     run.report.figure(fig, caption=t(key, lang, effect=label, width=width))

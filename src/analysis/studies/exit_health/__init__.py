@@ -364,7 +364,8 @@ def _sensitivity(run, out: dict) -> None:
         _, _, dyn, pre = out[outcome]
         sensitivity_analysis(run, dyn, name=f"att_{outcome}", label=t_plain(f"exit_health.outcome.{outcome}", run.lang),
                              event_time=None, reference=-1.0 - run.parameters["anticipation"], width=1,
-                             percent=outcome == "antidepressants", pretest_p=pre["p_value"])
+                             percent=outcome == "antidepressants", pretest_p=pre["p_value"],
+                             ylabel=None if outcome == "antidepressants" else t_plain("exit_health.effect_axis_eur", run.lang))
 
 
 def _event_figure(run, out: dict) -> None:
