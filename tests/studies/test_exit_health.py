@@ -96,6 +96,8 @@ def test_pre_exit_dip_is_detected_and_shown(tmp_path):
     ({"covariates": "age"}, "covariates='age' must be a list"),
     ({"anticipation": 3}, "anticipation=3 must be 0, 1 or 2"),
     ({"base_period": "fixed"}, "base_period"),
+    ({"by": "person_id"}, "by='person_id' must be '' .* or the name of a categorical column of persons"),
+    ({"by": 3}, "by=3 must be ''"),
 ])
 def test_options_are_refused_before_any_data_is_read(options, match, tmp_path):
     """The notebook's first step, before rd.start reads the dataset."""
