@@ -31,6 +31,7 @@ horizon_years: "Annotated[int, Range(1, 30)]" = 5  # years over which health sav
 discount_rate: "Annotated[float, Range(0.0, 0.99)]" = 0.03  # yearly discount rate for the health returns
 anticipation: "Annotated[int, Range(0, 2)]" = 0  # years before the exit in which health may already change (0, 1 or 2)
 base_period: 'Literal["universal", "varying"]' = "universal"  # base period of the event study
+by: "str" = ""  # '' or a categorical column of persons (sex, education, migration_background, municipality_code): effects per group
 lang: 'Literal["nl", "en"]' = "nl"  # report language
 seed: "int" = 0  # seed of the multiplier bootstrap
 output_dir: "str" = ""  # set by the runner: where results.json and figures go
@@ -45,32 +46,62 @@ from analysis.studies import exit_health as eh
 
 eh.check_parameters(outcomes=outcomes, control_group=control_group, covariates=covariates, event_window=event_window,
                     horizon_years=horizon_years, discount_rate=discount_rate, anticipation=anticipation,
-                    base_period=base_period)
+                    base_period=base_period, by=by)
 run = rd.start("exit_health", title_key="exit_health.title", parameters=dict(
     dataset=dataset, municipality=municipality, age_min=age_min, age_max=age_max, sex=sex, first_year=first_year,
     last_year=last_year, outcomes=outcomes, exit_window_days=exit_window_days, control_group=control_group,
     covariates=covariates, event_window=event_window, horizon_years=horizon_years, discount_rate=discount_rate,
-    anticipation=anticipation, base_period=base_period, lang=lang, seed=seed, output_dir=output_dir))
+    anticipation=anticipation, base_period=base_period, by=by, lang=lang, seed=seed, output_dir=output_dir))
 pop = rd.population(run.store, municipality=municipality, age_min=age_min, age_max=age_max, sex=sex,
                     first_year=first_year, last_year=last_year)
 run.report.markdown(rd.text.population_sentence(pop, lang=lang))
 
 # %% [markdown]
 # The design: exit-to-work and placebo cohorts, who is at risk in each year (on bijstand on 31 December,
-# inside the age band), the covariates at each base year and the yearly health outcomes.
+# inside the age band), the covariates at each base year and the yearly health outcomes. `sd.panel` and
+# `sd.cohorts(control_group)` are the kit's panel and event cohorts; `sd.covariates(covariates)` the columns
+# behind the covariates (less those constant in these persons); `sd.control(control_group)` the estimator's
+# comparison rule. With too few leavers or comparison persons nothing is estimated and the report says why.
 
 # %%
 sd = eh.study_design(run, pop)
-sd.n_treated, sd.n_control
+sd
 
 # %% [markdown]
-# Effects per outcome: at-risk Callaway & Sant'Anna (doubly robust with `covariates`, comparison
-# `control_group`, `anticipation`, `base_period`), simple ATT and event time, the pre-trend tests (a rejection
-# is shown prominently), and the sensitivity of the headline effects to violations of parallel trends with
-# the pre-test's power.
+# Effects per outcome: Callaway & Sant'Anna with at-risk comparison units, doubly robust with `covariates`,
+# comparison `control_group`, `anticipation` and `base_period`. Each fit's simple ATT, event times and pre-trend
+# test go to results.json with `n` from the result.
 
 # %%
-fx = eh.effects(run, sd)
+fits = {}
+for outcome in (outcomes if sd.estimable else []):
+    gt = rd.att_gt_at_risk(sd.panel, sd.cohorts(control_group), outcome=outcome, covariates=sd.covariates(covariates),
+                           control=sd.control(control_group), method="dr", anticipation=anticipation,
+                           base_period=base_period, seed=seed)
+    fits[outcome] = eh.outcome_effects(run, sd, gt, outcome=outcome)
+
+# %% [markdown]
+# The effects together: the event-study figures, the table, the pre-trend tests (a rejection is shown
+# prominently), and the sensitivity of the headline effects to violations of parallel trends with the
+# pre-test's power.
+
+# %%
+fx = eh.effects(run, sd, fits)
+
+# %% [markdown]
+# Effects per group (`by`): the same design within each value of a categorical column, written to results.json
+# as `att_<outcome>_<by>_<value>`; a group with too few leavers or comparison persons is withheld.
+
+# %%
+groups = {level: sd.within(by, level) for level in (pop.levels(by) if by else [])}
+by_fits = {}
+for level, sub in groups.items():
+    for outcome in (outcomes if sub.estimable else []):
+        by_fits[outcome, level] = rd.att_gt_at_risk(
+            sub.panel, sub.cohorts(control_group), outcome=outcome, covariates=sub.covariates(covariates),
+            control=sub.control(control_group), method="dr", anticipation=anticipation, base_period=base_period,
+            seed=seed)
+by_table = eh.group_effects(run, groups, by_fits, by=by)
 
 # %% [markdown]
 # The headline effects under every comparison group, the old design (all recipients) among them: what the
@@ -96,7 +127,7 @@ returns = eh.health_returns(run, fx)
 # left out.
 
 # %%
-eh.methods(run, sd, fx, comparison, heterogeneity)
+eh.methods(run, sd, fx, comparison, heterogeneity, by_table)
 
 # %% tags=["summary"]
 eh.summary(run, fx)

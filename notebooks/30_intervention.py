@@ -21,9 +21,8 @@ first_year: "Annotated[int, Range(1900, None)]" = 2014  # first calendar year of
 last_year: "Annotated[int, Range(1900, None)]" = 2023  # last calendar year of a start month (needs outcome_months after it)
 outcome_months: "Annotated[int, Range(6, 48)]" = 24  # months after the start month over which outcomes are measured
 covariates: "list[str]" = []  # empty: the full set; else a subset of female, age, age2, edu_middle, edu_high, mig_western, mig_non_western, duration, emp_months_24, bij_months_24, year, ladder_step, ladder_missing
-control_group: 'Literal["risk_set"]' = "risk_set"  # who is compared: people in bijstand at the same month and duration who have not (yet) started
-anticipation: "Annotated[int, Range(0, 0)]" = 0  # months before the start in which outcomes may change (the risk-set design compares at the start month)
-base_period: 'Literal["none"]' = "none"  # the risk-set design has no event-study base period
+control_group: 'Literal["risk_set", "not_yet_treated"]' = "risk_set"  # who is compared, in bijstand at the same month and duration: risk_set, who have not started by then (they may start later); not_yet_treated, who do not start before the end of the outcome window
+anticipation: "Annotated[int, Range(0, 12)]" = 0  # months before the start at which the risk set is formed (covariates then; comparison persons not started by the start), so a change between referral and start does not bias
 by: "str" = "none"  # effects per level of a categorical column: none, sex, municipality_code, migration_background, education
 monthly_benefit_eur: "Annotated[float, Range(0, None)]" = 1150.0  # monthly benefit where the spell has no monthly_amount_eur
 discount_rate: "Annotated[float, Range(-0.01, 0.99)]" = 0.0225  # yearly real discount rate (2.25 %: the Dutch standard since 2021; -1 % risk-free)
@@ -48,12 +47,11 @@ opts = programme_study.options(
     intervention=intervention, outcome_months=outcome_months, monthly_benefit_eur=monthly_benefit_eur,
     discount_rate=discount_rate, horizon_months=horizon_months, health_savings_run=health_savings_run,
     heterogeneity=heterogeneity, gates_groups=gates_groups, by=by, max_controls=max_controls, covariates=covariates,
-    control_group=control_group, anticipation=anticipation, base_period=base_period, municipality=municipality,
-    seed=seed)
+    control_group=control_group, anticipation=anticipation, municipality=municipality, seed=seed)
 run = rd.start("intervention", title_key="intervention.title", parameters=dict(
     dataset=dataset, intervention=intervention, municipality=municipality, age_min=age_min, age_max=age_max, sex=sex,
     first_year=first_year, last_year=last_year, outcome_months=outcome_months, covariates=covariates,
-    control_group=control_group, anticipation=anticipation, base_period=base_period, by=by,
+    control_group=control_group, anticipation=anticipation, by=by,
     monthly_benefit_eur=monthly_benefit_eur, discount_rate=discount_rate, horizon_months=horizon_months,
     health_savings_run=health_savings_run, heterogeneity=heterogeneity, gates_groups=gates_groups,
     max_controls=max_controls, lang=lang, seed=seed, output_dir=output_dir))
@@ -64,12 +62,14 @@ pop = rd.population(run.store, municipality=municipality, age_min=age_min, age_m
 # %% [markdown]
 # Design: risk sets. Each participant's start month is matched to people in bijstand in the same month at the
 # same spell duration who did not start then (at most `max_controls` per participant); the outcome window must
-# be observed in full.
+# be observed in full. `control_group="not_yet_treated"` keeps only comparison persons who do not start before
+# the window ends; `anticipation=k` forms the risk set k months before the start. The design has no base
+# period (no `base_period` parameter): it compares outcomes after the start between matched groups at one
+# month, not changes against a reference period as an event study does.
 
 # %%
 design = programme_study.risk_sets(run, pop, opts)
-run.report.markdown(rd.text.population_sentence(pop, lang=lang) + " " + rd.label(
-    "intervention.design", lang, name=opts.intervention, h=outcome_months))
+run.report.markdown(rd.text.population_sentence(pop, lang=lang) + " " + programme_study.design_text(opts, lang))
 if design.dropped:
     run.report.markdown(rd.label("intervention.covariates_dropped", lang,
                                  names=programme_study.covariate_names(design.dropped, lang)))

@@ -78,3 +78,21 @@ def test_start_checks_the_parameters_against_the_notebook_declaration(small, tmp
         start("job_loss", parameters=dict(dataset=str(path), window=3, output_dir=str(tmp_path)))
     run = start("job_loss", parameters=dict(dataset=str(path), age_min="55", output_dir=str(tmp_path)))
     assert run.parameters["age_min"] == 55 and run.lang == "nl"
+
+
+def test_population_sentence_names_the_municipality_from_the_dataset():
+    """A municipal population is named as the dataset's municipalities table names it, with its code; without
+    the table, by its code."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from analysis.kit.population import PopulationDefinition
+    from analysis.kit.text import population_sentence
+
+    d = PopulationDefinition(municipality="GM0363", age_min=30, age_max=55, sex="F", first_year=2014, last_year=2023)
+    table = pd.DataFrame({"municipality_code": ["GM0363", "GM0599"], "name": ["Amsterdam", "Rotterdam"]})
+    named = SimpleNamespace(definition=d, store=SimpleNamespace(dataset=SimpleNamespace(tables={"municipalities": table})))
+    bare = SimpleNamespace(definition=d, store=SimpleNamespace(dataset=SimpleNamespace(tables={})))
+    assert "wonend in Amsterdam (GM0363)" in population_sentence(named, lang="nl")
+    assert "living in GM0363" in population_sentence(bare, lang="en")

@@ -14,6 +14,7 @@ import json
 
 import nbformat
 import numpy as np
+import pandas as pd
 import pytest
 
 from analysis.data.synthetic import generate
@@ -95,6 +96,8 @@ def test_pre_exit_dip_is_detected_and_shown(tmp_path):
     ({"covariates": "age"}, "covariates='age' must be a list"),
     ({"anticipation": 3}, "anticipation=3 must be 0, 1 or 2"),
     ({"base_period": "fixed"}, "base_period"),
+    ({"by": "person_id"}, "by='person_id' must be '' .* or the name of a categorical column of persons"),
+    ({"by": 3}, "by=3 must be ''"),
 ])
 def test_options_are_refused_before_any_data_is_read(options, match, tmp_path):
     """The notebook's first step, before rd.start reads the dataset."""
@@ -108,11 +111,16 @@ def test_options_are_refused_before_any_data_is_read(options, match, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def small_design(tmp_path_factory):
+def small_draw(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("small") / "d", n_persons=6_000, seed=5)
+
+
+@pytest.fixture(scope="module")
+def small_design(small_draw, tmp_path_factory):
     from analysis.data import build_store, load_dataset
     from analysis.studies.exit_health import design as dz
 
-    out = generate(tmp_path_factory.mktemp("small") / "d", n_persons=6_000, seed=5)
+    out = small_draw
     store = build_store(load_dataset(out), root=tmp_path_factory.mktemp("processed"))
     return dz.build(store, exit_window_days=31, municipality="all")
 
@@ -140,3 +148,79 @@ def test_old_design_compares_with_everyone_the_risk_set_only_with_recipients_at_
     ev = small_design.work
     assert not np.any(ev.at_risk[np.arange(len(ev.cohort)), np.clip(ev.cohort.astype(int) - 1, 0, None)]
                       & (ev.cohort > 0)), "nobody is at risk in their own exit year: they left"
+
+
+CLOSED = 1e-10  # the same arithmetic along two code paths (the notebook's call and the design's estimate)
+
+
+@pytest.fixture(scope="module")
+def small_run(small_draw, tmp_path_factory):
+    """The notebook's first steps on a small draw: (run, population, study design)."""
+    import analysis as rd
+    from analysis.studies import exit_health as eh
+
+    out = small_draw
+    params = {"dataset": str(out), "output_dir": str(tmp_path_factory.mktemp("out")), "exit_window_days": 31,
+              "control_group": "risk_set", "anticipation": 0, "covariates": ["age", "female", "education"]}
+    run = rd.start("exit_health", parameters=params)
+    pop = rd.population(run.store)
+    return run, pop, eh.study_design(run, pop)
+
+
+def test_the_notebook_call_is_the_designs_estimate(small_run):
+    """The notebook's visible call (rd.att_gt_at_risk on the design's panel and cohorts) and the design's own
+    estimate (used for the comparison and subgroup tables) give the same numbers."""
+    import analysis as rd
+    from analysis.studies.exit_health import design as dz
+
+    run, _, sd = small_run
+    covariates = ["age", "female", "education"]
+    gt = rd.att_gt_at_risk(sd.panel, sd.cohorts("risk_set"), outcome="antidepressants",
+                           covariates=sd.covariates(covariates), control=sd.control("risk_set"), method="dr",
+                           anticipation=0, base_period="universal", seed=0)
+    fit = dz.estimate(sd.design, "antidepressants", covariates=covariates).result
+    a, b = gt.aggregate("simple").estimates.loc["ATT"], fit.aggregate("simple").estimates.loc["ATT"]
+    assert abs(a["estimate"] - b["estimate"]) <= CLOSED and abs(a["std_error"] - b["std_error"]) <= CLOSED
+    assert gt.spec["covariates"] == ["age", "female", "education_middle", "education_high"]
+
+
+def test_within_is_the_design_on_the_groups_persons(small_run):
+    """sd.within(by, level) holds exactly the persons of that level, with the units the design counts for them;
+    a covariate constant there (female among women) is left out of its columns."""
+    from analysis.studies.exit_health import design as dz
+
+    run, pop, sd = small_run
+    persons = pop.persons().set_index("person_id")
+    women = sd.within("sex", "F")
+    assert women.group == ("sex", "F")
+    assert (persons.loc[women.design.work.unit_ids, "sex"] == "F").all()
+    expected = int((persons.loc[sd.design.work.unit_ids, "sex"] == "F").sum())
+    assert len(women.design.work.unit_ids) == expected
+    assert (women.n_treated, women.n_control) == dz.design_units(sd.design, keep=sd.design.female)
+    assert women.covariates(["age", "female"]) == ["age"]
+    assert women.design.constant_covariates(["age", "female"]) == ("female",)
+    with pytest.raises(ParameterError, match="by='income' is not a categorical column of persons"):
+        sd.within("income", "high")
+
+
+@pytest.mark.slow
+def test_by_writes_one_row_per_group_and_withholds_small_groups(tmp_path):
+    """-p by municipality_code on a small draw: a row att_<outcome>_municipality_code_<code> for every
+    municipality of the population; a published row rests on 10 or more leavers, a withheld one has no
+    numbers, and the report says which groups are withheld."""
+    draw = generate(tmp_path / "d", n_persons=4_000, seed=11)
+    outcome = run_study("exit_health", {"dataset": str(draw), "by": "municipality_code",
+                                        "outcomes": ["antidepressants", "healthcare_costs_eur"]},
+                        out_root=tmp_path / "r", progress=False, pdf=False)
+    est = {e["name"]: e for e in outcome.results["estimates"]}
+    codes = sorted(pd.read_parquet(draw / "persons.parquet")["municipality_code"].astype(str).unique())
+    for o in ("antidepressants", "healthcare_costs_eur"):
+        rows = [est[f"att_{o}_municipality_code_{c}"] for c in codes]
+        for r in rows:
+            assert (r["estimate"] is None and r["n"] is None) if r["suppressed"] else r["n"] >= 10, r
+        assert any(r["suppressed"] for r in rows) and any(not r["suppressed"] for r in rows)
+    nb = nbformat.read(outcome.run_dir / "notebook.ipynb", as_version=4)
+    text = "\n".join(str(o.get("data", {}).get("text/markdown", "")) for c in nb.cells if c.cell_type == "code"
+                     for o in c.get("outputs", []))
+    assert "worden de effecten niet gepubliceerd" in text
+    assert est["att_antidepressants"] == outcome.results["estimates"][0]  # the main rows come first, unchanged

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -32,7 +33,7 @@ def study_steps(dataset, out, **options):
     p = {q.name: ast.literal_eval(q.default) for q in inspect_study(notebook).parameters} | run.parameters
     own = ("intervention", "outcome_months", "monthly_benefit_eur", "discount_rate", "horizon_months",
            "health_savings_run", "heterogeneity", "gates_groups", "by", "max_controls", "covariates", "control_group",
-           "anticipation", "base_period", "municipality", "seed")
+           "anticipation", "municipality", "seed")
     opts = intervention.programme(run, intervention.options(**{k: p[k] for k in own}))
     pop = rd.population(run.store, **{k: p[k] for k in ("municipality", "age_min", "age_max", "sex", "first_year",
                                                          "last_year")})
@@ -214,7 +215,8 @@ def test_the_risk_sets_hold_only_the_population_asked_for(tmp_path, monkeypatch)
 
 @pytest.mark.parametrize("options, message", [
     ({"covariates": ["income"]}, r"covariates"),
-    ({"anticipation": 2}, r"anticipation=2"),
+    ({"anticipation": 13}, r"anticipation=13 must be a whole number of months from 0 to 12"),
+    ({"anticipation": 1.5}, r"anticipation=1.5 must be a whole number"),
     ({"control_group": "never_treated"}, r"control_group"),
 ])
 def test_design_options_the_risk_set_design_cannot_honour_are_refused(options, message):
@@ -223,3 +225,91 @@ def test_design_options_the_risk_set_design_cannot_honour_are_refused(options, m
 
     with pytest.raises(ParameterError, match=message):
         intervention.options(**options)
+
+
+def test_base_period_is_not_a_parameter_of_the_risk_set_design():
+    """The design compares outcomes after the start at one month (no reference period): the notebook declares
+    no base_period, so the runner refuses it rather than accept a value that changes nothing."""
+    from analysis.errors import ParameterError
+    from analysis.run.catalog import get_study
+    from analysis.run.params import validate_parameters
+
+    study = get_study("intervention")
+    assert "base_period" not in [q.name for q in study.parameters]
+    with pytest.raises(ParameterError, match="base_period"):
+        validate_parameters(study, {"base_period": "universal"})
+
+
+@pytest.fixture(scope="module")
+def small_draw(tmp_path_factory):
+    return generate(tmp_path_factory.mktemp("design") / "d", n_persons=4_000, seed=8)
+
+
+def _raw(draw, opts):
+    """From the raw interventions table, not the study: each person's first start of the programme (absolute
+    month, year * 12 + month - 1)."""
+    inter = pd.read_parquet(draw / "interventions.parquet")
+    inter = inter[inter["intervention"] == opts.intervention]
+    d = pd.to_datetime(inter["start_date"])
+    first = pd.Series((d.dt.year * 12 + d.dt.month - 1).to_numpy(), index=inter["person_id"].to_numpy())
+    return first.groupby(level=0).min()
+
+
+def test_not_yet_treated_keeps_only_comparisons_without_a_start_in_the_window(small_draw, tmp_path, monkeypatch):
+    """control_group="not_yet_treated": no comparison row belongs to a person whose first start falls in the
+    outcome window (start month + 1 .. + outcome_months); the default risk set does keep such persons (they
+    count as comparisons until they start), so the option changes the design as it says."""
+    monkeypatch.setenv("RENDEERT_HOME", str(tmp_path))
+    run, opts, design = study_steps(small_draw, tmp_path / "a")
+    run2, opts2, nyt = study_steps(small_draw, tmp_path / "b", control_group="not_yet_treated")
+    assert opts2.control_group == "not_yet_treated" and run2.parameters["control_group"] == "not_yet_treated"
+    first = _raw(small_draw, opts)
+    h = opts.outcome_months
+    for frame, allowed in ((design.frame, True), (nyt.frame, False)):
+        ctrl = frame[frame["treated"] == 0]
+        start = ctrl["person_id"].map(first)
+        assert (start.isna() | (start > ctrl["month"])).all(), "nobody is a comparison after their own start"
+        in_window = int((start <= ctrl["month"] + h).sum())
+        assert (in_window > 0) if allowed else (in_window == 0), in_window
+    # the participants are the same starts; only comparisons leave
+    key = ["person_id", "month"]
+    treated = lambda f: f.loc[f["treated"] == 1, key].sort_values(key).reset_index(drop=True)  # noqa: E731
+    assert set(map(tuple, treated(nyt.frame).to_numpy())) <= set(map(tuple, treated(design.frame).to_numpy()))
+    assert len(nyt.frame[nyt.frame["treated"] == 0]) < len(design.frame[design.frame["treated"] == 0])
+
+
+ANTICIPATION = 3  # months: the risk set is formed this long before each start
+
+
+def test_anticipation_forms_the_risk_set_months_before_the_start(small_draw, tmp_path, monkeypatch):
+    """anticipation=k: each participant's risk set is formed in month start - k (base_month), at the spell
+    duration then, with covariates of that month; comparison persons were in bijstand in the base month at
+    that duration and had not started by the start month; outcomes still run from the start month."""
+    from analysis.data import build_store, load_dataset
+
+    monkeypatch.setenv("RENDEERT_HOME", str(tmp_path))
+    run, opts, design = study_steps(small_draw, tmp_path / "k", anticipation=ANTICIPATION, max_controls=100)
+    assert opts.anticipation == ANTICIPATION
+    f = design.frame
+    first = _raw(small_draw, opts)
+    assert (f["month"] - f["base_month"] == ANTICIPATION).all()
+    part = f[f["treated"] == 1]
+    assert (part["person_id"].map(first) == part["month"]).all(), "a participant's start month is their first start"
+    ctrl = f[f["treated"] == 0]
+    later = ctrl["person_id"].map(first)
+    assert (later.isna() | (later > ctrl["month"])).all(), "comparisons have not started by the start month"
+    # in bijstand in the base month at the participants' duration (store spells, merged)
+    spells = build_store(load_dataset(small_draw), root=tmp_path / "p").read("bijstand_spells")
+    m = f.merge(spells[["person_id", "start_month", "end_month"]], on="person_id")
+    covering = m[(m["start_month"] <= m["base_month"]) & (m["end_month"] >= m["base_month"])]
+    assert len(covering.drop_duplicates(["person_id", "month"])) == len(f)
+    assert ((covering["base_month"] - covering["start_month"]) == covering["duration"]).all()
+    births = pd.read_parquet(small_draw / "persons.parquet").set_index("person_id")["birth_year"]
+    assert (f["age"] == f["base_month"] // 12 - f["person_id"].map(births)).all(), "covariates at the base month"
+    # the months in bijstand after the start count months start + 1 .. start + h (the outcome is not moved)
+    h = opts.outcome_months
+    one = m.assign(overlap=(np.minimum(m["end_month"], m["month"] + h)
+                            - np.maximum(m["start_month"], m["month"] + 1) + 1).clip(lower=0))
+    expected = one.groupby(["person_id", "month"])["overlap"].sum()
+    got = f.set_index(["person_id", "month"])["months_bijstand"]
+    assert (got == expected.reindex(got.index).fillna(0)).all()

@@ -59,9 +59,22 @@ def pretrend_sentence(row, *, lang: str = "nl", alpha: float = PRETREND_ALPHA) -
     return t("kit.pretrend", lang, p=fmt_number(p, lang, digits=3), verdict=verdict)
 
 
+def _municipality_name(pop, code: str) -> str | None:
+    """The name of municipality ``code`` from the dataset's optional ``municipalities`` table (None without it)."""
+    table = getattr(getattr(getattr(pop, "store", None), "dataset", None), "tables", {}).get("municipalities")
+    if table is None or "name" not in table or "municipality_code" not in table:
+        return None
+    hit = table.loc[table["municipality_code"].astype(str) == str(code), "name"]
+    return str(hit.iloc[0]) if len(hit) else None
+
+
 def population_sentence(pop, *, lang: str = "nl", municipality_name: str | None = None) -> str:
-    """The population's definition in words (no counts)."""
+    """The population's definition in words (no counts); a municipality by its name and code when the dataset
+    names it (``municipalities`` table), else by its code."""
     d = pop.definition
+    if d.municipality != "all" and municipality_name is None:
+        name = _municipality_name(pop, d.municipality)
+        municipality_name = f"{name} ({d.municipality})" if name else None
     where = "".join(f", {c} = {', '.join(map(str, v)) if isinstance(v, tuple) else v}" for c, v in d.where)
     return t("kit.population", lang, age_min=d.age_min, age_max=d.age_max, first_year=str(d.first_year),
              last_year=str(d.last_year), sex=t(f"kit.sex.{d.sex}", lang) if d.sex != "all" else "",

@@ -13,7 +13,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from typing import TYPE_CHECKING
+
 from analysis.errors import AnalysisError
+
+if TYPE_CHECKING:  # the type of the run argument only
+    from analysis.kit.run import Run
 
 MBAR = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 
@@ -36,20 +41,26 @@ def _through(result, last_term: str):
                          diagnostics={**result.diagnostics, "vcov": vcov})
 
 
-def sensitivity_analysis(ctx, dyn, *, name: str, label: str, event_time: float | None, reference: float,
-                         width: int = 1, percent: bool = False, pretest_p: float | None = None) -> dict:
+def sensitivity_analysis(run: "Run", dyn, *, name: str, label: str, event_time: float | None, reference: float,
+                         width: int = 1, percent: bool = False, pretest_p: float | None = None,
+                         ylabel: str | None = None) -> dict:
     """Honest DiD and pre-test power for the headline ``event_time`` of ``dyn`` (None: the average of the
-    post periods, the simple ATT's counterpart); returns what it found."""
+    post periods, the simple ATT's counterpart); returns what it found.
+
+    ``run`` is the study's :class:`analysis.kit.run.Run` (``rd.start``): its rows go through ``run.add`` (disclosure
+    control), its figure and sentences to ``run.report``. ``ylabel`` names the effect's axis (default "Effect";
+    with ``percent`` the unit percentage points is added)."""
     from analysis.estimators import honest_did, pretrend_power
     from analysis.estimators.honest_did import bin_event_time, bin_of
     from analysis.report import figures
     from analysis.report.disclosure import checked_result
     from analysis.report.labels import fmt_number, t, t_plain
 
-    policy, log, lang = ctx.report.policy, ctx.report.log, ctx.lang
+    policy, log, lang = run.report.policy, run.report.log, run.lang
     binned = bin_event_time(dyn, width=width, reference=reference) if width > 1 else dyn
     if event_time is None:
-        return _average_sensitivity(ctx, binned, name=name, label=label, percent=percent, pretest_p=pretest_p)
+        return _average_sensitivity(run, binned, name=name, label=label, percent=percent, pretest_p=pretest_p,
+                                    ylabel=ylabel)
     target = bin_of(event_time, width=width, reference=reference)
     post_terms = [i for i in binned.estimates.index if i.startswith("e=") and float(i[2:]) > (0 if width > 1 else reference)]
     target_term = f"e={target}" if width > 1 else f"e={event_time:g}"
@@ -58,12 +69,12 @@ def sensitivity_analysis(ctx, dyn, *, name: str, label: str, event_time: float |
     judged = checked_result(dyn, name=f"sensitivity_{name}", terms=[f"e={event_time:g}"], policy=policy, log=log) \
         if row is not None else None
     if judged is None or judged.withheld["estimate"].iloc[0] or target_term not in post_terms:
-        ctx.add_estimates([{"name": f"breakdown_mbar_{name}", "estimate": None, "se": None, "ci_low": None,
+        run.add([{"name": f"breakdown_mbar_{name}", "estimate": None, "se": None, "ci_low": None,
                             "ci_high": None, "n": None, "unit": unit, "suppressed": True},
                            {"name": f"pretrend_power_{name}", "estimate": None, "se": None, "ci_low": None,
                             "ci_high": None, "n": None, "unit": "probability", "suppressed": True}])
         log.add(f"sensitivity_{name}", "all", "min_treated")
-        ctx.report.markdown(f"*{t('design.sensitivity_withheld', lang)}*")
+        run.report.markdown(f"*{t('design.sensitivity_withheld', lang)}*")
         return {}
     k = post_terms.index(target_term) + 1
     # the post periods after the target do not constrain its bias under relative magnitudes (each post
@@ -71,26 +82,26 @@ def sensitivity_analysis(ctx, dyn, *, name: str, label: str, event_time: float |
     # stays on its fast path (at most about ten post periods)
     binned = _through(binned, post_terms[k - 1])
     units = {c: row.get(c) for c in ("n", "n_control", "dominance")}
-    return _report(ctx, binned, target=k, units=units, name=name, label=label, width=width, percent=percent,
-                   pretest_p=pretest_p)
+    return _report(run, binned, target=k, units=units, name=name, label=label, width=width, percent=percent,
+                   pretest_p=pretest_p, ylabel=ylabel)
 
 
-def _not_computable(ctx, *, name, label, units, reason) -> dict:
+def _not_computable(run, *, name, label, units, reason) -> dict:
     """Rows without numbers (not withheld: nothing could be computed) and a sentence saying so."""
     from analysis.report.labels import t
 
     note = f"not computable: {reason}"
-    ctx.add_estimates([{"name": f"breakdown_mbar_{name}", "estimate": None, "se": None, "ci_low": None, "ci_high": None,
+    run.add([{"name": f"breakdown_mbar_{name}", "estimate": None, "se": None, "ci_low": None, "ci_high": None,
                         "n": units["n"], "unit": "M-bar", "suppressed": False, "_n_control": units["n_control"],
                         "_dominance": units["dominance"], "note": note},
                        {"name": f"pretrend_power_{name}", "estimate": None, "se": None, "ci_low": None, "ci_high": None,
                         "n": units["n"], "unit": "probability", "suppressed": False, "_n_control": units["n_control"],
                         "_dominance": units["dominance"], "note": note}])
-    ctx.report.markdown(f"*{t('design.sensitivity_not_computable', ctx.lang, effect=label)}*")
+    run.report.markdown(f"*{t('design.sensitivity_not_computable', run.lang, effect=label)}*")
     return {}
 
 
-def _average_sensitivity(ctx, dyn, *, name, label, percent, pretest_p) -> dict:
+def _average_sensitivity(run, dyn, *, name, label, percent, pretest_p, ylabel=None) -> dict:
     """The sensitivity of the average post-period effect (the simple ATT's counterpart)."""
     from analysis.report.labels import t
 
@@ -98,37 +109,37 @@ def _average_sensitivity(ctx, dyn, *, name, label, percent, pretest_p) -> dict:
     ref = float(dyn.spec.get("reference", -1.0)) if isinstance(dyn.spec, dict) else -1.0
     post = [i for i in est.index if i.startswith("e=") and float(i[2:]) > ref and pd.notna(est.loc[i, "std_error"])]
     if "ATT" not in est.index or not post:
-        ctx.report.markdown(f"*{t('design.sensitivity_withheld', ctx.lang)}*")
+        run.report.markdown(f"*{t('design.sensitivity_withheld', run.lang)}*")
         return {}
     row = est.loc["ATT"]
     from analysis.report.disclosure import checked_result
 
-    judged = checked_result(dyn, name=f"sensitivity_{name}", terms=["ATT"], policy=ctx.report.policy, log=ctx.report.log)
+    judged = checked_result(dyn, name=f"sensitivity_{name}", terms=["ATT"], policy=run.report.policy, log=run.report.log)
     if judged.withheld["estimate"].iloc[0]:
-        ctx.add_estimates([{"name": f"breakdown_mbar_{name}", "estimate": None, "se": None, "ci_low": None,
+        run.add([{"name": f"breakdown_mbar_{name}", "estimate": None, "se": None, "ci_low": None,
                             "ci_high": None, "n": None, "unit": "M-bar", "suppressed": True},
                            {"name": f"pretrend_power_{name}", "estimate": None, "se": None, "ci_low": None,
                             "ci_high": None, "n": None, "unit": "probability", "suppressed": True}])
-        ctx.report.markdown(f"*{t('design.sensitivity_withheld', ctx.lang)}*")
+        run.report.markdown(f"*{t('design.sensitivity_withheld', run.lang)}*")
         return {}
     units = {c: row.get(c) for c in ("n", "n_control", "dominance")}
-    return _report(ctx, dyn, target="average", units=units, name=name, label=label, width=1, percent=percent,
-                   pretest_p=pretest_p)
+    return _report(run, dyn, target="average", units=units, name=name, label=label, width=1, percent=percent,
+                   pretest_p=pretest_p, ylabel=ylabel)
 
 
-def _report(ctx, binned, *, target, units, name, label, width, percent, pretest_p) -> dict:
+def _report(run, binned, *, target, units, name, label, width, percent, pretest_p, ylabel=None) -> dict:
     """Run honest_did and pretrend_power on ``binned`` for ``target``; figure, rows and sentences."""
     from analysis.estimators import honest_did, pretrend_power
     from analysis.report import figures
     from analysis.report.disclosure import checked_result
     from analysis.report.labels import fmt_number, t, t_plain
 
-    policy, log, lang = ctx.report.policy, ctx.report.log, ctx.lang
+    policy, log, lang = run.report.policy, run.report.log, run.lang
     unit = "M-bar"
     try:
         hd = honest_did(binned, restriction="relative_magnitudes", m=list(MBAR), target=target)
     except (np.linalg.LinAlgError, ValueError, AnalysisError) as exc:  # e.g. a singular covariance on few persons
-        return _not_computable(ctx, name=name, label=label, units=units, reason=str(exc))
+        return _not_computable(run, name=name, label=label, units=units, reason=str(exc))
     try:
         power = pretrend_power(binned, target=target)
     except (np.linalg.LinAlgError, ValueError, AnalysisError):
@@ -144,12 +155,12 @@ def _report(ctx, binned, *, target, units, name, label, width, percent, pretest_
                                                    index=["original"])), name=f"sensitivity_{name}_original",
                               policy=policy, log=log)
     fig = figures.sensitivity(table, original=original, xlabel=t_plain("design.mbar", lang),
-                              ylabel=t_plain("design.effect_axis", lang),
+                              ylabel=ylabel or t_plain("design.effect_axis", lang),
                               name=f"sensitivity_{name}", percent=percent, lang=lang, breakdown=hd.breakdown)
     key = "design.sensitivity_caption" if width > 1 else "design.sensitivity_caption_periods"
-    ctx.report.figure(fig, caption=t(key, lang, effect=label, width=width))
+    run.report.figure(fig, caption=t(key, lang, effect=label, width=width))
     breakdown = hd.breakdown
-    ctx.add_estimates([{"name": f"breakdown_mbar_{name}", "estimate": float(breakdown) if np.isfinite(breakdown) else None,
+    run.add([{"name": f"breakdown_mbar_{name}", "estimate": float(breakdown) if np.isfinite(breakdown) else None,
                         "se": None, "ci_low": None, "ci_high": None, "n": units["n"], "unit": unit, "suppressed": False,
                         "_n_control": units["n_control"], "_dominance": units["dominance"],
                         **({} if np.isfinite(breakdown) else {"note": hd.breakdown_note})},
@@ -159,15 +170,15 @@ def _report(ctx, binned, *, target, units, name, label, width, percent, pretest_
                         **({"note": "not computable: the covariance of the pre-period effects is singular"}
                            if power is None else {})}])
     if np.isnan(breakdown):
-        ctx.report.markdown(t("design.breakdown_none", lang, effect=label))
+        run.report.markdown(t("design.breakdown_none", lang, effect=label))
     elif np.isinf(breakdown):
-        ctx.report.markdown(t("design.breakdown_beyond", lang, effect=label, mbar=fmt_number(MBAR[-1], lang, 2)))
+        run.report.markdown(t("design.breakdown_beyond", lang, effect=label, mbar=fmt_number(MBAR[-1], lang, 2)))
     else:
-        ctx.report.markdown(t("design.breakdown", lang, effect=label, mbar=fmt_number(breakdown, lang, 2)))
+        run.report.markdown(t("design.breakdown", lang, effect=label, mbar=fmt_number(breakdown, lang, 2)))
     if power is not None:
         verdict = t_plain("design.power_verdict.strong" if power.power >= 0.8 else "design.power_verdict.weak", lang)
-        ctx.report.markdown(t("design.power", lang, power=fmt_number(power.power, lang, 2), effect=label,
+        run.report.markdown(t("design.power", lang, power=fmt_number(power.power, lang, 2), effect=label,
                               verdict=verdict))
     if pretest_p is not None and pretest_p < 0.05:
-        ctx.report.markdown(t("design.pretest_rejects", lang, p=fmt_number(pretest_p, lang, 3)))
+        run.report.markdown(t("design.pretest_rejects", lang, p=fmt_number(pretest_p, lang, 3)))
     return {"honest_did": hd, "power": power, "breakdown": breakdown}

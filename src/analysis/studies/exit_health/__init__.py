@@ -39,7 +39,7 @@ import warnings
 
 import numpy as np
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from analysis.errors import ParameterError, PreTrendWarning, check_choice
@@ -54,12 +54,17 @@ AGE_GROUPS = [(18, 34), (35, 49), (50, 66)]
 PRE_TREND_ALPHA = 0.05
 #: Event times published as ``att_<outcome>_e<k>``.
 PUBLISHED_E = range(4)
+#: categorical columns of persons a researcher would name in ``by`` (any other column of persons works too)
+BY_EXAMPLES = ("sex", "education", "migration_background", "municipality_code")
 
 
 def _check_parameters(*, outcomes, control_group, covariates, event_window, horizon_years, discount_rate,
-                      anticipation, base_period) -> None:
+                      anticipation, base_period, by="") -> None:
     """Every option checked before any data is read (ParameterError naming the value and what is allowed)."""
     check_choice("base_period", base_period, ("universal", "varying"))
+    if not isinstance(by, str) or by in ("person_id", "birth_year"):
+        raise ParameterError(f"by={by!r} must be '' (no groups) or the name of a categorical column of persons, "
+                             f"e.g. {', '.join(BY_EXAMPLES)}.")
     if isinstance(anticipation, bool) or not isinstance(anticipation, int) or not 0 <= anticipation <= 2:
         raise ParameterError(f"anticipation={anticipation!r} must be 0, 1 or 2 years (how long before the exit "
                              "health may already change).")
@@ -80,12 +85,12 @@ def _check_parameters(*, outcomes, control_group, covariates, event_window, hori
 
 
 def check_parameters(*, outcomes, control_group, covariates, event_window, horizon_years, discount_rate,
-                     anticipation, base_period) -> None:
+                     anticipation, base_period, by="") -> None:
     """Every option checked before any data is read (the notebook's first step): a ParameterError names the
     value received and what is allowed."""
     _check_parameters(outcomes=outcomes, control_group=control_group, covariates=covariates,
                       event_window=event_window, horizon_years=horizon_years, discount_rate=discount_rate,
-                      anticipation=anticipation, base_period=base_period)
+                      anticipation=anticipation, base_period=base_period, by=by)
 
 
 @dataclass(frozen=True)
@@ -104,16 +109,65 @@ class Notes:
 
 @dataclass(frozen=True)
 class StudyDesign:
-    """The design (cohorts, risk sets, outcome matrices) with the units it rests on."""
+    """The design (cohorts, risk sets, outcome matrices) with the units it rests on, for the run's
+    ``control_group`` and ``anticipation``. It hands the estimator the kit's objects: ``panel``,
+    ``cohorts(control_group)``, ``covariates(names)`` (the columns behind the covariates parameter, less those
+    constant in these persons) and ``control(control_group)`` (the estimator's comparison rule)."""
 
     design: dz.ExitDesign
     n_treated: int
     n_control: int
     estimable: bool
+    control_group: str = "risk_set"
+    anticipation: int = 0
+    min_units: int = 10
+    group: tuple = ()  # (by, level) of a subgroup (:meth:`within`); () for the whole population
 
     @property
     def dropped_incomplete(self) -> int:
         return self.design.dropped_incomplete
+
+    @property
+    def panel(self):
+        return self.design.panel
+
+    def cohorts(self, control_group: str | None = None):
+        return self.design.cohorts(self.control_group if control_group is None else control_group)
+
+    def covariates(self, names) -> list[str]:
+        return self.design.covariate_columns(names)
+
+    def control(self, control_group: str | None = None) -> str:
+        return dz.estimator_control(self.control_group if control_group is None else control_group)
+
+    def within(self, by: str, level) -> "StudyDesign":
+        """The same design among the persons whose ``persons`` column ``by`` is ``level`` (a subgroup), with
+        its own units and whether they suffice."""
+        sub = self.design.within(self.design.members(by, level))
+        n_t, n_c = dz.design_units(sub, control_group=self.control_group, anticipation=self.anticipation)
+        return replace(self, design=sub, n_treated=n_t, n_control=n_c, estimable=min(n_t, n_c) >= self.min_units,
+                       group=(by, str(level)))
+
+    def __repr__(self) -> str:
+        where = f", {self.group[0]}={self.group[1]}" if self.group else ""
+        return (f"StudyDesign(control_group={self.control_group!r}{where}, exits to work with a base year at risk: "
+                f"{'enough' if self.estimable else 'too few'} (at least {self.min_units} needed))")
+
+
+@dataclass(frozen=True)
+class OutcomeEffects:
+    """One outcome's fit as published: the group-time result (None: not estimable), its simple and dynamic
+    aggregations, the pre-trend test and what the fit left out."""
+
+    outcome: str
+    gt: object | None = None
+    simple: object | None = None
+    dynamic: object | None = None
+    pretrend: Mapping | None = None
+    notes: "Notes" = None
+
+    def __repr__(self) -> str:
+        return f"OutcomeEffects({self.outcome!r}, {'estimated' if self.gt is not None else 'not estimated'})"
 
 
 @dataclass(frozen=True)
@@ -139,13 +193,6 @@ class Returns:
 
     estimate: float | None = None
     se: float | None = None
-
-
-class _RunSink:
-    """The run seen by the shared sensitivity analysis (``report``, ``lang``, ``add_estimates``)."""
-
-    def __init__(self, run):
-        self.report, self.lang, self.add_estimates = run.report, run.lang, run.add
 
 
 def _add(run, rows: list[dict]) -> list[dict]:
@@ -187,7 +234,8 @@ def study_design(run, population) -> StudyDesign:
     d = dz.build(run.store, exit_window_days=int(p["exit_window_days"]), population=population)
     n_treated, n_control = dz.design_units(d, control_group=p["control_group"], anticipation=p["anticipation"])
     return StudyDesign(design=d, n_treated=n_treated, n_control=n_control,
-                       estimable=min(n_treated, n_control) >= run.policy.min_units)
+                       estimable=min(n_treated, n_control) >= run.policy.min_units, control_group=p["control_group"],
+                       anticipation=int(p["anticipation"]), min_units=run.policy.min_units)
 
 
 def _design_units(run, design: dz.ExitDesign, keep=None, placebo: bool = False) -> tuple[int, int]:
@@ -235,45 +283,60 @@ def _rows_table(run, rows: list[dict], *, name: str, key: str):
     return checked_estimates(rows, policy=run.policy, log=run.report.log, name=name).rename({"name": key})
 
 
-def effects(run, sd: StudyDesign) -> Effects:
-    """Simple and dynamic ATT per outcome, the pre-trend tests, the event-study figures, the table and the
-    sensitivity analysis; every row added to the run as disclosure control checked it."""
+def _own_names(run, outcome: str) -> list[str]:
+    own = {f"att_{outcome}", f"pretrend_p_{outcome}"} | {f"att_{outcome}_e{k}" for k in PUBLISHED_E}
+    if outcome == "healthcare_costs_eur":
+        own.add("health_savings_per_exit_eur")
+    return [n for n in _estimate_names(run) if n in own]
+
+
+def outcome_effects(run, sd: StudyDesign, gt, *, outcome: str) -> OutcomeEffects:
+    """The rows of one outcome's fit ``gt`` (the notebook's ``rd.att_gt_at_risk`` call) added to the run as
+    disclosure control checks them: the simple ATT, the event times ``att_<outcome>_e<k>`` (headline outcomes)
+    and the pre-trend test. A fit without any post-exit cell (None, or a population where no cohort could be
+    estimated) gets its rows withheld and a sentence."""
     from analysis.report.labels import t
 
     lo, hi = run.parameters["event_window"]
-    out = {}
-    notes = Notes()
+    covariates = run.parameters["covariates"]
+    dropped = sd.design.constant_covariates(covariates)
+    if not dz.estimable(gt):
+        _add(run, [_withheld(name, sd.n_treated, sd.n_control) for name in _own_names(run, outcome)])
+        run.report.markdown(t("exit_health.not_estimable", run.lang,
+                              outcome=t(f"exit_health.outcome.{outcome}", run.lang)))
+        return OutcomeEffects(outcome=outcome, notes=Notes(tuple(("main", c) for c in dropped)))
+    lost = tuple(("main", int(sd.design.years[0] + g - 1)) for g in gt.diagnostics.get("cohorts_without_model", []))
+    notes = Notes(tuple(("main", c) for c in dropped),
+                  tuple(c for c in dz.cohort_dropped(gt, covariates) if c not in dropped), lost)
+    simple = gt.aggregate("simple")
+    dyn = gt.aggregate("dynamic", min_e=lo, max_e=hi)
+    pre = gt.pretrend_test()
+    unit = _unit_of(f"att_{outcome}")
+    _add(run, _rows(simple, {"ATT": f"att_{outcome}"}, unit))
+    if outcome in DYNAMIC:
+        _add(run, _rows(dyn, {f"e={k}": f"att_{outcome}_e{k}" for k in PUBLISHED_E}, unit))
+        missing = [f"att_{outcome}_e{k}" for k in PUBLISHED_E if f"e={k}" not in dyn.estimates.index]
+        _add(run, [_withheld(name, 0) for name in missing])
+    _add(run, [{"name": f"pretrend_p_{outcome}", "estimate": pre["p_value"], "se": None,
+                "ci_low": None, "ci_high": None, "n": int(simple.estimates.loc["ATT", "n"]),
+                "unit": "p-value", "suppressed": False}])
+    return OutcomeEffects(outcome=outcome, gt=gt, simple=simple, dynamic=dyn, pretrend=pre, notes=notes)
+
+
+def effects(run, sd: StudyDesign, fits: Mapping[str, OutcomeEffects]) -> Effects:
+    """What the per-outcome fits show together: the pre-trend warning, the event-study figures, the table and
+    the sensitivity analysis. A design with too few treated or comparison persons (``sd.estimable`` False: the
+    notebook fits nothing) gets every row withheld and a sentence saying why."""
+    from analysis.report.labels import t
+
     if not sd.estimable:
-        n_t, n_c = sd.n_treated, sd.n_control
-        _add(run, [_withheld(name, n_t, n_c) for name in _estimate_names(run)])
+        _add(run, [_withheld(name, sd.n_treated, sd.n_control) for name in _estimate_names(run)])
         run.report.markdown(t("exit_health.too_few", run.lang, min_units=run.policy.min_units))
         return Effects()
-    for outcome in run.parameters["outcomes"]:
-        gt, fit_notes = _att(run, sd.design, outcome, label="main")
-        notes += fit_notes
-        if gt is None:
-            n_t, n_c = sd.n_treated, sd.n_control
-            own = {f"att_{outcome}", f"pretrend_p_{outcome}"} | {f"att_{outcome}_e{k}" for k in PUBLISHED_E}
-            if outcome == "healthcare_costs_eur":
-                own.add("health_savings_per_exit_eur")
-            names = [n for n in _estimate_names(run) if n in own]
-            _add(run, [{**_withheld(name, n_t, n_c), "estimate": None} for name in names])
-            run.report.markdown(t("exit_health.not_estimable", run.lang,
-                                  outcome=t(f"exit_health.outcome.{outcome}", run.lang)))
-            continue
-        simple = gt.aggregate("simple")
-        dyn = gt.aggregate("dynamic", min_e=lo, max_e=hi)
-        pre = gt.pretrend_test()
-        unit = _unit_of(f"att_{outcome}")
-        (att_row,) = _add(run, _rows(simple, {"ATT": f"att_{outcome}"}, unit))
-        if outcome in DYNAMIC:
-            _add(run, _rows(dyn, {f"e={k}": f"att_{outcome}_e{k}" for k in PUBLISHED_E}, unit))
-            missing = [f"att_{outcome}_e{k}" for k in PUBLISHED_E if f"e={k}" not in dyn.estimates.index]
-            _add(run, [_withheld(name, 0) for name in missing])
-        _add(run, [{"name": f"pretrend_p_{outcome}", "estimate": pre["p_value"], "se": None,
-                            "ci_low": None, "ci_high": None, "n": int(simple.estimates.loc["ATT", "n"]),
-                            "unit": "p-value", "suppressed": False}])
-        out[outcome] = (gt, simple, dyn, pre)
+    notes = Notes()
+    for fit in fits.values():
+        notes += fit.notes
+    out = {o: (f.gt, f.simple, f.dynamic, f.pretrend) for o, f in fits.items() if f.gt is not None}
     rejected = [o for o, (_, _, _, pre) in out.items() if pre["p_value"] < PRE_TREND_ALPHA
                 and not run.estimate(f"pretrend_p_{o}")["suppressed"]]
     if rejected:
@@ -299,9 +362,10 @@ def _sensitivity(run, out: dict) -> None:
     run.report.heading(t("exit_health.sensitivity_heading", run.lang), level=3)
     for outcome in [o for o in DYNAMIC if o in out]:
         _, _, dyn, pre = out[outcome]
-        sensitivity_analysis(_RunSink(run), dyn, name=f"att_{outcome}", label=t_plain(f"exit_health.outcome.{outcome}", run.lang),
+        sensitivity_analysis(run, dyn, name=f"att_{outcome}", label=t_plain(f"exit_health.outcome.{outcome}", run.lang),
                              event_time=None, reference=-1.0 - run.parameters["anticipation"], width=1,
-                             percent=outcome == "antidepressants", pretest_p=pre["p_value"])
+                             percent=outcome == "antidepressants", pretest_p=pre["p_value"],
+                             ylabel=None if outcome == "antidepressants" else t_plain("exit_health.effect_axis_eur", run.lang))
 
 
 def _event_figure(run, out: dict) -> None:
@@ -341,125 +405,10 @@ def _att_table(run, out: dict) -> None:
             (t("ci_high", run.lang), att, "ci_high"), (t("exit_health.pretrend_p", run.lang), pre, "estimate"),
             (t("exit_health.treated", run.lang), att, "n")]
     table = combine(cols, on=[key], name="att_table")
+    from analysis.studies.exit_health.tables import _show_by_scale
+
     _show_by_scale(run, table, key=key, labels=label, caption=t("exit_health.att_table_caption", run.lang),
                    columns=[c[0] for c in cols[:3]], formats={cols[3][0]: "num3", cols[4][0]: "int"})
-
-
-def _age_groups(run) -> list[tuple[int, int]]:
-    """The age groups of the heterogeneity table inside the population's age band."""
-    lo_band, hi_band = run.parameters.get("age_min", 0), run.parameters.get("age_max", 120)
-    groups = [(max(lo, lo_band), min(hi, hi_band)) for lo, hi in AGE_GROUPS]
-    return [(lo, hi) for lo, hi in groups if lo <= hi]
-
-
-def _show_by_scale(run, table, *, key: str, labels: dict, caption: str, columns: list, formats: dict) -> None:
-    """Show ``table`` as one table per scale: antidepressant use in percentage points, costs in whole euros
-    (``columns`` hold effects; ``formats`` the other columns' formats)."""
-    from analysis.report.labels import t
-
-    pp = [v for k, v in labels.items() if k == "att_antidepressants"]
-    eur = [v for k, v in labels.items() if k.endswith("_eur") and k.startswith("att_")]
-    present = set(table.frame[key])
-    for scale, rows in (("pp", pp), ("eur", eur)):
-        rows = [r for r in rows if r in present]
-        if not rows:
-            continue
-        part = table.where(key, rows)
-        run.report.table(part, caption=f"{caption.rstrip().rstrip('.')}. {t(f'exit_health.scale.{scale}', run.lang)}",
-                         number_formats={c: scale for c in columns} | formats)
-
-
-def design_comparison(run, sd: StudyDesign, fx: Effects) -> Table:
-    """The headline effects under every comparison group (the run's own first): what the choice of who is
-    compared does. The old design (all recipients) is there for comparison; each cell is checked on the
-    treated units, comparison units and dominance of its own estimate."""
-    from analysis.report.checked import combine
-    from analysis.report.labels import t
-
-    if not fx.fits:
-        return Table(None)
-    notes = Notes()
-    own = run.parameters["control_group"]
-    groups = [own] + [c for c in CONTROL_GROUPS if c != own]
-    key = t("exit_health.outcome", run.lang)
-    parts = []
-    for cg in groups:
-        rows = []
-        for outcome in [o for o in DYNAMIC if o in fx.fits]:
-            label = t(f"exit_health.outcome.{outcome}", run.lang)
-            if cg == own:
-                gt = fx.fits[outcome][0]
-            else:
-                gt, fit_notes = _att(run, sd.design, outcome, control_group=cg, label="comparison")
-                notes += fit_notes
-            if gt is None:
-                rows.append(_withheld(label, 0))
-            else:
-                rows.append(_rows(gt.aggregate("simple"), {"ATT": label}, _unit_of(f"att_{outcome}"))[0])
-        table = _rows_table(run, rows, name=f"design_comparison {cg}", key=key)
-        name = t(f"exit_health.control_short.{cg}", run.lang)
-        parts.append((name, table, "estimate"))
-    table = combine(parts, on=[key], name="design_comparison")
-    _show_by_scale(run, table, key=key, labels={f"att_{o}": t(f"exit_health.outcome.{o}", run.lang) for o in DYNAMIC},
-                   caption=t("exit_health.design_comparison_caption", run.lang,
-                             own=t(f"exit_health.control_short.{own}", run.lang)),
-                   columns=[p[0] for p in parts], formats={})
-    return Table(table, notes)
-
-
-def placebo_and_heterogeneity(run, sd: StudyDesign, fx: Effects) -> Table:
-    """The placebo (exit for other reasons) beside the main effect, and effects by sex and age group.
-
-    A group with too few leavers or comparison persons is withheld, never estimated. The table shows
-    the groups' counts only when no group is withheld: with the main count they would give a withheld
-    group's count by subtraction.
-    """
-    from analysis.report.checked import concat
-    from analysis.report.labels import t
-
-    if not fx.fits:
-        return Table(None)
-    design = sd.design
-    notes = Notes()
-    group_col = t("intake.group", run.lang)
-    tables = []
-    for outcome in [o for o in DYNAMIC if o in fx.fits]:
-        everyone = np.ones(len(design.female), dtype=bool)
-        groups = [(t("exit_health.main", run.lang), everyone, False, "main"),
-                  (t("exit_health.placebo", run.lang), everyone, True, "placebo")]
-        if run.parameters.get("sex", "all") == "all":  # within one sex the groups would repeat the main effect
-            groups += [(t("women", run.lang), design.female, False, "women"),
-                       (t("men", run.lang), ~design.female, False, "men")]
-        for lo, hi in _age_groups(run):
-            groups.append((f"{lo}-{hi}", (design.age_first >= lo) & (design.age_first <= hi), False, f"{lo}-{hi}"))
-        rows = []
-        for label, keep, placebo, tag in groups:
-            n_t, n_c = _design_units(run, design, keep=keep, placebo=placebo)
-            if tag == "main":
-                gt = fx.fits[outcome][0]
-            elif min(n_t, n_c) >= run.policy.min_units:
-                gt, fit_notes = _att(run, design, outcome, keep=keep, placebo=placebo, label=tag)
-                notes += fit_notes
-            else:
-                gt = None
-            if gt is not None:
-                rows.append(_rows(gt.aggregate("simple"), {"ATT": label}, _unit_of(f"att_{outcome}"))[0])
-            else:
-                rows.append(_withheld(label, n_t, n_c))
-        tables.append(_rows_table(run, rows, name=f"heterogeneity {outcome}", key=group_col)
-                      .with_key(t("exit_health.outcome", run.lang), t(f"exit_health.outcome.{outcome}", run.lang)))
-    table = concat(tables, name="heterogeneity")
-    columns = [t("exit_health.outcome", run.lang), group_col, "estimate", "ci_low", "ci_high"]
-    if not table.any_withheld:
-        columns.append("n")
-    names = {"estimate": t("estimate", run.lang), "ci_low": t("ci_low", run.lang), "ci_high": t("ci_high", run.lang),
-             "n": t("exit_health.treated", run.lang)}
-    table = table.select(columns).rename(names)
-    _show_by_scale(run, table, key=t("exit_health.outcome", run.lang),
-                   labels={f"att_{o}": t(f"exit_health.outcome.{o}", run.lang) for o in DYNAMIC},
-                   caption=t("exit_health.heterogeneity_caption", run.lang),
-                   columns=[names["estimate"], names["ci_low"], names["ci_high"]], formats={names["n"]: "int"})
-    return Table(table, notes)
 
 
 def health_returns(run, fx: Effects) -> Returns:
@@ -523,3 +472,5 @@ def _combination_dominance(gt, term_weights: dict) -> float:
 
 
 from analysis.studies.exit_health.narrative import methods, summary  # noqa: E402,F401  (the notebook's calls)
+from analysis.studies.exit_health.tables import (  # noqa: E402,F401  (the notebook's calls)
+    _level_label, design_comparison, group_effects, placebo_and_heterogeneity)

@@ -16,8 +16,13 @@ Covariates (``covariates``, groups of columns of :func:`analysis.kit.events.exit
 base year enter the doubly robust estimator (Sant'Anna & Zhao 2020). A covariate constant in the persons
 an estimate rests on (``female`` among women) is left out before the estimator sees it, and the estimator
 itself leaves out columns constant or collinear within a cohort; both are reported
-(:attr:`Estimate.dropped`), never a singular matrix. No estimator code here: composition of
-``analysis.kit.events`` and :func:`analysis.estimators.did.at_risk.att_gt_at_risk`.
+(:attr:`Estimate.dropped`), never a singular matrix.
+
+The design hands the notebook the kit's typed objects, so that the estimator call is the public one,
+visible in a cell (``rd.att_gt_at_risk(design.panel, design.cohorts(control_group), outcome=...,
+covariates=design.covariate_columns(covariates), control=estimator_control(control_group), ...)``);
+:func:`estimate` is that same call for the design's other fits (groups, placebo, other comparison groups).
+No estimator code here: composition of ``analysis.kit`` and :func:`analysis.kit.designs.att_gt_at_risk`.
 """
 
 from __future__ import annotations
@@ -58,6 +63,73 @@ class ExitDesign:
     age_first: np.ndarray          # age in the first year of the window
     dropped_incomplete: int
     rows: np.ndarray = field(repr=False)   # positions of the kept units in the cohorts' own arrays
+    persons: pd.DataFrame | None = field(default=None, repr=False)  # the units' persons rows, same order
+
+    @property
+    def panel(self):
+        """The outcome matrices as a kit :class:`~analysis.kit.panels.Panel` (person-year, the design's units)."""
+        from types import MappingProxyType
+
+        from analysis.kit.panels import Panel
+
+        n = len(self.work.unit_ids)
+        return Panel(frequency="year", unit_ids=self.work.unit_ids, periods=self.years,
+                     outcomes=MappingProxyType(dict(self.outcomes)), in_band=np.ones((n, len(self.years)), dtype=bool))
+
+    def cohorts(self, control_group: str = "risk_set", *, placebo: bool = False):
+        """The exit cohorts (``placebo``: exit for other reasons) with the at-risk rule of ``control_group``:
+        on bijstand on 31 December of the base year, or, for the old design ``"all_recipients"``, everyone."""
+        from dataclasses import replace
+
+        from analysis.errors import check_choice
+
+        check_choice("control_group", control_group, CONTROL_GROUPS)
+        ev = self.other if placebo else self.work
+        if control_group == "all_recipients":
+            ev = replace(ev, at_risk=np.ones_like(ev.at_risk),
+                         at_risk_rule="ever on bijstand in the window (the old design: no at-risk rule)")
+        return ev
+
+    def constant_covariates(self, covariates, *, placebo: bool = False) -> tuple[str, ...]:
+        """The covariates (names of the ``covariates`` parameter) with a column constant in these persons at
+        every base year (``female`` among women): that column cannot enter the model."""
+        return self._covariates(covariates, placebo)[1]
+
+    def covariate_columns(self, covariates, *, placebo: bool = False) -> list[str]:
+        """The cohorts' covariate columns behind ``covariates``, without those constant in these persons."""
+        return self._covariates(covariates, placebo)[0]
+
+    def _covariates(self, covariates, placebo: bool) -> tuple[list, tuple]:
+        ev = self.other if placebo else self.work
+        names = list(ev.covariate_names)
+        cols = [names.index(c) for cov in covariates for c in COVARIATE_COLUMNS[cov]]
+        if not cols or not len(ev.cohort):
+            return [names[c] for c in cols], ()
+        xs = [ev.covariates_at(b)[:, cols] for b in range(len(self.years))]
+        lo, hi = np.min([x.min(axis=0) for x in xs], axis=0), np.max([x.max(axis=0) for x in xs], axis=0)
+        constant = {col for col, a, b in zip(cols, lo, hi) if a == b}
+        dropped = tuple(cov for cov in covariates if any(names.index(c) in constant for c in COVARIATE_COLUMNS[cov]))
+        return [names[c] for c in cols if c not in constant], dropped
+
+    def within(self, keep: np.ndarray) -> "ExitDesign":
+        """The same design on the persons ``keep`` (a boolean over the units): a subgroup."""
+        from dataclasses import replace
+
+        keep = np.asarray(keep, dtype=bool)
+        rows = np.flatnonzero(keep)
+        return replace(self, work=_subset(self.work, rows), other=_subset(self.other, rows),
+                       outcomes={o: m[rows] for o, m in self.outcomes.items()}, female=self.female[rows],
+                       age_first=self.age_first[rows], rows=self.rows[rows],
+                       persons=None if self.persons is None else self.persons.iloc[rows].reset_index(drop=True))
+
+    def members(self, column: str, value) -> np.ndarray:
+        """Boolean over the units: the persons whose ``persons`` column ``column`` equals ``value``."""
+        from analysis.errors import ParameterError
+
+        if self.persons is None or column not in self.persons.columns or column in ("person_id", "birth_year"):
+            have = [] if self.persons is None else [c for c in self.persons.columns if c not in ("person_id", "birth_year")]
+            raise ParameterError(f"by={column!r} is not a categorical column of persons; use one of: {', '.join(have)}.")
+        return (self.persons[column].astype(str) == str(value)).to_numpy()
 
 
 @dataclass(frozen=True)
@@ -106,7 +178,7 @@ def build(store, *, exit_window_days: int, municipality: str = "all", population
     return ExitDesign(work=_subset(work, rows), other=_subset(other, rows), years=years,
                       outcomes={o: m[rows] for o, m in mats.items()},
                       female=(info["sex"] == "F").to_numpy(), age_first=(years[0] - info["birth_year"]).to_numpy(),
-                      dropped_incomplete=int(n - len(rows)), rows=rows)
+                      dropped_incomplete=int(n - len(rows)), rows=rows, persons=info.reset_index())
 
 
 def _in_window(work, other, population):
@@ -160,46 +232,54 @@ def design_units(design: ExitDesign, *, keep: np.ndarray | None = None, placebo:
     return int(treated.sum()), int((at.any(axis=1) & ~treated).sum())
 
 
+def estimator_control(control_group: str) -> str:
+    """The estimator's comparison rule behind a control group (``all_recipients``: not yet treated, with
+    everyone at risk, :meth:`ExitDesign.cohorts`)."""
+    from analysis.errors import check_choice
+
+    check_choice("control_group", control_group, CONTROL_GROUPS)
+    return _ESTIMATOR_CONTROL[control_group]
+
+
+def cohort_dropped(result, covariates) -> tuple[str, ...]:
+    """Covariates (parameter names) of which the estimator left a column out of some cohort's model."""
+    inner = result.diagnostics.get("dropped_covariates", []) if result is not None else []
+    return tuple(sorted({cov for cov in covariates if any(c in inner for c in COVARIATE_COLUMNS[cov])}))
+
+
+def estimable(result) -> bool:
+    """Whether a group-time result has a post-exit cell (else nothing can be aggregated)."""
+    return (result is not None and not result.estimates.empty
+            and bool((result.estimates["time"] >= result.estimates["group"]).any()))
+
+
 def estimate(design: ExitDesign, outcome: str, *, keep: np.ndarray | None = None, placebo: bool = False,
              control_group: str = "risk_set", covariates=DEFAULT_COVARIATES, anticipation: int = 0,
              base_period: str = "universal", seed: int = 0, event_window: tuple | None = None) -> Estimate:
-    """At-risk Callaway & Sant'Anna (doubly robust with ``covariates``) on the persons ``keep``."""
-    from analysis.estimators.did.at_risk import att_gt_at_risk
+    """At-risk Callaway & Sant'Anna (doubly robust with ``covariates``) on the persons ``keep``: the notebook's
+    call (:func:`analysis.kit.designs.att_gt_at_risk` on the design's panel and cohorts) for the fits a
+    table needs beside the main one."""
     from analysis.errors import ParameterError
+    from analysis.kit.designs import att_gt_at_risk
 
-    ev = design.other if placebo else design.work
-    keep = np.ones(len(ev.cohort), dtype=bool) if keep is None else np.asarray(keep, dtype=bool)
-    if not keep.any():
+    if keep is not None:
+        keep = np.asarray(keep, dtype=bool)
+        if not keep.any():
+            return Estimate(result=None, dropped=(), reason="no persons")
+        design = design.within(keep)
+    elif not len(design.work.cohort):
         return Estimate(result=None, dropped=(), reason="no persons")
-    y = design.outcomes[outcome][keep]
-    cohort = ev.cohort[keep]
-    at_risk = np.ones_like(ev.at_risk[keep]) if control_group == "all_recipients" else ev.at_risk[keep]
-    names = list(ev.covariate_names)
-    cols = [names.index(c) for cov in covariates for c in COVARIATE_COLUMNS[cov]]
-    dropped: list = []
-    if cols:
-        # a column constant in these persons at every base year (female among women) cannot enter: left
-        # out, and said so (by covariate name)
-        xs = [ev.covariates_at(b)[keep][:, cols] for b in range(len(design.years))]
-        lo, hi = np.min([x.min(axis=0) for x in xs], axis=0), np.max([x.max(axis=0) for x in xs], axis=0)
-        constant = {col for col, a, b in zip(cols, lo, hi) if a == b}
-        dropped = [cov for cov in covariates if any(names.index(c) in constant for c in COVARIATE_COLUMNS[cov])]
-        cols = [col for col in cols if col not in constant]
-    kwargs = {}
-    if cols:
-        kwargs = {"covariates": lambda b: ev.covariates_at(b)[keep][:, cols],
-                  "covariate_names": [names[c] for c in cols]}
+    columns, dropped = design._covariates(covariates, placebo)
     try:
-        gt = att_gt_at_risk(y, cohort, at_risk, control=_ESTIMATOR_CONTROL[control_group], method="dr",
-                            anticipation=anticipation, base_period=base_period, event_window=event_window,
-                            seed=seed, **kwargs)
+        gt = att_gt_at_risk(design.panel, design.cohorts(control_group, placebo=placebo), outcome=outcome,
+                            covariates=columns, control=estimator_control(control_group), method="dr",
+                            anticipation=anticipation, base_period=base_period, event_window=event_window, seed=seed)
     except (ParameterError, np.linalg.LinAlgError) as exc:
-        return Estimate(result=None, dropped=tuple(dropped), reason=str(exc))
-    if gt.estimates.empty or not (gt.estimates["time"] >= gt.estimates["group"]).any():
-        return Estimate(result=None, dropped=tuple(dropped), reason="no cohort could be estimated")
-    inner = gt.diagnostics.get("dropped_covariates", [])
-    in_cohorts = sorted({cov for cov in covariates if any(c in inner for c in COVARIATE_COLUMNS[cov])} - set(dropped))
-    return Estimate(result=gt, dropped=tuple(dropped), dropped_in_cohorts=tuple(in_cohorts))
+        return Estimate(result=None, dropped=dropped, reason=str(exc))
+    if not estimable(gt):
+        return Estimate(result=None, dropped=dropped, reason="no cohort could be estimated")
+    in_cohorts = tuple(c for c in cohort_dropped(gt, covariates) if c not in dropped)
+    return Estimate(result=gt, dropped=dropped, dropped_in_cohorts=in_cohorts)
 
 
 def long_frame(design: ExitDesign, outcome: str) -> pd.DataFrame:

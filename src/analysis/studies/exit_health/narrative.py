@@ -19,12 +19,38 @@ def summary(run, fx) -> None:
         run.report.markdown(t("exit_health.summary_withheld", run.lang, min_units=run.policy.min_units))
         run.report.say_withheld()
         return
-    key = "exit_health.summary_caution" if fx.rejected else "exit_health.summary"
-    run.report.markdown(t(key, run.lang, ad=val("att_antidepressants", fmt_pp),
-                          costs=val("att_healthcare_costs_eur", fmt_eur),
-                          savings=val("health_savings_per_exit_eur", fmt_eur), h=run.parameters["horizon_years"],
-                          control=t(f"exit_health.control_long.{run.parameters['control_group']}", run.lang)))
+    control = t(f"exit_health.control_long.{run.parameters['control_group']}", run.lang)
+    h = run.parameters["horizon_years"]
+    if fx.rejected:
+        run.report.markdown(t("exit_health.summary_caution", run.lang, ad=val("att_antidepressants", fmt_pp),
+                              costs=val("att_healthcare_costs_eur", fmt_eur),
+                              savings=val("health_savings_per_exit_eur", fmt_eur), h=h, control=control))
+    else:  # the words follow the sign of the published estimate (a saving is minus a cost effect)
+        run.report.markdown(t("exit_health.summary", run.lang, control=control,
+                              ad=_signed(run, "exit_health.summary_ad", "att_antidepressants", fmt_pp),
+                              costs=_signed(run, "exit_health.summary_costs", "att_healthcare_costs_eur", fmt_eur),
+                              savings=_signed(run, "exit_health.summary_savings", "health_savings_per_exit_eur",
+                                              fmt_eur, h=h, flip=True)))
     run.report.say_withheld()
+
+
+def _signed(run, key: str, name: str, fmt, *, flip: bool = False, **values) -> str:
+    """``key.less`` / ``key.more`` by the sign of the published row ``name`` (``key.other`` when it is zero,
+    withheld or absent), its value formatted with ``fmt`` (``flip``: the value is a saving, shown as an
+    amount either way)."""
+    from analysis.report.labels import t, t_plain
+
+    try:
+        row = run.estimate(name)
+    except KeyError:
+        row = None
+    if row is None or row["suppressed"] or row["estimate"] is None or row["estimate"] == 0:
+        shown = t_plain("suppressed_short", run.lang) if row is not None and row["suppressed"] else "."
+        return t_plain(f"{key}.other", run.lang, value=shown, **values)
+    v = float(row["estimate"])
+    lower = v > 0 if flip else v < 0
+    return t_plain(f"{key}.{'less' if lower else 'more'}", run.lang, value=fmt(abs(v) if flip else v, run.lang),
+                   **values)
 
 
 def methods(run, sd, fx, *tables) -> None:
@@ -56,10 +82,17 @@ def methods(run, sd, fx, *tables) -> None:
     for tag, covs in dropped.items():
         if tag in GROUP_TAGS:
             group = t_plain(f"exit_health.group.{tag}", run.lang)
+        elif tag.startswith("by:"):
+            from analysis.studies.exit_health import _level_label
+
+            column, _, level = tag[3:].partition("=")
+            group = t_plain("exit_health.group.by", run.lang, group=_level_label(column, level, run.lang))
         else:
             lo, hi = tag.split("-")
             group = t_plain("exit_health.group.age", run.lang, lo=int(lo), hi=int(hi))
-        by_covariates.setdefault(tuple(sorted(covs)), []).append(group)
+        named = by_covariates.setdefault(tuple(sorted(covs)), [])
+        if group not in named:  # the same group from two tables (women by sex and in the heterogeneity table)
+            named.append(group)
     for covs, groups in by_covariates.items():
         joined = groups[0] if len(groups) == 1 else (", ".join(groups[:-1]) + (" en " if run.lang == "nl" else " and ")
                                                      + groups[-1])

@@ -262,7 +262,7 @@ def sensitivity(run, effects: EventStudy, opts: Options, *, event: str) -> dict:
     for sex in ("F", "M"):
         if sex in effects.results:
             found[sex] = sensitivity_analysis(
-                run.context, effects.results[sex][1], name=f"excess_bijstand_after_{event}_12m_{sex}",
+                run, effects.results[sex][1], name=f"excess_bijstand_after_{event}_12m_{sex}",
                 label=t_plain(f"intake.sensitivity_label.{sex}", run.lang), event_time=12,
                 reference=effects.reference, width=3, percent=True,
                 pretest_p=effects.pretrend[sex]["p_value"] if sex in effects.pretrend else None)

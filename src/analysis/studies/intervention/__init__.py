@@ -10,16 +10,17 @@ for whom? (issue #17). The notebook notebooks/30_intervention.py composes these 
 - :mod:`.text`: the summary and the methods.
 """
 
-from analysis.studies.intervention.design import (BY_COLUMNS, COVARIATES_BASE, LADDER_MONTH, RETURNS, Design, Effects,
+from analysis.studies.intervention.design import (BY_COLUMNS, CONTROL_GROUPS, COVARIATES_BASE, LADDER_MONTH, RETURNS,
+                                                  Design, Effects,
                                                   covariate_names,
                                                   Options, by_group, effects, ladder_effect, options, programme,
                                                   risk_sets)
 from analysis.studies.intervention.diagnostics import covariate_label, diagnostics, exit_curves
 from analysis.studies.intervention.returns import Returns, _health_savings, health_savings_results, returns
-from analysis.studies.intervention.text import methods, summary
+from analysis.studies.intervention.text import design_text, methods, summary
 from analysis.studies.intervention.whom import heterogeneity, unit_frame
 
-__all__ = ["BY_COLUMNS", "COVARIATES_BASE", "LADDER_MONTH", "RETURNS", "Design", "Effects", "Options", "Returns",
+__all__ = ["BY_COLUMNS", "CONTROL_GROUPS", "COVARIATES_BASE", "design_text", "LADDER_MONTH", "RETURNS", "Design", "Effects", "Options", "Returns",
            "by_group", "covariate_label", "covariate_names", "diagnostics", "effects", "exit_curves", "health_savings_results",
            "heterogeneity", "ladder_effect", "methods", "options", "programme", "returns", "risk_sets", "summary",
            "unit_frame", "_health_savings"]

@@ -4,7 +4,19 @@ Design: the risk set (``analysis.estimators.risk_set``): each programme start in
 month m is compared with people in bijstand in the same calendar month at the
 same elapsed spell duration who have not started by m (they may start later).
 Outcomes from the start month on: months in bijstand in months 1..24 after it,
-employed in month 24. Estimators: cross-fitted AIPW (headline), regression
+employed in month 24. Options of the design (``options``):
+
+- ``control_group="risk_set"`` (default) keeps comparison persons who start later (the effect of starting
+  now versus not now, Sianesi 2004); ``"not_yet_treated"`` keeps only those who have not started by the end
+  of the outcome window (m + ``outcome_months``): the effect of starting now versus not within the window,
+  which conditions on the future (who stays unstarted) and so answers another question;
+- ``anticipation=k`` months forms the risk set k months before the start (month m - k: the same calendar month
+  and spell duration then, covariates measured then, comparison persons not started by m), so that a change
+  between the announcement or intake and the start (a lock-in, a threat effect) does not enter the comparison;
+  outcomes still run from the start month m.
+
+There is no base period: the design compares outcomes after the start between matched groups at one month,
+not changes against a reference period as an event study does. Estimators: cross-fitted AIPW (headline), regression
 adjustment, IPW and propensity matching, and the naive difference (participants
 minus all eligible non-participants, unadjusted) for contrast. Standard errors
 are clustered by person. Returns (``returns.py``): the fiscal business case per
@@ -49,6 +61,10 @@ LADDER_MONTH = 12
 
 #: categorical columns of the risk-set frame that ``by`` may name (persons' columns)
 BY_COLUMNS = ("sex", "municipality_code", "migration_background", "education")
+#: who is compared (module docstring)
+CONTROL_GROUPS = ("risk_set", "not_yet_treated")
+#: the longest anticipation window, in months
+MAX_ANTICIPATION = 12
 
 
 @dataclass(frozen=True)
@@ -68,16 +84,19 @@ class Options:
     covariates: tuple[str, ...] = ()
     municipality: str = "all"
     seed: int = 0
+    control_group: str = "risk_set"
+    anticipation: int = 0
 
 
 def options(*, intervention: str = "", outcome_months: int = 24, monthly_benefit_eur: float = 1150.0,
             discount_rate: float = 0.0225, horizon_months: int = 120, health_savings_run: str = "",
             heterogeneity: bool = True, gates_groups: int = 5, by: str = "none", max_controls: int = 20,
-            covariates=(), control_group: str = "risk_set", anticipation: int = 0, base_period: str = "none",
+            covariates=(), control_group: str = "risk_set", anticipation: int = 0,
             municipality: str = "all", seed: int = 0) -> Options:
     """The options checked before any data is read. ``covariates`` empty: the design's full set
-    (``COVARIATES_BASE``, the ladder and the municipalities); else the names given, a subset of it. The risk-set
-    design has one comparison group (``control_group="risk_set"``), no anticipation window and no base period."""
+    (``COVARIATES_BASE``, the ladder and the municipalities); else the names given, a subset of it.
+    ``control_group`` (``CONTROL_GROUPS``) and ``anticipation`` (months, 0..``MAX_ANTICIPATION``) as in the
+    module docstring; the design has no base period."""
     from analysis.errors import check_choice
     from analysis.estimators.cost_benefit import MIN_RATE
 
@@ -98,18 +117,20 @@ def options(*, intervention: str = "", outcome_months: int = 24, monthly_benefit
     if by != "none" and by not in BY_COLUMNS:
         raise ParameterError(f"by={by!r} is not allowed; choose 'none' or a categorical column: "
                              f"{', '.join(BY_COLUMNS)}.")
-    check_choice("control_group", control_group, ["risk_set"])
-    check_choice("base_period", base_period, ["none"])
-    if anticipation != 0:
-        raise ParameterError(f"anticipation={anticipation!r}: the risk-set design compares at the start month "
-                             "itself (no anticipation window); give anticipation=0.")
+    check_choice("control_group", control_group, CONTROL_GROUPS)
+    if isinstance(anticipation, bool) or not isinstance(anticipation, (int, np.integer)) \
+            or not 0 <= anticipation <= MAX_ANTICIPATION:
+        raise ParameterError(f"anticipation={anticipation!r} must be a whole number of months from 0 to "
+                             f"{MAX_ANTICIPATION}: how long before the start the risk set is formed (0: at the start "
+                             "month itself).")
     allowed = [*COVARIATES_BASE, *LADDER]
     for c in covariates:
         check_choice("covariates", c, allowed)
     return Options(intervention=intervention, outcome_months=outcome_months, monthly_benefit_eur=monthly_benefit_eur,
                    discount_rate=discount_rate, horizon_months=horizon_months, health_savings_run=health_savings_run,
                    heterogeneity=heterogeneity, gates_groups=gates_groups, by=by, max_controls=max_controls,
-                   covariates=tuple(covariates), municipality=municipality, seed=seed)
+                   covariates=tuple(covariates), municipality=municipality, seed=seed, control_group=control_group,
+                   anticipation=int(anticipation))
 
 
 def programme(run: Run, opts: Options) -> Options:
@@ -157,7 +178,7 @@ def risk_sets(run: Run, pop, opts: Options) -> Design:
     persons, start months in its years and its age band (age in years at the start month's year)."""
     from analysis.estimators.risk_set import risk_set_frame
 
-    h = opts.outcome_months
+    h, a = opts.outcome_months, opts.anticipation
     con = run.store.connect()
     meta = run.dataset.meta
     m1 = meta["observation_end"].year * 12 + meta["observation_end"].month - 1
@@ -167,7 +188,17 @@ def risk_sets(run: Run, pop, opts: Options) -> Design:
                            "month": inter["start_date"].dt.year * 12 + inter["start_date"].dt.month - 1})
     spells = con.execute("SELECT person_id, start_month, end_month FROM bijstand_spells").df()
     spells = spells[spells["person_id"].isin(pop.person_ids)]
-    frame = risk_set_frame(spells, starts, max_controls=opts.max_controls, seed=opts.seed)
+    # the risk set of a start in month m is formed in month m - a (its base month): the same calendar month and
+    # spell duration then, comparison persons not started by m (risk_set_frame on the starts moved a months back)
+    frame = risk_set_frame(spells, starts.assign(month=starts["month"] - a), max_controls=opts.max_controls,
+                           seed=opts.seed)
+    frame = frame.rename(columns={"month": "base_month"})
+    frame.insert(1, "month", frame["base_month"] + a)  # the start month: outcomes run from it
+    if opts.control_group == "not_yet_treated":  # comparison persons not started by the end of the window
+        first = starts.groupby("person_id")["month"].min()
+        later = frame["person_id"].map(first)
+        frame = frame[(frame["treated"] == 1) | later.isna() | (later > frame["month"] + h)]
+        frame = frame[frame.groupby("risk_set")["treated"].transform("min") == 0]  # a risk set needs comparisons
     frame = frame[frame["month"] + h <= m1].reset_index(drop=True)  # the full outcome window is observed
     d = pop.definition
     birth = pd.Series(pop.birth_year, index=pop.person_ids)
@@ -177,7 +208,7 @@ def risk_sets(run: Run, pop, opts: Options) -> Design:
              int(frame.loc[frame["treated"] == 0, "person_id"].nunique()))
     if min(units) < run.policy.min_units:
         return Design(frame=frame, covariates=(), units=units, estimable=False)
-    con.register("rs", frame[["person_id", "month"]].drop_duplicates())
+    con.register("rs", frame[["person_id", "month", "base_month"]].drop_duplicates())
     con.register("emp_raw", run.dataset.tables["employment_spells"])
     end = meta["observation_end"]
     # One pass of joins (no correlated subqueries: those do not scale to a million persons): per
@@ -189,21 +220,24 @@ def risk_sets(run: Run, pop, opts: Options) -> Design:
         bij AS (
             SELECT r.person_id, r.month,
               sum(GREATEST(0, LEAST(b.end_month, r.month + {h}) - GREATEST(b.start_month, r.month + 1) + 1)) AS months_bijstand,
-              sum(GREATEST(0, LEAST(b.end_month, r.month - 1) - GREATEST(b.start_month, r.month - 24) + 1)) AS bij_months_24,
-              arg_min(b.end_month, b.start_month) FILTER (WHERE r.month BETWEEN b.start_month AND b.end_month) AS spell_end,
-              bool_or(b.censored) FILTER (WHERE r.month BETWEEN b.start_month AND b.end_month) AS spell_censored,
-              arg_min(b.spell_id, b.start_month) FILTER (WHERE r.month BETWEEN b.start_month AND b.end_month) AS spell_id,
-              arg_min(b.monthly_amount_eur, b.start_month) FILTER (WHERE r.month BETWEEN b.start_month AND b.end_month)
+              sum(GREATEST(0, LEAST(b.end_month, r.base_month - 1) - GREATEST(b.start_month, r.base_month - 24) + 1))
+                AS bij_months_24,
+              arg_min(b.end_month, b.start_month) FILTER (WHERE r.base_month BETWEEN b.start_month AND b.end_month)
+                AS spell_end,
+              bool_or(b.censored) FILTER (WHERE r.base_month BETWEEN b.start_month AND b.end_month) AS spell_censored,
+              arg_min(b.spell_id, b.start_month) FILTER (WHERE r.base_month BETWEEN b.start_month AND b.end_month)
+                AS spell_id,
+              arg_min(b.monthly_amount_eur, b.start_month) FILTER (WHERE r.base_month BETWEEN b.start_month AND b.end_month)
                 AS monthly_amount_eur
             FROM rs r JOIN bijstand_spells b ON b.person_id = r.person_id
-            GROUP BY r.person_id, r.month),
+            GROUP BY r.person_id, r.month, r.base_month),
         em AS (
             SELECT r.person_id, r.month,
               max((r.month + {h} BETWEEN e.sm AND e.em)::INTEGER) AS employed_end,
               max((r.month + {LADDER_MONTH} BETWEEN e.sm AND e.em)::INTEGER) AS employed_ladder,
-              sum(GREATEST(0, LEAST(e.em, r.month - 1) - GREATEST(e.sm, r.month - 24) + 1)) AS emp_months_24
+              sum(GREATEST(0, LEAST(e.em, r.base_month - 1) - GREATEST(e.sm, r.base_month - 24) + 1)) AS emp_months_24
             FROM rs r JOIN emp e ON e.person_id = r.person_id
-            GROUP BY r.person_id, r.month),
+            GROUP BY r.person_id, r.month, r.base_month),
         exits AS (SELECT spell_id, min(days_to_employment) AS days_to_job FROM bijstand_exits GROUP BY spell_id)
         SELECT r.person_id, r.month,
                COALESCE(bij.months_bijstand, 0) AS months_bijstand,
@@ -221,11 +255,12 @@ def risk_sets(run: Run, pop, opts: Options) -> Design:
     if ladder is not None and not ladder.empty:
         lad = ladder.assign(lmonth=ladder["date"].dt.year * 12 + ladder["date"].dt.month - 1)
         lad = lad.sort_values("lmonth")[["person_id", "lmonth", "step"]]
-        keys = frame[["person_id", "month"]].drop_duplicates().sort_values("month")
-        last = pd.merge_asof(keys, lad, left_on="month", right_on="lmonth", by="person_id", direction="backward")
+        keys = frame[["person_id", "month", "base_month"]].drop_duplicates().sort_values("base_month")
+        last = pd.merge_asof(keys, lad, left_on="base_month", right_on="lmonth", by="person_id", direction="backward")
         frame = frame.merge(last[["person_id", "month", "step"]], on=["person_id", "month"], how="left")
-        frame["ladder_missing"] = frame["step"].isna().astype(float)
-        frame["ladder_step"] = frame["step"].fillna(frame["step"].mean())
+        step = frame["step"].astype(float)  # a nullable integer column cannot hold the mean
+        frame["ladder_missing"] = step.isna().astype(float)
+        frame["ladder_step"] = step.fillna(step.mean())
         covariates += LADDER
         # Outcome: the step LADDER_MONTH months after the start: 6 (paid work) for the employed, else
         # the latest measurement up to then (a caseworker re-assesses at spell starts and yearly).
@@ -235,9 +270,9 @@ def risk_sets(run: Run, pop, opts: Options) -> Design:
                             on=["person_id", "month"], how="left")
         frame["ladder_step_12m"] = np.where(frame["employed_ladder"] == 1, 6.0, frame["ladder_after"])
     frame["female"] = (frame["sex"] == "F").astype(float)
-    frame["age"] = frame["month"] // 12 - frame["birth_year"]
+    frame["age"] = frame["base_month"] // 12 - frame["birth_year"]  # covariates at the base month
     frame["age2"] = frame["age"] ** 2
-    frame["year"] = frame["month"] // 12
+    frame["year"] = frame["base_month"] // 12
     for col, val, name in (("education", "middle", "edu_middle"), ("education", "high", "edu_high"),
                            ("migration_background", "western", "mig_western"),
                            ("migration_background", "non_western", "mig_non_western")):

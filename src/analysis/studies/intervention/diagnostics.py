@@ -35,7 +35,6 @@ PS_RANGES = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 def diagnostics(run: Run, fx: Effects, opts) -> None:
     """Balance before and after weighting, overlap of the propensity scores, and the E-value."""
-    from analysis.estimators.propensity import e_value
     from analysis.report import figures
     from analysis.report.checked import combine
     from analysis.report.disclosure import safe_aggregate, shares_within
@@ -67,12 +66,23 @@ def diagnostics(run: Run, fx: Effects, opts) -> None:
     counts = safe_aggregate(scores, by=["bin", "group"], stat="count", policy=m, log=run.report.log, name="overlap",
                             levels={"bin": labels, "group": sorted(set(group))})
     shares = shares_within(counts, within=["group"], name="overlap_shares", policy=m, log=run.report.log)
+    if bool(shares.withheld["value"].all()):  # a figure of nothing but x's tells a reader nothing
+        run.report.markdown(t("intervention.overlap_withheld", run.lang, min_units=m.min_units))
+        return _evalue(run, res, frame, opts)
     fig = figures.grouped_bars(shares, x="bin", y="value", group="group", percent=True, lang=run.lang,
                                ylabel=t_plain("intervention.share_in_bin", run.lang))
     fig.figure.axes[0].set_xlabel(t_plain("intervention.propensity", run.lang))
     fig.figure.axes[0].tick_params(axis="x", labelrotation=45, labelsize=7)
     run.report.figure(fig, caption=t("intervention.overlap_caption", run.lang,
                                      dropped=_count_text(run, res.diagnostics["dropped_by_trimming"])))
+    return _evalue(run, res, frame, opts)
+
+
+def _evalue(run: Run, res, frame, opts) -> None:
+    """The E-value of the headline effect (when it is published)."""
+    from analysis.estimators.propensity import e_value
+    from analysis.report.labels import fmt_number, t
+
     head = run.estimate(f"att_months_bijstand_{opts.outcome_months}m")
     if head["suppressed"]:
         return
@@ -140,10 +150,15 @@ def exit_curves(run: Run, design: Design) -> None:
     line = _table(run, rows(list(range(1, 61))), name="competing_risks", key="name")
     line = line.relabel("name", lambda s: s.split("\t")[0], into="series").relabel(
         "name", lambda s: float(s.split("\t")[1]), into="time")
-    fig = figures.line_by_group(line, x="time", y="estimate", group="series", lower="ci_low", upper="ci_high",
-                                percent=True, lang=run.lang, xlabel=t_plain("intervention.months_since_start", run.lang),
-                                ylabel=t_plain("intervention.cumulative_share", run.lang))
-    run.report.figure(fig, caption=t("intervention.cif_caption", run.lang))
+    shown = line.frame.loc[~line.withheld["estimate"].to_numpy(), "series"].value_counts()
+    if shown.empty or shown.max() < 2:  # no curve with two published points: a figure of x's tells nothing
+        run.report.markdown(t("intervention.cif_withheld", run.lang, min_units=m.min_units))
+    else:
+        fig = figures.line_by_group(line, x="time", y="estimate", group="series", lower="ci_low", upper="ci_high",
+                                    percent=True, lang=run.lang,
+                                    xlabel=t_plain("intervention.months_since_start", run.lang),
+                                    ylabel=t_plain("intervention.cumulative_share", run.lang))
+        run.report.figure(fig, caption=t("intervention.cif_caption", run.lang))
     tab = _table(run, rows([12, 24]), name="competing_risks_12_24", key="name")
     when = t("intervention.months_since_start", run.lang)
     tab = tab.relabel("name", lambda s: s.split("\t")[0], into=t("intake.group", run.lang)).relabel(

@@ -10,7 +10,10 @@ def summary(run: Run, opts, cost: float | None) -> None:
     h = opts.outcome_months
     m = run.estimate(f"att_months_bijstand_{h}m")
     if m["suppressed"] or m["estimate"] is None:
-        run.report.markdown(t("intervention.summary_withheld", run.lang))
+        naive = _row(run, f"naive_months_bijstand_{h}m")
+        estimated = naive is not None and not naive["suppressed"]  # the design had enough persons
+        run.report.markdown(t("intervention.summary_head_withheld" if estimated else "intervention.summary_not_published",
+                              run.lang, min_units=run.report.policy.min_units))
         run.report.say_withheld()
         return
 
@@ -39,9 +42,26 @@ def _row(run: Run, name: str) -> dict | None:
         return None
 
 
+def design_text(opts, lang: str) -> str:
+    """The design in one or two sentences: the programme, who is compared (``control_group``), when the risk
+    set is formed (``anticipation``) and the outcome window."""
+    from analysis.report.labels import t
+
+    key = "intervention.design" if opts.control_group == "risk_set" else f"intervention.design_{opts.control_group}"
+    text = t(key, lang, name=opts.intervention, h=opts.outcome_months)
+    if opts.anticipation:
+        text += " " + t("intervention.design_anticipation", lang, k=opts.anticipation)
+    return text
+
+
 def methods(run: Run, opts) -> None:
     from analysis.report.labels import t
 
     run.report.heading(t("intake.methods_heading", run.lang))
     run.report.markdown(t("intervention.methods", run.lang, h=opts.outcome_months,
                           k=opts.max_controls))
+    if opts.control_group != "risk_set":
+        run.report.markdown(t(f"intervention.methods_control.{opts.control_group}", run.lang, h=opts.outcome_months))
+    if opts.anticipation:
+        run.report.markdown(t("intervention.design_anticipation", run.lang, k=opts.anticipation))
+    run.report.markdown(t("intervention.methods_no_base_period", run.lang))
