@@ -19,6 +19,18 @@ variance is DerSimonian & Laird's ``tau^2 = (I phi - (I - 1)) / (sum w - sum w^2
 ``(1 +/- z_a sqrt(s^2 + tau^2))^2`` (additive) or ``(1 +/- z_a sqrt(phi) s)^2``
 (multiplicative, when ``phi > 1``).
 
+Those are Spiegelhalter's formulas (``estimator="spiegelhalter"``), and they are biased low: the mean
+square of 10 % Winsorised standard normal scores is ``c = 0.679``, not 1, so ``phi`` is about 0.68
+times the true one, and under a normal random effect ``tau^2`` comes out ~40 % too small; the 95 %
+limits then hold ~87 % of in-control units, not 95 % (tests/estimators/test_funnel.py). The default
+``estimator="consistent"`` keeps the Winsorising (the guard against outlying units) but makes it
+consistent at the normal model, as a MAD is scaled by 1.4826: ``phi = mean(z_w^2) / c`` and ``tau^2``
+solves ``mean(W(z / sqrt(1 + tau^2 w))^2) = c`` (``W`` Winsorising at the same quantiles; the left side
+falls monotonically in ``tau^2``; 0 when it is already below ``c`` at ``tau^2 = 0``): under the
+random-effects model the scores ``z / sqrt(1 + tau^2 w)`` are standard normal, so the equation holds
+in expectation at the true ``tau^2``. ``c(f) = 1 - 2f - 2 q phi(q) + 2 f q^2`` with ``q`` the normal
+``1 - f`` quantile (closed form of the Winsorised second moment).
+
 Empirical Bayes: on the same scale the unit's true value has prior
 ``N(1, tau^2)``; the posterior mean ``(Y / s^2 + 1 / tau^2) / (1 / s^2 + 1 / tau^2)``
 squared is the shrunken ratio, and rank intervals come from seeded draws of the
@@ -44,6 +56,8 @@ from scipy import stats
 from analysis.errors import ParameterError, check_choice
 
 METHODS = ("additive", "multiplicative")
+#: How phi and tau^2 are estimated from the Winsorised z-scores (module docstring).
+ESTIMATORS = ("consistent", "spiegelhalter")
 LEVELS = (0.95, 0.998)
 
 
@@ -146,11 +160,12 @@ def dersimonian_laird(y, v, *, target: float | None = None) -> dict:
 class Overdispersion:
     """Spiegelhalter's overdispersion of standardised ratios on the square-root scale."""
 
-    phi: float  # mean squared Winsorised z-score (1 = binomial/Poisson variation only)
-    tau2: float  # additive between-unit variance (DerSimonian-Laird on the Winsorised z-scores)
+    phi: float  # multiplicative overdispersion (1 = binomial/Poisson variation only)
+    tau2: float  # additive between-unit variance on the square-root scale
     method: str  # which one the limits use: "additive" or "multiplicative"
     winsorise: float
     n_units: int
+    estimator: str = "consistent"  # "consistent" (default) or "spiegelhalter" (module docstring)
 
     @property
     def chi2_p(self) -> float:
@@ -167,20 +182,55 @@ def sqrt_scale(observed, expected, variance=None) -> tuple[np.ndarray, np.ndarra
     return np.sqrt(o / e), np.sqrt(var) / (2 * e)
 
 
+def winsorised_normal_moment(fraction: float) -> float:
+    """``E[W(Z)^2]`` for standard normal ``Z`` Winsorised at its ``fraction`` and ``1 - fraction`` quantiles
+    (closed form ``1 - 2f - 2 q phi(q) + 2 f q^2``, ``q`` the ``1 - f`` quantile); 1 without Winsorising."""
+    if not 0 <= fraction < 0.5:
+        raise ParameterError(f"winsorised_normal_moment: fraction={fraction!r} must lie in [0, 0.5).")
+    if fraction == 0:
+        return 1.0
+    q = stats.norm.ppf(1 - fraction)
+    return float(1 - 2 * fraction - 2 * q * stats.norm.pdf(q) + 2 * fraction * q ** 2)
+
+
+def _tau2_consistent(z: np.ndarray, w: np.ndarray, fraction: float) -> float:
+    """The ``tau^2 >= 0`` at which the Winsorised mean square of ``z / sqrt(1 + tau^2 w)`` is its normal value."""
+    from scipy.optimize import brentq
+
+    c = winsorised_normal_moment(fraction)
+
+    def excess(t2: float) -> float:
+        return float(np.mean(winsorise(z / np.sqrt(1 + t2 * w), fraction) ** 2) - c)
+
+    if excess(0.0) <= 0:
+        return 0.0
+    hi = 1.0 / float(np.median(w))  # a between-unit sd the size of a typical unit's own se
+    while excess(hi) > 0:
+        hi *= 10
+    return float(brentq(excess, 0.0, hi, xtol=1e-15, rtol=1e-12))
+
+
 def overdispersion(observed, expected, variance=None, *, method: Literal["additive", "multiplicative"] = "additive",
-                   winsorise_by: float = 0.1) -> Overdispersion:
+                   winsorise_by: float = 0.1,
+                   estimator: Literal["consistent", "spiegelhalter"] = "consistent") -> Overdispersion:
     """Estimate phi and tau^2 from units' observed and expected counts (module docstring)."""
     check_choice("method", method, METHODS)
+    check_choice("estimator", estimator, ESTIMATORS)
     y, s = sqrt_scale(observed, expected, variance)
     if len(y) < 3:
         raise ParameterError(f"overdispersion needs at least 3 units; got {len(y)}.")
     z = (y - 1) / s
     zw = winsorise(z, winsorise_by)
     n = len(z)
-    phi = float(np.mean(zw ** 2))
     w = 1 / s ** 2
-    tau2 = 0.0 if n * phi < n - 1 else max(0.0, (n * phi - (n - 1)) / (w.sum() - (w ** 2).sum() / w.sum()))
-    return Overdispersion(phi=phi, tau2=float(tau2), method=method, winsorise=winsorise_by, n_units=n)
+    if estimator == "spiegelhalter":
+        phi = float(np.mean(zw ** 2))
+        tau2 = 0.0 if n * phi < n - 1 else max(0.0, (n * phi - (n - 1)) / (w.sum() - (w ** 2).sum() / w.sum()))
+    else:
+        phi = float(np.mean(zw ** 2) / winsorised_normal_moment(winsorise_by))
+        tau2 = _tau2_consistent(z, w, winsorise_by)
+    return Overdispersion(phi=phi, tau2=float(tau2), method=method, winsorise=winsorise_by, n_units=n,
+                          estimator=estimator)
 
 
 def ratio_limits(expected, od: Overdispersion | None, *, variance_ratio=None,
@@ -243,7 +293,8 @@ class StandardisedComparison:
 
 def compare_units(units: pd.DataFrame, *, method: Literal["additive", "multiplicative"] = "additive",
                   winsorise_by: float = 0.1, level: float = 0.95, draws: int = 2000, seed: int = 0,
-                  levels: Sequence[float] = LEVELS) -> StandardisedComparison:
+                  levels: Sequence[float] = LEVELS,
+                  estimator: Literal["consistent", "spiegelhalter"] = "consistent") -> StandardisedComparison:
     """Ratios, funnel positions, empirical-Bayes shrinkage and rank intervals of units.
 
     ``units``: one row per unit with columns unit, n, observed, expected and optionally variance
@@ -254,7 +305,8 @@ def compare_units(units: pd.DataFrame, *, method: Literal["additive", "multiplic
     t = units.reset_index(drop=True).copy()
     if "variance" not in t:
         t["variance"] = t["expected"]
-    od = overdispersion(t["observed"], t["expected"], t["variance"], method=method, winsorise_by=winsorise_by)
+    od = overdispersion(t["observed"], t["expected"], t["variance"], method=method, winsorise_by=winsorise_by,
+                        estimator=estimator)
     y, s = sqrt_scale(t["observed"], t["expected"], t["variance"])
     t["ratio"] = t["observed"] / t["expected"]
     t["se"] = np.sqrt(t["variance"]) / t["expected"]
@@ -288,7 +340,7 @@ def compare_units(units: pd.DataFrame, *, method: Literal["additive", "multiplic
     t["rank_upper"] = np.quantile(ranks, 1 - a, axis=0, method="higher")
     if od.tau2 == 0:  # all posteriors equal: every rank is possible
         t["rank"], t["rank_lower"], t["rank_upper"] = (len(t) + 1) / 2, 1.0, float(len(t))
-    spec = {"method": method, "winsorise_by": winsorise_by, "level": level, "levels": tuple(levels),
+    spec = {"method": method, "winsorise_by": winsorise_by, "estimator": estimator, "level": level, "levels": tuple(levels),
             "draws": draws, "seed": seed, "variance_ratio": variance_ratio}
     return StandardisedComparison(table=t, overdispersion=od, spec=spec,
                                   diagnostics={"chi2_p": od.chi2_p, "n_units": len(t)})
