@@ -175,3 +175,78 @@ def test_errors():
         st.expected_outcome(pd.DataFrame({"y": [1, 1]}), outcome="y", covariates=[])
     with pytest.raises(ParameterError, match="compare_units needs"):
         st.compare_units(pd.DataFrame({"unit": ["a"]}))
+
+
+# --- the reference model with the covariates' effects estimated within units (issue #15) ------------------
+
+WITHIN_MARGIN = 0.08  # seeded: 40,000 persons, ~4,000 events; the log-odds estimate's sd is ~0.03 (2.5 sd)
+ORACLE_MARGIN = 0.04  # the slope's estimation error carried into a unit's O/E (~0.03 x share of x): seeded
+
+
+def _confounded(seed: int, n: int = 40_000, units: int = 12, beta: float = 1.0):
+    """Persons in ``units`` units whose own effects (log-odds, evenly spread over -0.5..0.5) go against their
+    share of the risk factor x, as in the simulator's municipal_effects scenario: the truth is ``beta``."""
+    rng = np.random.default_rng(seed)
+    effect = rng.permutation(np.linspace(-0.5, 0.5, units))
+    unit = rng.integers(0, units, n)
+    x = (rng.random(n) < 0.5 - 0.7 * effect[unit]).astype(int)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-2.5 + beta * x + effect[unit])))).astype(int)
+    return pd.DataFrame({"unit": [f"U{u:02d}" for u in unit], "x": x.astype(str), "y": y}), effect
+
+
+def test_within_units_recovers_the_covariate_effect_the_pooled_logit_confounds():
+    """The simulated truth beta = 1: a logit without the units attributes part of the units' effects to x
+    (its prevalence goes against them) and is biased low; estimated within units it is recovered."""
+    frame, _ = _confounded(3)
+    pooled = st.expected_outcome(frame, outcome="y", covariates=["x"])
+    within = st.expected_outcome(frame, outcome="y", covariates=["x"], within="unit")
+    assert within.params["x_1"] == pytest.approx(1.0, abs=WITHIN_MARGIN)
+    assert pooled.params["x_1"] < 1.0 - 2 * WITHIN_MARGIN
+    assert within.expected.sum() == pytest.approx(frame["y"].sum(), abs=1e-6)  # sum E = sum O
+    assert within.within == "unit" and within.n_params == 1 + 12
+
+
+def test_within_units_fit_on_cells_equals_the_person_level_dummy_logit():
+    """The fit on the cells of identical rows is the person-level logit with unit dummies (statsmodels GLM,
+    IRLS on 40,000 rows): the same slope within the iterative tolerance."""
+    import statsmodels.api as sm
+
+    frame, _ = _confounded(5)
+    x = pd.concat([frame[["x"]].astype(int), pd.get_dummies(frame["unit"], dtype=float)], axis=1)
+    person = sm.GLM(frame["y"].to_numpy(float), x.to_numpy(float), family=sm.families.Binomial()).fit()
+    cells = st.expected_outcome(frame, outcome="y", covariates=["x"], within="unit")
+    assert cells.params["x_1"] == pytest.approx(person.params[0], abs=ITERATIVE)
+
+
+def test_within_units_ratios_match_those_of_the_true_model():
+    """Each unit's O/E against the simulator's truth: O over the expected count under the true covariate
+    effect (beta = 1, common intercept set so that sum E = sum O). Within-unit expected counts give those
+    ratios to within ORACLE_MARGIN; the pooled logit's are off by more than three times that (it flattens
+    every unit's ratio towards 1, the bias the scenario builds in)."""
+    from scipy.optimize import brentq
+
+    frame, _ = _confounded(7)
+    x = frame["x"].astype(int).to_numpy()
+    c = brentq(lambda c: (1 / (1 + np.exp(-(c + x)))).sum() - frame["y"].sum(), -10, 10)
+
+    def ratios(e):
+        g = frame.assign(e=e).groupby("unit").agg(o=("y", "sum"), e=("e", "sum"))
+        return g["o"] / g["e"]
+
+    truth = ratios(1 / (1 + np.exp(-(c + x))))
+    within = ratios(st.expected_outcome(frame, outcome="y", covariates=["x"], within="unit").expected)
+    pooled = ratios(st.expected_outcome(frame, outcome="y", covariates=["x"]).expected)
+    assert (within - truth).abs().max() < ORACLE_MARGIN
+    assert (pooled - truth).abs().max() > 3 * ORACLE_MARGIN
+
+
+def test_within_units_keeps_a_unit_without_events():
+    """A unit whose outcomes are all 0 carries no information on x once it has its own effect: it is left out
+    of the fit, yet its persons get expected values (and the expected total still equals the observed)."""
+    frame, _ = _confounded(9)
+    frame.loc[frame["unit"] == "U00", "y"] = 0
+    model = st.expected_outcome(frame, outcome="y", covariates=["x"], within="unit")
+    assert (model.expected[frame["unit"].eq("U00").to_numpy()] > 0).all()
+    assert model.expected.sum() == pytest.approx(frame["y"].sum(), abs=1e-6)
+    with pytest.raises(ParameterError, match="within='region' is not a column"):
+        st.expected_outcome(frame, outcome="y", covariates=["x"], within="region")

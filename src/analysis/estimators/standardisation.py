@@ -66,11 +66,12 @@ class ExpectedModel:
     """The reference model: expected outcome per person, and what the fit rests on."""
 
     expected: np.ndarray  # p_i, one per row of the frame
-    params: pd.Series
+    params: pd.Series  # the covariates' coefficients (and the common intercept; no unit effects)
     n: int
-    n_params: int
+    n_params: int  # every fitted parameter, unit effects included
     converged: bool
     dropped_levels: tuple = ()
+    within: str | None = None  # the unit column whose fixed effects the covariate effects were estimated within
 
     @property
     def residual_df(self) -> int:
@@ -90,11 +91,36 @@ def design_matrix(frame: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFram
     return pd.concat(parts, axis=1)
 
 
-def expected_outcome(frame: pd.DataFrame, *, outcome: str, covariates: Sequence[str],
-                     max_iter: int = 100) -> ExpectedModel:
+def _independent_columns(x: pd.DataFrame) -> tuple[pd.DataFrame, list]:
+    """Drop dummies collinear with earlier columns (a level that always co-occurs with another)."""
+    gram = x.T @ x  # rank of X'X is the rank of X; k x k, cheap at any n
+    dropped, kept = [], []
+    for c in x.columns:
+        cols = kept + [c]
+        if np.linalg.matrix_rank(gram.loc[cols, cols].to_numpy()) == len(cols):
+            kept.append(c)
+        else:
+            dropped.append(c)
+    return x[kept], dropped
+
+
+def expected_outcome(frame: pd.DataFrame, *, outcome: str, covariates: Sequence[str], max_iter: int = 100,
+                     within: str | None = None) -> ExpectedModel:
     """Fit a logit (statsmodels GLM, Binomial, IRLS) of ``outcome`` on ``covariates`` and return each
     person's fitted probability. With an intercept the fitted probabilities sum to the observed count
-    (the score equation), so the ratios O/E of all units together equal 1."""
+    (the score equation), so the ratios O/E of all units together equal 1.
+
+    ``within`` (a unit column, e.g. the municipality): the covariates' effects are estimated within units,
+    with a fixed effect per unit, and each person's expected outcome uses them with one common intercept,
+    set so that the expected counts again sum to the observed. A model without the unit confounds the
+    covariates' effects with the units' own effects wherever composition and unit effect go together
+    (where a municipality keeps bijstand low and many low-educated people live, low education looks
+    harmless), and the bias is then carried into every unit's ratio; the fixed-effects fit removes it
+    (Kalbfleisch & Wolfe 2013, Stat Biosci 5:286-302; He, Kalbfleisch, Li & Li 2013, Lifetime Data Anal
+    19:490-512). A unit whose outcomes are all 0 (or all 1) carries no information on the covariates
+    once it has its own effect, so it is left out of that fit and gets expected values like every other.
+    The fit runs on the cells of identical rows (the sufficient statistics of a logit with categorical
+    covariates: the same estimates, in memory that does not grow with the number of persons)."""
     import statsmodels.api as sm
 
     y = pd.to_numeric(frame[outcome], errors="coerce")
@@ -103,21 +129,52 @@ def expected_outcome(frame: pd.DataFrame, *, outcome: str, covariates: Sequence[
     if len(frame) == 0 or y.nunique() < 2:
         raise ParameterError(f"expected_outcome: {outcome!r} needs both 0 and 1 in the data to fit a model; "
                              f"got {len(frame)} rows with {int(y.sum())} ones.")
-    x = design_matrix(frame, covariates)
-    # drop dummies collinear with earlier columns (a level that always co-occurs with another)
-    gram = x.T @ x  # rank of X'X is the rank of X; k x k, cheap at any n
-    rank_cols, kept = [], []
-    for c in x.columns:
-        cols = kept + [c]
-        if np.linalg.matrix_rank(gram.loc[cols, cols].to_numpy()) == len(cols):
-            kept.append(c)
-        else:
-            rank_cols.append(c)
-    x = x[kept]
-    fit = sm.GLM(y.to_numpy(float), x.to_numpy(float), family=sm.families.Binomial()).fit(maxiter=max_iter)
+    if within is not None and within not in frame.columns:
+        raise ParameterError(f"expected_outcome: within={within!r} is not a column of the frame; columns: "
+                             f"{list(frame.columns)}.")
+    x, rank_cols = _independent_columns(design_matrix(frame, covariates))
+    if within is None:
+        fit = sm.GLM(y.to_numpy(float), x.to_numpy(float), family=sm.families.Binomial()).fit(maxiter=max_iter)
+        converged = bool(fit.converged) if hasattr(fit, "converged") else True
+        return ExpectedModel(expected=np.asarray(fit.fittedvalues, dtype=float),
+                             params=pd.Series(fit.params, index=x.columns), n=int(len(y)), n_params=int(x.shape[1]),
+                             converged=converged, dropped_levels=tuple(rank_cols))
+    from scipy.optimize import brentq
+
+    unit = frame[within].astype("string").fillna("unknown").to_numpy()
+    cov = x.drop(columns="const")
+    cells = cov.assign(_unit=unit, _y=y.to_numpy(float))
+    keys = list(cov.columns) + ["_unit"]
+    grouped = cells.groupby(keys, sort=False, dropna=False)["_y"].agg(["sum", "count"]).reset_index()
+    rate = grouped.groupby("_unit")["sum"].transform("sum") / grouped.groupby("_unit")["count"].transform("sum")
+    informative = grouped[(rate > 0) & (rate < 1)]  # a unit without variation: its effect is +-infinity
+    if informative["_unit"].nunique() < 1:
+        raise ParameterError(f"expected_outcome: no {within} has both 0 and 1 in {outcome!r}; the covariates' "
+                             f"effects cannot be estimated within units. Use within=None.")
+    fe = pd.get_dummies(informative["_unit"], prefix="_unit", dtype=float)
+    xc, _ = _independent_columns(pd.concat([informative[list(cov.columns)].reset_index(drop=True),
+                                            fe.reset_index(drop=True)], axis=1))
+    endog = np.column_stack([informative["sum"], informative["count"] - informative["sum"]])
+    fit = sm.GLM(endog, xc.to_numpy(float), family=sm.families.Binomial()).fit(maxiter=max_iter)
+    beta = pd.Series(fit.params, index=xc.columns)
+    slopes = beta.reindex(cov.columns).fillna(0.0)  # a level seen only in non-informative units: no effect
+    eta = cov.to_numpy(float) @ slopes.to_numpy()
+    observed = float(y.sum())
+
+    def excess(c: float) -> float:
+        return float((1 / (1 + np.exp(-(eta + c)))).sum() - observed)
+
+    lo, hi = -1.0, 1.0
+    while excess(lo) > 0:
+        lo *= 2
+    while excess(hi) < 0:
+        hi *= 2
+    intercept = brentq(excess, lo, hi, xtol=1e-12)
+    expected = 1 / (1 + np.exp(-(eta + intercept)))
     converged = bool(fit.converged) if hasattr(fit, "converged") else True
-    return ExpectedModel(expected=np.asarray(fit.fittedvalues, dtype=float), params=pd.Series(fit.params, index=x.columns),
-                         n=int(len(y)), n_params=int(x.shape[1]), converged=converged, dropped_levels=tuple(rank_cols))
+    params = pd.concat([pd.Series({"const": intercept}), slopes])
+    return ExpectedModel(expected=expected, params=params, n=int(len(y)), n_params=int(xc.shape[1]),
+                         converged=converged, dropped_levels=tuple(rank_cols), within=within)
 
 
 def poisson_ratio_interval(observed, expected, *, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:

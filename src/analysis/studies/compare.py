@@ -153,12 +153,28 @@ def units(pop, *, outcome: str, year: int, covariates: Sequence[str]) -> Units:
         con.register("ladder_last", ladder.groupby("person_id", as_index=False).last())
         sql = f"""SELECT b.*, CAST(l.step IN {PAID_WORK_STEPS} AS INT) AS y
                   FROM ({base}) b JOIN ladder_last l USING (person_id)"""
+    # partnered and prior benefit come from the contract's own tables for every person: the store's
+    # person_month holds only bijstand recipients, between their first and last bijstand month, so read
+    # from it they were 0 for nearly everyone at risk and 1 only for persons with bijstand after the
+    # reference date (the outcome leaking into its own covariate)
+    ref_date = f"DATE '{ref // 12}-12-31'"  # the reference month is always a December
+    window = (f"DATE '{ref // 12 - 1}-12-01'", f"DATE '{ref // 12}-11-30'")  # the 12 months before it
+    end = dataset.meta["observation_end"]
+    con.register("contract_partnerships", dataset.tables["partnerships"][["person_id", "start_date", "end_date"]])
+    spells = dataset.tables["benefit_spells"]
+    con.register("contract_other_benefits", spells.loc[spells["benefit"] != "bijstand",
+                                                       ["person_id", "start_date", "end_date"]])
     frame = con.execute(f"""
-        WITH units AS ({sql})
-        SELECT u.*, COALESCE(m.partnered, 0) AS partnered,
-               COALESCE((SELECT max(o.other_benefit) FROM person_month o WHERE o.person_id = u.person_id
-                         AND o.month BETWEEN {ref - 12} AND {ref - 1}), 0) AS prior_benefit
-        FROM units u LEFT JOIN person_month m ON m.person_id = u.person_id AND m.month = {ref}
+        WITH units AS ({sql}),
+        partnered AS (SELECT DISTINCT person_id FROM contract_partnerships
+                      WHERE start_date::DATE <= {ref_date}
+                        AND COALESCE(end_date::DATE, DATE '{end.isoformat()}') >= {ref_date}),
+        prior AS (SELECT DISTINCT person_id FROM contract_other_benefits
+                  WHERE start_date::DATE <= {window[1]}
+                    AND COALESCE(end_date::DATE, DATE '{end.isoformat()}') >= {window[0]})
+        SELECT u.*, CAST(pt.person_id IS NOT NULL AS INT) AS partnered,
+               CAST(pr.person_id IS NOT NULL AS INT) AS prior_benefit
+        FROM units u LEFT JOIN partnered pt USING (person_id) LEFT JOIN prior pr USING (person_id)
         ORDER BY u.person_id""").df()
     frame["age_band"] = _age_band(frame["age"], d.age_min, d.age_max)
     frame["partnered"] = frame["partnered"].astype(int).astype(str)
@@ -196,12 +212,16 @@ def covariates_sentence(u: Units, *, lang: str) -> str:
 
 
 def reference_model(u: Units):
-    """The logit without municipality: each unit's expected outcome (``None`` if it cannot be fitted)."""
+    """The logit of the outcome on the covariates, their effects estimated within municipalities (a fixed
+    effect each) and applied with one common intercept: each unit's expected outcome given who it is, not
+    where it lives (``None`` if it cannot be fitted). Without the municipal effects the covariates' effects
+    absorb the municipalities' own wherever composition and municipal effect go together, and every
+    ratio inherits that bias (:func:`analysis.estimators.standardisation.expected_outcome`)."""
     from analysis.estimators.standardisation import expected_outcome
 
     if u.frame.empty or u.frame["y"].nunique() < 2:
         return None
-    return expected_outcome(u.frame, outcome="y", covariates=list(u.covariates_used))
+    return expected_outcome(u.frame, outcome="y", covariates=list(u.covariates_used), within="municipality_code")
 
 
 def raw_rates(u: Units, *, policy, log):
@@ -463,10 +483,12 @@ def methods_text(u: Units, comp, *, lang: str) -> list[str]:
     """The methods paragraphs: definition, model, limits and shrinkage, and what the comparison cannot say."""
     from analysis.report.labels import fmt_number, t
 
-    out = [t(f"compare.definition.{u.outcome}", lang, year=u.year), t("compare.methods_model", lang)]
+    out = [t(f"compare.definition.{u.outcome}", lang, year=u.year), t("compare.methods_model_within", lang)]
     if comp is not None:
         od = comp.overdispersion
         key = "compare.methods_funnel" if od.tau2 > 0 else "compare.methods_funnel_none"
+        if od.estimator == "consistent":
+            key += "_consistent"
         out.append(t(key, lang, phi=fmt_number(od.phi, lang, digits=2),
                      tau=fmt_number(np.sqrt(od.tau2), lang, digits=3), units=od.n_units))
     out.append(t("compare.methods_caveat", lang))
