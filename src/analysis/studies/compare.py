@@ -8,8 +8,8 @@ writes to the report):
 - :func:`units`: one row per unit at risk of the outcome, from a :class:`~analysis.kit.population.Population`
   (:class:`Units`, frozen), with the covariates used and those dropped (absent from the dataset, or
   constant in the population, e.g. ``sex`` when only women are studied);
-- :func:`reference_model`: a person-level logit of the outcome on the covariates, without the
-  municipality (``None`` where it cannot be fitted);
+- :func:`reference_model`: a person-level logit of the outcome on the covariates, their effects estimated
+  within municipalities and applied with one common intercept (``None`` where it cannot be fitted);
 - :func:`raw_rates` / :func:`raw_rate_rows`: the raw rate per municipality, checked;
 - :func:`standardise` / :func:`comparison_rows`: observed, expected and O/E per published municipality
   with an exact Poisson interval, overdispersion (Spiegelhalter 2005), empirical-Bayes shrinkage and ranks;
@@ -20,7 +20,8 @@ The numerical core is ``analysis.estimators.standardisation``.
 
 Outcomes (``year`` = Y; the municipality is the one in ``persons``):
 - ``bijstand``: bijstand on 31 December of Y, persons aged age_min..age_max (age = Y - birth year);
-  covariates on that date, prior benefit receipt (WW, WIA, other) in the 12 months before;
+  covariates on that date (partnered: a union running that day, from ``partnerships``), prior benefit
+  receipt (a WW, WIA or other spell in the 12 months before, from ``benefit_spells``) for every person;
 - ``inflow``: a new bijstand spell starting in Y, persons without bijstand in December of Y-1
   (one person-year at risk each); covariates in December of Y-1;
 - ``outflow_to_work``: a person's first bijstand spell running in Y ends in Y with a job starting
