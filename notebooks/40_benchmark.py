@@ -63,6 +63,26 @@ run.report.figure(benchmark.funnel_figure(bench, funnels, lang=lang),
 run.report.markdown(benchmark.outside_sentence(funnels, lang=lang))
 
 # %% [markdown]
+# The same comparison adjusted for the population, where CBS's regional key figures of the year are at hand
+# (age, migration background, households, income, housing, urbanity): observed against the number a
+# model over all municipalities expects, in a funnel with the spread that remains.
+
+# %%
+from analysis.studies.benchmark import adjusted as adj
+
+figures = adj.key_figures(source.path, year)
+adjusted = ({} if figures is None or age_class != "all" else
+            adj.adjusted_funnels(bench.frame, figures, benchmark.FUNNELS, funnels, method=overdispersion))
+rows = adj.adjusted_rows(municipality, adjusted, benchmark.FUNNEL_RESULTS)
+if rows:  # none without key figures for the year
+    run.add(rows)
+table, caption = adj.adjusted_table(bench, adjusted, funnels, lang=lang)
+if table is not None:
+    run.report.table(table, caption=caption)
+else:
+    run.report.markdown(caption)
+
+# %% [markdown]
 # The trend 2015-2017; a merger breaks a series.
 
 # %%

@@ -6,7 +6,8 @@
 #
 # **Data.** Any dataset in the shape of the data contract. **Estimand.** Per municipality the indirectly
 # standardised ratio observed / expected, the expected number coming from a person-level logit of the
-# outcome on the covariates without municipality. **Assumption.** The ratio isolates the municipality
+# outcome on the covariates, their effects estimated within municipalities and applied with one common
+# intercept. **Assumption.** The ratio isolates the municipality
 # only as far as the covariates capture the differences in population; what is not measured stays in
 # it, so a remaining difference is not all policy. The funnel's limits allow for overdispersion
 # (Spiegelhalter 2005), and small municipalities are shrunk (empirical Bayes) before they are ranked.
@@ -58,8 +59,10 @@ run.report.markdown(sentence + " " + compare.covariates_sentence(units, lang=lan
 units
 
 # %% [markdown]
-# The reference model: a logit of the outcome on the covariates, without municipality. Each unit's fitted
-# probability is its expected outcome.
+# The reference model: a logit of the outcome on the covariates with a fixed effect per municipality, so
+# that a covariate's effect is not confounded with the municipalities where it is common; each unit's
+# probability with the covariates' effects and one common intercept (not its municipality's) is its
+# expected outcome.
 
 # %%
 model = compare.reference_model(units)

@@ -1,8 +1,10 @@
 """The compare study against the simulator's truth (scenario municipal_effects) and its null.
 
 - the scenario is off by default, and the default draw has no municipal truths;
-- with municipal effects (default size, 50,000 persons), the adjusted ratios rank the municipalities
-  as their true effects do (Spearman >= 0.9) while the raw rates rank them visibly worse;
+- with municipal effects (default size, 50,000 persons), the adjusted ratios of the stock and the inflow
+  rank the municipalities as their true effects do (Spearman >= 0.9) while the raw rates rank them
+  visibly worse;
+- partnered and prior benefit receipt are measured for every person at risk, from the contract's tables;
 - without municipal effects, the overdispersion-aware limits hold about their nominal coverage;
 - a small municipality is withheld, not crashed on; bad parameters are refused before any store.
 """
@@ -23,8 +25,13 @@ from analysis.errors import ParameterError
 from analysis.studies import compare as cmp
 
 DEFAULT_SIZE = 50_000
-MIN_SPEARMAN = {"bijstand": 0.9,  # the issue's bar for the adjusted ratios (the stock)
-                "inflow": 0.8}  # one year's inflow has ~4x fewer events than the stock: noisier ranks
+#: The issue's bar for the adjusted ratios on the default size (50,000 persons, seed 1: the default dataset),
+#: for both outcomes with a municipal truth that one year of it can resolve. Seeds 1-6 of that size give
+#: 0.95-0.99 for the stock and 0.72-0.99 for the inflow (mean 0.89; seed 1: 0.97 and 0.94): 10-11
+#: published municipalities and ~550 inflows a year, so a swap of two neighbours costs ~0.02 and the
+#: inflow's bar holds on the default draw, not on every draw of that size.
+#: outflow_to_work has ~150 exits among 6-8 published municipalities: far too few to rank (not tested).
+MIN_SPEARMAN = 0.9
 RAW_WORSE_BY = 0.3  # "visibly worse": the raw rates' rank correlation at least this much lower
 
 
@@ -123,7 +130,7 @@ def test_adjusted_ratios_rank_like_the_truth(municipal_data, tmp_path, outcome):
     adjusted = stats.spearmanr(tab["ratio"], eff)[0]
     raw = stats.spearmanr(tab["observed"] / tab["n"], eff)[0]
     assert len(tab) >= 10
-    assert adjusted >= MIN_SPEARMAN[outcome], (adjusted, raw)
+    assert adjusted >= MIN_SPEARMAN, (adjusted, raw)
     assert raw <= adjusted - RAW_WORSE_BY, (adjusted, raw)
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     names = {e["name"] for e in results["estimates"]}
@@ -204,3 +211,31 @@ def test_funnel_labels_of_neighbours_take_different_places():
     offsets = cmp.label_offsets([100, 112, 1000], [1.0, 1.01, 1.0], y_span=1.5)
     assert offsets[0] != offsets[1]
     assert offsets[2] == (4, 0, "left")
+
+
+def test_partnered_and_prior_benefit_are_measured_for_everyone_at_risk(tmp_path):
+    """The covariates on the reference date, counted directly from the contract tables with pandas: partnered
+    on 31 December of Y-1 (a union running that day), prior benefit = a WW/WIA/other spell overlapping
+    December Y-2 .. November Y-1. Every unit at risk of the inflow gets them, not only (future) recipients."""
+    import analysis as rd
+    from analysis.data.load import load_dataset
+    from analysis.data.store import build_store
+
+    data = generate(tmp_path / "cov", n_persons=2_000, seed=13)
+    store = build_store(load_dataset(data), root=tmp_path / "processed")
+    pop = rd.population(store, municipality="all", age_min=18, age_max=66, sex="all", first_year=2014,
+                        last_year=2023)
+    u = cmp.units(pop, outcome="inflow", year=2020, covariates=cmp.COVARIATES)
+    end = pd.Timestamp("2023-12-31")
+    ref, first, last = pd.Timestamp("2019-12-31"), pd.Timestamp("2018-12-01"), pd.Timestamp("2019-11-30")
+    unions = pd.read_parquet(data / "partnerships.parquet")
+    running = unions[(pd.to_datetime(unions["start_date"]) <= ref) & (pd.to_datetime(unions["end_date"]).fillna(end) >= ref)]
+    spells = pd.read_parquet(data / "benefit_spells.parquet")
+    other = spells[spells["benefit"] != "bijstand"]
+    prior = other[(pd.to_datetime(other["start_date"]) <= last) & (pd.to_datetime(other["end_date"]).fillna(end) >= first)]
+    frame = u.frame.set_index("person_id")
+    expected_partnered = frame.index.isin(set(running["person_id"]))
+    expected_prior = frame.index.isin(set(prior["person_id"]))
+    assert (frame["partnered"] == "1").to_numpy().tolist() == expected_partnered.tolist()
+    assert (frame["prior_benefit"] == "1").to_numpy().tolist() == expected_prior.tolist()
+    assert 0.2 < expected_partnered.mean() < 0.8 and expected_prior.sum() > 20  # both vary among those at risk

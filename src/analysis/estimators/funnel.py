@@ -102,7 +102,7 @@ class ProportionFunnel:
 
     The proportion ``count / n`` is written as the ratio ``O / E`` with ``E = p0 n`` and binomial
     variance ``V = p0 (1 - p0) n``, and handled as in :mod:`analysis.estimators.standardisation`
-    (square-root scale, 10 % Winsorised z-scores, ``phi`` and DerSimonian-Laird ``tau^2``); the limits
+    (square-root scale, 10 % Winsorised z-scores, ``phi`` and ``tau^2`` made consistent at the normal); the limits
     on the ratio times ``p0`` are the limits on the proportion.
     """
 
@@ -140,11 +140,13 @@ class ProportionFunnel:
 
 
 def proportion_funnel(count, n, *, units=None, method: str = "additive", winsorise_by: float = 0.1,
-                      levels: Sequence[float] = (0.95, 0.998)) -> ProportionFunnel:
+                      levels: Sequence[float] = (0.95, 0.998), estimator: str = "consistent") -> ProportionFunnel:
     """Funnel of proportions ``count / n`` with target ``p0 = sum count / sum n`` (Spiegelhalter 2005).
 
     ``method``: "additive" (random-effects ``tau^2``), "multiplicative" (``phi``, when above 1) or "none"
-    (binomial limits). ``phi`` and ``tau^2`` are estimated from all units in either case."""
+    (binomial limits). ``phi`` and ``tau^2`` are estimated from all units in either case, by ``estimator``:
+    "consistent" (default: Winsorised, made consistent at the normal) or "spiegelhalter" (his formulas, biased
+    low; :mod:`analysis.estimators.standardisation`)."""
     from analysis.errors import check_choice
     from analysis.estimators.standardisation import overdispersion
 
@@ -156,7 +158,7 @@ def proportion_funnel(count, n, *, units=None, method: str = "additive", winsori
     if not 0 < p0 < 1:
         raise ParameterError(f"proportion_funnel: the pooled proportion p0={p0!r} must lie strictly between 0 and 1.")
     od = overdispersion(count, p0 * n, p0 * (1 - p0) * n, method="multiplicative" if method == "multiplicative"
-                        else "additive", winsorise_by=winsorise_by)
+                        else "additive", winsorise_by=winsorise_by, estimator=estimator)
     units = np.arange(len(n)) if units is None else np.asarray(units)
     y = np.sqrt(count / (p0 * n))
     s = np.sqrt(p0 * (1 - p0) * n) / (2 * p0 * n)

@@ -19,6 +19,18 @@ variance is DerSimonian & Laird's ``tau^2 = (I phi - (I - 1)) / (sum w - sum w^2
 ``(1 +/- z_a sqrt(s^2 + tau^2))^2`` (additive) or ``(1 +/- z_a sqrt(phi) s)^2``
 (multiplicative, when ``phi > 1``).
 
+Those are Spiegelhalter's formulas (``estimator="spiegelhalter"``), and they are biased low: the mean
+square of 10 % Winsorised standard normal scores is ``c = 0.679``, not 1, so ``phi`` is about 0.68
+times the true one, and under a normal random effect ``tau^2`` comes out ~40 % too small; the 95 %
+limits then hold ~87 % of in-control units, not 95 % (tests/estimators/test_funnel.py). The default
+``estimator="consistent"`` keeps the Winsorising (the guard against outlying units) but makes it
+consistent at the normal model, as a MAD is scaled by 1.4826: ``phi = mean(z_w^2) / c`` and ``tau^2``
+solves ``mean(W(z / sqrt(1 + tau^2 w))^2) = c`` (``W`` Winsorising at the same quantiles; the left side
+falls monotonically in ``tau^2``; 0 when it is already below ``c`` at ``tau^2 = 0``): under the
+random-effects model the scores ``z / sqrt(1 + tau^2 w)`` are standard normal, so the equation holds
+in expectation at the true ``tau^2``. ``c(f) = 1 - 2f - 2 q phi(q) + 2 f q^2`` with ``q`` the normal
+``1 - f`` quantile (closed form of the Winsorised second moment).
+
 Empirical Bayes: on the same scale the unit's true value has prior
 ``N(1, tau^2)``; the posterior mean ``(Y / s^2 + 1 / tau^2) / (1 / s^2 + 1 / tau^2)``
 squared is the shrunken ratio, and rank intervals come from seeded draws of the
@@ -44,6 +56,8 @@ from scipy import stats
 from analysis.errors import ParameterError, check_choice
 
 METHODS = ("additive", "multiplicative")
+#: How phi and tau^2 are estimated from the Winsorised z-scores (module docstring).
+ESTIMATORS = ("consistent", "spiegelhalter")
 LEVELS = (0.95, 0.998)
 
 
@@ -52,11 +66,12 @@ class ExpectedModel:
     """The reference model: expected outcome per person, and what the fit rests on."""
 
     expected: np.ndarray  # p_i, one per row of the frame
-    params: pd.Series
+    params: pd.Series  # the covariates' coefficients (and the common intercept; no unit effects)
     n: int
-    n_params: int
+    n_params: int  # every fitted parameter, unit effects included
     converged: bool
     dropped_levels: tuple = ()
+    within: str | None = None  # the unit column whose fixed effects the covariate effects were estimated within
 
     @property
     def residual_df(self) -> int:
@@ -76,11 +91,36 @@ def design_matrix(frame: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFram
     return pd.concat(parts, axis=1)
 
 
-def expected_outcome(frame: pd.DataFrame, *, outcome: str, covariates: Sequence[str],
-                     max_iter: int = 100) -> ExpectedModel:
+def _independent_columns(x: pd.DataFrame) -> tuple[pd.DataFrame, list]:
+    """Drop dummies collinear with earlier columns (a level that always co-occurs with another)."""
+    gram = x.T @ x  # rank of X'X is the rank of X; k x k, cheap at any n
+    dropped, kept = [], []
+    for c in x.columns:
+        cols = kept + [c]
+        if np.linalg.matrix_rank(gram.loc[cols, cols].to_numpy()) == len(cols):
+            kept.append(c)
+        else:
+            dropped.append(c)
+    return x[kept], dropped
+
+
+def expected_outcome(frame: pd.DataFrame, *, outcome: str, covariates: Sequence[str], max_iter: int = 100,
+                     within: str | None = None) -> ExpectedModel:
     """Fit a logit (statsmodels GLM, Binomial, IRLS) of ``outcome`` on ``covariates`` and return each
     person's fitted probability. With an intercept the fitted probabilities sum to the observed count
-    (the score equation), so the ratios O/E of all units together equal 1."""
+    (the score equation), so the ratios O/E of all units together equal 1.
+
+    ``within`` (a unit column, e.g. the municipality): the covariates' effects are estimated within units,
+    with a fixed effect per unit, and each person's expected outcome uses them with one common intercept,
+    set so that the expected counts again sum to the observed. A model without the unit confounds the
+    covariates' effects with the units' own effects wherever composition and unit effect go together
+    (where a municipality keeps bijstand low and many low-educated people live, low education looks
+    harmless), and the bias is then carried into every unit's ratio; the fixed-effects fit removes it
+    (Kalbfleisch & Wolfe 2013, Stat Biosci 5:286-302; He, Kalbfleisch, Li & Li 2013, Lifetime Data Anal
+    19:490-512). A unit whose outcomes are all 0 (or all 1) carries no information on the covariates
+    once it has its own effect, so it is left out of that fit and gets expected values like every other.
+    The fit runs on the cells of identical rows (the sufficient statistics of a logit with categorical
+    covariates: the same estimates, in memory that does not grow with the number of persons)."""
     import statsmodels.api as sm
 
     y = pd.to_numeric(frame[outcome], errors="coerce")
@@ -89,21 +129,52 @@ def expected_outcome(frame: pd.DataFrame, *, outcome: str, covariates: Sequence[
     if len(frame) == 0 or y.nunique() < 2:
         raise ParameterError(f"expected_outcome: {outcome!r} needs both 0 and 1 in the data to fit a model; "
                              f"got {len(frame)} rows with {int(y.sum())} ones.")
-    x = design_matrix(frame, covariates)
-    # drop dummies collinear with earlier columns (a level that always co-occurs with another)
-    gram = x.T @ x  # rank of X'X is the rank of X; k x k, cheap at any n
-    rank_cols, kept = [], []
-    for c in x.columns:
-        cols = kept + [c]
-        if np.linalg.matrix_rank(gram.loc[cols, cols].to_numpy()) == len(cols):
-            kept.append(c)
-        else:
-            rank_cols.append(c)
-    x = x[kept]
-    fit = sm.GLM(y.to_numpy(float), x.to_numpy(float), family=sm.families.Binomial()).fit(maxiter=max_iter)
+    if within is not None and within not in frame.columns:
+        raise ParameterError(f"expected_outcome: within={within!r} is not a column of the frame; columns: "
+                             f"{list(frame.columns)}.")
+    x, rank_cols = _independent_columns(design_matrix(frame, covariates))
+    if within is None:
+        fit = sm.GLM(y.to_numpy(float), x.to_numpy(float), family=sm.families.Binomial()).fit(maxiter=max_iter)
+        converged = bool(fit.converged) if hasattr(fit, "converged") else True
+        return ExpectedModel(expected=np.asarray(fit.fittedvalues, dtype=float),
+                             params=pd.Series(fit.params, index=x.columns), n=int(len(y)), n_params=int(x.shape[1]),
+                             converged=converged, dropped_levels=tuple(rank_cols))
+    from scipy.optimize import brentq
+
+    unit = frame[within].astype("string").fillna("unknown").to_numpy()
+    cov = x.drop(columns="const")
+    cells = cov.assign(_unit=unit, _y=y.to_numpy(float))
+    keys = list(cov.columns) + ["_unit"]
+    grouped = cells.groupby(keys, sort=False, dropna=False)["_y"].agg(["sum", "count"]).reset_index()
+    rate = grouped.groupby("_unit")["sum"].transform("sum") / grouped.groupby("_unit")["count"].transform("sum")
+    informative = grouped[(rate > 0) & (rate < 1)]  # a unit without variation: its effect is +-infinity
+    if informative["_unit"].nunique() < 1:
+        raise ParameterError(f"expected_outcome: no {within} has both 0 and 1 in {outcome!r}; the covariates' "
+                             f"effects cannot be estimated within units. Use within=None.")
+    fe = pd.get_dummies(informative["_unit"], prefix="_unit", dtype=float)
+    xc, _ = _independent_columns(pd.concat([informative[list(cov.columns)].reset_index(drop=True),
+                                            fe.reset_index(drop=True)], axis=1))
+    endog = np.column_stack([informative["sum"], informative["count"] - informative["sum"]])
+    fit = sm.GLM(endog, xc.to_numpy(float), family=sm.families.Binomial()).fit(maxiter=max_iter)
+    beta = pd.Series(fit.params, index=xc.columns)
+    slopes = beta.reindex(cov.columns).fillna(0.0)  # a level seen only in non-informative units: no effect
+    eta = cov.to_numpy(float) @ slopes.to_numpy()
+    observed = float(y.sum())
+
+    def excess(c: float) -> float:
+        return float((1 / (1 + np.exp(-(eta + c)))).sum() - observed)
+
+    lo, hi = -1.0, 1.0
+    while excess(lo) > 0:
+        lo *= 2
+    while excess(hi) < 0:
+        hi *= 2
+    intercept = brentq(excess, lo, hi, xtol=1e-12)
+    expected = 1 / (1 + np.exp(-(eta + intercept)))
     converged = bool(fit.converged) if hasattr(fit, "converged") else True
-    return ExpectedModel(expected=np.asarray(fit.fittedvalues, dtype=float), params=pd.Series(fit.params, index=x.columns),
-                         n=int(len(y)), n_params=int(x.shape[1]), converged=converged, dropped_levels=tuple(rank_cols))
+    params = pd.concat([pd.Series({"const": intercept}), slopes])
+    return ExpectedModel(expected=expected, params=params, n=int(len(y)), n_params=int(xc.shape[1]),
+                         converged=converged, dropped_levels=tuple(rank_cols), within=within)
 
 
 def poisson_ratio_interval(observed, expected, *, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -146,11 +217,12 @@ def dersimonian_laird(y, v, *, target: float | None = None) -> dict:
 class Overdispersion:
     """Spiegelhalter's overdispersion of standardised ratios on the square-root scale."""
 
-    phi: float  # mean squared Winsorised z-score (1 = binomial/Poisson variation only)
-    tau2: float  # additive between-unit variance (DerSimonian-Laird on the Winsorised z-scores)
+    phi: float  # multiplicative overdispersion (1 = binomial/Poisson variation only)
+    tau2: float  # additive between-unit variance on the square-root scale
     method: str  # which one the limits use: "additive" or "multiplicative"
     winsorise: float
     n_units: int
+    estimator: str = "consistent"  # "consistent" (default) or "spiegelhalter" (module docstring)
 
     @property
     def chi2_p(self) -> float:
@@ -167,20 +239,55 @@ def sqrt_scale(observed, expected, variance=None) -> tuple[np.ndarray, np.ndarra
     return np.sqrt(o / e), np.sqrt(var) / (2 * e)
 
 
+def winsorised_normal_moment(fraction: float) -> float:
+    """``E[W(Z)^2]`` for standard normal ``Z`` Winsorised at its ``fraction`` and ``1 - fraction`` quantiles
+    (closed form ``1 - 2f - 2 q phi(q) + 2 f q^2``, ``q`` the ``1 - f`` quantile); 1 without Winsorising."""
+    if not 0 <= fraction < 0.5:
+        raise ParameterError(f"winsorised_normal_moment: fraction={fraction!r} must lie in [0, 0.5).")
+    if fraction == 0:
+        return 1.0
+    q = stats.norm.ppf(1 - fraction)
+    return float(1 - 2 * fraction - 2 * q * stats.norm.pdf(q) + 2 * fraction * q ** 2)
+
+
+def _tau2_consistent(z: np.ndarray, w: np.ndarray, fraction: float) -> float:
+    """The ``tau^2 >= 0`` at which the Winsorised mean square of ``z / sqrt(1 + tau^2 w)`` is its normal value."""
+    from scipy.optimize import brentq
+
+    c = winsorised_normal_moment(fraction)
+
+    def excess(t2: float) -> float:
+        return float(np.mean(winsorise(z / np.sqrt(1 + t2 * w), fraction) ** 2) - c)
+
+    if excess(0.0) <= 0:
+        return 0.0
+    hi = 1.0 / float(np.median(w))  # a between-unit sd the size of a typical unit's own se
+    while excess(hi) > 0:
+        hi *= 10
+    return float(brentq(excess, 0.0, hi, xtol=1e-15, rtol=1e-12))
+
+
 def overdispersion(observed, expected, variance=None, *, method: Literal["additive", "multiplicative"] = "additive",
-                   winsorise_by: float = 0.1) -> Overdispersion:
+                   winsorise_by: float = 0.1,
+                   estimator: Literal["consistent", "spiegelhalter"] = "consistent") -> Overdispersion:
     """Estimate phi and tau^2 from units' observed and expected counts (module docstring)."""
     check_choice("method", method, METHODS)
+    check_choice("estimator", estimator, ESTIMATORS)
     y, s = sqrt_scale(observed, expected, variance)
     if len(y) < 3:
         raise ParameterError(f"overdispersion needs at least 3 units; got {len(y)}.")
     z = (y - 1) / s
     zw = winsorise(z, winsorise_by)
     n = len(z)
-    phi = float(np.mean(zw ** 2))
     w = 1 / s ** 2
-    tau2 = 0.0 if n * phi < n - 1 else max(0.0, (n * phi - (n - 1)) / (w.sum() - (w ** 2).sum() / w.sum()))
-    return Overdispersion(phi=phi, tau2=float(tau2), method=method, winsorise=winsorise_by, n_units=n)
+    if estimator == "spiegelhalter":
+        phi = float(np.mean(zw ** 2))
+        tau2 = 0.0 if n * phi < n - 1 else max(0.0, (n * phi - (n - 1)) / (w.sum() - (w ** 2).sum() / w.sum()))
+    else:
+        phi = float(np.mean(zw ** 2) / winsorised_normal_moment(winsorise_by))
+        tau2 = _tau2_consistent(z, w, winsorise_by)
+    return Overdispersion(phi=phi, tau2=float(tau2), method=method, winsorise=winsorise_by, n_units=n,
+                          estimator=estimator)
 
 
 def ratio_limits(expected, od: Overdispersion | None, *, variance_ratio=None,
@@ -243,7 +350,8 @@ class StandardisedComparison:
 
 def compare_units(units: pd.DataFrame, *, method: Literal["additive", "multiplicative"] = "additive",
                   winsorise_by: float = 0.1, level: float = 0.95, draws: int = 2000, seed: int = 0,
-                  levels: Sequence[float] = LEVELS) -> StandardisedComparison:
+                  levels: Sequence[float] = LEVELS,
+                  estimator: Literal["consistent", "spiegelhalter"] = "consistent") -> StandardisedComparison:
     """Ratios, funnel positions, empirical-Bayes shrinkage and rank intervals of units.
 
     ``units``: one row per unit with columns unit, n, observed, expected and optionally variance
@@ -254,7 +362,8 @@ def compare_units(units: pd.DataFrame, *, method: Literal["additive", "multiplic
     t = units.reset_index(drop=True).copy()
     if "variance" not in t:
         t["variance"] = t["expected"]
-    od = overdispersion(t["observed"], t["expected"], t["variance"], method=method, winsorise_by=winsorise_by)
+    od = overdispersion(t["observed"], t["expected"], t["variance"], method=method, winsorise_by=winsorise_by,
+                        estimator=estimator)
     y, s = sqrt_scale(t["observed"], t["expected"], t["variance"])
     t["ratio"] = t["observed"] / t["expected"]
     t["se"] = np.sqrt(t["variance"]) / t["expected"]
@@ -288,7 +397,7 @@ def compare_units(units: pd.DataFrame, *, method: Literal["additive", "multiplic
     t["rank_upper"] = np.quantile(ranks, 1 - a, axis=0, method="higher")
     if od.tau2 == 0:  # all posteriors equal: every rank is possible
         t["rank"], t["rank_lower"], t["rank_upper"] = (len(t) + 1) / 2, 1.0, float(len(t))
-    spec = {"method": method, "winsorise_by": winsorise_by, "level": level, "levels": tuple(levels),
+    spec = {"method": method, "winsorise_by": winsorise_by, "estimator": estimator, "level": level, "levels": tuple(levels),
             "draws": draws, "seed": seed, "variance_ratio": variance_ratio}
     return StandardisedComparison(table=t, overdispersion=od, spec=spec,
                                   diagnostics={"chi2_p": od.chi2_p, "n_units": len(t)})

@@ -8,8 +8,8 @@ writes to the report):
 - :func:`units`: one row per unit at risk of the outcome, from a :class:`~analysis.kit.population.Population`
   (:class:`Units`, frozen), with the covariates used and those dropped (absent from the dataset, or
   constant in the population, e.g. ``sex`` when only women are studied);
-- :func:`reference_model`: a person-level logit of the outcome on the covariates, without the
-  municipality (``None`` where it cannot be fitted);
+- :func:`reference_model`: a person-level logit of the outcome on the covariates, their effects estimated
+  within municipalities and applied with one common intercept (``None`` where it cannot be fitted);
 - :func:`raw_rates` / :func:`raw_rate_rows`: the raw rate per municipality, checked;
 - :func:`standardise` / :func:`comparison_rows`: observed, expected and O/E per published municipality
   with an exact Poisson interval, overdispersion (Spiegelhalter 2005), empirical-Bayes shrinkage and ranks;
@@ -20,7 +20,8 @@ The numerical core is ``analysis.estimators.standardisation``.
 
 Outcomes (``year`` = Y; the municipality is the one in ``persons``):
 - ``bijstand``: bijstand on 31 December of Y, persons aged age_min..age_max (age = Y - birth year);
-  covariates on that date, prior benefit receipt (WW, WIA, other) in the 12 months before;
+  covariates on that date (partnered: a union running that day, from ``partnerships``), prior benefit
+  receipt (a WW, WIA or other spell in the 12 months before, from ``benefit_spells``) for every person;
 - ``inflow``: a new bijstand spell starting in Y, persons without bijstand in December of Y-1
   (one person-year at risk each); covariates in December of Y-1;
 - ``outflow_to_work``: a person's first bijstand spell running in Y ends in Y with a job starting
@@ -153,12 +154,28 @@ def units(pop, *, outcome: str, year: int, covariates: Sequence[str]) -> Units:
         con.register("ladder_last", ladder.groupby("person_id", as_index=False).last())
         sql = f"""SELECT b.*, CAST(l.step IN {PAID_WORK_STEPS} AS INT) AS y
                   FROM ({base}) b JOIN ladder_last l USING (person_id)"""
+    # partnered and prior benefit come from the contract's own tables for every person: the store's
+    # person_month holds only bijstand recipients, between their first and last bijstand month, so read
+    # from it they were 0 for nearly everyone at risk and 1 only for persons with bijstand after the
+    # reference date (the outcome leaking into its own covariate)
+    ref_date = f"DATE '{ref // 12}-12-31'"  # the reference month is always a December
+    window = (f"DATE '{ref // 12 - 1}-12-01'", f"DATE '{ref // 12}-11-30'")  # the 12 months before it
+    end = dataset.meta["observation_end"]
+    con.register("contract_partnerships", dataset.tables["partnerships"][["person_id", "start_date", "end_date"]])
+    spells = dataset.tables["benefit_spells"]
+    con.register("contract_other_benefits", spells.loc[spells["benefit"] != "bijstand",
+                                                       ["person_id", "start_date", "end_date"]])
     frame = con.execute(f"""
-        WITH units AS ({sql})
-        SELECT u.*, COALESCE(m.partnered, 0) AS partnered,
-               COALESCE((SELECT max(o.other_benefit) FROM person_month o WHERE o.person_id = u.person_id
-                         AND o.month BETWEEN {ref - 12} AND {ref - 1}), 0) AS prior_benefit
-        FROM units u LEFT JOIN person_month m ON m.person_id = u.person_id AND m.month = {ref}
+        WITH units AS ({sql}),
+        partnered AS (SELECT DISTINCT person_id FROM contract_partnerships
+                      WHERE start_date::DATE <= {ref_date}
+                        AND COALESCE(end_date::DATE, DATE '{end.isoformat()}') >= {ref_date}),
+        prior AS (SELECT DISTINCT person_id FROM contract_other_benefits
+                  WHERE start_date::DATE <= {window[1]}
+                    AND COALESCE(end_date::DATE, DATE '{end.isoformat()}') >= {window[0]})
+        SELECT u.*, CAST(pt.person_id IS NOT NULL AS INT) AS partnered,
+               CAST(pr.person_id IS NOT NULL AS INT) AS prior_benefit
+        FROM units u LEFT JOIN partnered pt USING (person_id) LEFT JOIN prior pr USING (person_id)
         ORDER BY u.person_id""").df()
     frame["age_band"] = _age_band(frame["age"], d.age_min, d.age_max)
     frame["partnered"] = frame["partnered"].astype(int).astype(str)
@@ -196,12 +213,16 @@ def covariates_sentence(u: Units, *, lang: str) -> str:
 
 
 def reference_model(u: Units):
-    """The logit without municipality: each unit's expected outcome (``None`` if it cannot be fitted)."""
+    """The logit of the outcome on the covariates, their effects estimated within municipalities (a fixed
+    effect each) and applied with one common intercept: each unit's expected outcome given who it is, not
+    where it lives (``None`` if it cannot be fitted). Without the municipal effects the covariates' effects
+    absorb the municipalities' own wherever composition and municipal effect go together, and every
+    ratio inherits that bias (:func:`analysis.estimators.standardisation.expected_outcome`)."""
     from analysis.estimators.standardisation import expected_outcome
 
     if u.frame.empty or u.frame["y"].nunique() < 2:
         return None
-    return expected_outcome(u.frame, outcome="y", covariates=list(u.covariates_used))
+    return expected_outcome(u.frame, outcome="y", covariates=list(u.covariates_used), within="municipality_code")
 
 
 def raw_rates(u: Units, *, policy, log):
@@ -304,91 +325,6 @@ def rows_table(rows: Mapping[str, Mapping], prefix: str, codes: Sequence[str], *
     return checked_estimates(out, name=name, key="municipality_code", policy=policy, log=log)
 
 
-def label_offsets(x, y, *, near_x: float = 0.12, near_y: float = 0.05,
-                  y_span: float | None = None) -> list[tuple[float, float, str]]:
-    """Offsets (points) and alignment for point labels on a log-x plot so that neighbours do not overlap:
-    a label goes right of its point, and when an earlier label lies within ``near_x`` decades and
-    ``near_y`` of the y-range (``y_span``: the axis's; default the points'), it moves above, below or to
-    the left instead."""
-    x, y = np.log10(np.asarray(x, float)), np.asarray(y, float)
-    span = float(y_span if y_span else np.ptp(y)) or 1.0
-    choices = [(4, 0, "left"), (-4, 0, "right"), (0, 7, "center"), (0, -7, "center"), (4, 9, "left"), (4, -9, "left")]
-    label_width = 2 * near_x  # a name of ~10 characters at 6 pt spans about this many decades
-    placed: list[tuple[float, float, int]] = []
-    out = []
-    for i in np.argsort(x, kind="stable"):
-        close_y = np.abs(y - y[i]) < near_y * span
-        others = np.arange(len(x)) != i
-        used = {k for (px, py, k) in placed if abs(px - x[i]) < near_x and abs(py - y[i]) < near_y * span}
-        if (close_y & others & (x > x[i]) & (x - x[i] < label_width)).any():
-            used.add(0)  # a point to the right would sit under the text
-        if (close_y & others & (x < x[i]) & (x[i] - x < label_width)).any():
-            used.add(1)
-        k = next((k for k in range(len(choices)) if k not in used), 0)
-        placed.append((x[i], y[i], k))
-        out.append((i, choices[k]))
-    return [c for _, c in sorted(out)]
-
-
-def funnel_figure(u: Units, comp, rows: Mapping[str, Mapping], *, municipality: str, lang: str, policy, log):
-    """The funnel plot, O/E against E with 95 % and 99.8 % limits allowing for overdispersion, as a checked
-    figure and its caption (``(None, "")`` without a comparison). ``municipality`` is drawn apart."""
-    from analysis.report.checked import checked_figure
-    from analysis.report.escape import plot_text
-    from analysis.report.labels import fmt_number, t, t_plain
-
-    if comp is None:
-        return None, ""
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import FuncFormatter, LogLocator
-
-    outcome = u.outcome
-    ratio = rows_table(rows, f"adjusted_ratio_{outcome}_", u.codes, name=f"adjusted_ratio_{outcome}",
-                       policy=policy, log=log)
-    expected = comp.table.set_index("unit")["expected"]
-    f = ratio.frame.assign(_held=ratio["suppressed"].to_numpy())
-    fig, ax = plt.subplots(figsize=(7.0, 4.6))
-    shown = f[~f["_held"]]
-    xs = expected.reindex(shown["municipality_code"]).to_numpy(float)
-    grid = np.geomspace(max(xs.min() * 0.7, 0.5), xs.max() * 1.4, 200)
-    lim = comp.limits(grid)
-    for level, style in (("95", "--"), ("99.8", ":")):
-        shown_level = level.replace(".", ",") if lang == "nl" else level
-        ax.plot(grid, lim[f"upper_{level}"], style, color="0.25", lw=1,
-                label=t_plain("compare.limit", lang, level=shown_level))
-        ax.plot(grid, lim[f"lower_{level}"], style, color="0.25", lw=1)
-    ax.axhline(1.0, color="0.25", lw=0.8)
-    mine = (shown["municipality_code"] == municipality).to_numpy()
-    ax.scatter(xs[~mine], shown.loc[~mine, "estimate"], s=18, color="#0072b2",
-               label=t_plain("compare.municipalities", lang))
-    if mine.any():
-        ax.scatter(xs[mine], shown.loc[mine, "estimate"], s=60, color="#d55e00", zorder=3,
-                   label=plot_text(u.name(municipality)))
-    ys = shown["estimate"].to_numpy(float)
-    low, high = ax.get_ylim()
-    for i, (dx, dy, ha) in enumerate(label_offsets(xs, ys, y_span=high - low)):
-        ax.annotate(plot_text(u.name(shown["municipality_code"].iloc[i])), (xs[i], ys[i]), fontsize=6,
-                    xytext=(dx, dy), textcoords="offset points", ha=ha, va="center")
-    if f["_held"].any():  # withheld municipalities: an x at the foot, no position
-        ax.plot([0.02], [0.03], transform=ax.transAxes, label=t_plain("figure.withheld_legend", lang),
-                marker="x", color="0.35", ms=6, mew=1.4, ls="none", clip_on=False)
-    ax.set_xscale("log")
-    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_number(v, lang, digits=0)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_number(v, lang, digits=1)))
-    ax.set_xlabel(t_plain("compare.expected_axis", lang))
-    ax.set_ylabel(t_plain("compare.ratio_axis", lang))
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    od = comp.overdispersion
-    checked = checked_figure(fig, name=f"funnel_{outcome}", tables=[ratio.select(["municipality_code", "estimate"])])
-    caption = t("compare.funnel_caption", lang, outcome=t(f"compare.outcome.{outcome}", lang), year=u.year,
-                phi=fmt_number(od.phi, lang, digits=2), tau=fmt_number(np.sqrt(od.tau2), lang, digits=3),
-                units=od.n_units)
-    return checked, caption
-
-
 def comparison_table(u: Units, raw, comp, rows: Mapping[str, Mapping], *, lang: str, policy, log):
     """Raw rate, adjusted ratio with interval, shrunken ratio and rank interval per municipality:
     ``(checked table, caption, number formats, note)``."""
@@ -463,10 +399,12 @@ def methods_text(u: Units, comp, *, lang: str) -> list[str]:
     """The methods paragraphs: definition, model, limits and shrinkage, and what the comparison cannot say."""
     from analysis.report.labels import fmt_number, t
 
-    out = [t(f"compare.definition.{u.outcome}", lang, year=u.year), t("compare.methods_model", lang)]
+    out = [t(f"compare.definition.{u.outcome}", lang, year=u.year), t("compare.methods_model_within", lang)]
     if comp is not None:
         od = comp.overdispersion
         key = "compare.methods_funnel" if od.tau2 > 0 else "compare.methods_funnel_none"
+        if od.estimator == "consistent":
+            key += "_consistent"
         out.append(t(key, lang, phi=fmt_number(od.phi, lang, digits=2),
                      tau=fmt_number(np.sqrt(od.tau2), lang, digits=3), units=od.n_units))
     out.append(t("compare.methods_caveat", lang))
@@ -504,6 +442,8 @@ def summary_text(u: Units, comp, rows: Mapping[str, Mapping], *, municipality: s
                 position=t(f"compare.position.{position}", lang)))
     return out + [t("compare.summary_caveat", lang)]
 
+
+from analysis.studies.compare_figure import funnel_figure, label_offsets  # noqa: E402  (re-exported)
 
 __all__ = ["COVARIATES", "OUTCOMES", "Peers", "Units", "check_parameters", "comparison_rows", "comparison_table",
            "composition", "covariates_sentence", "funnel_figure", "label_offsets", "methods_text", "peers_table",

@@ -15,11 +15,12 @@ outflow and outflow to work per recipient). Their limits allow for
 overdispersion (Spiegelhalter 2005): municipalities differ far more than
 binomial chance (phi of about 200 for density on CBS 2017), so binomial limits
 flag most of them. phi and the additive tau^2 are estimated from all
-municipalities of the year (10 % Winsorised z-scores on the square-root scale,
+municipalities of the year (10 % Winsorised z-scores on the square-root scale, made consistent at the
+normal so that tau^2 is not ~40 % too small as with Spiegelhalter's plain formulas,
 :func:`analysis.estimators.funnel.proportion_funnel`); the limits use tau^2
 (``overdispersion="additive"``, default), phi or neither, and the caption states
-them. results.json has ``funnel_outside_998_share_<indicator>`` (about 0.5-5 %
-on CBS 2017 against a nominal 0.2 %: Winsorising makes tau^2 somewhat small) and
+them. results.json has ``funnel_outside_998_share_<indicator>`` (0-1.8 % on CBS 2017 against a nominal
+0.2 %; with Spiegelhalter's plain estimate it was 0.5-5.4 %, and 16-21 % outside the 95 % limits) and
 ``funnel_position_<indicator>`` (the municipality's rate, with the 99.8 % limits
 at its size as interval and its position). Municipalities are named from CBS's
 classification of the year (data/statline/gemeenten_2015_2017.csv). Indicators whose definitions differ between
