@@ -87,10 +87,22 @@ def _randomise(strata: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _paths(pop: Population, rows: np.ndarray, month: np.ndarray, *, shift: np.ndarray, draws: np.ndarray,
-           n_months: int, start_year: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+           n_months: int, start_year: int, switch_off: str | None = None,
+           blocked_until: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """bijstand, employed and exit-to-work matrices (participants x months) from the month after assignment
-    on (earlier months False); ``shift`` the exit-to-work log-odds per participant."""
+    on (earlier months False); ``shift`` the exit-to-work log-odds per participant.
+
+    ``switch_off`` is the world's (``model.simulate_world``): "job_loss" removes the return to bijstand on a
+    job loss (this model's job-loss effect); "delay_exit" blocks a person's first exit to work in the
+    calendar year in which that spell would end, with ``blocked_until`` (per participant: the month up to
+    which exits are blocked, -1 none; ``-2`` for "first exit still to come") carrying the state of the main
+    model's months before assignment. Other switches have no effect here (this model has no divorce or
+    programme effect)."""
     k = len(rows)
+    delay = switch_off == "delay_exit"
+    if delay:
+        tried = blocked_until != -2
+        blocked_until = np.where(tried, blocked_until, -1).astype(np.int32)
     e = 0.7 * (pop.education[rows] - 1.0) + 0.9 * pop.u[rows] - 0.35 * (pop.migration[rows] == 2)
     bij = np.zeros((k, n_months), dtype=bool)
     emp = np.zeros((k, n_months), dtype=bool)
@@ -107,9 +119,14 @@ def _paths(pop: Population, rows: np.ndarray, month: np.ndarray, *, shift: np.nd
         treated = (t - month >= 1) & (t - month <= FOLLOW_UP)
         p_work = logistic(-3.3 + 1.0 * e - 0.015 * np.minimum(dur, 60) + treated * shift)
         to_work = live & cur_bij & active & (d[0] < p_work)
+        if delay:  # as model.simulate_world's "delay_exit": the spell's last month is t - 1
+            first_try = to_work & ~tried
+            tried |= first_try
+            blocked_until[first_try] = ((t - 1) // 12) * 12 + 12
+            to_work &= t > blocked_until
         other = live & cur_bij & ~to_work & ((d[0] > 1 - logistic(-4.0 + 0.1 * (age > 60))) | ~active)
         lose = live & cur_emp & ((d[1] < logistic(-4.7 - 0.5 * e)) | ~active)
-        back = lose & active & (d[2] < 0.3)
+        back = lose & active & (d[2] < 0.3) & (switch_off != "job_loss")
         find = live & ~cur_bij & ~cur_emp & active & (d[1] < logistic(-2.4 + 0.9 * e)) & (t - left_other >= 2)
         enter = live & ~cur_bij & ~cur_emp & ~find & active & (d[2] < logistic(-6.4 - 1.0 * e + 0.2 * pop.sex_f[rows]))
         left_other[other] = t
@@ -129,12 +146,29 @@ def _outcomes(bij: np.ndarray, etw: np.ndarray, month: np.ndarray) -> tuple[np.n
     return etw[r, cols].any(axis=1).astype(float), bij[r, cols].sum(axis=1).astype(float)
 
 
-def apply(pop: Population, worlds: dict, *, ids: np.ndarray, seed: int,
-          start_year: int) -> tuple[pd.DataFrame, dict] | None:
-    """Enrol, randomise and simulate the experiment; splice the factual paths into every world (in place).
+def _first_exit_block(fact: World, rows: np.ndarray, month: np.ndarray) -> np.ndarray:
+    """The "delay_exit" world's block state at assignment, from the (unspliced) factual world: that world
+    equals the factual one up to a person's first exit to work (the same random numbers), which it blocks
+    until the January after the spell's last month. -2: no exit to work tried up to the assignment month;
+    else the month up to which exits are blocked (``model.simulate_world``)."""
+    etw = fact.exit_to_work[rows]
+    has = etw.any(axis=1)
+    t0 = np.where(has, etw.argmax(axis=1), -1)
+    tried = has & (t0 <= month)
+    return np.where(tried, ((t0 - 1) // 12) * 12 + 12, -2).astype(np.int32)
 
-    Returns the contract's ``experiments`` table and the truths (``truths["experiment"]``), or None (nothing
-    changed) when fewer than :data:`MIN_PARTICIPANTS` are enrolled or an arm would be empty."""
+
+def apply(pop: Population, worlds: dict, *, ids: np.ndarray, seed: int, start_year: int,
+          switch_off: dict | None = None) -> tuple[pd.DataFrame, dict] | None:
+    """Enrol, randomise and simulate the experiment in every world and splice it in (in place).
+
+    Each world enrols on its own paths (who is in bijstand there in the enrolment year, and when);
+    ``switch_off`` maps a world's name to its ``model.simulate_world`` switch (absent: none), which the
+    experiment's model honours. A person keeps one arm in every world (the randomisation's in the factual
+    world, otherwise a draw of their own) and one set of random numbers. Returns the contract's
+    ``experiments`` table and the truths (``truths["experiment"]``), or None (nothing changed) when fewer
+    than :data:`MIN_PARTICIPANTS` are enrolled or an arm would be empty."""
+    switch_off = switch_off or {}
     fact = worlds["factual"]
     n_months = fact.bijstand.shape[1]
     rows, month = _enrol(pop, fact, start_year)
@@ -146,23 +180,35 @@ def apply(pop: Population, worlds: dict, *, ids: np.ndarray, seed: int,
     arm = _randomise(strata, rng)
     if len(rows) < MIN_PARTICIPANTS or len(set(arm.tolist())) < len(ARMS):
         return None  # too small a population for the experiment: no table, the worlds untouched
-    draws = rng.random((len(rows), n_months, 3))
     days = rng.integers(0, 28, len(rows))
+    # every world enrols on its own paths, all taken before any splice
+    enrolled = {name: (rows, month) if name == "factual" else _enrol(pop, w, start_year) for name, w in worlds.items()}
+    blocks = {name: _first_exit_block(fact, *enrolled[name]) for name in worlds
+              if switch_off.get(name) == "delay_exit"}
+    union = np.unique(np.concatenate([r for r, _ in enrolled.values()]))
+    sub = np.random.default_rng([seed, RNG_STREAM, 1])
+    draws = sub.random((len(union), n_months, 3))  # one set per person, the same in every world
+    person_arm = sub.integers(len(ARMS), size=len(union))  # the arm of a person enrolled only elsewhere
+    person_arm[np.searchsorted(union, rows)] = arm
     shifts = np.array([ARM_LOG_ODDS[a] for a in ARMS])
+    at = np.searchsorted(union, rows)
     potential = {}
     for j, name in enumerate(ARMS):
-        bij, _, etw = _paths(pop, rows, month, shift=np.full(len(rows), shifts[j]), draws=draws, n_months=n_months,
-                             start_year=start_year)
+        bij, _, etw = _paths(pop, rows, month, shift=np.full(len(rows), shifts[j]), draws=draws[at],
+                             n_months=n_months, start_year=start_year)
         potential[name] = _outcomes(bij, etw, month)
-    bij, emp, etw = _paths(pop, rows, month, shift=shifts[arm], draws=draws, n_months=n_months, start_year=start_year)
-    after = np.arange(n_months)[None, :] > month[:, None]
-    for world in worlds.values():
-        world.bijstand[rows] = np.where(after, bij, world.bijstand[rows])
-        world.employed[rows] = np.where(after, emp, world.employed[rows])
-        world.exit_to_work[rows] = np.where(after, etw, world.exit_to_work[rows])
-        world.ww[rows] &= ~after
-        later = world.programme_month[rows] > month
-        world.programme_month[rows[later]] = -1
+    for name, world in worlds.items():
+        r, m = enrolled[name]
+        at_w = np.searchsorted(union, r)
+        bij, emp, etw = _paths(pop, r, m, shift=shifts[person_arm[at_w]], draws=draws[at_w], n_months=n_months,
+                               start_year=start_year, switch_off=switch_off.get(name), blocked_until=blocks.get(name))
+        after = np.arange(n_months)[None, :] > m[:, None]
+        world.bijstand[r] = np.where(after, bij, world.bijstand[r])
+        world.employed[r] = np.where(after, emp, world.employed[r])
+        world.exit_to_work[r] = np.where(after, etw, world.exit_to_work[r])
+        world.ww[r] &= ~after
+        later = world.programme_month[r] > m
+        world.programme_month[r[later]] = -1
     table = pd.DataFrame({
         "person_id": ids[rows], "experiment": EXPERIMENT, "arm": np.array(ARMS, dtype=object)[arm],
         "assignment_date": pd.to_datetime(tb._dates(start_year, month, days)), "stratum": strata, "cluster": None,
