@@ -1,116 +1,116 @@
 """The simulated experiment is part of every potential-outcome world (issue #17).
 
-The splice of :mod:`analysis.data.synthetic.experiments` must leave each counterfactual world a world of
-its own: who is enrolled there, and when, follows that world's own paths (a person whose bijstand in 2017
-was caused by a separation is not enrolled in the world without it), a person enrolled in two worlds has
-one arm and one set of random numbers in both, and the experiment's own model honours the world's switch
-(no return to bijstand on a job loss without the job-loss effect; the first exit to work blocked in its
-calendar year in the ``exit_not_now`` world, as ``model.simulate_world`` defines it). The expected values
-are the unspliced worlds of ``model.simulate_world`` (the simulator's potential outcomes) and the
-definitions in its docstring, never the splice's own output.
+The experiment of :mod:`analysis.data.synthetic.experiments` runs inside the main model of every world: who
+is enrolled there, and when, follows that world's own paths (a person whose bijstand in 2017 a separation
+caused is not enrolled in the world without it), persons outside the experiment are exactly the world
+without the experiment, and the factual world is the one with every participant in the arm the
+randomisation gave. The expected values are the definition of enrolment (docstring) applied to each
+world's own bijstand, and ``model.simulate_world`` run without the experiment or with the table's arms,
+never the experiment's own output.
 """
 
 from __future__ import annotations
 
-import copy
+from dataclasses import fields
 
 import numpy as np
 import pytest
 
 from analysis.data import synthetic as syn
-from analysis.data.synthetic import experiments as ex, exit_risk_set, model, programme
+from analysis.data.synthetic import experiments as ex, exit_risk_set, model, programme, tables as tb
 from analysis.errors import ParameterError
 
 PERSONS, SEED = 8_000, 3  # about 130 participants in the four municipalities: seconds to simulate
+WORLD_LIST = syn.WORLDS + (exit_risk_set.WORLD,)
 
 
 @pytest.fixture(scope="module")
-def worlds():
-    """(population, unspliced worlds, spliced worlds, enrolment per world, switch per world)."""
+def sim():
     pop = programme.with_programme_effect(syn._population(PERSONS, np.random.default_rng([SEED, 1])), "constant")
-    world_list = syn.WORLDS + (exit_risk_set.WORLD,)
-    before = {name: model.simulate_world(pop, seed=SEED, n_months=syn.N_MONTHS, start_year=syn.START_YEAR,
-                                         switch_off=off) for name, off in world_list}
-    after = copy.deepcopy(before)
+
+    def run(off, trial=None):
+        return model.simulate_world(pop, seed=SEED, n_months=syn.N_MONTHS, start_year=syn.START_YEAR,
+                                    switch_off=off, trial=trial)
+
     ids = np.array([f"P{i:07d}" for i in range(PERSONS)], dtype=object)
-    trial = ex.apply(pop, after, ids=ids, seed=SEED, start_year=syn.START_YEAR, switch_off=dict(world_list))
+    worlds, trial = ex.simulate_worlds(pop, run, WORLD_LIST, ids=ids, seed=SEED, start_year=syn.START_YEAR)
     assert trial is not None, "the fixture's population is too small for the experiment"
-    enrolled = {name: ex._enrol(pop, w, syn.START_YEAR) for name, w in before.items()}
-    return pop, before, after, enrolled, dict(world_list)
+    without = {name: run(off) for name, off in WORLD_LIST}
+    return {"pop": pop, "run": run, "worlds": worlds, "without": without, "table": trial[0], "truth": trial[1]}
 
 
-def test_a_world_enrols_on_its_own_paths(worlds):
-    """Persons enrolled in the factual world but not in a counterfactual one keep that world's own path."""
-    _, before, after, enrolled, _ = worlds
-    rows_f = enrolled["factual"][0]
-    checked = 0
+def _enrolment_by_definition(pop, world) -> np.ndarray:
+    """The docstring's rule on one world's own bijstand: aged 18-66 in 2017 in one of the municipalities, the
+    first month of 2017 in bijstand (-1: not enrolled)."""
+    codes = np.array([c for c, _, _ in tb.MUNICIPALITIES], dtype=object)
+    age = 2017 - pop.birth_year
+    ok = np.isin(codes[pop.municipality], ["GM0344", "GM0014", "GM0772", "GM0153"]) & (age >= 18) & (age <= 66)
+    months = world.bijstand[:, 36:48]
+    return np.where(ok & months.any(axis=1), 36 + months.argmax(axis=1), -1)
+
+
+def test_each_world_enrols_on_its_own_paths(sim):
+    pop, worlds = sim["pop"], sim["worlds"]
+    for name, world in worlds.items():
+        np.testing.assert_array_equal(world.assignment_month, _enrolment_by_definition(pop, world), err_msg=name)
+    fact = worlds["factual"].assignment_month >= 0
     for name in ("no_divorce", "no_job_loss"):
-        only_factual = np.setdiff1d(rows_f, enrolled[name][0])
-        assert len(only_factual) > 0, f"{name}: the fixture should have participants whose 2017 bijstand the cause made"
-        for field in ("bijstand", "employed", "exit_to_work", "ww"):
-            np.testing.assert_array_equal(getattr(after[name], field)[only_factual],
-                                          getattr(before[name], field)[only_factual], err_msg=f"{name}.{field}")
-        checked += len(only_factual)
-    # and nobody outside a world's own enrolment is touched in it
-    for name, (rows, _) in enrolled.items():
-        others = np.setdiff1d(np.arange(PERSONS), rows)
-        np.testing.assert_array_equal(after[name].bijstand[others], before[name].bijstand[others], err_msg=name)
-    assert checked > 0
+        caused = fact & (worlds[name].assignment_month < 0)
+        assert caused.sum() > 0, f"{name}: some participants are in bijstand in 2017 only because of the cause"
+    # the experiments table is the factual world's enrolment
+    table = sim["table"]
+    rows = np.flatnonzero(fact)
+    assert list(table["person_id"]) == [f"P{i:07d}" for i in rows]
+    months = (table["assignment_date"].dt.year - syn.START_YEAR) * 12 + table["assignment_date"].dt.month - 1
+    np.testing.assert_array_equal(months.to_numpy(), worlds["factual"].assignment_month[rows])
 
 
-def test_one_assignment_and_path_in_every_world_without_its_switch(worlds):
-    """Enrolled in the same month in the factual and the no-divorce or no-programme world (whose switch the
-    experiment's model does not have): the same months after assignment in both, the same arm."""
-    _, _, after, enrolled, _ = worlds
-    rows_f, month_f = enrolled["factual"]
-    for name in ("no_divorce", "no_programme", "delayed_start"):
-        rows_w, month_w = enrolled[name]
-        both, i_f, i_w = np.intersect1d(rows_f, rows_w, return_indices=True)
-        same = month_f[i_f] == month_w[i_w]
-        assert same.sum() > 0.8 * len(rows_f), name
-        rows, month = both[same], month_f[i_f][same]
-        later = np.arange(syn.N_MONTHS)[None, :] > month[:, None]
-        for field in ("bijstand", "employed", "exit_to_work"):
-            a, b = getattr(after["factual"], field)[rows], getattr(after[name], field)[rows]
-            np.testing.assert_array_equal(np.where(later, a, False), np.where(later, b, False), err_msg=f"{name}.{field}")
-        # programme starts after assignment are dropped in every world
-        assert not (after[name].programme_month[rows_w] > month_w).any(), name
+def test_persons_outside_the_experiment_are_the_world_without_it(sim):
+    """Not enrolled in a world: every month as in that world without the experiment; enrolled: the same up
+    to the assignment month (the arm acts from the month after it)."""
+    for name, world in sim["worlds"].items():
+        base = sim["without"][name]
+        a = world.assignment_month
+        out = a < 0
+        for field in ("bijstand", "employed", "exit_to_work", "ww", "programme_month"):
+            np.testing.assert_array_equal(getattr(world, field)[out], getattr(base, field)[out], err_msg=f"{name}.{field}")
+        upto = np.arange(syn.N_MONTHS)[None, :] <= np.where(out, syn.N_MONTHS, a)[:, None]
+        np.testing.assert_array_equal(np.where(upto, world.bijstand, False), np.where(upto, base.bijstand, False),
+                                      err_msg=name)
+        # participants get the arm instead of a programme: no programme start after assignment
+        assert not ((a >= 0) & (world.programme_month > a)).any(), name
 
 
-def _one_path(pop, rows, month, switch_off=None, blocked_until=None):
-    draws = np.random.default_rng(11).random((len(rows), syn.N_MONTHS, 3))
-    return ex._paths(pop, rows, month, shift=np.zeros(len(rows)), draws=draws, n_months=syn.N_MONTHS,
-                     start_year=syn.START_YEAR, switch_off=switch_off, blocked_until=blocked_until)
+def test_the_factual_world_is_the_world_with_the_assigned_arms(sim):
+    """Put together from the per-arm runs, the factual world equals one run with the table's arms."""
+    pop, table = sim["pop"], sim["table"]
+    rows = table["person_id"].str[1:].astype(int).to_numpy()
+    shift = np.zeros(PERSONS)
+    shift[rows] = table["arm"].map(ex.ARM_LOG_ODDS).to_numpy()
+    direct = sim["run"](None, ex.Trial(eligible=ex._eligible(pop, syn.START_YEAR), shift=shift))
+    fact = sim["worlds"]["factual"]
+    for f in fields(model.World):
+        a, b = getattr(fact, f.name), getattr(direct, f.name)
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, b, err_msg=f.name)
+    assert fact.union_events == direct.union_events
 
 
-def test_experiment_model_blocks_the_first_exit_in_its_calendar_year(worlds):
-    """``delay_exit`` (model.simulate_world): the first exit to work, whose spell ends in month t0 - 1, does
-    not happen up to and including the January after it; before t0 the paths are the factual ones."""
-    pop, _, _, enrolled, _ = worlds
-    rows, month = enrolled["factual"]
-    bij1, _, etw1 = _one_path(pop, rows, month)
-    bij0, _, etw0 = _one_path(pop, rows, month, "delay_exit", np.full(len(rows), -2, dtype=np.int32))
-    has = etw1.any(axis=1)
-    assert has.sum() > 20
-    for i in np.flatnonzero(has):
-        t0 = int(etw1[i].argmax())
-        until = ((t0 - 1) // 12) * 12 + 12
-        np.testing.assert_array_equal(bij0[i, :t0], bij1[i, :t0])
-        assert not etw0[i, :until + 1].any(), (i, t0, until)
-    # an exit blocked before assignment keeps its block after it
-    block = np.full(len(rows), 120, dtype=np.int32)
-    assert not _one_path(pop, rows, month, "delay_exit", block)[2].any()
-
-
-def test_experiment_model_has_no_job_loss_effect_without_job_loss(worlds):
-    """``job_loss`` switched off: nobody enters bijstand in the month the job is lost (the model's return)."""
-    pop, _, _, enrolled, _ = worlds
-    rows, month = enrolled["factual"]
-    for switch, expect_returns in ((None, True), ("job_loss", False)):
-        bij, emp, _ = _one_path(pop, rows, month, switch)
-        lost = emp[:, :-1] & ~emp[:, 1:]
-        back = lost & bij[:, 1:] & ~bij[:, :-1]
-        assert back.any() == expect_returns, switch
+def test_the_truth_is_the_mean_of_the_per_arm_runs(sim):
+    """The ITT truth of an arm: its run minus the control run, per analysed participant, averaged."""
+    pop, table, truth = sim["pop"], sim["table"], sim["truth"]
+    rows = table["person_id"].str[1:].astype(int).to_numpy()
+    month = sim["worlds"]["factual"].assignment_month[rows]
+    eligible = ex._eligible(pop, syn.START_YEAR)
+    runs = {arm: sim["run"](None, ex.Trial(eligible=eligible, shift=np.full(PERSONS, ex.ARM_LOG_ODDS[arm])))
+            for arm in ("control", "intensive_support")}
+    end_age = 2014 + (month + 24) // 12 - pop.birth_year[rows]
+    keep = end_age <= 66
+    assert truth["n_analysed"] == int(keep.sum())
+    months = {arm: np.array([w.bijstand[r, m + 1:m + 25].sum() for r, m in zip(rows, month)]) for arm, w in runs.items()}
+    expect = (months["intensive_support"] - months["control"])[keep].mean()
+    assert truth["itt_bijstand_months_24m_intensive_support"] == pytest.approx(expect, abs=1e-12)
+    assert truth["control_mean_bijstand_months_24m"] == pytest.approx(months["control"][keep].mean(), abs=1e-12)
 
 
 def test_the_experiment_is_in_the_default_draw_and_can_be_left_out():

@@ -136,7 +136,9 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     if not isinstance(dynamics, (bool, np.bool_)):
         raise ParameterError(f"dynamics={dynamics!r}: give True or False.")
     world_list = WORLDS + (DYNAMIC_WORLDS if dynamics else (exit_risk_set.WORLD,))
-    bar = tqdm(total=len(world_list) + 3, desc="synthetic", unit="step", disable=not progress, file=sys.stderr)
+    experiment = _experiment_on(experiment, dynamics=bool(dynamics))
+    bar = tqdm(total=len(world_list) + 3 + (len(ex.ARMS) - 1 if experiment else 0), desc="synthetic", unit="step",
+               disable=not progress, file=sys.stderr)
     rng = np.random.default_rng([seed, 1])
     pop = _population(int(n_persons), rng)
     if not isinstance(municipal_effects, (bool, np.bool_)):
@@ -145,16 +147,21 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     if municipal_effects:
         pop, municipal_truth = _municipal_effects(pop, seed)
     pop = programme.with_programme_effect(pop, programme_effect)
-    worlds = {}
-    for name, off in world_list:
-        bar.set_postfix_str(f"world {name}")
-        worlds[name] = model.simulate_world(pop, seed=seed, n_months=N_MONTHS, start_year=START_YEAR, switch_off=off,
-                                            dynamics=bool(dynamics))
-        bar.update()
     ids = np.array([f"P{i:07d}" for i in range(n_persons)], dtype=object)
-    experiment = _experiment_on(experiment, dynamics=bool(dynamics))
-    trial = ex.apply(pop, worlds, ids=ids, seed=seed, start_year=START_YEAR,
-                     switch_off=dict(world_list)) if experiment else None
+
+    def run_world(off, trial=None):
+        bar.set_postfix_str(f"world {off or 'factual'}")
+        return model.simulate_world(pop, seed=seed, n_months=N_MONTHS, start_year=START_YEAR, switch_off=off,
+                                    dynamics=bool(dynamics), trial=trial)
+
+    if experiment:  # the experiment inside every world (experiments.py)
+        worlds, trial = ex.simulate_worlds(pop, run_world, world_list, ids=ids, seed=seed, start_year=START_YEAR,
+                                           tick=bar.update)
+    else:
+        worlds, trial = {}, None
+        for name, off in world_list:
+            worlds[name] = run_world(off)
+            bar.update()
     bar.set_postfix_str("health")
     health, health_truth = tr.health(pop, worlds["factual"], seed=seed, start_year=START_YEAR,
                                      pre_exit_dip=pre_exit_dip,
