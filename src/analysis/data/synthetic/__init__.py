@@ -150,7 +150,7 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     ids = np.array([f"P{i:07d}" for i in range(n_persons)], dtype=object)
 
     def run_world(off, trial=None):
-        bar.set_postfix_str(f"world {off or 'factual'}")
+        bar.set_postfix_str(f"world {dict((o, w) for w, o in world_list)[off]}")
         return model.simulate_world(pop, seed=seed, n_months=N_MONTHS, start_year=START_YEAR, switch_off=off,
                                     dynamics=bool(dynamics), trial=trial)
 
