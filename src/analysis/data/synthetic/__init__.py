@@ -2,7 +2,8 @@
 
 ``simulate`` draws a population, runs the monthly model (``model.py``) in the
 factual world and in one counterfactual world per cause (the cause's effect
-switched off, the same random numbers), writes the contract's tables and
+switched off, the same random numbers), each with the randomised experiment of
+``experiments.py`` inside (on by default), writes the contract's tables and
 computes ``truth.json`` from the potential outcomes (``truth.py``). The causal
 effects are built in (``model.EFFECTS``); the truths are not copied from them
 but measured as differences between the worlds, on exactly the estimands the
