@@ -46,8 +46,8 @@ faults, measured on 25,000 persons, seed 101 (414 participants):
   experiment (that gap is this draw's: seeds 1 and 102-104 give -0.011 to -0.003).
 
 The truths (``truths["experiment"]`` in truth.json) are differences of potential outcomes (the per-arm
-runs of the factual world) averaged over the analysed participants (those whose 24 follow-up months are observed before they reach 67): the
-sample average treatment effect of each arm against control on
+runs of the factual world) averaged over the analysed participants (those whose 24 follow-up months are
+observed before they reach 67): the sample average treatment effect of each arm against control on
 
 - ``exit_to_work_24m``: a bijstand spell ending in the assignment month or the 23 after it, followed by
   work within 31 days (share);
@@ -66,7 +66,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.synthetic import tables as tb
-from analysis.data.synthetic.model import Population, World, logistic
+from analysis.data.synthetic.model import Population, World
 
 EXPERIMENT = "participatiewet_2017"
 #: Utrecht, Groningen, Eindhoven, Enschede (Utrecht and Groningen took part in the real experiments).
