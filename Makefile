@@ -30,7 +30,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 data: $(DATASET)/dataset.yml
 
-$(DATASET)/dataset.yml: | $(STAMP)
+# Regenerated when the simulator changed (a draw of an older simulator, e.g. without the experiments table,
+# is not reused).
+$(DATASET)/dataset.yml: $(wildcard src/analysis/data/synthetic/*.py) | $(STAMP)
 	$(BIN)/rendeert synth --persons $(PERSONS) --seed $(SEED) --out $(DATASET)
 
 # Reruns every study only when the code, the notebooks or the data changed.

@@ -57,7 +57,7 @@ def run_notebook(**parameters) -> dict:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("experiment")
-    data = generate(root / "data", n_persons=PERSONS, seed=SEED, experiment=True)
+    data = generate(root / "data", n_persons=PERSONS, seed=SEED)
     ns = run_notebook(dataset=str(data), permutations=PERMUTATIONS, output_dir=str(root / "out"))
     truth = json.loads((data / "truth.json").read_text())["truths"]["experiment"]
     rows = {e["name"]: e for e in ns["run"].estimates}
@@ -173,7 +173,7 @@ def test_assignment_file_is_seeded_stratified_and_hashed(world):
 
 
 def test_parameters_are_checked_against_the_dataset(tmp_path):
-    data = generate(tmp_path / "d", n_persons=2_000, seed=2, experiment=True)
+    data = generate(tmp_path / "d", n_persons=2_000, seed=2)
     out = str(tmp_path / "o")
     with pytest.raises(ParameterError, match=r"covariates=.*\['income'\] are not known; allowed: female"):
         run_notebook(dataset=str(data), covariates=["female", "income"], output_dir=out)
@@ -195,7 +195,7 @@ def test_a_tiny_population_has_no_experiment_and_still_loads(tmp_path):
     """Too few persons for the experiment: no table (never one without a control arm), no truth, the tables valid."""
     from analysis.data import load_dataset
 
-    data = generate(tmp_path / "tiny", n_persons=300, seed=3, experiment=True)
+    data = generate(tmp_path / "tiny", n_persons=300, seed=3)
     assert not (data / "experiments.parquet").exists()
     assert "experiment" not in json.loads((data / "truth.json").read_text())["truths"]
     assert "experiments" not in load_dataset(data).tables
@@ -203,7 +203,7 @@ def test_a_tiny_population_has_no_experiment_and_still_loads(tmp_path):
 
 @pytest.mark.slow
 def test_dataset_without_experiments_still_gets_its_design(tmp_path):
-    data = generate(tmp_path / "d", n_persons=4_000, seed=11, experiment=True)
+    data = generate(tmp_path / "d", n_persons=4_000, seed=11)
     (data / "experiments.parquet").unlink()
     ns = run_notebook(dataset=str(data), output_dir=str(tmp_path / "o"), permutations=0)
     assert ns["parts"] is None
@@ -219,7 +219,7 @@ def test_rendeert_run_experiment_end_to_end(tmp_path, capsys):
 
     assert cli.main(["studies"]) == 0
     assert "experiment  (notebooks/70_experiment.py)" in capsys.readouterr().out
-    data = generate(tmp_path / "d", n_persons=4_000, seed=11, experiment=True)
+    data = generate(tmp_path / "d", n_persons=4_000, seed=11)
     out = tmp_path / "reports"
     assert cli.main(["run", "experiment", "--dataset", str(data), "--no-pdf", "--out", str(out),
                      "-p", "permutations", "99", "--lang", "en"]) == 0

@@ -35,8 +35,8 @@ def _cmd_synth(args) -> int:
     from analysis.data.synthetic import generate
 
     scenario = {"pre_exit_dip": True} if args.pre_exit_dip else {}
-    if args.experiment:
-        scenario["experiment"] = True
+    if args.experiment is not None:  # default: the simulator's (the experiment is in)
+        scenario["experiment"] = args.experiment
     out = generate(Path(args.out), n_persons=args.persons, seed=args.seed, progress=True,
                    **scenario)
     print(f"Synthetic dataset written to {out}")
@@ -221,8 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", required=True)
     p.add_argument("--pre-exit-dip", action="store_true", help="build in a health dip before exit to work")
-    p.add_argument("--experiment", action="store_true",
-                   help="add a randomised multi-arm experiment (the experiments table) for the experiment study")
+    p.add_argument("--experiment", action=argparse.BooleanOptionalAction, default=None,
+                   help="the randomised multi-arm experiment (the experiments table, for the experiment study) "
+                        "is in by default; --no-experiment leaves it out")
     p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("validate", help="check a dataset directory against the data contract")

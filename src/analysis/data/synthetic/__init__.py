@@ -2,7 +2,8 @@
 
 ``simulate`` draws a population, runs the monthly model (``model.py``) in the
 factual world and in one counterfactual world per cause (the cause's effect
-switched off, the same random numbers), writes the contract's tables and
+switched off, the same random numbers), each with the randomised experiment of
+``experiments.py`` inside (on by default), writes the contract's tables and
 computes ``truth.json`` from the potential outcomes (``truth.py``). The causal
 effects are built in (``model.EFFECTS``); the truths are not copied from them
 but measured as differences between the worlds, on exactly the estimands the
@@ -92,6 +93,16 @@ def _municipal_effects(pop: model.Population, seed: int) -> tuple[model.Populati
     return replace(pop, education=education, municipal_effect=effects[m].astype(float)), truth
 
 
+def _experiment_on(experiment, *, dynamics: bool) -> bool:
+    """``simulate``'s ``experiment``: None is on in the default world and off in the dynamic one."""
+    if experiment is not None and not isinstance(experiment, (bool, np.bool_)):
+        raise ParameterError(f"experiment={experiment!r}: give True, False or None (on, except with dynamics).")
+    if experiment and dynamics:
+        raise ParameterError("experiment=True with dynamics=True: the dynamic world has no experiment (its "
+                             "never-treated worlds would need one of their own); leave experiment out or give False.")
+    return (not dynamics) if experiment is None else bool(experiment)
+
+
 WORLDS = (("factual", None), ("no_divorce", "divorce"), ("no_job_loss", "job_loss"),
           ("no_programme", "programme"), ("delayed_start", "delay_start"))
 
@@ -100,7 +111,7 @@ DYNAMIC_WORLDS = (("no_exit_to_work", "exit_to_work"), ("exit_not_now", "delay_e
 
 
 def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = False, dynamics: bool = False,
-             municipal_effects: bool = False, programme_effect: str = "constant", experiment: bool = False,
+             municipal_effects: bool = False, programme_effect: str = "constant", experiment: bool | None = None,
              progress: bool = False) -> SyntheticDraw:
     """Simulate ``n_persons`` over 2014-2023 and compute the truths; see the module docstring.
 
@@ -114,12 +125,10 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     ``truths["municipal_effects"]`` (the compare study's validation). ``programme_effect``
     (``programme.PROGRAMME_EFFECTS``; default "constant") makes the programme's effect vary with education
     ("heterogeneous") or vanish ("none"), with the truth per group in ``truths["programme_effect_by_group"]``.
-    ``experiment`` (off by default; not with ``dynamics``) runs the randomised multi-arm experiment of
-    :mod:`.experiments` (the ``experiments`` table, ``truths["experiment"]``). It is off by default
-    because splicing the experiment's paths into the worlds moves the intake study's estimate of the
-    attributable share away from its truth (0.128 against 0.093 on a 25,000-person draw, seed 101),
-    which is not yet understood; a dataset with the experiment serves the experiment study only. ``progress`` shows a bar on
-    standard error, one step per world and later stage.
+    ``experiment`` runs the randomised multi-arm experiment of :mod:`.experiments` in every world (the
+    ``experiments`` table, ``truths["experiment"]``): None (the default) means on, except with ``dynamics``
+    (the dynamic world has no experiment; ``experiment=True`` there is an error); False leaves it out.
+    ``progress`` shows a bar on standard error, one step per world and later stage.
     """
     from tqdm import tqdm
 
@@ -128,7 +137,9 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     if not isinstance(dynamics, (bool, np.bool_)):
         raise ParameterError(f"dynamics={dynamics!r}: give True or False.")
     world_list = WORLDS + (DYNAMIC_WORLDS if dynamics else (exit_risk_set.WORLD,))
-    bar = tqdm(total=len(world_list) + 3, desc="synthetic", unit="step", disable=not progress, file=sys.stderr)
+    experiment = _experiment_on(experiment, dynamics=bool(dynamics))
+    bar = tqdm(total=len(world_list) + 3 + (len(ex.ARMS) - 1 if experiment else 0), desc="synthetic", unit="step",
+               disable=not progress, file=sys.stderr)
     rng = np.random.default_rng([seed, 1])
     pop = _population(int(n_persons), rng)
     if not isinstance(municipal_effects, (bool, np.bool_)):
@@ -137,17 +148,21 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     if municipal_effects:
         pop, municipal_truth = _municipal_effects(pop, seed)
     pop = programme.with_programme_effect(pop, programme_effect)
-    worlds = {}
-    for name, off in world_list:
-        bar.set_postfix_str(f"world {name}")
-        worlds[name] = model.simulate_world(pop, seed=seed, n_months=N_MONTHS, start_year=START_YEAR, switch_off=off,
-                                            dynamics=bool(dynamics))
-        bar.update()
     ids = np.array([f"P{i:07d}" for i in range(n_persons)], dtype=object)
-    if not isinstance(experiment, (bool, np.bool_)):
-        raise ParameterError(f"experiment={experiment!r}: give True or False.")
-    # not in the dynamic world: its never-treated worlds (nobody exits to work) must stay untouched
-    trial = ex.apply(pop, worlds, ids=ids, seed=seed, start_year=START_YEAR) if experiment and not dynamics else None
+
+    def run_world(off, trial=None):
+        bar.set_postfix_str(f"world {dict((o, w) for w, o in world_list)[off]}")
+        return model.simulate_world(pop, seed=seed, n_months=N_MONTHS, start_year=START_YEAR, switch_off=off,
+                                    dynamics=bool(dynamics), trial=trial)
+
+    if experiment:  # the experiment inside every world (experiments.py)
+        worlds, trial = ex.simulate_worlds(pop, run_world, world_list, ids=ids, seed=seed, start_year=START_YEAR,
+                                           tick=bar.update)
+    else:
+        worlds, trial = {}, None
+        for name, off in world_list:
+            worlds[name] = run_world(off)
+            bar.update()
     bar.set_postfix_str("health")
     health, health_truth = tr.health(pop, worlds["factual"], seed=seed, start_year=START_YEAR,
                                      pre_exit_dip=pre_exit_dip,
@@ -176,12 +191,14 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     meta = {
         "name": f"synthetic-n{n_persons}-seed{seed}" + ("-dip" if pre_exit_dip else "") + ("-dynamic" if dynamics else "")
                 + ("-municipal" if municipal_effects else "")
-                + ("" if programme_effect == "constant" else f"-programme-{programme_effect}"),
+                + ("" if programme_effect == "constant" else f"-programme-{programme_effect}")
+                + ("" if experiment or dynamics else "-no-experiment"),
         "source": "rendeert synthetic register simulator (analysis.data.synthetic), "
                   f"{n_persons} persons, seed {seed}" + (", pre-exit health dip" if pre_exit_dip else "")
                   + (", dynamic unions and state-dependent health" if dynamics else "")
                   + (", municipal effects" if municipal_effects else "")
-                  + ("" if programme_effect == "constant" else f", programme effect {programme_effect}"),
+                  + ("" if programme_effect == "constant" else f", programme effect {programme_effect}")
+                  + (f", experiment {ex.EXPERIMENT}" if trial is not None else ""),
         "synthetic": True,  # the report shows a "synthetic data" banner
         "observation_start": f"{START_YEAR}-01-01",
         "observation_end": f"{START_YEAR + N_MONTHS // 12 - 1}-12-31",
@@ -190,6 +207,7 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
         "truths": truths,
         "definitions": {**tr.DEFINITIONS, **jobloss.DEFINITIONS, **({} if dynamics else exit_risk_set.DEFINITIONS)},
         "parameters": {"n_persons": n_persons, "seed": seed, "pre_exit_dip": pre_exit_dip, "dynamics": bool(dynamics),
+                       "experiment": trial is not None,
                        "effects_in_model": model.EFFECTS, "job_loss_health_in_model": jobloss.EFFECTS,
                        **({"experiment_in_model": ex.PARAMETERS} if trial is not None else {}),
                        **({"dynamics_in_model": model.DYNAMICS, "state_effects_in_model": tr.STATE_EFFECTS}

@@ -11,17 +11,43 @@ municipality x sex x age band, to one of :data:`ARMS`:
 - ``intensive_support``: intensive guidance by a caseworker ("intensivering");
 - ``extra_earnings``: keeps a larger part of what they earn besides the benefit ("bijverdienen").
 
-From the month after assignment a participant's bijstand and work follow a small monthly model of its
-own (exit to work, exit for other reasons, job loss and re-entry, job finding; the main model's
-hazards), where each arm shifts the log-odds of exit to work during the 24 months after assignment by
-:data:`ARM_LOG_ODDS`. Every participant is simulated in every arm with the same random numbers (own
-stream ``default_rng([seed, 7101])``), so each has a potential outcome per arm; the factual path (the
-assigned arm) replaces the participant's months after assignment in every world of the main model, and
-programme starts after assignment are dropped (participants get the experiment's arm instead).
+The experiment runs inside the main monthly model (``model.simulate_world(..., trial=Trial(...))``): from
+the month after assignment, during 24 months, the participant's arm shifts the log-odds of exit to work
+by :data:`ARM_LOG_ODDS`, and programme starts after assignment do not happen (participants get the
+experiment's arm instead); everything else (job loss, WW, the effects of a separation or a job loss on
+entry, every world's switch) is the main model's. It is in every world the truths use: each world enrols
+on its own paths (who is in bijstand there in 2017, and when), a person has one arm in every world (the
+randomisation's for the factual participants, a draw of their own, equal probabilities, for persons
+enrolled only in a counterfactual world: nothing in a world depends on another person's arm) and the
+worlds' common random numbers. The factual world is run once per arm with every participant in that arm:
+those runs are the participants' potential outcomes (who is enrolled and when does not depend on the arm,
+which acts from the month after assignment), and the factual world is put together from them after the
+randomisation.
 
-The truths (``truths["experiment"]`` in truth.json) are differences of potential outcomes averaged over
-the analysed participants (those whose 24 follow-up months are observed before they reach 67): the
-sample average treatment effect of each arm against control on
+Why it is built this way (issue #17). The first version enrolled on the factual world and spliced the
+participants' months after assignment, simulated by a small model of its own, into every world. Two
+faults, measured on 25,000 persons, seed 101 (414 participants):
+
+- the same spliced path went into counterfactual worlds in which the person was not enrolled: 32
+  participants were in bijstand in 2017 only because of a separation and got bijstand in the world
+  without it (57 in the world without job loss; in ``exit_not_now`` the splice undid the blocked first
+  exit). The divorce truth lost 31 of the participants' 36 excess inflows: attributable share 0.0855
+  with the splice against 0.0955 without the experiment, while the data hardly changed;
+- the small model was not the main model (a return to bijstand on 30% of job losses, no WW, the spell
+  duration restarted at 1, no separation or job-loss effects): participants, mostly persons with a low
+  latent employability and so more often separated, churned in and out of bijstand after 2017
+  (participants' inflow from 2015 on: 375 without the experiment, 399 with it). The separated persons'
+  inflow without a separation then rose faster than the comparison persons' (the at-risk design's
+  parallel-trends gap in the no-divorce world: 0.030 without the experiment, 0.038 with it), which
+  moved the intake estimate from 0.122 to 0.126 and its standard error from 0.0097 to 0.0060: 6.7
+  standard errors from the (wrong) truth. Enrolling each world on its own paths with the small model
+  put the truth right (0.0933) but left the estimate at 0.128 (5.7 standard errors): the small model's
+  churn remained. Inside the main model the truth is 0.0955 and the design's gap 0.030, as without the
+  experiment (that gap is this draw's: seeds 1 and 102-104 give -0.011 to -0.003).
+
+The truths (``truths["experiment"]`` in truth.json) are differences of potential outcomes (the per-arm
+runs of the factual world) averaged over the analysed participants (those whose 24 follow-up months are
+observed before they reach 67): the sample average treatment effect of each arm against control on
 
 - ``exit_to_work_24m``: a bijstand spell ending in the assignment month or the 23 after it, followed by
   work within 31 days (share);
@@ -33,11 +59,14 @@ measured: the state pension ends bijstand), equal in expectation across arms.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+from typing import Callable
+
 import numpy as np
 import pandas as pd
 
 from analysis.data.synthetic import tables as tb
-from analysis.data.synthetic.model import Population, World, logistic
+from analysis.data.synthetic.model import Population, World
 
 EXPERIMENT = "participatiewet_2017"
 #: Utrecht, Groningen, Eindhoven, Enschede (Utrecht and Groningen took part in the real experiments).
@@ -63,17 +92,34 @@ def _age_band(age: np.ndarray) -> np.ndarray:
     return out
 
 
-def _enrol(pop: Population, fact: World, start_year: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows and assignment months of the participants: first month in bijstand in the enrolment year."""
+@dataclass(frozen=True)
+class Trial:
+    """The experiment inside one run of ``model.simulate_world``: who may be enrolled and each person's arm.
+
+    The world calls :meth:`enrol` at the end of every month with its own bijstand state, so each world
+    enrols on its own paths; :meth:`exit_shift` and :meth:`after` give the arm's effect and the end of
+    programme starts from the month after assignment."""
+
+    eligible: np.ndarray  # bool per person: lives in one of MUNICIPALITIES, aged 18-66 in the enrolment year
+    shift: np.ndarray  # per person: the exit-to-work log-odds of their arm (ARM_LOG_ODDS)
+
+    def enrol(self, assigned: np.ndarray, bijstand_now: np.ndarray, t: int) -> None:
+        """Assign (in place) the eligible persons in bijstand in month ``t`` of the enrolment year, once."""
+        if ENROLMENT_FIRST_MONTH <= t < ENROLMENT_FIRST_MONTH + ENROLMENT_MONTHS:
+            assigned[self.eligible & bijstand_now & (assigned < 0)] = t
+
+    def exit_shift(self, assigned: np.ndarray, t: int) -> np.ndarray:
+        since = t - assigned
+        return np.where((assigned >= 0) & (since >= 1) & (since <= FOLLOW_UP), self.shift, 0.0)
+
+    def after(self, assigned: np.ndarray, t: int) -> np.ndarray:
+        return (assigned >= 0) & (t > assigned)
+
+
+def _eligible(pop: Population, start_year: int) -> np.ndarray:
     codes = np.array([c for c, _, _ in tb.MUNICIPALITIES], dtype=object)
-    here = np.isin(codes[pop.municipality], MUNICIPALITIES)
-    window = fact.bijstand[:, ENROLMENT_FIRST_MONTH:ENROLMENT_FIRST_MONTH + ENROLMENT_MONTHS]
-    any_month = window.any(axis=1)
-    month = ENROLMENT_FIRST_MONTH + window.argmax(axis=1)
-    age = start_year + month // 12 - pop.birth_year
-    ok = here & any_month & (age >= AGE_RANGE[0]) & (age <= AGE_RANGE[1])
-    rows = np.flatnonzero(ok)
-    return rows, month[rows]
+    age = start_year + ENROLMENT_FIRST_MONTH // 12 - pop.birth_year  # the enrolment year is one calendar year
+    return np.isin(codes[pop.municipality], MUNICIPALITIES) & (age >= AGE_RANGE[0]) & (age <= AGE_RANGE[1])
 
 
 def _randomise(strata: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -86,42 +132,6 @@ def _randomise(strata: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return arm
 
 
-def _paths(pop: Population, rows: np.ndarray, month: np.ndarray, *, shift: np.ndarray, draws: np.ndarray,
-           n_months: int, start_year: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """bijstand, employed and exit-to-work matrices (participants x months) from the month after assignment
-    on (earlier months False); ``shift`` the exit-to-work log-odds per participant."""
-    k = len(rows)
-    e = 0.7 * (pop.education[rows] - 1.0) + 0.9 * pop.u[rows] - 0.35 * (pop.migration[rows] == 2)
-    bij = np.zeros((k, n_months), dtype=bool)
-    emp = np.zeros((k, n_months), dtype=bool)
-    etw = np.zeros((k, n_months), dtype=bool)
-    cur_bij = np.ones(k, dtype=bool)
-    cur_emp = np.zeros(k, dtype=bool)
-    dur = np.full(k, 1, dtype=np.int32)
-    left_other = np.full(k, -10_000, dtype=np.int32)
-    for t in range(int(month.min()) + 1, n_months):
-        live = t > month
-        d = draws[:, t].T
-        age = start_year + t // 12 - pop.birth_year[rows]
-        active = (age >= AGE_RANGE[0]) & (age <= AGE_RANGE[1])
-        treated = (t - month >= 1) & (t - month <= FOLLOW_UP)
-        p_work = logistic(-3.3 + 1.0 * e - 0.015 * np.minimum(dur, 60) + treated * shift)
-        to_work = live & cur_bij & active & (d[0] < p_work)
-        other = live & cur_bij & ~to_work & ((d[0] > 1 - logistic(-4.0 + 0.1 * (age > 60))) | ~active)
-        lose = live & cur_emp & ((d[1] < logistic(-4.7 - 0.5 * e)) | ~active)
-        back = lose & active & (d[2] < 0.3)
-        find = live & ~cur_bij & ~cur_emp & active & (d[1] < logistic(-2.4 + 0.9 * e)) & (t - left_other >= 2)
-        enter = live & ~cur_bij & ~cur_emp & ~find & active & (d[2] < logistic(-6.4 - 1.0 * e + 0.2 * pop.sex_f[rows]))
-        left_other[other] = t
-        cur_bij = np.where(live, (cur_bij & ~to_work & ~other) | back | enter, cur_bij)
-        cur_emp = np.where(live, (cur_emp & ~lose) | to_work | find, cur_emp)
-        dur = np.where(live, np.where(cur_bij, dur + 1, 0), dur)
-        bij[:, t] = live & cur_bij
-        emp[:, t] = live & cur_emp
-        etw[:, t] = to_work
-    return bij, emp, etw
-
-
 def _outcomes(bij: np.ndarray, etw: np.ndarray, month: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """exit to work in months a+1..a+24 (spell ending in a..a+23) and bijstand months in a+1..a+24."""
     cols = month[:, None] + np.arange(1, FOLLOW_UP + 1)[None, :]
@@ -129,15 +139,32 @@ def _outcomes(bij: np.ndarray, etw: np.ndarray, month: np.ndarray) -> tuple[np.n
     return etw[r, cols].any(axis=1).astype(float), bij[r, cols].sum(axis=1).astype(float)
 
 
-def apply(pop: Population, worlds: dict, *, ids: np.ndarray, seed: int,
-          start_year: int) -> tuple[pd.DataFrame, dict] | None:
-    """Enrol, randomise and simulate the experiment; splice the factual paths into every world (in place).
+def _with_rows(world: World, other: World, rows: np.ndarray) -> None:
+    """Give ``world`` (in place) the persons ``rows`` of ``other``: persons do not interact in the model."""
+    for f in fields(World):
+        value = getattr(world, f.name)
+        if isinstance(value, np.ndarray):
+            value[rows] = getattr(other, f.name)[rows]
 
-    Returns the contract's ``experiments`` table and the truths (``truths["experiment"]``), or None (nothing
-    changed) when fewer than :data:`MIN_PARTICIPANTS` are enrolled or an arm would be empty."""
-    fact = worlds["factual"]
-    n_months = fact.bijstand.shape[1]
-    rows, month = _enrol(pop, fact, start_year)
+
+def simulate_worlds(pop: Population, run_world: Callable, world_list, *, ids: np.ndarray, seed: int,
+                    start_year: int, tick: Callable = lambda: None) -> tuple[dict, tuple | None]:
+    """Simulate every world of ``world_list`` ((name, switch_off), the factual one first) with the experiment
+    inside; ``run_world(switch_off, trial)`` runs one world (``model.simulate_world``).
+
+    The factual world is run once per arm with every participant in that arm (their potential outcomes;
+    who is enrolled and when does not depend on the arm: the arm acts from the month after assignment),
+    then randomised, and assembled from those runs. Every other world runs with the same arms: the
+    factual participants' arm, and a draw of their own (equal probabilities) for persons enrolled only
+    there. Returns the worlds and (the ``experiments`` table, ``truths["experiment"]``), or the worlds
+    without an experiment and None when fewer than :data:`MIN_PARTICIPANTS` are enrolled or an arm is
+    empty."""
+    eligible = _eligible(pop, start_year)
+    shifts = np.array([ARM_LOG_ODDS[a] for a in ARMS])
+    fact = run_world(None, Trial(eligible=eligible, shift=np.full(len(eligible), shifts[0])))  # all in control
+    tick()
+    rows = np.flatnonzero(fact.assignment_month >= 0)
+    month = fact.assignment_month[rows].astype(np.int64)
     rng = np.random.default_rng([seed, RNG_STREAM])
     codes = np.array([c for c, _, _ in tb.MUNICIPALITIES], dtype=object)
     age = start_year + month // 12 - pop.birth_year[rows]
@@ -145,24 +172,25 @@ def apply(pop: Population, worlds: dict, *, ids: np.ndarray, seed: int,
               + _age_band(age)).astype(str)
     arm = _randomise(strata, rng)
     if len(rows) < MIN_PARTICIPANTS or len(set(arm.tolist())) < len(ARMS):
-        return None  # too small a population for the experiment: no table, the worlds untouched
-    draws = rng.random((len(rows), n_months, 3))
+        # too small a population for the experiment: no table, no truth, every world without it
+        worlds = {name: run_world(off, None) for name, off in world_list}
+        return worlds, None
     days = rng.integers(0, 28, len(rows))
-    shifts = np.array([ARM_LOG_ODDS[a] for a in ARMS])
-    potential = {}
-    for j, name in enumerate(ARMS):
-        bij, _, etw = _paths(pop, rows, month, shift=np.full(len(rows), shifts[j]), draws=draws, n_months=n_months,
-                             start_year=start_year)
-        potential[name] = _outcomes(bij, etw, month)
-    bij, emp, etw = _paths(pop, rows, month, shift=shifts[arm], draws=draws, n_months=n_months, start_year=start_year)
-    after = np.arange(n_months)[None, :] > month[:, None]
-    for world in worlds.values():
-        world.bijstand[rows] = np.where(after, bij, world.bijstand[rows])
-        world.employed[rows] = np.where(after, emp, world.employed[rows])
-        world.exit_to_work[rows] = np.where(after, etw, world.exit_to_work[rows])
-        world.ww[rows] &= ~after
-        later = world.programme_month[rows] > month
-        world.programme_month[rows[later]] = -1
+    person_arm = np.random.default_rng([seed, RNG_STREAM, 2]).integers(len(ARMS), size=len(eligible))
+    person_arm[rows] = arm
+    potential = {ARMS[0]: _outcomes(fact.bijstand[rows], fact.exit_to_work[rows], month)}
+    for j, name in enumerate(ARMS[1:], start=1):
+        other = run_world(None, Trial(eligible=eligible, shift=np.full(len(eligible), shifts[j])))
+        tick()
+        potential[name] = _outcomes(other.bijstand[rows], other.exit_to_work[rows], month)
+        _with_rows(fact, other, rows[arm == j])
+        del other
+    worlds = {"factual": fact}
+    for name, off in world_list:
+        if name != "factual":
+            worlds[name] = run_world(off, Trial(eligible=eligible, shift=shifts[person_arm]))
+            tick()
+    n_months = fact.bijstand.shape[1]
     table = pd.DataFrame({
         "person_id": ids[rows], "experiment": EXPERIMENT, "arm": np.array(ARMS, dtype=object)[arm],
         "assignment_date": pd.to_datetime(tb._dates(start_year, month, days)), "stratum": strata, "cluster": None,
@@ -178,7 +206,7 @@ def apply(pop: Population, worlds: dict, *, ids: np.ndarray, seed: int,
         for name in ARMS[1:]:
             diff = potential[name][k][analysed] - y0
             truth[f"itt_{outcome}_{name}"] = float(diff.mean()) if len(diff) else None
-    return table, truth
+    return worlds, (table, truth)
 
 
 PARAMETERS = {"experiment": EXPERIMENT, "municipalities": list(MUNICIPALITIES), "arms": list(ARMS),

@@ -85,15 +85,17 @@ class World:
     exit_to_work: np.ndarray  # bool matrix: bijstand ended this month and work started
     union_kind: np.ndarray  # kind of the current union (0 marriage, 1 registered, 2 cohabitation)
     union_events: list  # (person, start_month, end_month or -1, kind, reason) for closed/open unions
+    assignment_month: np.ndarray | None = None  # experiment (experiments.py): month assigned, -1 not; None no trial
 
 
 def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int,
-                   switch_off: str | None = None, dynamics: bool = False) -> World:
+                   switch_off: str | None = None, dynamics: bool = False, trial=None) -> World:
     """Run the monthly model; ``switch_off`` names an effect to remove ("divorce", "job_loss", "programme"),
     or "delay_start": the first programme start offered to a person does not happen (later ones may);
     "exit_to_work" (dynamic world): nobody leaves bijstand for work; "delay_exit": a person's first exit
     to work does not happen in that calendar year (later ones may). With ``dynamics`` the union and
-    household effects of :data:`DYNAMICS` are on and "divorce" means that no union ends."""
+    household effects of :data:`DYNAMICS` are on and "divorce" means that no union ends. ``trial`` (an
+    ``experiments.Trial``) runs the randomised experiment inside this world, on its own paths."""
     n = len(pop.u)
     edu_score = pop.education - 1.0
     nonwest = (pop.migration == 2).astype(float)
@@ -120,6 +122,7 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
     tried_exit = np.zeros(n, dtype=bool)  # "delay_exit" world
     blocked_until = np.full(n, -1, dtype=np.int32)
     unions: list = []
+    assigned = np.full(n, -1, dtype=np.int32)  # ``trial`` (experiments.Trial): enrols, shifts exit to work
 
     rng0 = np.random.default_rng([seed, 10_001])
     age0 = start_year - pop.birth_year
@@ -214,6 +217,8 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
                                        else pop.programme_effect)
         if pop.municipal_effect is not None:  # a municipality that keeps people out also helps them to work
             lin_w = lin_w - pop.municipal_effect
+        if trial is not None:
+            lin_w = lin_w + trial.exit_shift(assigned, t)
         to_work = cur_bij & (draws[7] < logistic(lin_w))
         if switch_off == "exit_to_work":
             to_work[:] = False  # Y(infinity) of the exit_health study: nobody leaves bijstand for work
@@ -232,6 +237,8 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
         # that a naive comparison is clearly wrong
         h_prog = logistic(-4.2 + 1.5 * (pop.assessment - 3) + 0.3 * edu_score - 0.02 * (age - 40))
         start_prog = cur_bij & ~to_work & ~other & (dur >= 3) & (prog_m < 0) & active & (draws[8] < h_prog)
+        if trial is not None:  # participants get the experiment's arm instead of a programme
+            start_prog &= ~trial.after(assigned, t)
         if switch_off == "delay_start":
             skip_now = start_prog & ~skipped
             skipped |= skip_now
@@ -244,6 +251,8 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
         etw[:, t] = to_work
         cur_emp = cur_emp | to_work
         cur_bij = (cur_bij & ~leave) | enter
+        if trial is not None:
+            trial.enrol(assigned, cur_bij, t)
         dur = np.where(cur_bij, np.where(enter, 1, dur + 1), 0)
         last_emp[cur_emp] = t
         emp[:, t], bij[:, t], ww[:, t], par[:, t] = cur_emp, cur_bij, ww_now, cur_par
@@ -251,4 +260,4 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
         unions.append((i, int(union_start[i]), -1, int(kind[i]), ""))
     return World(employed=emp, bijstand=bij, ww=ww, partnered=par, separation_month=sep_m, job_loss_month=jl_m,
                  programme_month=prog_m, programme_kind=prog_kind, exit_to_work=etw, union_kind=kind,
-                 union_events=unions)
+                 union_events=unions, assignment_month=assigned if trial is not None else None)
