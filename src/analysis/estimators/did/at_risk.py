@@ -248,14 +248,15 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
     fixed_comparison = control in ("never_treated", "not_treated_in_window", "risk_set")
     vectorised = has_x and method == "dr" and fixed_comparison and (base_period == "universal" or not varying_x)
 
-    def cohort_cov(g: float, ks: np.ndarray):
-        """Cells ks of cohort g (one comparison set, one base period's covariates): att, inf, lam, rows."""
+    def cohort_model(g: float, ks: np.ndarray):
+        """Cells ks of cohort g (one comparison set, one base period's covariates): the subsample's design
+        (covariates, d, weights, propensity coefficients) or None, the subsample rows, n_t, n_c."""
         rows, c, d_all, ws_all = cohort_rows(g)
         pick = (d_all == 1) | control_mask(c, d_all, ks[:1])[:, 0]
         sub, d, ws = rows[pick], d_all[pick], ws_all[pick]
         n_t, n_c = int(d.sum()), int(len(sub) - d.sum())
         if n_t == 0 or n_c == 0:
-            return None, None, None, sub, n_t, n_c
+            return None, sub, n_t, n_c
         b = int(bi[ks[0]])
         mkey = (g, b if varying_x else None)
         xs = x_at(b)[sub]
@@ -273,8 +274,22 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
         gamma = logit_cache[key]
         if gamma is None:
             unfitted.add(float(g))
+            return None, sub, n_t, n_c
+        return (xs, d, ws, gamma), sub, n_t, n_c
+
+    def cohort_cov(g: float, ks: np.ndarray, coef: np.ndarray | None = None):
+        """Cells ks of cohort g (one comparison set, one base period's covariates): att, inf, terms, rows, n_t,
+        n_c. With ``coef`` (cells x J) the same for the J combinations ``DY @ coef`` of the cells' outcome
+        changes: the estimator and its influence function are linear in the outcome change with the
+        subsample, covariates and propensity model fixed, so ``inf(DY @ coef) = inf(DY) @ coef`` (and the
+        terms likewise) at the cost of J columns instead of one per cell."""
+        model, sub, n_t, n_c = cohort_model(g, ks)
+        if model is None:
             return None, None, None, sub, n_t, n_c
+        xs, d, ws, gamma = model
         DY = y[np.ix_(sub, ti[ks])].astype(float) - y[np.ix_(sub, bi[ks])]
+        if coef is not None:
+            DY = DY @ coef
         try:
             a, inf, lam = _dr_cohort(xs, DY, d, ws, gamma)
         except np.linalg.LinAlgError:
@@ -336,10 +351,9 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
             if vectorised:
                 for b in np.unique(bi[ks_all[sel]]):
                     pick_b = bi[ks_all[sel]] == b
-                    a, inf, terms_b, sub, _, _ = cohort_cov(g, ks_all[sel][pick_b])
+                    a, inf, terms_b, sub, _, _ = cohort_cov(g, ks_all[sel][pick_b], coef=wts[sel][pick_b][:, None])
                     if a is not None:
-                        mat = inf if centred else n * terms_b
-                        out[sub] += mat @ wts[sel][pick_b]
+                        out[sub] += (inf if centred else n * terms_b)[:, 0]
                 continue
             for k, a in zip(ks_all[sel], wts[sel]):
                 if centred:
@@ -410,13 +424,17 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
     def influence_sum(idx, wts, centred: bool = True) -> np.ndarray:
         return influence_sum_raw(kept[np.asarray(idx, dtype=int)], wts, centred=centred)
 
-    def influence_batch(pairs, centred: bool = True) -> np.ndarray:
-        """n x len(pairs): sum_k w_k influence_k for every (cells, weights) pair, each cohort's model once."""
+    def influence_batch(pairs) -> tuple[np.ndarray, np.ndarray]:
+        """For every (cells, weights) pair, sum_k w_k influence_k and sum_k w_k (units' terms)_k, both n x
+        len(pairs), in one pass over the cohorts: each cohort's model applied once to the combinations of
+        its cells' outcome changes that the pairs ask for (``cohort_cov(coef=...)``)."""
         out = np.zeros((n, len(pairs)))
+        out_terms = np.zeros((n, len(pairs)))
         coef: dict = {}                      # grid cell -> {pair: weight}
         for j, (idx, wts) in enumerate(pairs):
             for k, a in zip(kept[np.asarray(idx, dtype=int)], np.asarray(wts, dtype=float)):
-                coef.setdefault(int(k), {})[j] = a
+                of_k = coef.setdefault(int(k), {})
+                of_k[j] = of_k.get(j, 0.0) + a
         cells = np.array(sorted(coef), dtype=int)
         for g in np.unique(g_arr[cells]):
             ks_g = cells[g_arr[cells] == g]
@@ -427,16 +445,20 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
                     for j, a in coef[int(k)].items():
                         W[r, j] = a
                 if not has_x:
-                    rows, part = unconditional(g, kb, coef=W, centred=centred)
-                    out[rows] += part
+                    for centred, target in ((True, out), (False, out_terms)):
+                        rows, part = unconditional(g, kb, coef=W, centred=centred)
+                        target[rows] += part
                 elif vectorised:
-                    a, inf, terms_b, sub, _, _ = cohort_cov(g, kb)
+                    cols = np.flatnonzero((W != 0).any(axis=0))    # the pairs this block enters
+                    a, inf, terms_b, sub, _, _ = cohort_cov(g, kb, coef=W[:, cols])
                     if a is not None:
-                        out[sub] += (inf if centred else n * terms_b) @ W
+                        out[np.ix_(sub, cols)] += inf
+                        out_terms[np.ix_(sub, cols)] += n * terms_b
                 else:
                     for r, k in enumerate(kb):
-                        out[:, :] += np.outer(influence_sum_raw([k], [1.0], centred=centred), W[r])
-        return out
+                        out += np.outer(influence_sum_raw([k], [1.0], centred=True), W[r])
+                        out_terms += np.outer(influence_sum_raw([k], [1.0], centred=False), W[r])
+        return out, out_terms
 
     def influence(j: int) -> np.ndarray:
         return influence_sum([j], [1.0])
