@@ -26,7 +26,7 @@ wall time mostly measures the wait for a core),
 when the estimator was called: what the estimator itself adds).
 
     python benchmarks/bench_at_risk.py --persons 50000              # every case at one size
-    python benchmarks/bench_at_risk.py --persons 1000000 --write    # and write benchmarks/results/at_risk.*
+    python benchmarks/bench_at_risk.py --persons 1000000 --write    # and update benchmarks/results/at_risk_1000000.*
     python benchmarks/bench_at_risk.py --case intake_risk_set --persons 50000
 
 The dataset and its store are built once per size under $TMPDIR/rendeert-bench (the first case run
@@ -219,12 +219,21 @@ def main() -> None:
 
 
 def write(table: pd.DataFrame, info: dict, persons: int) -> None:
+    """Update benchmarks/results/at_risk_<persons>.{csv,md} in place: the cases run now replace their rows
+    (each row keeps the date and commit it was measured at), the other cases' rows stay."""
     (HERE / "results").mkdir(exist_ok=True)
     stem = HERE / "results" / f"at_risk_{persons}"
-    table.assign(**{k: info[k] for k in ("date_utc", "commit")}).to_csv(f"{stem}.csv", index=False)
+    new = table.assign(**{k: info[k] for k in ("date_utc", "commit")})
+    csv = stem.with_suffix(".csv")
+    if csv.exists():
+        old = pd.read_csv(csv)
+        new = pd.concat([old[~old["case"].isin(new["case"])], new], ignore_index=True)
+    order = {c: i for i, c in enumerate(CASES)}
+    new = new.sort_values("case", key=lambda c: c.map(order)).reset_index(drop=True)
+    new.to_csv(csv, index=False)
     header = ", ".join(f"{k} {v}" for k, v in info.items())
-    stem.with_suffix(".md").write_text(f"# bench_at_risk.py, {persons:,} persons\n\n{header}\n\n"
-                                       + table.to_markdown(index=False) + "\n")
+    stem.with_suffix(".md").write_text(f"# bench_at_risk.py, {persons:,} persons\n\nlast run: {header}\n\n"
+                                       + new.to_markdown(index=False) + "\n")
 
 
 if __name__ == "__main__":
