@@ -23,9 +23,15 @@ requires comparison units to be untreated until t + k, as R ``did`` does;
 points comparable with post-treatment ones, the event-study figure's convention),
 ``"varying"`` compares pre-treatment periods with the period before (R's default).
 
-Memory: no units x cells matrix; a cell's influence function is recomputed from the
-outcome matrix when an aggregation asks, so the cost of an aggregation is the sum of
-the cells' subsample sizes.
+Memory and time: no units x cells matrix is kept. An aggregation asks for all its terms at
+once (``influence_batch``): every term is a weighted sum of cells, and with the subsample,
+covariates and propensity model of a cohort fixed the doubly robust estimator and its
+influence function are linear in the cells' outcome changes, so each cohort's model is
+applied once, to the combinations of its cells that the terms need (influence functions for
+the standard errors, covariance and bands, the units' terms for dominance, in the same pass).
+The cost of an aggregation is that of one pass of the estimator; its memory units x terms.
+benchmarks/bench_at_risk.py measures both at 1,000,000 persons
+(benchmarks/results/at_risk_1000000.md).
 
 References: Callaway, B. & Sant'Anna, P. (2021), J. Econometrics 225(2), 200-230;
 Sant'Anna, P. & Zhao, J. (2020), J. Econometrics 219(1), 101-122.
