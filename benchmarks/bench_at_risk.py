@@ -220,7 +220,8 @@ def main() -> None:
 
 def write(table: pd.DataFrame, info: dict, persons: int) -> None:
     """Update benchmarks/results/at_risk_<persons>.{csv,md} in place: the cases run now replace their rows
-    (each row keeps the date and commit it was measured at), the other cases' rows stay."""
+    (each row keeps the date and commit it was measured at), the other cases' rows stay, and so does a
+    hand-written "## Notes" section at the end of the .md."""
     (HERE / "results").mkdir(exist_ok=True)
     stem = HERE / "results" / f"at_risk_{persons}"
     new = table.assign(**{k: info[k] for k in ("date_utc", "commit")})
@@ -232,8 +233,10 @@ def write(table: pd.DataFrame, info: dict, persons: int) -> None:
     new = new.sort_values("case", key=lambda c: c.map(order)).reset_index(drop=True)
     new.to_csv(csv, index=False)
     header = ", ".join(f"{k} {v}" for k, v in info.items())
-    stem.with_suffix(".md").write_text(f"# bench_at_risk.py, {persons:,} persons\n\nlast run: {header}\n\n"
-                                       + new.to_markdown(index=False) + "\n")
+    md = stem.with_suffix(".md")
+    notes = md.read_text().partition("\n## Notes")[2] if md.exists() else ""   # hand-written notes stay
+    md.write_text(f"# bench_at_risk.py, {persons:,} persons\n\nlast run: {header}\n\n" + new.to_markdown(index=False)
+                  + "\n" + (f"\n## Notes{notes}" if notes else ""))
 
 
 if __name__ == "__main__":
