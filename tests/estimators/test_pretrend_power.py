@@ -179,3 +179,23 @@ def test_power_is_nan_with_a_reason_when_no_pre_period_has_variance(he_wang):
     assert "not computable" in res.summary()
     assert np.isnan(pretest_power(np.zeros((2, 2)), np.array([0.1, 0.2])))
     assert np.isnan(slope_for_power(np.zeros((2, 2)), np.array([-2.0, -1.0]), 0.8))
+
+
+def test_pre_periods_on_too_few_treated_units_are_left_out():
+    """From a result with ``n`` per term: a pre-period effect resting on fewer than MIN_TEST_UNITS treated
+    units leaves the pre-test (as in pretrend_test); the power is the closed form over the others."""
+    from analysis.estimators.did.result import MIN_TEST_UNITS, DynamicResult
+
+    terms = ["e=-4", "e=-3", "e=-2", "e=-1", "e=0", "e=1"]
+    sd = np.array([0.01, 0.03, 0.02, 0.0, 0.05, 0.05])        # e=-1 the reference (no variance)
+    est = pd.DataFrame({"estimate": 0.0, "std_error": sd, "n": [MIN_TEST_UNITS - 1, 40, 40, 40, 40, 40]},
+                       index=terms)
+    res = DynamicResult(estimates=est, estimand="ATT(e)", spec={}, diagnostics={
+        "vcov": pd.DataFrame(np.diag(sd ** 2), index=terms, columns=terms)})
+    power = pretrend_power(res)
+    slope = 0.05                                              # biases e=0 (t = 1) by its standard error
+    expected = 1 - np.prod(_inside(slope * np.array([-2.0, -1.0]), np.array([0.03, 0.02])))
+    assert power.slope == pytest.approx(slope, rel=CLOSED_TOL)
+    assert power.power == pytest.approx(expected, abs=GENZ_TOL) and power.dropped_pre == (-3.0,)
+    everyone = pretrend_power(res, min_units=0)
+    assert everyone.n_pre_used == 3 and everyone.power > power.power

@@ -23,8 +23,12 @@ no outcome changed, common in small populations) cannot be individually signific
 Wald pre-test leaves them out; without that their zero bound would make any
 violation "detected" and the power read 1. The rest may have a singular
 covariance (perfectly correlated coefficients); the rectangle probability is then
-that of the degenerate normal. When no pre-period coefficient has variance, or the
-headline has none, the power is NaN and ``reason`` says why.
+that of the degenerate normal. From an estimation result with the number of treated
+units per term (``n``), a pre-period coefficient resting on fewer than ``min_units``
+(default :data:`analysis.estimators.did.result.MIN_TEST_UNITS`, the Wald pre-test's rule)
+is left out as well: its variance is estimated from too few persons to be read. When no
+pre-period coefficient is left, or the headline has no variance, the power is NaN and
+``reason`` says why.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from scipy import stats
 from scipy.optimize import brentq
 
 from analysis.errors import ParameterError, check_choice
-from analysis.estimators.did.result import RANK_TOLERANCE, ZERO_SE
+from analysis.estimators.did.result import MIN_TEST_UNITS, RANK_TOLERANCE, ZERO_SE
 
 __all__ = ["pretrend_power", "pretest_power", "slope_for_power", "informative", "PretrendPowerResult"]
 
@@ -156,7 +160,8 @@ class PretrendPowerResult:
 
 def pretrend_power(result=None, *, betahat=None, sigma=None, num_pre: int | None = None,
                    num_post: int | None = None, alpha: float = 0.05, target_bias: float | str = "se",
-                   target: Literal["first", "average"] | int = "first", seed: int = 0) -> PretrendPowerResult:
+                   target: Literal["first", "average"] | int = "first", seed: int = 0,
+                   min_units: int | None = None) -> PretrendPowerResult:
     """Power of the pre-test against the linear violation that would bias the headline by its standard error.
 
     Parameters
@@ -174,6 +179,9 @@ def pretrend_power(result=None, *, betahat=None, sigma=None, num_pre: int | None
     target
         ``"first"`` post period or the ``"average"`` of the post periods (the headline), or an
         integer k: the k-th post period (1 is the first).
+    min_units
+        With ``result``: pre-period terms resting on fewer treated units (its ``n`` column) leave the
+        pre-test (default :data:`~analysis.estimators.did.result.MIN_TEST_UNITS`, as ``pretrend_test``).
     """
     from analysis.estimators.honest_did.api import _check_direct, event_time_inputs, target_vector
 
@@ -183,9 +191,16 @@ def pretrend_power(result=None, *, betahat=None, sigma=None, num_pre: int | None
         check_choice("target", target, TARGETS)
     if not isinstance(alpha, (float, int)) or not 0 < alpha < 0.5:
         raise ParameterError(f"alpha={alpha!r} must lie strictly between 0 and 0.5, e.g. 0.05.")
+    min_units = MIN_TEST_UNITS if min_units is None else min_units
+    if isinstance(min_units, bool) or not isinstance(min_units, (int, np.integer)) or min_units < 0:
+        raise ParameterError(f"min_units={min_units!r} must be a whole number of treated units, 0 or more.")
+    few = None
     if result is not None:
         b, s, num_pre, num_post, info = event_time_inputs(result)
         n = info["n"]
+        if "n" in result.estimates.columns:
+            n_pre = pd.to_numeric(result.estimates.loc[info["terms"][:num_pre], "n"], errors="coerce").to_numpy(float)
+            few = np.isfinite(n_pre) & (n_pre < min_units)
     else:
         b, s, num_pre, num_post = _check_direct(betahat, sigma, num_pre, num_post)
         n = None
@@ -204,13 +219,20 @@ def pretrend_power(result=None, *, betahat=None, sigma=None, num_pre: int | None
     slope = bias / float(l_vec @ t_post)
     sigma_pre = s[:num_pre, :num_pre]
     keep = informative(sigma_pre)
+    if few is not None and few.any():   # as zero variance: never significant, so out of the pre-test
+        keep &= ~few
+        sigma_pre = sigma_pre.copy()
+        sigma_pre[few, :] = 0.0
+        sigma_pre[:, few] = 0.0
     dropped = tuple(float(t) for t in t_pre[~keep])
     spec = {"alpha": alpha, "target": target if isinstance(target, str) else int(target), "target_bias": target_bias,
-            "num_pre": num_pre, "num_post": num_post, "pretest": "no pre-period coefficient individually significant"}
+            "num_pre": num_pre, "num_post": num_post, "min_units": int(min_units),
+            "pretest": "no pre-period coefficient individually significant"}
     reason = ""
     if not keep.any():
-        reason = (f"none of the {num_pre} pre-period coefficients has variance (no outcome changed in the "
-                  "pre-period cells), so the pre-test cannot reject and has no power to report")
+        reason = (f"none of the {num_pre} pre-period coefficients has both variance and {min_units} or more "
+                  "treated units behind it (no outcome changed in their cells, or too few persons), so the "
+                  "pre-test cannot reject and has no power to report")
     elif not (math.isfinite(headline_se) and headline_se > ZERO_SE):
         reason = f"the headline has no standard error (got {headline_se!r}), so no violation is scaled to it"
     if reason:
