@@ -26,7 +26,7 @@ wall time mostly measures the wait for a core),
 when the estimator was called: what the estimator itself adds).
 
     python benchmarks/bench_at_risk.py --persons 50000              # every case at one size
-    python benchmarks/bench_at_risk.py --persons 1000000 --write    # and write benchmarks/results/at_risk.*
+    python benchmarks/bench_at_risk.py --persons 1000000 --write    # and update benchmarks/results/at_risk_1000000.*
     python benchmarks/bench_at_risk.py --case intake_risk_set --persons 50000
 
 The dataset and its store are built once per size under $TMPDIR/rendeert-bench (the first case run
@@ -97,40 +97,36 @@ class PeakRss:
 
 
 def _intake_inputs(n: int):
+    """The intake study's own design (``intake.design``) on the whole population, divorce, bijstand receipt."""
+    import analysis as rd
     from analysis.studies import intake
 
-    ctx = intake.setup(dataset=str(dataset(n)))
-    people, y = intake._panel(ctx, "bijstand")       # the study's population and outcome matrix
-    ev = intake._design(ctx)["events"]
-    return ctx, people, y, ev
+    run = intake.setup(dataset=str(dataset(n)))
+    pop = rd.population(run.store)
+    dsg = intake.design(run, pop, event="divorce")
+    y = intake.outcome_matrix(run, dsg, "bijstand")  # persons x months, everyone at risk of a divorce
+    return intake.Options(), dsg.people, y, dsg.cohorts
 
 
-def _exit_inputs(n: int, *, old: bool):
-    from analysis.kit.events import exit_to_work_cohorts
-    from analysis.studies import exit_health
+def _exit_inputs(n: int):
+    """exit_health's own design (``exit_health.design.build``, the notebook's default 31 days) on everyone."""
+    import analysis as rd
+    from analysis.studies.exit_health import design as dz
 
-    ctx = exit_health.setup(dataset=str(dataset(n)))
-    if old:
-        return ctx, exit_health.panel(ctx), None, None
-    ev = exit_to_work_cohorts(ctx.store, exit_window_days=ctx.parameters["exit_window_days"])
-    py = ctx.store.connect().execute("SELECT person_id, year, antidepressants::DOUBLE AS y FROM person_year").df()
-    rows = pd.Index(ev.unit_ids).get_indexer(py["person_id"])
-    ok = rows >= 0
-    y = np.full((len(ev.unit_ids), len(ev.periods)), np.nan)
-    y[rows[ok], py["year"].to_numpy()[ok] - ev.periods[0]] = py["y"].to_numpy()[ok]
-    complete = ~np.isnan(y).any(axis=1)
-    return ctx, y, ev, complete
+    run = rd.start("exit_health", title_key="exit_health.title", parameters=dict(dataset=str(dataset(n))))
+    return dz.build(run.store, exit_window_days=31, population=rd.population(run.store))
 
 
 def run_case(case: str, n: int) -> dict:
     from analysis.estimators import att_gt
     from analysis.estimators.did.at_risk import att_gt_at_risk
     from analysis.estimators.did.panel import Panel
+    from analysis.studies.exit_health import design as dz
 
     t0 = time.perf_counter()
     extra: dict = {}
     if case.startswith("intake_"):
-        ctx, people, y, ev = _intake_inputs(n)
+        opts, people, y, ev = _intake_inputs(n)
         extra.update(units=int(len(people)), treated=int((ev.cohort > 0).sum()), periods=int(y.shape[1]))
         if case == "intake_old":
             def estimate():
@@ -142,27 +138,28 @@ def run_case(case: str, n: int) -> dict:
             def estimate():
                 return att_gt_at_risk(y, ev.cohort, ev.at_risk, covariates=ev.covariates_at,
                                       covariate_names=list(ev.covariate_names), control=control, method="dr",
-                                      anticipation=ctx.parameters["anticipation"],
-                                      base_period=ctx.parameters["base_period"], event_window=INTAKE_WINDOW, seed=0)
+                                      anticipation=opts.anticipation, base_period=opts.base_period,
+                                      event_window=INTAKE_WINDOW, seed=0)
     elif case == "exit_old":
-        ctx, frame, _, _ = _exit_inputs(n, old=True)
+        design = _exit_inputs(n)
+        frame = dz.long_frame(design, "antidepressants")
         extra.update(units=int(frame["person_id"].nunique()), rows=int(len(frame)),
                      treated=int((frame.groupby("person_id")["g_work"].first() > 0).sum()))
 
         def estimate():
             return att_gt(frame, outcome="antidepressants", unit="person_id", time="year", cohort="g_work",
-                          control=ctx.parameters["control"], covariates=ctx.parameters["covariates"], method="dr",
-                          seed=0, anticipation=ctx.parameters["anticipation"], base_period=ctx.parameters["base_period"])
+                          control="not_yet_treated", method="dr", seed=0, base_period="universal")
     elif case == "exit_risk_set":
-        ctx, y, ev, complete = _exit_inputs(n, old=False)
-        yk, gk, rk = y[complete], ev.cohort[complete], ev.at_risk[complete]
-        extra.update(units=int(complete.sum()), treated=int((gk > 0).sum()), periods=int(y.shape[1]))
+        design = _exit_inputs(n)
+        extra.update(units=int(len(design.work.cohort)), treated=int((design.work.cohort > 0).sum()),
+                     periods=int(len(design.years)))
 
         def estimate():
-            return att_gt_at_risk(yk, gk, rk, covariates=lambda b: ev.covariates_at(b)[complete],
-                                  covariate_names=list(ev.covariate_names), control="risk_set", method="dr",
-                                  anticipation=ctx.parameters["anticipation"], base_period="universal",
-                                  event_window=EXIT_WINDOW, seed=0)
+            fit = dz.estimate(design, "antidepressants", control_group="risk_set", base_period="universal",
+                              event_window=EXIT_WINDOW, seed=0)
+            if fit.result is None:
+                raise SystemExit(f"exit_risk_set: nothing estimated ({fit.reason})")
+            return fit.result
     else:
         raise SystemExit(f"unknown case {case!r}; choose one of {', '.join(CASES)}")
     prepare_s = time.perf_counter() - t0
@@ -222,12 +219,24 @@ def main() -> None:
 
 
 def write(table: pd.DataFrame, info: dict, persons: int) -> None:
+    """Update benchmarks/results/at_risk_<persons>.{csv,md} in place: the cases run now replace their rows
+    (each row keeps the date and commit it was measured at), the other cases' rows stay, and so does a
+    hand-written "## Notes" section at the end of the .md."""
     (HERE / "results").mkdir(exist_ok=True)
     stem = HERE / "results" / f"at_risk_{persons}"
-    table.assign(**{k: info[k] for k in ("date_utc", "commit")}).to_csv(f"{stem}.csv", index=False)
+    new = table.assign(**{k: info[k] for k in ("date_utc", "commit")})
+    csv = stem.with_suffix(".csv")
+    if csv.exists():
+        old = pd.read_csv(csv)
+        new = pd.concat([old[~old["case"].isin(new["case"])], new], ignore_index=True)
+    order = {c: i for i, c in enumerate(CASES)}
+    new = new.sort_values("case", key=lambda c: c.map(order)).reset_index(drop=True)
+    new.to_csv(csv, index=False)
     header = ", ".join(f"{k} {v}" for k, v in info.items())
-    stem.with_suffix(".md").write_text(f"# bench_at_risk.py, {persons:,} persons\n\n{header}\n\n"
-                                       + table.to_markdown(index=False) + "\n")
+    md = stem.with_suffix(".md")
+    notes = md.read_text().partition("\n## Notes")[2] if md.exists() else ""   # hand-written notes stay
+    md.write_text(f"# bench_at_risk.py, {persons:,} persons\n\nlast run: {header}\n\n" + new.to_markdown(index=False)
+                  + "\n" + (f"\n## Notes{notes}" if notes else ""))
 
 
 if __name__ == "__main__":

@@ -159,3 +159,44 @@ def test_a_covariate_that_separates_a_cohort_is_left_out_of_its_propensity_model
     assert np.isfinite(a["std_error"]) and a["std_error"] < 2 * b["std_error"]
     assert abs(a["estimate"] - b["estimate"]) < b["std_error"]
     assert "rare" in with_rare.diagnostics["dropped_covariates"]
+
+
+@pytest.mark.parametrize("kind", ["simple", "group", "dynamic", "calendar"])
+def test_every_aggregation_of_the_cohort_dr_path_equals_att_gt(mpdta, kind):
+    """The one-pass aggregation (each cohort's model applied once to the combinations of its cells that the
+    terms need) against att_gt's aggregations (R-validated, tests/reference/mpdta): estimates, standard
+    errors and, for the dynamic one, the covariance of the event-time terms."""
+    y, cohort, x = mpdta
+    ours = att_gt_at_risk(y, cohort, np.ones_like(y, dtype=bool), covariates=x, method="dr",
+                          control="never_treated", base_period="universal").aggregate(kind)
+    ref = att_gt(Panel.from_arrays(y, cohort, covariates=x), control="never_treated", method="dr",
+                 base_period="universal").aggregate(kind)
+    a = ours.estimates[["estimate", "std_error"]]
+    b = ref.estimates.loc[a.index, ["estimate", "std_error"]]
+    np.testing.assert_allclose(a.to_numpy(float), b.to_numpy(float), atol=1e-8)
+    if kind == "dynamic":
+        terms = ours.vcov.index
+        np.testing.assert_allclose(ours.vcov.to_numpy(), ref.vcov.loc[terms, terms].to_numpy(), atol=1e-12)
+
+
+def test_distinct_units_of_fixed_comparison_sets():
+    """Counted by hand: cohort 3 (base period 2) and cohort 5 (base period 4), 10 treated each; 30 never
+    treated, of whom 0-9 are at risk only at period 2, 10-19 only at period 4, 20-29 at both; cohort 5's
+    treated are also at risk at period 2. never_treated: cohort 3 is compared with 20 units, cohort 5 with
+    20, both together with 30. risk_set: cohort 5's treated (not treated in period 3) join cohort 3's
+    comparison group: 30 for cohort 3, 40 for both."""
+    n_ctrl, T = 30, 6
+    cohort = np.r_[np.full(10, 3), np.full(10, 5), np.zeros(n_ctrl)]
+    at_risk = np.ones((len(cohort), T), dtype=bool)
+    ctrl = np.arange(20, 50)
+    at_risk[ctrl[:10], 3] = False
+    at_risk[ctrl[10:20], 1] = False
+    y = np.random.default_rng(4).normal(size=(len(cohort), T))
+    for control, first, both in (("never_treated", 20, 30), ("risk_set", 30, 40)):
+        res = att_gt_at_risk(y, cohort, at_risk, covariates=np.random.default_rng(5).normal(size=len(cohort)),
+                             control=control, method="dr", base_period="universal")
+        group = res.aggregate("group").estimates
+        assert group.loc["g=3", "n"] == 10 and group.loc["g=3", "n_control"] == first
+        assert group.loc["g=5", "n"] == 10 and group.loc["g=5", "n_control"] == 20
+        assert group.loc["ATT", "n"] == 20 and group.loc["ATT", "n_control"] == both
+        assert res.aggregate("dynamic").estimates.loc["e=0", "n_control"] == both

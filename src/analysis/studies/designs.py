@@ -164,18 +164,24 @@ def _report(run, binned, *, target, units, name, label, width, percent, pretest_
                         "se": None, "ci_low": None, "ci_high": None, "n": units["n"], "unit": unit, "suppressed": False,
                         "_n_control": units["n_control"], "_dominance": units["dominance"],
                         **({} if np.isfinite(breakdown) else {"note": hd.breakdown_note})},
-                       {"name": f"pretrend_power_{name}", "estimate": None if power is None else float(power.power),
+                       {"name": f"pretrend_power_{name}",
+                        "estimate": None if power is None or not np.isfinite(power.power) else float(power.power),
                         "se": None, "ci_low": None, "ci_high": None, "n": units["n"], "unit": "probability",
                         "suppressed": False, "_n_control": units["n_control"], "_dominance": units["dominance"],
                         **({"note": "not computable: the covariance of the pre-period effects is singular"}
-                           if power is None else {})}])
+                           if power is None else {"note": f"not computable: {power.reason}"} if power.reason else {})}])
     if np.isnan(breakdown):
         run.report.markdown(t("design.breakdown_none", lang, effect=label))
     elif np.isinf(breakdown):
         run.report.markdown(t("design.breakdown_beyond", lang, effect=label, mbar=fmt_number(MBAR[-1], lang, 2)))
     else:
         run.report.markdown(t("design.breakdown", lang, effect=label, mbar=fmt_number(breakdown, lang, 2)))
-    if power is not None:
+    if power is not None and not np.isfinite(power.power):
+        run.report.markdown(t("pretrend.power_none", lang, effect=label))
+    elif power is not None:
+        if power.dropped_pre:
+            run.report.markdown(t("pretrend.power_dropped", lang, count=len(power.dropped_pre),
+                                  total=power.spec["num_pre"]))
         verdict = t_plain("design.power_verdict.strong" if power.power >= 0.8 else "design.power_verdict.weak", lang)
         run.report.markdown(t("design.power", lang, power=fmt_number(power.power, lang, 2), effect=label,
                               verdict=verdict))

@@ -23,9 +23,15 @@ requires comparison units to be untreated until t + k, as R ``did`` does;
 points comparable with post-treatment ones, the event-study figure's convention),
 ``"varying"`` compares pre-treatment periods with the period before (R's default).
 
-Memory: no units x cells matrix; a cell's influence function is recomputed from the
-outcome matrix when an aggregation asks, so the cost of an aggregation is the sum of
-the cells' subsample sizes.
+Memory and time: no units x cells matrix is kept. An aggregation asks for all its terms at
+once (``influence_batch``): every term is a weighted sum of cells, and with the subsample,
+covariates and propensity model of a cohort fixed the doubly robust estimator and its
+influence function are linear in the cells' outcome changes, so each cohort's model is
+applied once, to the combinations of its cells that the terms need (influence functions for
+the standard errors, covariance and bands, the units' terms for dominance, in the same pass).
+The cost of an aggregation is that of one pass of the estimator; its memory units x terms.
+benchmarks/bench_at_risk.py measures both at 1,000,000 persons
+(benchmarks/results/at_risk_1000000.md).
 
 References: Callaway, B. & Sant'Anna, P. (2021), J. Econometrics 225(2), 200-230;
 Sant'Anna, P. & Zhao, J. (2020), J. Econometrics 219(1), 101-122.
@@ -40,10 +46,10 @@ import numpy as np
 import pandas as pd
 
 from analysis.errors import ParameterError, check_choice
-from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
-from analysis.estimators.did.drdid import TRIM_LEVEL, _with_covariates, fit_logit, unit_terms
+from analysis.estimators.did.cohort_dr import _dr_cohort, _independent_columns, _not_separating, _top2_share
+from analysis.estimators.did.drdid import _with_covariates, fit_logit, unit_terms
 from analysis.estimators.did.result import GroupTimeResult
 from analysis.estimators.results import dominance_share, tidy_estimates
 
@@ -248,14 +254,15 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
     fixed_comparison = control in ("never_treated", "not_treated_in_window", "risk_set")
     vectorised = has_x and method == "dr" and fixed_comparison and (base_period == "universal" or not varying_x)
 
-    def cohort_cov(g: float, ks: np.ndarray):
-        """Cells ks of cohort g (one comparison set, one base period's covariates): att, inf, lam, rows."""
+    def cohort_model(g: float, ks: np.ndarray):
+        """Cells ks of cohort g (one comparison set, one base period's covariates): the subsample's design
+        (covariates, d, weights, propensity coefficients) or None, the subsample rows, n_t, n_c."""
         rows, c, d_all, ws_all = cohort_rows(g)
         pick = (d_all == 1) | control_mask(c, d_all, ks[:1])[:, 0]
         sub, d, ws = rows[pick], d_all[pick], ws_all[pick]
         n_t, n_c = int(d.sum()), int(len(sub) - d.sum())
         if n_t == 0 or n_c == 0:
-            return None, None, None, sub, n_t, n_c
+            return None, sub, n_t, n_c
         b = int(bi[ks[0]])
         mkey = (g, b if varying_x else None)
         xs = x_at(b)[sub]
@@ -273,14 +280,28 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
         gamma = logit_cache[key]
         if gamma is None:
             unfitted.add(float(g))
+            return None, sub, n_t, n_c
+        return (xs, d, ws, gamma), sub, n_t, n_c
+
+    def cohort_cov(g: float, ks: np.ndarray, coef: np.ndarray | None = None):
+        """Cells ks of cohort g (one comparison set, one base period's covariates): att, inf, terms, rows, n_t,
+        n_c. With ``coef`` (cells x J) the same for the J combinations ``DY @ coef`` of the cells' outcome
+        changes: the estimator and its influence function are linear in the outcome change with the
+        subsample, covariates and propensity model fixed, so ``inf(DY @ coef) = inf(DY) @ coef`` (and the
+        terms likewise) at the cost of J columns instead of one per cell."""
+        model, sub, n_t, n_c = cohort_model(g, ks)
+        if model is None:
             return None, None, None, sub, n_t, n_c
+        xs, d, ws, gamma = model
         DY = y[np.ix_(sub, ti[ks])].astype(float) - y[np.ix_(sub, bi[ks])]
+        if coef is not None:
+            DY = DY @ coef
         try:
-            a, inf, lam = _dr_cohort(xs, DY, d, ws, gamma)
+            a, inf, lam = _dr_cohort(xs, DY, d, ws, gamma, scale=n / len(sub))
         except np.linalg.LinAlgError:
             unfitted.add(float(g))
             return None, None, None, sub, n_t, n_c
-        return a, inf * (n / len(sub)), lam[:, None] * DY, sub, n_t, n_c
+        return a, inf, lam[:, None] * DY, sub, n_t, n_c
 
     def cell_cov(k: int):
         """One cell with covariates: ATT, influence on the subsample rows, rows, n_t, n_c."""
@@ -336,10 +357,9 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
             if vectorised:
                 for b in np.unique(bi[ks_all[sel]]):
                     pick_b = bi[ks_all[sel]] == b
-                    a, inf, terms_b, sub, _, _ = cohort_cov(g, ks_all[sel][pick_b])
+                    a, inf, terms_b, sub, _, _ = cohort_cov(g, ks_all[sel][pick_b], coef=wts[sel][pick_b][:, None])
                     if a is not None:
-                        mat = inf if centred else n * terms_b
-                        out[sub] += mat @ wts[sel][pick_b]
+                        out[sub] += (inf if centred else n * terms_b)[:, 0]
                 continue
             for k, a in zip(ks_all[sel], wts[sel]):
                 if centred:
@@ -385,7 +405,7 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
                 a, inf, terms_b, sub, nt, nc = cohort_cov(g, kb)
                 n_t[kb], n_c[kb] = nt, nc
                 if a is not None:
-                    att[kb], se[kb] = a, np.sqrt((inf ** 2).sum(axis=0)) / n
+                    att[kb], se[kb] = a, np.sqrt(np.einsum("ij,ij->j", inf, inf)) / n
                     dominance[kb] = _top2_share(terms_b)
             continue
         for k in ks:
@@ -410,13 +430,17 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
     def influence_sum(idx, wts, centred: bool = True) -> np.ndarray:
         return influence_sum_raw(kept[np.asarray(idx, dtype=int)], wts, centred=centred)
 
-    def influence_batch(pairs, centred: bool = True) -> np.ndarray:
-        """n x len(pairs): sum_k w_k influence_k for every (cells, weights) pair, each cohort's model once."""
+    def influence_batch(pairs) -> tuple[np.ndarray, np.ndarray]:
+        """For every (cells, weights) pair, sum_k w_k influence_k and sum_k w_k (units' terms)_k, both n x
+        len(pairs), in one pass over the cohorts: each cohort's model applied once to the combinations of
+        its cells' outcome changes that the pairs ask for (``cohort_cov(coef=...)``)."""
         out = np.zeros((n, len(pairs)))
+        out_terms = np.zeros((n, len(pairs)))
         coef: dict = {}                      # grid cell -> {pair: weight}
         for j, (idx, wts) in enumerate(pairs):
             for k, a in zip(kept[np.asarray(idx, dtype=int)], np.asarray(wts, dtype=float)):
-                coef.setdefault(int(k), {})[j] = a
+                of_k = coef.setdefault(int(k), {})
+                of_k[j] = of_k.get(j, 0.0) + a
         cells = np.array(sorted(coef), dtype=int)
         for g in np.unique(g_arr[cells]):
             ks_g = cells[g_arr[cells] == g]
@@ -427,23 +451,48 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
                     for j, a in coef[int(k)].items():
                         W[r, j] = a
                 if not has_x:
-                    rows, part = unconditional(g, kb, coef=W, centred=centred)
-                    out[rows] += part
+                    for centred, target in ((True, out), (False, out_terms)):
+                        rows, part = unconditional(g, kb, coef=W, centred=centred)
+                        target[rows] += part
                 elif vectorised:
-                    a, inf, terms_b, sub, _, _ = cohort_cov(g, kb)
+                    cols = np.flatnonzero((W != 0).any(axis=0))    # the pairs this block enters
+                    a, inf, terms_b, sub, _, _ = cohort_cov(g, kb, coef=W[:, cols])
                     if a is not None:
-                        out[sub] += (inf if centred else n * terms_b) @ W
+                        out[np.ix_(sub, cols)] += inf
+                        out_terms[np.ix_(sub, cols)] += n * terms_b
                 else:
                     for r, k in enumerate(kb):
-                        out[:, :] += np.outer(influence_sum_raw([k], [1.0], centred=centred), W[r])
-        return out
+                        out += np.outer(influence_sum_raw([k], [1.0], centred=True), W[r])
+                        out_terms += np.outer(influence_sum_raw([k], [1.0], centred=False), W[r])
+        return out, out_terms
 
     def influence(j: int) -> np.ndarray:
         return influence_sum([j], [1.0])
 
+    compared_bits: list = []             # fixed comparison sets: per unit, a bit per cohort it is compared in
+    cohort_bit = {g: j for j, g in enumerate(groups)}
+    cohort_size = {g: int((cohort == g).sum()) for g in groups}
+
     def units_used(idx) -> tuple[int, int]:
         """Distinct treated and comparison units behind the cells ``idx`` (rows of the table)."""
         ks_all = kept[np.asarray(idx, dtype=int)]
+        if fixed_comparison:  # one comparison set per cohort: a bitmask per unit, built once
+            if not compared_bits:
+                bits = np.zeros((n, (len(groups) + 63) // 64), dtype=np.uint64)
+                for g in groups:
+                    if not len(cells_of[g]):
+                        continue
+                    rows, c, d, _ = cohort_rows(g)
+                    j = cohort_bit[g]
+                    bits[rows[control_mask(c, d, cells_of[g][:1])[:, 0]], j // 64] |= np.uint64(1) << np.uint64(j % 64)
+                compared_bits.append(bits)
+            gs = np.unique(g_arr[ks_all])
+            want = np.zeros(compared_bits[0].shape[1], dtype=np.uint64)
+            for g in gs:
+                want[cohort_bit[g] // 64] |= np.uint64(1) << np.uint64(cohort_bit[g] % 64)
+            compared = (compared_bits[0] & want).any(axis=1)
+            # the treated of different cohorts are different units (one first treatment each)
+            return int(sum(cohort_size[g] for g in gs)), int(compared.sum())
         treated = np.zeros(n, dtype=bool)
         compared = np.zeros(n, dtype=bool)
         for g in np.unique(g_arr[ks_all]):
@@ -469,97 +518,6 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
     return GroupTimeResult(estimates=table, estimand="ATT(g,t), comparison units at risk at the base period",
                            spec=spec, diagnostics=diagnostics, influence=influence, influence_sum=influence_sum,
                            cohorts=eff_cohort, weights=w, units_used=units_used, influence_batch=influence_batch)
-
-
-def _dr_cohort(x: np.ndarray, DY: np.ndarray, d: np.ndarray, w: np.ndarray, gamma: np.ndarray,
-               trim_level: float = TRIM_LEVEL):
-    """DRDID's ``drdid_panel`` for many outcome changes at once (one column of ``DY`` per cell).
-
-    Given the subsample, the covariates and the propensity score the estimator and its influence function
-    are linear in the change ``dy``, so every cell of a cohort that shares them is one matrix operation:
-    the same formulas as :func:`.drdid._with_covariates` with a matrix in place of the vector (tested
-    equal to it). Returns the ATT per column, the influence matrix (subsample x columns, DRDID's scale)
-    and the units' weights ``lambda`` (their term in column k is lambda_i * DY[i, k]).
-    """
-    n = len(d)
-    ctrl = 1.0 - d
-    wc = w * ctrl
-    xtwx = (x.T * wc) @ x
-    beta = np.linalg.solve(xtwx, (x.T * wc) @ DY)
-    xpx_inv = np.linalg.inv(xtwx / n)
-    or_delta = x @ beta
-    resid = DY - or_delta
-    resid_c = wc[:, None] * resid
-
-    def lin_or(m: np.ndarray) -> np.ndarray:           # m: k x K
-        return resid_c * (x @ (xpx_inv @ m))
-
-    ps = np.minimum(expit(x @ gamma), 1 - 1e-6)
-    keep = np.where(d == 1, 1.0, (ps < trim_level).astype(float))
-    hess_inv = np.linalg.inv((x.T * (w * ps * (1 - ps))) @ x / n)
-    score = w * (d - ps)
-    w_treat = keep * w * d
-    w_cont = keep * w * ps * ctrl / (1 - ps)
-    mean_wt, mean_wc = w_treat.mean(), w_cont.mean()
-    dr_t, dr_c = w_treat[:, None] * resid, w_cont[:, None] * resid
-    eta_t, eta_c = dr_t.mean(axis=0) / mean_wt, dr_c.mean(axis=0) / mean_wc
-    K = DY.shape[1]
-    m1 = np.repeat(((w_treat @ x) / n)[:, None], K, axis=1)
-    inf_t = (dr_t - w_treat[:, None] * eta_t - lin_or(m1)) / mean_wt
-    m2 = (x.T @ (w_cont[:, None] * (resid - eta_c))) / n
-    m3 = np.repeat(((w_cont @ x) / n)[:, None], K, axis=1)
-    inf_c = (dr_c - w_cont[:, None] * eta_c + score[:, None] * (x @ (hess_inv @ m2)) - lin_or(m3)) / mean_wc
-    a = w_treat / w_treat.sum() - w_cont / w_cont.sum()
-    lam = a - wc * (x @ np.linalg.solve(xtwx, x.T @ a))
-    return eta_t - eta_c, inf_t - inf_c, lam
-
-
-def _independent_columns(x: np.ndarray) -> np.ndarray:
-    """Boolean mask of the design's columns to keep: the intercept, then each column that adds rank
-    (a covariate constant or collinear in a subsample cannot be estimated there). Judged on the k x k
-    Gram matrix of the scaled columns, so one pass over the rows."""
-    keep = np.zeros(x.shape[1], dtype=bool)
-    keep[0] = True
-    scale = np.maximum(np.abs(x).max(axis=0), 1e-300)
-    z = x / scale
-    gram = z.T @ z
-    tol = 1e-10 * max(float(np.trace(gram)), 1e-300)
-    for j in range(1, x.shape[1]):
-        trial = keep.copy()
-        trial[j] = True
-        eig = np.linalg.eigvalsh(gram[np.ix_(trial, trial)])
-        if eig.min() > tol:
-            keep = trial
-    return keep
-
-
-def _not_separating(x: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Boolean mask of the design's columns to keep in a propensity logit: drops an indicator column
-    (values 0/1) that is 0 for every treated unit, 1 for every treated unit, 0 for every comparison unit
-    or 1 for every comparison unit. Such a column separates the groups on one side, the logit's
-    coefficient runs off to infinity and the Hessian whose inverse enters the influence function tends to
-    singular: standard errors of 1e11 on a municipal intake run (monthly cohorts of a few persons, one of
-    whom, say, is the only one with a high education). Left out, the cohort's model keeps the other
-    covariates, and the estimator's warnings name the covariate."""
-    keep = np.ones(x.shape[1], dtype=bool)
-    treated = d == 1
-    for j in range(1, x.shape[1]):
-        col = x[:, j]
-        if not np.all((col == 0) | (col == 1)):
-            continue
-        for side in (col[treated], col[~treated]):
-            if len(side) and (side.min() == side.max()):
-                keep[j] = False
-    return keep
-
-
-def _top2_share(terms: np.ndarray) -> np.ndarray:
-    """Per column: the share of the two largest absolute values in the column's absolute sum (NaN if 0)."""
-    a = np.abs(terms)
-    total = a.sum(axis=0)
-    top = -np.partition(-a, 1, axis=0)[:2].sum(axis=0) if a.shape[0] > 1 else total
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(total > 0, top / total, np.nan)
 
 
 def _f(v) -> str:

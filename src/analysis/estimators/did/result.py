@@ -119,19 +119,23 @@ class GroupTimeResult(EffectResult):
         v = sums.T @ sums / self.n_units ** 2
         return pd.DataFrame(v, index=pd.Index(list(terms), name="term"), columns=list(terms))
 
-    def _combine(self, idx, weights, *, with_wif: bool):
-        att = self.estimates["estimate"].to_numpy()[idx]
-        inf = self._weighted_influence(idx, weights)
-        if with_wif:
-            inf = inf + self._wif_times_att(idx, att)
-        return float(att @ weights), inf
-
     def _dominance(self, idx, weights) -> float:
         """Top-2 share of the units' absolute terms in sum_k weights[k] ATT(cell idx[k]) (weights held fixed)."""
         if self.influence_sum is None:
             return float("nan")
         return dominance_share(self.influence_sum(np.asarray(idx, dtype=int), np.asarray(weights, dtype=float),
                                                   False))
+
+    def _pair_influences(self, pairs, need_influence) -> tuple[list, list]:
+        """Influence function (n-vector; None where ``need_influence`` is False) and dominance of each
+        (cells, weights) pair: in one pass over the estimator's cells when it offers ``influence_batch``
+        (each cohort's model applied once for every pair), else pair by pair."""
+        if self.influence_batch is not None and pairs:
+            inf, unit_terms = self.influence_batch(pairs)
+            return ([inf[:, j] if need else None for j, need in enumerate(need_influence)],
+                    [dominance_share(unit_terms[:, j]) for j in range(len(pairs))])
+        infs = [self._weighted_influence(idx, w) if need else None for (idx, w), need in zip(pairs, need_influence)]
+        return infs, [self._dominance(idx, w) for idx, w in pairs]
 
     def _units_of(self, idx) -> tuple[int, int | None]:
         """Distinct treated and comparison units behind the cells ``idx`` (cohort counts without a map)."""
@@ -167,43 +171,30 @@ class GroupTimeResult(EffectResult):
         group, time, e = est["group"].to_numpy(), est["time"].to_numpy(), est["event_time"].to_numpy()
         pg_cell = self._group_probability().loc[group].to_numpy()
         post = np.flatnonzero((time >= group) & (e <= max_e))
-        terms, values, infs, combos = [], [], [], []
-        batch_dominance: dict = {}
-
-        def add(term, value, inf, idx, w):
-            terms.append(term)
-            values.append(value)
-            infs.append(inf)
-            combos.append((np.asarray(idx, dtype=int), np.asarray(w, dtype=float)))
+        att_all = est["estimate"].to_numpy()
+        # Every term is a weighted sum of cells (a "pair": cells, weights), with the estimation effect of the
+        # cohort shares (wif) added where the weights are estimated; an overall "ATT" combines other terms.
+        # The influence functions (for standard errors, vcov, bands) and the units' terms (for dominance) of
+        # all pairs come from one pass over the cells (``_pair_influences``).
+        specs = []          # (term, cells, weights, with_wif, parts): parts None, or [(term index, weight)]
 
         def mean_of(rows):
             """The cell combination of the mean of the terms ``rows``."""
-            return (np.concatenate([combos[i][0] for i in rows]),
-                    np.concatenate([combos[i][1] / len(rows) for i in rows]))
+            return (np.concatenate([specs[i][1] for i in rows]),
+                    np.concatenate([specs[i][2] / len(rows) for i in rows]))
 
         if kind == "simple":
-            w = pg_cell[post] / pg_cell[post].sum()
-            att, inf = self._combine(post, w, with_wif=True)
-            add("ATT", att, inf, post, w)
+            specs.append(("ATT", post, pg_cell[post] / pg_cell[post].sum(), True, None))
         elif kind == "group":
-            gs = np.sort(np.unique(group))
-            per_g = []
+            gs = [g for g in np.sort(np.unique(group)) if (group[post] == g).any()]
             for g in gs:
                 idx = post[group[post] == g]
-                if len(idx) == 0:
-                    continue
-                w = np.full(len(idx), 1 / len(idx))
-                att, inf = self._combine(idx, w, with_wif=False)
-                per_g.append((g, att, inf, idx, w))
-            pgg = self._group_probability().loc[[g for g, *_ in per_g]].to_numpy()
+                specs.append((f"g={_fmt(g)}", idx, np.full(len(idx), 1 / len(idx)), False, None))
+            pgg = self._group_probability().loc[gs].to_numpy()
             share = pgg / pgg.sum()
-            att_g = np.array([a for _, a, *_ in per_g])
-            inf_g = np.column_stack([i for _, _, i, *_ in per_g])
-            wif = _wif_att(self.cohorts, self.weights, np.array([g for g, *_ in per_g]), pgg, att_g)
-            for g, att, inf, idx, w in per_g:
-                add(f"g={_fmt(g)}", att, inf, idx, w)
-            add("ATT", float(att_g @ share), inf_g @ share + wif, np.concatenate([p[3] for p in per_g]),
-                np.concatenate([p[4] * s_g for p, s_g in zip(per_g, share)]))
+            specs.append(("ATT", np.concatenate([sp[1] for sp in specs]),
+                          np.concatenate([sp[2] * s_g for sp, s_g in zip(specs, share)]), "group",
+                          list(zip(range(len(gs)), share))))
         elif kind == "dynamic":
             keep = (e >= min_e) & (e <= max_e)
             if balance_e is not None:
@@ -211,38 +202,44 @@ class GroupTimeResult(EffectResult):
                 keep &= (max(time.max(), group.max()) - group) >= balance_e
                 keep &= (e <= balance_e) & (e >= balance_e - span)
             es = np.sort(np.unique(e[keep]))
-            pairs = [(np.flatnonzero(keep & (e == ev)), None) for ev in es]
-            pairs = [(idx, pg_cell[idx] / pg_cell[idx].sum()) for idx, _ in pairs]
-            if self.influence_batch is not None:
-                batch = self.influence_batch(pairs, True)
-                batch_terms = self.influence_batch(pairs, False)
-            for j, (ev, (idx, w)) in enumerate(zip(es, pairs)):
-                if self.influence_batch is not None:
-                    att_k = self.estimates["estimate"].to_numpy()[idx]
-                    att, inf = float(att_k @ w), batch[:, j] + self._wif_times_att(idx, att_k)
-                    batch_dominance[len(combos)] = dominance_share(batch_terms[:, j])
-                else:
-                    att, inf = self._combine(idx, w, with_wif=True)
-                add(f"e={_fmt(ev)}", att, inf, idx, w)
+            for ev in es:
+                idx = np.flatnonzero(keep & (e == ev))
+                specs.append((f"e={_fmt(ev)}", idx, pg_cell[idx] / pg_cell[idx].sum(), True, None))
             pos = [i for i, ev in enumerate(es) if ev >= 0]
             if pos:
-                add("ATT", float(np.mean([values[i] for i in pos])), np.mean([infs[i] for i in pos], axis=0),
-                    *mean_of(pos))
+                specs.append(("ATT", *mean_of(pos), False, [(i, 1 / len(pos)) for i in pos]))
         else:  # calendar
             ts = np.sort(np.unique(time[post]))
             for tt in ts:
                 idx = post[time[post] == tt]
-                w = pg_cell[idx] / pg_cell[idx].sum()
-                att, inf = self._combine(idx, w, with_wif=True)
-                add(f"t={_fmt(tt)}", att, inf, idx, w)
-            add("ATT", float(np.mean(values)), np.mean(infs, axis=0), *mean_of(list(range(len(ts)))))
+                specs.append((f"t={_fmt(tt)}", idx, pg_cell[idx] / pg_cell[idx].sum(), True, None))
+            specs.append(("ATT", *mean_of(list(range(len(ts)))), False, [(i, 1 / len(ts)) for i in range(len(ts))]))
+        pair_inf, pair_dominance = self._pair_influences([(idx, w) for _, idx, w, _, parts in specs],
+                                                         [parts is None for *_, parts in specs])
+        terms, values, infs, combos = [], [], [], []
+        for j, (term, idx, w, with_wif, parts) in enumerate(specs):
+            if parts is None:
+                value, inf = float(att_all[idx] @ w), pair_inf[j]
+                if with_wif:
+                    inf = inf + self._wif_times_att(idx, att_all[idx])
+            elif with_wif == "group":   # sum_g share_g ATT(g), with the estimated shares' wif (R aggte)
+                att_g = np.array([values[i] for i, _ in parts])
+                value = float(att_g @ share)
+                inf = np.column_stack([infs[i] for i, _ in parts]) @ share \
+                    + _wif_att(self.cohorts, self.weights, np.array(gs), pgg, att_g)
+            else:                       # the mean of the terms ``parts``
+                value = float(np.mean([values[i] for i, _ in parts]))
+                inf = np.mean([infs[i] for i, _ in parts], axis=0)
+            terms.append(term)
+            values.append(value)
+            infs.append(inf)
+            combos.append((np.asarray(idx, dtype=int), np.asarray(w, dtype=float)))
         inf_mat = np.column_stack(infs)
         se = np.sqrt((self._cluster_sums(inf_mat) ** 2).sum(axis=0)) / self.n_units
         se[se <= ZERO_SE] = np.nan   # R's aggte: a zero standard error (a reference term) is NA
         units = [self._units_of(idx) for idx, _ in combos]
         table = tidy_estimates(terms, values, se, n=[u[0] for u in units], n_control=[u[1] for u in units],
-                               dominance=[batch_dominance[j] if j in batch_dominance else self._dominance(idx, w)
-                                          for j, (idx, w) in enumerate(combos)], alpha=alpha)
+                               dominance=pair_dominance, alpha=alpha)
         detail = [t for t in terms if t != "ATT"]
         diagnostics = dict(self.diagnostics)
         if kind == "dynamic" and detail:
