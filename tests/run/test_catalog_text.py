@@ -199,4 +199,6 @@ def test_a_project_without_study_notebooks_is_refused_with_the_folder_named(tmp_
     """`rendeert run all` with RENDEERT_HOME pointing at an empty folder used to run nothing and exit 0."""
     monkeypatch.setenv("RENDEERT_HOME", str(tmp_path))
     with pytest.raises(ParameterError, match=r"No study notebooks in .*notebooks.*RENDEERT_HOME"):
-        list_studies()
+        list_studies(required=True)
+    assert list_studies() == {}  # the API outside a checkout (rd.start of a study not in a catalogue) still works
+    assert cli.main(["studies"]) != 0

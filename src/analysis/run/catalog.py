@@ -182,12 +182,7 @@ def inspect_study(path: Path) -> Study:
 def study_paths(root: Path | None = None) -> dict[str, Path]:
     """The notebook of every study, by name, in file order; refuses a study present in both formats."""
     found: dict[str, Path] = {}
-    folder = notebooks_dir(root)
-    paths = [p for s in NOTEBOOK_SUFFIXES for p in folder.glob(f"*{s}")]
-    if not paths:
-        hint = (f" RENDEERT_HOME is set to {os.environ['RENDEERT_HOME']!r}: point it at a checkout of rendeert, or "
-                "unset it." if os.environ.get("RENDEERT_HOME") else " Run rendeert from inside a checkout of rendeert.")
-        raise ParameterError(f"No study notebooks in {folder} (expected notebooks/NN_<name>.py).{hint}")
+    paths = [p for s in NOTEBOOK_SUFFIXES for p in notebooks_dir(root).glob(f"*{s}")]
     for path in sorted(paths, key=lambda p: p.name):
         name = _study_name(path)
         if name in found:
@@ -199,9 +194,15 @@ def study_paths(root: Path | None = None) -> dict[str, Path]:
     return found
 
 
-def list_studies(root: Path | None = None) -> dict[str, Study]:
-    """Every study in ``notebooks/``, by name, in file order."""
-    return {name: inspect_study(path) for name, path in study_paths(root).items()}
+def list_studies(root: Path | None = None, *, required: bool = False) -> dict[str, Study]:
+    """Every study in ``notebooks/``, by name, in file order; ``required`` refuses a project without any
+    (``rendeert studies`` and ``run all`` would otherwise do nothing and succeed)."""
+    studies = {name: inspect_study(path) for name, path in study_paths(root).items()}
+    if required and not studies:
+        hint = (f" RENDEERT_HOME is set to {os.environ['RENDEERT_HOME']!r}: point it at a checkout of rendeert, or "
+                "unset it." if os.environ.get("RENDEERT_HOME") else " Run rendeert from inside a checkout of rendeert.")
+        raise ParameterError(f"No study notebooks in {notebooks_dir(root)} (expected notebooks/NN_<name>.py).{hint}")
+    return studies
 
 
 def get_study(name: str, root: Path | None = None) -> Study:

@@ -69,7 +69,7 @@ def _cmd_studies(args) -> int:
         print(describe_study(get_study(args.name), detail=True))
         print(f"\nRun it with `rendeert run {args.name} -p NAME VALUE ...`; a parameter left out keeps its default.")
         return 0
-    for study in list_studies().values():
+    for study in list_studies(required=True).values():
         print(describe_study(study))
     return 0
 
@@ -134,7 +134,7 @@ def _cmd_run(args) -> int:
     from analysis.run.runner import load_policy
 
     load_policy(args.policy)  # a bad policy is refused once, before any study runs
-    for study in list_studies().values():
+    for study in list_studies(required=True).values():
         declared = {p.name for p in study.user_parameters}
         mine = {k: v for k, v in given.items() if k in declared}
         print(f"== {study.name}", flush=True)
