@@ -28,7 +28,7 @@ control_group: 'Literal["risk_set", "not_yet_treated", "never_treated", "all_rec
 covariates: "list[str]" = ["age", "female", "education", "migration_background", "spell_duration", "recent_bijstand_months"]  # covariates at the base year in the doubly robust estimator ([] for none)
 event_window: "list[int]" = [-4, 4]  # years before and after the exit shown
 horizon_years: "Annotated[int, Range(1, 30)]" = 5  # years over which health savings are summed
-discount_rate: "Annotated[float, Range(0.0, 0.99)]" = 0.03  # yearly discount rate for the health returns
+discount_rate: "Annotated[float, Range(-0.01, 0.99)]" = 0.0225  # yearly real discount rate for the health returns (Dutch MKBA standard since 2021; -0.01 for risk-free flows)
 anticipation: "Annotated[int, Range(0, 2)]" = 0  # years before the exit in which health may already change (0, 1 or 2)
 base_period: 'Literal["universal", "varying"]' = "universal"  # base period of the event study
 by: "str" = ""  # '' or a categorical column of persons (sex, education, migration_background, municipality_code): effects per group

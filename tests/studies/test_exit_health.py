@@ -105,7 +105,7 @@ def test_options_are_refused_before_any_data_is_read(options, match, tmp_path):
 
     defaults = {"outcomes": list(exit_health.OUTCOMES), "control_group": "risk_set",
                 "covariates": list(exit_health.dz.DEFAULT_COVARIATES), "event_window": [-4, 4], "horizon_years": 5,
-                "discount_rate": 0.03, "anticipation": 0, "base_period": "universal"}
+                "discount_rate": 0.0225, "anticipation": 0, "base_period": "universal"}
     with pytest.raises(ParameterError, match=match):
         exit_health.check_parameters(**{**defaults, **options})
 

@@ -313,3 +313,11 @@ def test_anticipation_forms_the_risk_set_months_before_the_start(small_draw, tmp
     expected = one.groupby(["person_id", "month"])["overlap"].sum()
     got = f.set_index(["person_id", "month"])["months_bijstand"]
     assert (got == expected.reindex(got.index).fillna(0)).all()
+
+
+def test_a_municipality_covariate_is_labelled_by_its_name_when_the_dataset_has_one():
+    """The balance table listed 'gemeente GM0014' where the reader knows Groningen."""
+    from analysis.studies.intervention import covariate_label
+
+    assert covariate_label("muni_GM0014", "nl", {"GM0014": "Groningen"}) == "gemeente Groningen"
+    assert covariate_label("muni_GM0014", "nl") == "gemeente GM0014"

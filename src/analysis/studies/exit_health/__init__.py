@@ -78,8 +78,9 @@ def _check_parameters(*, outcomes, control_group, covariates, event_window, hori
         check_choice("covariate", c, tuple(dz.COVARIATE_COLUMNS))
     if len(event_window) != 2 or event_window[0] >= 0 or event_window[1] < 3:
         raise ParameterError(f"event_window={event_window} must be [first, last] with first < 0 and last >= 3.")
-    if not 0 <= discount_rate < 1:
-        raise ParameterError(f"discount_rate={discount_rate} must lie in [0, 1).")
+    if not -0.01 <= discount_rate < 1:
+        raise ParameterError(f"discount_rate={discount_rate} must lie in [-0.01, 1): the Dutch MKBA guideline's "
+                             "standard real rate is 0.0225, -0.01 for risk-free flows (Werkgroep discontovoet 2020).")
     if not 1 <= horizon_years <= 30:
         raise ParameterError(f"horizon_years={horizon_years} must lie between 1 and 30.")
 
@@ -417,7 +418,7 @@ def health_returns(run, fx: Effects) -> Returns:
     Only the yearly effects e=0, 1, ... up to the first one that is withheld enter (the last of
     them carried forward); with e=0 withheld the returns are withheld too.
     """
-    from analysis.report.labels import fmt_eur, t
+    from analysis.report.labels import fmt_eur, fmt_pct, t
 
     if "healthcare_costs_eur" not in fx.fits:  # not asked for, or too few units (then already withheld)
         return Returns()
@@ -449,7 +450,7 @@ def health_returns(run, fx: Effects) -> Returns:
     if row["suppressed"]:
         run.report.markdown(t("exit_health.returns_withheld", run.lang, min_units=run.policy.min_units))
         return Returns()
-    run.report.markdown(t("exit_health.returns_text", run.lang, h=h, r=f"{100 * r:g}", last=last,
+    run.report.markdown(t("exit_health.returns_text", run.lang, h=h, r=fmt_pct(r, run.lang, digits=2), last=last,
                           value=fmt_eur(est, run.lang), lo=fmt_eur(row["ci_low"], run.lang),
                           hi=fmt_eur(row["ci_high"], run.lang)))
     return Returns(estimate=est, se=se)

@@ -8,12 +8,22 @@ import pandas as pd
 from analysis.kit.run import Run
 from analysis.studies.intervention.design import Design, Effects, _table
 
-def covariate_label(name: str, lang: str) -> str:
-    """The report label of a risk-set covariate (``muni_GM0363`` becomes "gemeente GM0363")."""
+def municipality_names(run: Run) -> dict[str, str]:
+    """code -> name from the dataset's optional ``municipalities`` table (empty without it)."""
+    table = run.dataset.tables.get("municipalities")
+    if table is None or not {"municipality_code", "name"} <= set(table.columns):
+        return {}
+    return dict(zip(table["municipality_code"].astype(str), table["name"].astype(str)))
+
+
+def covariate_label(name: str, lang: str, names: dict[str, str] | None = None) -> str:
+    """The report label of a risk-set covariate: ``muni_GM0363`` becomes "gemeente Amsterdam" when
+    ``names`` (:func:`municipality_names`) has the code, else "gemeente GM0363"."""
     from analysis.report.labels import t
 
     if name.startswith("muni_"):
-        return t("intervention.cov.muni", lang, code=name.removeprefix("muni_"))
+        code = name.removeprefix("muni_")
+        return t("intervention.cov.muni", lang, code=(names or {}).get(code, code))
     return t(f"intervention.cov.{name}", lang)
 
 
@@ -47,9 +57,10 @@ def diagnostics(run: Run, fx: Effects, opts) -> None:
     res = fx.results["months_bijstand"]["aipw"]
     bal = res.diagnostics["balance"]
     key = t("intervention.covariate", run.lang)
+    names = municipality_names(run)
     parts = []
     for col, label in (("smd_before", "intervention.smd_before"), ("smd_after", "intervention.smd_after")):
-        rows = [{"name": covariate_label(c, run.lang), "estimate": float(v), "se": None, "ci_low": None,
+        rows = [{"name": covariate_label(c, run.lang, names), "estimate": float(v), "se": None, "ci_low": None,
                  "ci_high": None, "n": _smallest_cell(frame, c) if c in frame else 0, "unit": "SMD",
                  "suppressed": False} for c, v in zip(bal["covariate"], bal[col])]
         parts.append((t(label, run.lang), _table(run, rows, name=f"balance {col}", key=key), "estimate"))

@@ -16,7 +16,7 @@ import pandas as pd
 
 from analysis.kit.run import Run
 from analysis.studies.intervention.design import Design, Options, _table
-from analysis.studies.intervention.diagnostics import covariate_label
+from analysis.studies.intervention.diagnostics import covariate_label, municipality_names
 
 
 #: covariates the CLAN table leaves out (a square, the calendar year, municipality indicators, a missing flag)
@@ -144,7 +144,7 @@ def heterogeneity(run: Run, design: Design, opts: Options):
     ct = ct.relabel("name", lambda s: s.split("|")[0], into=key).relabel(
         "name", lambda s: parts[s.split("|")[1]], into="_col").select([key, "_col", "estimate"])
     wide = ct.pivot(index=key, columns="_col", value="estimate").relabel(
-        key, {f"{i:03d}": covariate_label(c, lang) for i, c in enumerate(shown)})
+        key, {f"{i:03d}": covariate_label(c, lang, municipality_names(run)) for i, c in enumerate(shown)})
     wide = wide.select([key, *parts.values()])
     run.report.table(wide, caption=t("intervention.whom.clan_caption", lang, k=k),
                      number_formats={c: "num2" for c in parts.values()})
