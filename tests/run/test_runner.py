@@ -153,3 +153,12 @@ def test_cli_exit_status_2_on_bad_parameter(project, capsys):
     err = capsys.readouterr().err
     assert status == 2
     assert "must be of type int" in err and "Traceback" not in err
+
+
+def test_a_study_on_public_aggregates_names_its_municipality_from_the_statline_classification():
+    """The benchmark's title block read 'GM0363' where the municipality is Amsterdam (CBS names, bundled)."""
+    from analysis.run.runner import report_dataset_meta
+
+    assert report_dataset_meta(None, {"municipality": "GM0363", "year": 2017}) == {"municipality_name": "Amsterdam"}
+    assert report_dataset_meta(None, {"municipality": "all", "year": 2017}) == {}
+    assert report_dataset_meta(None, {"municipality": "GM9999", "year": 2017}) == {}

@@ -151,7 +151,7 @@ def report_dataset_meta(dataset_dir: Path | None, parameters: Mapping[str, Any])
     dataset.yml, or a simulator's truth.json beside the tables), the observation period, and the name of
     the municipality a municipal run is about (from the optional ``municipalities`` table)."""
     if dataset_dir is None:
-        return {}
+        return _public_meta(parameters)
     import yaml
 
     try:
@@ -165,6 +165,26 @@ def report_dataset_meta(dataset_dir: Path | None, parameters: Mapping[str, Any])
     if code not in (None, "", "all"):
         out["municipality_name"] = _municipality_name(dataset_dir, str(code))
     return out
+
+
+def _public_meta(parameters: Mapping[str, Any]) -> dict:
+    """A study on public aggregates (no dataset directory): a municipality named by CBS's classification of
+    its ``year`` (bundled StatLine names), so the title block reads "Amsterdam (GM0363)"."""
+    code, year = parameters.get("municipality"), parameters.get("year")
+    if code in (None, "", "all") or not isinstance(year, int):
+        return {}
+    from analysis.studies.benchmark import municipality_names
+
+    try:
+        name = municipality_names(year, directory=_statline_dir(parameters)).get(str(code))
+    except (ParameterError, OSError, ValueError):
+        return {}
+    return {"municipality_name": name} if name else {}
+
+
+def _statline_dir(parameters: Mapping[str, Any]) -> Path | None:
+    given = parameters.get("statline_dir")
+    return resolve_path(given) if given else None
 
 
 def _municipality_name(dataset_dir: Path, code: str) -> str | None:

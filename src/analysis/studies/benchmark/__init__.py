@@ -225,7 +225,7 @@ def indicators(bench: Benchmark, *, lang: str = "nl") -> Indicators:
     """The municipality's indicators beside the median of all municipalities and of its size class, and its
     percentile in bijstand density; an indicator CBS did not publish ("." in StatLine) is a withheld row."""
     from analysis.report.disclosure import public_table
-    from analysis.report.labels import t
+    from analysis.report.labels import fmt_number, t
 
     frame, me, peers = bench.frame, bench.me, bench.peers
     rows, out = [], []
@@ -265,7 +265,7 @@ def indicators(bench: Benchmark, *, lang: str = "nl") -> Indicators:
         t("benchmark.this_municipality", lang): [fmt_value(v, u, lang) for v, u in zip(table["value"], table["unit"])],
         t("benchmark.median_all", lang): [fmt_value(v, u, lang) for v, u in zip(table["median_all"], table["unit"])],
         t("benchmark.median_peers", lang): [fmt_value(v, u, lang) for v, u in zip(table["median_peers"], table["unit"])],
-        t("benchmark.percentile", lang): [fmt_value(v, "share", lang) for v in table["percentile"]],
+        t("benchmark.percentile", lang): [fmt_number(100 * v, lang, digits=0) if pd.notna(v) else "." for v in table["percentile"]],
     })
     return Indicators(table=table, rows=tuple(out), shown=public_table(shown, name="indicators",
                                                                        source=STATLINE_SOURCE),
@@ -482,7 +482,7 @@ def summary(bench: Benchmark, rows, *, lang: str = "nl") -> str:
         "benchmark.summary_named", lang, name=bench.name, year=bench.year,
         density=fmt_number(density["estimate"], lang, digits=1),
         share_peers=share_in_words(int((others < me["density"]).sum()), len(others), lang),
-        percentile=fmt_pct(_row(rows, "percentile_bijstand_density")["estimate"], lang, digits=0),
+        percentile=fmt_number(100 * _row(rows, "percentile_bijstand_density")["estimate"], lang, digits=0),
         work=(t("suppressed_short", lang) if work is None or work["estimate"] is None
               else fmt_pct(work["estimate"], lang)),
     )
