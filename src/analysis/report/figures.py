@@ -172,7 +172,7 @@ def event_study(panels: Sequence[Mapping[str, CheckedTable]], *, ylabel: str, xl
             withheld += f.loc[f["_held"], "event_time"].tolist()
             tables.append(tb.with_key("series", label))
         _mark_withheld(ax, sorted(set(withheld)), lang=lang)
-        if series:
+        if len(series) > 1 or withheld:  # one series: the caption names it; a legend would only crowd the plot
             legend(ax, max_columns=2)
     _finish(fig, axes, lang=lang, unit=unit or ("pp" if percent else None))  # an effect on a share: points
     return checked_figure(fig, name=name, tables=tables)

@@ -381,7 +381,9 @@ def _event_figure(run, out: dict) -> None:
         terms = [term for term in dyn.estimates.index if term != "ATT"]
         tb = checked_result(dyn, policy=run.policy, log=run.report.log, terms=terms,
                             name=f"event_study {outcome}")
-        fig = figures.event_study([{t_plain(f"exit_health.outcome.{outcome}", run.lang): tb}], ylabel="",
+        axis = "exit_health.effect_axis_pp" if outcome == "antidepressants" else "exit_health.effect_axis_eur"
+        ylabel = t_plain(axis, run.lang)
+        fig = figures.event_study([{t_plain(f"exit_health.outcome.{outcome}", run.lang): tb}], ylabel=ylabel,
                                   xlabel=t_plain("exit_health.years_since", run.lang), name=f"event_study {outcome}",
                                   reference=-1 - run.parameters["anticipation"], percent=outcome == "antidepressants",
                                   lang=run.lang)
