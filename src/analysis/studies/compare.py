@@ -423,10 +423,13 @@ def summary_text(u: Units, comp, rows: Mapping[str, Mapping], *, municipality: s
         return out + [t("compare.summary_none", lang, min_units=min_units)]
     if municipality == "all":
         tab, outside = comp.table, rows[f"outside_998_share_{outcome}"]
-        out.append(t("compare.summary_all", lang, units=len(tab),
-                     above=fmt_int(int((tab["position"] == "above_99.8").sum()), lang),
-                     below=fmt_int(int((tab["position"] == "below_99.8").sum()), lang),
-                     share=fmt_pct(outside["estimate"], lang) if not outside["suppressed"] else "x"))
+        above, below = int((tab["position"] == "above_99.8").sum()), int((tab["position"] == "below_99.8").sum())
+        if above + below == 0:
+            out.append(t("compare.summary_all_inside", lang, units=fmt_int(len(tab), lang)))
+        else:
+            out.append(t("compare.summary_all", lang, units=len(tab), above=fmt_int(above, lang),
+                         below=fmt_int(below, lang),
+                         share=fmt_pct(outside["estimate"], lang) if not outside["suppressed"] else "x"))
     else:
         row = rows[f"adjusted_ratio_{outcome}_{municipality}"]
         if row["suppressed"]:

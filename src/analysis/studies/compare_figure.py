@@ -42,6 +42,7 @@ def funnel_figure(u, comp, rows: Mapping[str, Mapping], *, municipality: str, la
     """The funnel plot, O/E against E with 95 % and 99.8 % limits allowing for overdispersion, as a checked
     figure and its caption (``(None, "")`` without a comparison). ``municipality`` is drawn apart."""
     from analysis.report.checked import checked_figure
+    from analysis.report.figures import legend
     from analysis.report.escape import plot_text
     from analysis.report.labels import fmt_number, t, t_plain
     from analysis.studies.compare import rows_table
@@ -88,7 +89,7 @@ def funnel_figure(u, comp, rows: Mapping[str, Mapping], *, municipality: str, la
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_number(v, lang, digits=1)))
     ax.set_xlabel(t_plain("compare.expected_axis", lang))
     ax.set_ylabel(t_plain("compare.ratio_axis", lang))
-    ax.legend(fontsize=7)
+    legend(ax)  # above the axes, off the limits and the points
     fig.tight_layout()
     od = comp.overdispersion
     checked = checked_figure(fig, name=f"funnel_{outcome}", tables=[ratio.select(["municipality_code", "estimate"])])
