@@ -1,10 +1,10 @@
 """Benchmark: the ``compare`` study (issue #15) at 50,000 and 1,000,000 persons, 2 cores.
 
 Each size runs in a fresh process: generate a synthetic dataset with municipal effects
-(``generate(..., municipal_effects=True)``, not timed in the study figure), then the study's
-steps in-process without papermill or PDF: setup (store build), the population frame, the
-reference logit, the comparison (ratios, overdispersion, shrinkage, ranks), funnel, table,
-peers and summary. Peak memory is ``ru_maxrss`` of that process (the generator's included, so
+(``generate(..., municipal_effects=True)``, not timed in the study figure), then the notebook's
+steps (notebooks/50_compare.py) in-process through the public API, without papermill or PDF:
+setup (store build and population), the units at risk, the reference logit (with municipal fixed
+effects), the comparison (ratios, overdispersion, shrinkage, ranks), funnel, table, peers and summary. Peak memory is ``ru_maxrss`` of that process (the generator's included, so
 it is an upper bound of the study's own). Results go to ``benchmarks/results/compare.csv`` and
 ``compare.md`` with date, machine and commit.
 
@@ -29,7 +29,18 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 
 
+def _defaults(study: str) -> dict:
+    """The declared defaults of a study's parameters (the notebook's parameters cell)."""
+    import ast
+
+    from analysis.run.catalog import get_study
+
+    return {d.name: ast.literal_eval(d.default) for d in get_study(study).user_parameters}
+
+
 def one(n: int) -> dict:
+    """The notebook's steps (notebooks/50_compare.py, default parameters) through the public API, timed."""
+    import analysis as rd
     from analysis.data.synthetic import generate
     from analysis.studies import compare as cmp
 
@@ -39,25 +50,33 @@ def one(n: int) -> dict:
         t_gen = time.perf_counter() - t0
         steps = {}
         t = time.perf_counter()
-        ctx = cmp.setup(dataset=str(data), output_dir=str(Path(tmp) / "out"))
+        p = {**_defaults("compare"), "dataset": str(data), "output_dir": str(Path(tmp) / "out")}
+        run = rd.start("compare", parameters=p)
+        pop = rd.population(run.store, municipality="all", age_min=p["age_min"], age_max=p["age_max"], sex=p["sex"],
+                            first_year=p["first_year"], last_year=p["last_year"])
         steps["setup_store"] = time.perf_counter() - t
         t = time.perf_counter()
-        frame = cmp.population_frame(ctx)
+        units = cmp.units(pop, outcome=p["outcome"], year=p["year"], covariates=p["covariates"])
         steps["population_frame"] = time.perf_counter() - t
         t = time.perf_counter()
-        model = cmp.reference_model(ctx, frame)
+        model = cmp.reference_model(units)
         steps["reference_model"] = time.perf_counter() - t
         t = time.perf_counter()
-        raw, comp = cmp.compare(ctx, frame, model)
-        cmp.funnel(ctx, raw, comp)
-        cmp.table(ctx, raw, comp)
-        cmp.peers(ctx, frame, raw)
-        cmp.methods(ctx, model, comp)
-        cmp.summary(ctx, comp)
-        ctx.finish()
+        raw = cmp.raw_rates(units, policy=run.policy, log=run.report.log)
+        rows = {r["name"]: r for r in run.add(cmp.raw_rate_rows(units, raw))}
+        comparison = cmp.standardise(units, model, raw, seed=0)
+        rows |= {r["name"]: r for r in run.add(cmp.comparison_rows(units, comparison),
+                                               residual_df=model.residual_df)}
+        figure, caption = cmp.funnel_figure(units, comparison, rows, municipality="all", lang=run.lang,
+                                            policy=run.policy, log=run.report.log)
+        cmp.comparison_table(units, raw, comparison, rows, lang=run.lang, policy=run.policy, log=run.report.log)
+        cmp.peers_table(units, raw, lang=run.lang, k=cmp.N_PEERS)
+        cmp.methods_text(units, comparison, lang=run.lang)
+        cmp.summary_text(units, comparison, rows, municipality="all", lang=run.lang, min_units=run.policy.min_units)
+        run.finish()
         steps["compare_report"] = time.perf_counter() - t
     return {"persons": n, "generate_s": round(t_gen, 2), **{f"{k}_s": round(v, 2) for k, v in steps.items()},
-            "study_s": round(sum(steps.values()), 2), "rows": len(frame),
+            "study_s": round(sum(steps.values()), 2), "rows": len(units.frame) if hasattr(units, "frame") else None,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}
 
 

@@ -43,5 +43,5 @@ def test_start_public_checks_parameters_and_source(tmp_path):
     run = rd.start_public("validation", parameters={"lang": "en", "output_dir": str(tmp_path)}, source=source)
     assert run.store is None and run.lang == "en" and run.output_dir == tmp_path
     run.add(validation.collect(validation.card_krueger(source)).to_estimates())
-    results = run.context.results()
+    results = run.results()
     assert results["dataset"]["sha256"] == source.content_hash and "output_dir" not in results["parameters"]

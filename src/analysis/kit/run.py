@@ -81,6 +81,10 @@ class Run:
         """A row added earlier, by name."""
         return self.context.estimate(name)
 
+    def results(self) -> dict:
+        """What results.json will hold (dataset fingerprint, parameters, the rows so far), without writing it."""
+        return self.context.results()
+
     def finish(self) -> Path:
         """Write results.json, published.json and the disclosure log; returns the results.json path."""
         return self.context.finish()
