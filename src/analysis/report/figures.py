@@ -219,6 +219,10 @@ def event_study_plot(frame: pd.DataFrame, *, ylabel: str, xlabel: str, reference
     ax.errorbar(f["event_time"], f["estimate"], yerr=[f["estimate"] - f["ci_lower"], f["ci_upper"] - f["estimate"]],
                 fmt="o", ms=2.5, lw=0.8, color=color, label=label)
     ax.axhline(0, color="0.3", lw=0.8)
+    if len(f) and f["event_time"].max() - f["event_time"].min() <= 16:  # a tick on every year, not every other
+        from matplotlib.ticker import MultipleLocator
+
+        ax.xaxis.set_major_locator(MultipleLocator(1))
     if reference is not None:
         ax.axvline(reference + 0.5, color="0.5", ls="--", lw=0.8)
     ax.set_xlabel(xlabel)

@@ -381,7 +381,8 @@ def _event_figure(run, out: dict) -> None:
         terms = [term for term in dyn.estimates.index if term != "ATT"]
         tb = checked_result(dyn, policy=run.policy, log=run.report.log, terms=terms,
                             name=f"event_study {outcome}")
-        axis = "exit_health.effect_axis_pp" if outcome == "antidepressants" else "exit_health.effect_axis_eur"
+        # percentage points: the figure adds the unit to the shared "Effect" label; euros name theirs
+        axis = "design.effect_axis" if outcome == "antidepressants" else "exit_health.effect_axis_eur"
         ylabel = t_plain(axis, run.lang)
         fig = figures.event_study([{t_plain(f"exit_health.outcome.{outcome}", run.lang): tb}], ylabel=ylabel,
                                   xlabel=t_plain("exit_health.years_since", run.lang), name=f"event_study {outcome}",

@@ -37,6 +37,22 @@ def _show_by_scale(run, table, *, key: str, labels: dict, caption: str, columns:
                          number_formats={c: scale for c in columns} | formats)
 
 
+def _show_groups(run, table, *, group_col: str, outcomes, caption: str):
+    """A table of effects per outcome and group, shown per scale; the count of treated persons only where no
+    cell is withheld (a count beside a withheld cell would give it away). Returns the table as shown."""
+    from analysis.report.labels import t
+
+    outcome_col = t("exit_health.outcome", run.lang)
+    columns = [outcome_col, group_col, "estimate", "ci_low", "ci_high"] + ([] if table.any_withheld else ["n"])
+    names = {"estimate": t("estimate", run.lang), "ci_low": t("ci_low", run.lang), "ci_high": t("ci_high", run.lang),
+             "n": t("exit_health.treated", run.lang)}
+    table = table.select(columns).rename(names)
+    labels = {f"att_{o}": t(f"exit_health.outcome.{o}", run.lang) for o in outcomes}
+    _show_by_scale(run, table, key=outcome_col, labels=labels, caption=caption,
+                   columns=[names["estimate"], names["ci_low"], names["ci_high"]], formats={names["n"]: "int"})
+    return table
+
+
 def design_comparison(run, sd: StudyDesign, fx: Effects) -> Table:
     """The headline effects under every comparison group (the run's own first): what the choice of who is
     compared does. The old design (all recipients) is there for comparison; each cell is checked on the
@@ -117,17 +133,8 @@ def placebo_and_heterogeneity(run, sd: StudyDesign, fx: Effects) -> Table:
                 rows.append(_withheld(label, n_t, n_c))
         tables.append(_rows_table(run, rows, name=f"heterogeneity {outcome}", key=group_col)
                       .with_key(t("exit_health.outcome", run.lang), t(f"exit_health.outcome.{outcome}", run.lang)))
-    table = concat(tables, name="heterogeneity")
-    columns = [t("exit_health.outcome", run.lang), group_col, "estimate", "ci_low", "ci_high"]
-    if not table.any_withheld:
-        columns.append("n")
-    names = {"estimate": t("estimate", run.lang), "ci_low": t("ci_low", run.lang), "ci_high": t("ci_high", run.lang),
-             "n": t("exit_health.treated", run.lang)}
-    table = table.select(columns).rename(names)
-    _show_by_scale(run, table, key=t("exit_health.outcome", run.lang),
-                   labels={f"att_{o}": t(f"exit_health.outcome.{o}", run.lang) for o in DYNAMIC},
-                   caption=t("exit_health.heterogeneity_caption", run.lang),
-                   columns=[names["estimate"], names["ci_low"], names["ci_high"]], formats={names["n"]: "int"})
+    table = _show_groups(run, concat(tables, name="heterogeneity"), group_col=group_col, outcomes=DYNAMIC,
+                         caption=t("exit_health.heterogeneity_caption", run.lang))
     return Table(table, notes)
 
 
@@ -192,19 +199,10 @@ def group_effects(run, groups: Mapping[str, StudyDesign], fits: Mapping[tuple, o
         display = [{**row, "name": _level_label(by, level, run.lang)} for level, row in zip(rows, checked)]
         tables.append(_rows_table(run, display, name=f"by_{by} {outcome}", key=t("intake.group", run.lang))
                       .with_key(t("exit_health.outcome", run.lang), t(f"exit_health.outcome.{outcome}", run.lang)))
-    table = concat(tables, name=f"by_{by}")
-    group_col = t("intake.group", run.lang)
-    columns = [t("exit_health.outcome", run.lang), group_col, "estimate", "ci_low", "ci_high"]
-    if not table.any_withheld:
-        columns.append("n")
-    names = {"estimate": t("estimate", run.lang), "ci_low": t("ci_low", run.lang), "ci_high": t("ci_high", run.lang),
-             "n": t("exit_health.treated", run.lang)}
-    table = table.select(columns).rename(names)
     column = t_plain(f"exit_health.by.col.{by}", run.lang) if f"exit_health.by.col.{by}" in _catalogue() else by
-    _show_by_scale(run, table, key=t("exit_health.outcome", run.lang),
-                   labels={f"att_{o}": t(f"exit_health.outcome.{o}", run.lang) for o in run.parameters["outcomes"]},
-                   caption=t("exit_health.by_caption", run.lang, column=column),
-                   columns=[names["estimate"], names["ci_low"], names["ci_high"]], formats={names["n"]: "int"})
+    table = _show_groups(run, concat(tables, name=f"by_{by}"), group_col=t("intake.group", run.lang),
+                         outcomes=run.parameters["outcomes"],
+                         caption=t("exit_health.by_caption", run.lang, column=column))
     if withheld_groups:
         names = [_level_label(by, level, run.lang) for level in groups if level in withheld_groups]
         joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + t_plain("exit_health.and", run.lang) + names[-1]
