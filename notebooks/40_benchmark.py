@@ -6,7 +6,7 @@
 #
 # **Data.** Real public figures: CBS StatLine Participatiewet per municipality 2015-2017 (tables 83450NED,
 # 83747NED, 84066NED) and national monthly benefits since 1998 (37789ksz), CC BY 4.0, bundled in
-# data/statline/, municipality names from CBS's municipal classification per year. **Estimands.**
+# data/statline/; municipality names where the optional names file is present, else codes. **Estimands.**
 # Descriptive rates and a percentile; funnel plots whose limits allow for the variation between
 # municipalities beyond chance (overdispersion, Spiegelhalter 2005, estimated from all municipalities)
 # show which differences exceed the usual differences between municipalities. No causal claim.

@@ -155,10 +155,13 @@ def test_cli_exit_status_2_on_bad_parameter(project, capsys):
     assert "must be of type int" in err and "Traceback" not in err
 
 
-def test_a_study_on_public_aggregates_names_its_municipality_from_the_statline_classification():
-    """The benchmark's title block read 'GM0363' where the municipality is Amsterdam (CBS names, bundled)."""
+def test_a_study_on_public_aggregates_names_its_municipality_from_the_statline_classification(tmp_path):
+    """The benchmark's title block read 'GM0363' where the municipality is Amsterdam (CBS names, from the
+    optional names file in the StatLine directory)."""
     from analysis.run.runner import report_dataset_meta
 
-    assert report_dataset_meta(None, {"municipality": "GM0363", "year": 2017}) == {"municipality_name": "Amsterdam"}
-    assert report_dataset_meta(None, {"municipality": "all", "year": 2017}) == {}
-    assert report_dataset_meta(None, {"municipality": "GM9999", "year": 2017}) == {}
+    (tmp_path / "gemeenten_2015_2017.csv").write_text("year,code,name,province\n2017,GM0363,Amsterdam,Noord-Holland\n")
+    given = {"year": 2017, "statline_dir": str(tmp_path)}
+    assert report_dataset_meta(None, {**given, "municipality": "GM0363"}) == {"municipality_name": "Amsterdam"}
+    assert report_dataset_meta(None, {**given, "municipality": "all"}) == {}
+    assert report_dataset_meta(None, {**given, "municipality": "GM9999"}) == {}

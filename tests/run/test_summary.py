@@ -115,8 +115,12 @@ def test_list_parameters_read_as_text():
     assert _param_text("GM0363") == "GM0363"
 
 
-def test_benchmark_batch_labels_are_names():
+def test_benchmark_batch_labels_are_names(tmp_path, monkeypatch):
+    """Names from CBS's classification where the (optional, not bundled) names file is present."""
+    import analysis.data.statline as statline
     from analysis.run.summary import municipality_labels
 
+    (tmp_path / "gemeenten_2015_2017.csv").write_text("year,code,name,province\n2017,GM0363,Amsterdam,Noord-Holland\n")
+    monkeypatch.setattr(statline, "bundled_dir", lambda: tmp_path)
     summary = pd.DataFrame([{**_row("r0", "GM0363", 500), "param_year": 2017}])
     assert municipality_labels(summary, "benchmark")["GM0363"] == "Amsterdam"

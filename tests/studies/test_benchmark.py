@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
 from analysis.run.runner import run_study
-from analysis.studies.benchmark import municipality_names, share_in_words
+from analysis.studies.benchmark import NAMES_FILE, municipality_names, names_file, share_in_words
 
 NOMINAL = 0.002  # two-sided 99.8 % limits
 #: "Within a few percent": Spiegelhalter's Winsorised tau^2 is biased low (see tests/estimators/test_funnel.py)
@@ -17,11 +19,28 @@ FEW_PERCENT = 0.06
 INDICATORS = ("bijstand_density", "inflow_rate", "outflow_rate", "outflow_to_work_rate")
 
 
+#: A few rows of CBS's municipal classification (names as CBS writes them), written by the tests: the full
+#: names file is not bundled (data/statline/README.md).
+NAMES_ROWS = ("year,code,name,province\n2017,GM0363,Amsterdam,Noord-Holland\n"
+              "2017,GM0599,Rotterdam,Zuid-Holland\n2017,GM0518,'s-Gravenhage,Zuid-Holland\n")
+
+
+def statline_with_names(directory: Path) -> Path:
+    """The bundled StatLine tables plus a small names file, in ``directory``."""
+    from analysis.data.statline import bundled_dir
+
+    for f in bundled_dir().glob("*.csv"):
+        shutil.copy(f, directory / f.name)
+    (directory / NAMES_FILE).write_text(NAMES_ROWS, encoding="utf-8")
+    return directory
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    outcome = run_study("benchmark", {"municipality": "GM0599", "year": 2017}, out_root=out, progress=False,
-                        pdf=False)
+    statline = statline_with_names(tmp_path_factory.mktemp("statline"))
+    outcome = run_study("benchmark", {"municipality": "GM0599", "year": 2017, "statline_dir": str(statline)},
+                        out_root=out, progress=False, pdf=False)
     data = json.loads((outcome.run_dir / "results.json").read_text())
     return {e["name"]: e for e in data["estimates"]}, outcome.run_dir
 
@@ -47,6 +66,7 @@ def test_position_with_interval_and_names(results):
         "municipality = \\\"GM0599\\\"", "")
 
 
+@pytest.mark.skipif(names_file() is None, reason="CBS municipality names not bundled (data/statline/README.md)")
 def test_names_cover_every_statline_code():
     from analysis.data.statline import load_participatiewet
 
@@ -96,5 +116,24 @@ def test_load_refuses_a_code_without_figures_and_a_directory_without_the_tables(
     with pytest.raises(ParameterError, match="age_class"):
         load(source, municipality="GM0363", age_class="young")
     bench = load(source, municipality="GM0363", year=2017)
-    assert bench.name == "Amsterdam" and source.directory == "data/statline"
+    assert source.directory == "data/statline"
+    assert bench.name == ("Amsterdam" if names_file() else "GM0363")  # a code where no names file is present
     assert bench.municipality in set(bench.peers["region"]) and len(bench.frame) == 388
+
+
+def test_names_from_the_optional_file_else_codes(tmp_path, monkeypatch):
+    import analysis.data.statline as statline
+    from analysis.errors import ParameterError
+    from analysis.studies.benchmark import load, statline_source
+
+    (tmp_path / "named").mkdir()
+    named = statline_with_names(tmp_path / "named")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.setattr(statline, "bundled_dir", lambda: empty)
+    assert municipality_names(2017) == {}
+    assert municipality_names(2017, directory=named)["GM0518"] == "'s-Gravenhage"
+    with pytest.raises(ParameterError, match="year=2016.*has the years 2017"):
+        municipality_names(2016, directory=named)
+    assert load(statline_source(str(named)), municipality="GM0363", year=2017).name == "Amsterdam"
+    assert load(statline_source(str(named)), municipality="GM0014", year=2017).name == "GM0014"  # not in the file

@@ -23,7 +23,8 @@ them. results.json has ``funnel_outside_998_share_<indicator>`` (0-1.8 % on CBS 
 0.2 %; with Spiegelhalter's plain estimate it was 0.5-5.4 %, and 16-21 % outside the 95 % limits) and
 ``funnel_position_<indicator>`` (the municipality's rate, with the 99.8 % limits
 at its size as interval and its position). Municipalities are named from CBS's
-classification of the year (data/statline/gemeenten_2015_2017.csv). Indicators whose definitions differ between
+classification of the year where the optional names file is present (:data:`NAMES_FILE`; not bundled,
+data/statline/README.md), else shown by code. Indicators whose definitions differ between
 years (work after re-integration is not published for 2017) are compared only
 where they exist, and a municipality whose code does not continue (a merger)
 is flagged where its series breaks.
@@ -165,22 +166,33 @@ def load(source: StatlineSource, *, municipality: str = "GM0363", year: int = 20
 
 #: The StatLine tables the benchmark republishes (public, under CBS's own disclosure control).
 STATLINE_SOURCE = "CBS StatLine 83450NED, 83747NED, 84066NED"
-#: Municipality names per year (data/statline/README.md says where they come from).
+#: Municipality names per year: an optional file in the StatLine directory (year, code, name, province), not
+#: bundled (data/statline/README.md says why and what it holds). Without it municipalities show as codes.
 NAMES_FILE = "gemeenten_2015_2017.csv"
-NAMES_SOURCE = "CBS Gemeentelijke indeling op 1 januari 2015-2017"
+NAMES_SOURCE = "CBS Gemeentelijke indeling op 1 januari"
+
+
+def names_file(directory: Path | None = None) -> Path | None:
+    """The municipality-names file in ``directory`` or the bundled StatLine directory, or None."""
+    from analysis.data.statline import bundled_dir
+
+    for d in (directory, bundled_dir()):
+        if d is not None and (Path(d) / NAMES_FILE).is_file():
+            return Path(d) / NAMES_FILE
+    return None
 
 
 def municipality_names(year: int, *, directory: Path | None = None) -> dict:
-    """Municipality code -> name in CBS's municipal classification of 1 January ``year`` (bundled 2015-2017)."""
-    from analysis.data.statline import bundled_dir
-
-    path = (directory or bundled_dir()) / NAMES_FILE
-    if not path.is_file():
-        path = bundled_dir() / NAMES_FILE
+    """Municipality code -> name in CBS's municipal classification of 1 January ``year``, from the optional
+    names file (:func:`names_file`); an empty dict when there is none (codes are shown instead)."""
+    path = names_file(directory)
+    if path is None:
+        return {}
     names = pd.read_csv(path, dtype={"code": str, "name": str})
     names = names[names["year"] == int(year)]
     if names.empty:
-        raise ParameterError(f"No municipality names for year={year} in {path.name}; bundled years: 2015-2017.")
+        years = ", ".join(str(y) for y in sorted(pd.read_csv(path, usecols=["year"])["year"].unique()))
+        raise ParameterError(f"No municipality names for year={year} in {path}; the file has the years {years}.")
     return dict(zip(names["code"], names["name"]))
 
 
@@ -373,7 +385,8 @@ def funnel_figure(bench: Benchmark, funnels: dict, *, lang: str = "nl"):
     frame = bench.frame
     shown = frame[["region", *sorted({c for pair in FUNNELS.values() for c in pair})]].assign(
         region=frame["region"].map(lambda c: bench.names.get(c, c)))
-    return _public_figure(fig, shown, name="funnels", source=f"{STATLINE_SOURCE}; {NAMES_SOURCE}")
+    source = STATLINE_SOURCE + (f"; {NAMES_SOURCE}" if bench.names else "")
+    return _public_figure(fig, shown, name="funnels", source=source)
 
 
 def funnel_caption(bench: Benchmark, funnels: dict, *, method: str, lang: str = "nl") -> str:
