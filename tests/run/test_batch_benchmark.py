@@ -9,15 +9,33 @@ from analysis.run import cli
 from analysis.run.batch import plan
 
 
-def test_all_municipalities_expand_from_statline():
+def test_all_municipalities_expand_from_statline(studies_read_once):
     """The Netherlands had 388 municipalities on 1 January 2017 and 393 in 2015 (CBS, Gemeentelijke
-    indeling); a batch over both years can only use codes that exist in both."""
+    indeling); a batch over both years can only use codes that exist in both. (Every combination is
+    still validated by ``prepare``; ``studies_read_once`` only spares parsing the same notebooks 1,500
+    times.)"""
     assert len(plan("benchmark", {"municipality": "@municipalities"}, {})) == 388
     assert len(plan("benchmark", {"municipality": "@municipalities"}, {"year": 2015})) == 393
     both = plan("benchmark", {"municipality": "@municipalities", "year": ["2015", "2017"]}, {})
     codes = {s.parameters["municipality"] for s in both}
     assert len(codes) < 388 and "GM0363" in codes
     assert len(both) == 2 * len(codes)
+
+
+def test_notebooks_read_once_are_the_notebooks_on_disk(studies_read_once, tmp_path):
+    """The fixture above gives what parsing gives, and parses a notebook again once it changed."""
+    from analysis.run import catalog
+
+    source = catalog.study_paths()["benchmark"]
+    (tmp_path / "notebooks").mkdir()
+    copy = tmp_path / "notebooks" / source.name
+    copy.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    first = catalog.get_study("benchmark", tmp_path)
+    assert catalog.get_study("benchmark", tmp_path) is first, "an unchanged notebook is parsed once"
+    assert first == studies_read_once(copy), "the parsed study, not a stand-in"
+    text = copy.read_text(encoding="utf-8")
+    copy.write_text(text.replace(f"# # {first.title}", "# # Another title", 1), encoding="utf-8")
+    assert catalog.get_study("benchmark", tmp_path).title == "Another title"
 
 
 @pytest.mark.slow
