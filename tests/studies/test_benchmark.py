@@ -17,6 +17,9 @@ FEW_PERCENT = 0.06
 INDICATORS = ("bijstand_density", "inflow_rate", "outflow_rate", "outflow_to_work_rate")
 
 
+pytestmark = pytest.mark.xdist_group("study_benchmark")  # one worker builds the module-scoped fixtures, once
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
