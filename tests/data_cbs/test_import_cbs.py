@@ -24,6 +24,9 @@ from fake_cbs import write_fake_cbs
 FLOAT_SUM_REL = 1e-9
 
 
+pytestmark = pytest.mark.xdist_group("import_cbs")  # one worker builds the module-scoped fixtures, once
+
+
 @pytest.fixture(scope="module")
 def synthetic(tmp_path_factory):
     from analysis.data.synthetic import generate

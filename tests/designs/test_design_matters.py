@@ -25,7 +25,8 @@ from analysis.data.synthetic import generate
 from analysis.estimators.did.at_risk import att_gt_at_risk
 from analysis.kit.events import divorce_cohorts, exit_to_work_cohorts, interval_matrix
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow,
+              pytest.mark.xdist_group("design_matters")]  # one worker builds the module-scoped world, once
 
 PERSONS, SEED = 50_000, 1
 #: the issue's criterion: the truth within 3 standard errors

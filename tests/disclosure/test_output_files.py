@@ -27,7 +27,6 @@ import yaml
 
 from analysis.report.escape import plain_text
 from analysis.report.labels import fmt_eur, fmt_pct
-from analysis.run.runner import run_study
 
 MIN_UNITS = 10  # the CBS default policy
 SMALL_PERSONS = 4_000
@@ -36,13 +35,15 @@ WORKING_AGE = (18, 66)  # overview's population: age = year - birth_year
 LANG = "nl"  # the default report language: the formats below are Dutch
 
 
-@pytest.fixture(scope="module")
-def small_dataset(tmp_path_factory):
-    from analysis.data.synthetic import generate
+pytestmark = pytest.mark.xdist_group("disclosure_runs")  # one worker runs the shared runs (conftest.py)
 
-    out = tmp_path_factory.mktemp("data") / "synthetic-small"
-    generate(out, n_persons=SMALL_PERSONS, seed=SMALL_SEED)
-    return out
+
+@pytest.fixture(scope="module")
+def small_dataset(disclosure_dataset):
+    """The session's disclosure dataset (conftest.py), the draw these checks were written for."""
+    meta = yaml.safe_load((disclosure_dataset / "dataset.yml").read_text())
+    assert meta["name"] == f"synthetic-n{SMALL_PERSONS}-seed{SMALL_SEED}", meta["name"]
+    return disclosure_dataset
 
 
 def smallest_municipality(dataset) -> str:
@@ -72,11 +73,12 @@ def run_plan(dataset) -> dict:
 
 
 @pytest.fixture(scope="module")
-def runs(small_dataset, tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
+def runs(small_dataset, disclosure_run):
+    """Every run of the plan, with its PDF (run once per session: the small-population tests read some)."""
     done = {}
     for key, params in run_plan(small_dataset).items():
-        done[key] = run_study(key[0], params, out_root=out, progress=False, pdf=True).run_dir
+        given = {k: v for k, v in params.items() if k != "dataset"}
+        done[key] = disclosure_run(key[0], dataset="dataset" in params, **given)
     return done
 
 

@@ -12,6 +12,8 @@ from analysis.errors import ParameterError
 
 MIN_UNITS = 10  # the CBS default policy
 
+pytestmark = pytest.mark.xdist_group("disclosure_runs")  # the runs are shared with test_output_files.py
+
 
 def _check_run_files(run_dir) -> dict:
     results = json.loads((run_dir / "results.json").read_text())
@@ -42,28 +44,21 @@ def _notebook_text(run_dir) -> str:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("study", ["overview", "intake"])
-def test_smallest_municipality_runs_and_says_what_was_withheld(study, disclosure_dataset, smallest_municipality,
-                                                                tmp_path):
-    from analysis.run.runner import run_study
-
-    outcome = run_study(study, {"dataset": str(disclosure_dataset), "municipality": smallest_municipality},
-                        out_root=tmp_path, progress=False, pdf=True)
-    files = _check_run_files(outcome.run_dir)
+def test_smallest_municipality_runs_and_says_what_was_withheld(study, disclosure_run, smallest_municipality):
+    run_dir = disclosure_run(study, municipality=smallest_municipality)  # with its PDF
+    files = _check_run_files(run_dir)
     assert files["log"], "a municipality of a handful of persons must have withheld cells"
     assert all(r["suppressed"] for r in files["results"]["estimates"] if r["unit"] != "p-value")
-    text = _notebook_text(outcome.run_dir)
+    text = _notebook_text(run_dir)
     assert "Wegens geheimhouding" in text and "niet alles gepubliceerd" in text
-    assert outcome.pdf.is_file()
+    assert (run_dir / "report.pdf").is_file()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("study, table", [("overview", "bijstand_share_by_municipality"),
                                           ("intake", "share_after_event_by_municipality")])
-def test_all_municipalities_publish_only_cells_on_ten_or_more(study, table, disclosure_dataset, tmp_path):
-    from analysis.run.runner import run_study
-
-    outcome = run_study(study, {"dataset": str(disclosure_dataset)}, out_root=tmp_path, progress=False, pdf=False)
-    files = _check_run_files(outcome.run_dir)
+def test_all_municipalities_publish_only_cells_on_ten_or_more(study, table, disclosure_run):
+    files = _check_run_files(disclosure_run(study))
     by_muni = [e for e in files["log"] if e["object"] == table]
     assert len(by_muni) >= 2, "the small municipalities are withheld, never one alone (the total is published)"
     shown = {c["cell"] for c in files["published"]["cells"] if c["object"] == table}

@@ -29,13 +29,15 @@ EXIT_WINDOW_DAYS = 31  # the study's default: a job within this many days of the
 SLACK_DAYS = 1
 
 
-@pytest.fixture(scope="module")
-def base_dataset(tmp_path_factory):
-    from analysis.data.synthetic import generate
+pytestmark = pytest.mark.xdist_group("disclosure_runs")  # its runs are shared with test_output_files.py
 
-    out = tmp_path_factory.mktemp("data") / "synthetic-small"
-    generate(out, n_persons=SMALL_PERSONS, seed=SMALL_SEED)
-    return out
+
+@pytest.fixture(scope="module")
+def base_dataset(disclosure_dataset):
+    """The session's disclosure dataset (conftest.py), the draw these checks were written for."""
+    meta = yaml.safe_load((disclosure_dataset / "dataset.yml").read_text())
+    assert meta["name"] == f"synthetic-n{SMALL_PERSONS}-seed{SMALL_SEED}", meta["name"]
+    return disclosure_dataset
 
 
 def raw_exits_to_work(dataset) -> pd.DataFrame:
@@ -130,12 +132,11 @@ def test_exit_health_on_30_persons_withholds_event_times_resting_on_fewer_than_1
 
 @pytest.mark.slow
 @pytest.mark.parametrize("study", ["exit_health", "intervention"])
-def test_smallest_municipality_withholds_everything_and_says_why(study, base_dataset, smallest_code, tmp_path):
-    outcome = run_study(study, {"dataset": str(base_dataset), "municipality": smallest_code}, out_root=tmp_path,
-                        progress=False, pdf=False)
-    rows = check_rows(outcome.run_dir)
+def test_smallest_municipality_withholds_everything_and_says_why(study, smallest_code, disclosure_run):
+    run_dir = disclosure_run(study, municipality=smallest_code)  # the run test_output_files.py scans too
+    rows = check_rows(run_dir)
     assert rows and all(r["suppressed"] for r in rows.values())
-    text = notebook_markdown(outcome.run_dir)
+    text = notebook_markdown(run_dir)
     assert "Niet gepubliceerd." in text and "minder dan 10" in text
     assert "Wegens geheimhouding" in text
 

@@ -10,7 +10,9 @@ import pytest
 
 from analysis.run.batch import run_batch
 
-pytestmark = pytest.mark.slow
+# With -n (loadgroup) the notebook runs on the session small dataset go to one worker as a group, which
+# starts before the single tests: this long batch starts early, not last.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("notebook_runs")]
 
 
 def test_municipality_batch_publishes_nothing_derivable(small_dataset, tmp_path):

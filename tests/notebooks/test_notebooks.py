@@ -23,6 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 RESULT_KEYS = {"name", "estimate", "se", "ci_low", "ci_high", "n", "unit", "suppressed"}
 # Studies that need data other than a contract dataset, and the parameters they get here.
 STUDY_PARAMETERS: dict[str, dict] = {}
+# With -n (loadgroup): the notebook runs on the session small dataset (conftest.py) go to one worker as a
+# group, with test_batch_overview.py; a group starts before the single tests, so these long runs start early.
+pytestmark = pytest.mark.xdist_group("notebook_runs")
 
 
 def _pdf_text(pdf: Path) -> str:

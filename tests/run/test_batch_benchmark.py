@@ -20,6 +20,23 @@ def test_all_municipalities_expand_from_statline():
     assert len(both) == 2 * len(codes)
 
 
+def test_notebooks_read_once_are_the_notebooks_on_disk(tmp_path):
+    """The catalogue parses an unchanged notebook once (batch plans validate every combination against
+    it), gives what parsing gives, and parses a notebook again once it changed."""
+    from analysis.run import catalog
+
+    source = catalog.study_paths()["benchmark"]
+    (tmp_path / "notebooks").mkdir()
+    copy = tmp_path / "notebooks" / source.name
+    copy.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+    first = catalog.get_study("benchmark", tmp_path)
+    assert catalog.get_study("benchmark", tmp_path) is first, "an unchanged notebook is parsed once"
+    assert first == catalog._inspect(copy), "the parsed study, not a stand-in"
+    text = copy.read_text(encoding="utf-8")
+    copy.write_text(text.replace(f"# # {first.title}", "# # Another title", 1), encoding="utf-8")
+    assert catalog.get_study("benchmark", tmp_path).title == "Another title"
+
+
 @pytest.mark.slow
 def test_benchmark_batch_through_the_cli(tmp_path, capsys):
     code = cli.main(["batch", "benchmark", "-p", "municipality", "GM0363,GM0599,GM0014", "--workers", "2",

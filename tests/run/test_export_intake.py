@@ -39,6 +39,9 @@ def _inflows_after_separation(dataset, window: int) -> int:
     return len(hit[["person_id", "m"]].drop_duplicates())
 
 
+pytestmark = pytest.mark.xdist_group("export_intake")  # one worker builds the module-scoped fixtures, once
+
+
 @pytest.fixture(scope="module")
 def two_windows(tmp_path_factory):
     root = tmp_path_factory.mktemp("export-intake")

@@ -19,6 +19,8 @@ FEW_PERCENT = 0.06
 INDICATORS = ("bijstand_density", "inflow_rate", "outflow_rate", "outflow_to_work_rate")
 
 
+pytestmark = pytest.mark.xdist_group("study_benchmark")  # one worker builds the module-scoped fixtures, once
+
 #: A few rows of CBS's municipal classification (names as CBS writes them), written by the tests: the full
 #: names file is not bundled (data/statline/README.md).
 NAMES_ROWS = ("year,code,name,province\n2017,GM0363,Amsterdam,Noord-Holland\n"

@@ -110,6 +110,9 @@ def test_municipal_effects_off_by_default():
         simulate(300, seed=2, municipal_effects="yes")
 
 
+pytestmark = pytest.mark.xdist_group("study_compare")  # one worker builds the module-scoped fixtures, once
+
+
 @pytest.fixture(scope="module")
 def municipal_data(tmp_path_factory):
     return generate(tmp_path_factory.mktemp("mun") / "data", n_persons=DEFAULT_SIZE, seed=1, municipal_effects=True)

@@ -110,6 +110,9 @@ def test_options_are_refused_before_any_data_is_read(options, match, tmp_path):
         exit_health.check_parameters(**{**defaults, **options})
 
 
+pytestmark = pytest.mark.xdist_group("study_exit_health")  # one worker builds the module-scoped fixtures, once
+
+
 @pytest.fixture(scope="module")
 def small_draw(tmp_path_factory):
     return generate(tmp_path_factory.mktemp("small") / "d", n_persons=6_000, seed=5)

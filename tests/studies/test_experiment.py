@@ -54,6 +54,9 @@ def run_notebook(**parameters) -> dict:
     return namespace
 
 
+pytestmark = pytest.mark.xdist_group("study_experiment")  # one worker builds the module-scoped fixtures, once
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("experiment")

@@ -14,6 +14,10 @@ from analysis.run.runner import run_study
 Z_MAX = 3.0
 
 
+# With -n (loadgroup) a group starts before the single tests: the long truth test starts early, not last.
+pytestmark = pytest.mark.xdist_group("study_intake")
+
+
 @pytest.fixture(scope="module")
 def draw(tmp_path_factory):
     return generate(tmp_path_factory.mktemp("intake") / "d", n_persons=25_000, seed=101)

@@ -21,6 +21,9 @@ SEEDS = 20  # homogeneous worlds
 #: rejections allowed at LEVEL over SEEDS worlds: P(Binomial(20, 0.05) >= 4) = 1.6 %
 MAX_REJECTIONS = 3
 
+# With -n (loadgroup) a group starts before the single tests: these two long tests start early, not last.
+pytestmark = pytest.mark.xdist_group("study_intervention_whom")
+
 
 @pytest.mark.slow
 def test_gates_find_the_education_gradient_and_group_effects_recover_the_truth(tmp_path, monkeypatch):

@@ -22,6 +22,9 @@ POPULATION = ("municipality", "age_min", "age_max", "sex", "first_year", "last_y
 DESIGN = ("covariates", "control_group", "anticipation", "base_period")
 
 
+pytestmark = pytest.mark.xdist_group("study_job_loss")  # one worker builds the module-scoped fixtures, once
+
+
 @pytest.fixture(scope="module")
 def draw(tmp_path_factory):
     from analysis.data.synthetic import generate
