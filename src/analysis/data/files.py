@@ -235,7 +235,7 @@ def parquet_columns(path: Path) -> tuple[list, dict]:
 
     Raises :class:`FileProblem` for an empty, truncated or corrupt file. The dtypes are those
     ``read_table(...).to_pandas()`` gives (an empty table of the file's schema is converted), so
-    the rules treat a column exactly as the pandas loader did.
+    the rules treat a column exactly as the pandas loader did; a date column is ``"date32"``.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -254,7 +254,11 @@ def parquet_columns(path: Path) -> tuple[list, dict]:
     except (pa.ArrowException, ValueError, OverflowError, TypeError) as exc:
         raise FileProblem("parquet", f"holds values pandas cannot represent ({exc})",
                           "store dates as date32 or timestamps without time zone, numbers as int or float") from None
-    return [str(c) for c in empty.columns], {str(c): empty[c].dtype for c in empty.columns}
+    dtypes = {str(c): empty[c].dtype for c in empty.columns}
+    for f in schema:  # pandas shows a Parquet date as object: name it, so that SQL can take it as a date
+        if str(f.name) in dtypes and (pa.types.is_date32(f.type) or pa.types.is_date64(f.type)):
+            dtypes[str(f.name)] = "date32"
+    return [str(c) for c in empty.columns], dtypes
 
 
 def _check_unique_header(names: list) -> None:

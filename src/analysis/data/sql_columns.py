@@ -61,6 +61,7 @@ class ColumnSQL:
     helpers: list = field(default_factory=list)  # (alias, expression over the raw columns)
     value: str = "NULL"  # over the raw columns and the helpers
     flags: list = field(default_factory=list)  # Flag, in the order the loader reports them
+    strips: bool = False  # text that is stripped: the flagged select also says whether any value needs it
 
     @property
     def out_type(self) -> str:
@@ -77,25 +78,42 @@ _WS_CLASS = "[" + "".join(f"\\x{{{ord(c):x}}}" for c in WHITESPACE) + "]"
 
 
 def strip_sql(text: str) -> str:
-    """``text.strip()`` in SQL (Unicode whitespace at either end removed)."""
+    """``text.strip()`` in SQL (Unicode whitespace at either end removed). Text that begins and ends
+    with a printable ASCII character (almost all) is kept as it is without running the regex."""
     edges = f"^{_WS_CLASS}+|{_WS_CLASS}+$"
-    return (f"CASE WHEN regexp_matches({text}, {lit(f'^{_WS_CLASS}|{_WS_CLASS}$')}) "
-            f"THEN regexp_replace({text}, {lit(edges)}, '', 'g') ELSE {text} END")
+    return (f"CASE WHEN {text}[1] BETWEEN '!' AND '~' AND {text}[-1] BETWEEN '!' AND '~' THEN {text} "
+            f"ELSE regexp_replace({text}, {lit(edges)}, '', 'g') END")
 
 
-def _stripped(raw: str) -> str:
-    return f"NULLIF({strip_sql(f'CAST({raw} AS VARCHAR)')}, '')"
+def needs_strip_sql(raw: str) -> str:
+    """Whether a raw value has anything :func:`strip_sql` would strip (or is empty)."""
+    text = f"CAST({raw} AS VARCHAR)"
+    return (f"{raw} IS NOT NULL AND NOT ({text}[1] BETWEEN '!' AND '~' AND {text}[-1] BETWEEN '!' AND '~') "
+            f"AND regexp_matches({text}, {lit(f'^{_WS_CLASS}|{_WS_CLASS}$|^$')})")
 
 
-def column_sql(col: Column, dtype, *, i: int, nonnull: int | None = None) -> ColumnSQL:
-    """The SQL of contract column ``col`` whose file column has pandas dtype ``dtype`` (None: text).
+def _stripped(raw: str, strip: bool = True) -> str:
+    text = f"CAST({raw} AS VARCHAR)"
+    return f"NULLIF({strip_sql(text) if strip else text}, '')"
+
+
+#: The dtype ``parquet_columns`` gives a Parquet date32/date64 column (pandas shows it as object).
+DATE32 = "date32"
+
+
+def column_sql(col: Column, dtype, *, i: int, nonnull: int | None = None, strip: bool = True) -> ColumnSQL:
+    """The SQL of contract column ``col`` whose file column has pandas dtype ``dtype`` (None: text;
+    :data:`DATE32`: a Parquet date column, object in pandas).
 
     ``i`` numbers the helper aliases; ``nonnull`` is the count of non-null values (only needed for a
-    numeric ``id`` column: numeric ids are refused unless the column is empty).
+    numeric ``id`` column: numeric ids are refused unless the column is empty). ``strip=False`` leaves
+    text as it is (for a column known to hold nothing to strip: the queries after the first scan).
     """
     raw = quote(col.name)
-    numeric_dtype = dtype is not None and pd.api.types.is_numeric_dtype(dtype)
-    float_dtype = dtype is not None and pd.api.types.is_float_dtype(dtype)
+    date32 = isinstance(dtype, str) and dtype == DATE32
+    pandas_dtype = None if (dtype is None or date32) else dtype
+    numeric_dtype = pandas_dtype is not None and pd.api.types.is_numeric_dtype(pandas_dtype)
+    float_dtype = pandas_dtype is not None and pd.api.types.is_float_dtype(pandas_dtype)
     textual = col.kind in ("id", "str") or (col.kind == "code" and isinstance(col.codes[0], str))
     t, x, v = f"_t{i}", f"_x{i}", f"_v{i}"
     out = ColumnSQL(col.name, "text" if textual else "date" if col.kind == "date"
@@ -108,8 +126,15 @@ def column_sql(col: Column, dtype, *, i: int, nonnull: int | None = None) -> Col
                               f"{raw} IS NOT NULL"))
             out.value = "NULL::VARCHAR"
             return out  # unusable: no follow-up rules
-        out.helpers.append((t, _stripped(raw)))
-        missing, out.value = f"{t} IS NULL", t
+        if strip:  # _w: the value begins and ends with printable ASCII (nothing to strip), tested once
+            text = f"CAST({raw} AS VARCHAR)"
+            out.helpers.append((f"_w{i}", f"{text}[1] BETWEEN '!' AND '~' AND {text}[-1] BETWEEN '!' AND '~'"))
+            edges = f"^{_WS_CLASS}+|{_WS_CLASS}+$"
+            out.helpers.append((t, f"NULLIF(CASE WHEN _w{i} THEN {text} ELSE regexp_replace({text}, {lit(edges)}, "
+                                   "'', 'g') END, '')"))
+        else:
+            out.helpers.append((t, _stripped(raw, False)))
+        missing, out.value, out.strips = f"{t} IS NULL", t, strip
     elif col.kind == "date":
         missing = f"{raw} IS NULL"
         if isinstance(dtype, pd.DatetimeTZDtype):
@@ -117,7 +142,15 @@ def column_sql(col: Column, dtype, *, i: int, nonnull: int | None = None) -> Col
                               f"store {col.name} as a calendar date (Parquet date32, or a timestamp without "
                               "time zone)", f"{raw} IS NOT NULL"))
             out.value = f"CAST(timezone({lit(str(dtype.tz))}, {raw}) AS DATE)"
-        elif dtype is not None and pd.api.types.is_datetime64_any_dtype(dtype):
+        elif date32:  # its text is always YYYY-MM-DD: only pandas' range can refuse it
+            out.value = f"CASE WHEN {raw} BETWEEN DATE '{DATE_MIN}' AND DATE '{DATE_MAX}' THEN {raw} END"
+            flags.append(Flag("date-without-time", "a time of day or a time zone where a date is expected",
+                              f"write {col.name} as a date YYYY-MM-DD, without time or time zone", "false"))
+            flags.append(Flag("date", "a value that is not a date YYYY-MM-DD",
+                              f"write {col.name} as a real calendar date YYYY-MM-DD in ASCII digits (2015-03-10) "
+                              "between the years 1678 and 2261, or leave it empty where the contract allows",
+                              f"{raw} IS NOT NULL AND NOT ({raw} BETWEEN DATE '{DATE_MIN}' AND DATE '{DATE_MAX}')"))
+        elif pandas_dtype is not None and pd.api.types.is_datetime64_any_dtype(pandas_dtype):
             flags.append(Flag("date-without-time", "a date with a time of day",
                               f"store {col.name} as a calendar date, without time of day",
                               f"{raw} IS NOT NULL AND epoch_ns({raw}) % {_NS_PER_DAY} <> 0"))
@@ -205,7 +238,11 @@ def typed_select(columns: list, relation: str, *, flags: bool) -> str:
     outs = [f"CAST(({c.value}) AS {c.out_type}) AS {quote(c.name)}" for c in columns]
     if flags:
         outs += [f"{_safe(f.sql)} AS _f{i}_{j}" for i, c in enumerate(columns) for j, f in enumerate(c.flags)]
+        outs += [f"{raw} IS NOT NULL AND NOT COALESCE(_w{i}, false) AND regexp_matches(CAST({raw} AS VARCHAR), "
+                 f"{lit(f'^{_WS_CLASS}|{_WS_CLASS}$|^$')}) AS _s{i}"
+                 for i, c in enumerate(columns) if c.strips for raw in [quote(c.name)]]
     return f"SELECT {ROW}, {', '.join(outs)} FROM ({inner})"
 
 
-__all__ = ["ColumnSQL", "Flag", "ROW", "column_sql", "lit", "quote", "typed_select"]
+__all__ = ["DATE32", "ColumnSQL", "Flag", "ROW", "column_sql", "lit", "needs_strip_sql", "quote", "strip_sql",
+           "typed_select"]

@@ -90,15 +90,17 @@ def stage(source: Source, spill: Path) -> tuple[Source, Path | None]:
     return Source(source.table, source.file, tuple(names), None, source.size, source.mtime_ns), staged
 
 
-def columns_sql(con, source: Source, rel: str) -> list:
-    """``column_sql`` of every contract column in the file (counting non-nulls of numeric id columns)."""
+def columns_sql(con, source: Source, rel: str, *, plain: frozenset = frozenset()) -> list:
+    """``column_sql`` of every contract column in the file (counting non-nulls of numeric id columns);
+    the columns in ``plain`` hold no text to strip (found by the first scan), so they are not stripped."""
     out = []
     for i, col in enumerate(source.contract_columns()):
         dtype = source.dtype(col.name)
         nonnull = None
-        if col.kind == "id" and dtype is not None and pd.api.types.is_numeric_dtype(dtype):
+        if col.kind == "id" and dtype is not None and not isinstance(dtype, str) \
+                and pd.api.types.is_numeric_dtype(dtype):
             nonnull = con.execute(f"SELECT count({quote(col.name)}) FROM {rel}").fetchone()[0]
-        out.append(column_sql(col, dtype, i=i, nonnull=nonnull))
+        out.append(column_sql(col, dtype, i=i, nonnull=nonnull, strip=col.name not in plain))
     return out
 
 
@@ -149,7 +151,7 @@ def _first_rows(con, sql: str) -> tuple[int, list]:
 
 def check_table(con, name: str, source: Source, rel: str, meta: dict, problems: Problems,
                 examples: _Examples) -> str | None:
-    """Check one table; returns the name of its typed table in the workspace (None: unusable)."""
+    """Check one table; returns the SQL of its typed rows (a subquery), None when it is unusable."""
     from analysis.data.load import _identifying
 
     spec: Table = TABLES[name]
@@ -169,13 +171,10 @@ def check_table(con, name: str, source: Source, rel: str, meta: dict, problems: 
                      fix="add or rename the columns as the data contract names them (names are case sensitive)")
         return None
     cols = columns_sql(con, source, rel)
-    typed = f"typed_{name}"
-    con.execute(f"CREATE OR REPLACE TABLE {typed} AS {typed_select(cols, rel, flags=True)}")
-    n_rows = con.execute(f"SELECT count(*) FROM {typed}").fetchone()[0]
-    if n_rows == 0 and spec.required:
-        problems.add(file, rule="rows", message="has a header but no data rows",
-                     fix=f"export {name} again: a required table with no rows is almost always a failed export")
+    # nothing is materialised: each query below types the columns it needs as it scans the file
+    flagged = f"({typed_select(cols, rel, flags=True)})"
     present = {c.name for c in cols}
+    strips = [i for i, c in enumerate(cols) if c.strips]
     checks = []  # (rule, message, fix, column, shown columns, flag SQL over the typed table or a row query)
     for i, c in enumerate(cols):
         for j, f in enumerate(c.flags):
@@ -183,11 +182,19 @@ def check_table(con, name: str, source: Source, rel: str, meta: dict, problems: 
     if spec.unique:
         keys = ", ".join(quote(k) for k in spec.unique)
         keyed = " AND ".join(f"{quote(k)} IS NOT NULL" for k in spec.unique)
-        query = (f"SELECT {ROW} FROM (SELECT {ROW}, {keyed} AS keyed, row_number() OVER (PARTITION BY {keys} "
-                 f"ORDER BY {ROW}) AS n FROM {typed}) WHERE keyed AND n > 1")
+
+        def unique_query(typed: str) -> str:
+            # a hash aggregate tells whether there may be a duplicate; the exact window (a sort) runs only then
+            maybe = con.execute(f"SELECT count(*) FROM (SELECT hash({keys}) AS h FROM {typed} WHERE {keyed} "
+                                "GROUP BY h HAVING count(*) > 1)").fetchone()[0]
+            if not maybe:
+                return f"SELECT {ROW} FROM {typed} WHERE false"
+            return (f"SELECT {ROW} FROM (SELECT {ROW}, {keyed} AS keyed, row_number() OVER (PARTITION BY {keys} "
+                    f"ORDER BY {ROW}) AS n FROM {typed}) WHERE keyed AND n > 1")
+
         checks.append(("unique", f"a {' + '.join(spec.unique)} that an earlier row already has",
                        "keep one row per " + " + ".join(spec.unique), " + ".join(spec.unique), list(spec.unique),
-                       ("query", query)))
+                       ("query", unique_query)))
     obs_end = meta["observation_end"] if isinstance(meta.get("observation_end"), date) else None
     for dcol in ("start_date", "date"):
         if dcol in present and obs_end is not None:
@@ -213,18 +220,25 @@ def check_table(con, name: str, source: Source, rel: str, meta: dict, problems: 
                        + (" and benefit" if "benefit" in spec.spell_key else ""),
                        "merge or correct overlapping spells (touching is fine: one may start the day after "
                        "the other ends)", "start_date", key + ["start_date", "end_date"],
-                       ("query", overlap_query(typed, key, obs_end))))
-    flags = [c[5][1] for c in checks if c[5][0] == "flag"]
-    counts = iter(con.execute("SELECT " + ", ".join(f"count(*) FILTER (WHERE COALESCE(({f}), false))"
-                                                    for f in flags) + f" FROM {typed}").fetchone() if flags else ())
+                       ("query", lambda typed: overlap_query(typed, key, obs_end))))
+    # one scan counts every per-row rule, the rows, and which text columns have anything to strip
+    flag_sql = [c[5][1] for c in checks if c[5][0] == "flag"]
+    found = con.execute("SELECT " + "".join(f"count(*) FILTER (WHERE COALESCE(({f}), false)), " for f in flag_sql)
+                        + "".join(f"bool_or(_s{i}), " for i in strips) + f"count(*) FROM {flagged}").fetchone()
+    if found[-1] == 0 and spec.required:
+        problems.add(file, rule="rows", message="has a header but no data rows",
+                     fix=f"export {name} again: a required table with no rows is almost always a failed export")
+    plain = frozenset(cols[i].name for i, strip in zip(strips, found[len(flag_sql):-1]) if not strip)
+    typed = f"({typed_select(columns_sql(con, source, rel, plain=plain), rel, flags=False)})"
+    counts = iter(found[:len(flag_sql)])
     for rule, message, fix, column, show, (how, sql) in checks:
         if how == "flag":
             count = next(counts)
             rows = [int(r[0]) for r in con.execute(
-                f"SELECT {ROW} FROM {typed} WHERE COALESCE(({sql}), false) ORDER BY {ROW} LIMIT {MAX_EXAMPLES}"
+                f"SELECT {ROW} FROM {flagged} WHERE COALESCE(({sql}), false) ORDER BY {ROW} LIMIT {MAX_EXAMPLES}"
             ).fetchall()] if count else []
         else:
-            count, rows = _first_rows(con, sql)
+            count, rows = _first_rows(con, sql(typed))
         shown = [c for c in show if c in source.columns]
         values = examples.values(rows, shown) if rows and shown else {}
         _add(problems, file, rule=rule, message=message, fix=fix, column=column, count=count, rows=rows,
@@ -232,7 +246,7 @@ def check_table(con, name: str, source: Source, rel: str, meta: dict, problems: 
     if name == "experiments":
         from analysis.data.experiments_rules import check_experiments
 
-        check_experiments(typed_frame(con, typed, cols), file, meta, problems)
+        check_experiments(typed_frame(con, typed, cols), file, meta, problems)  # small: materialised
     return typed
 
 
@@ -250,7 +264,7 @@ def overlap_query(typed: str, key: list, obs_end) -> str:
 
 
 def typed_frame(con, typed: str, cols: list) -> pd.DataFrame:
-    """A typed workspace table as the pandas frame the loader gives (see :func:`to_pandas`)."""
+    """Typed rows (a table or subquery) as the pandas frame the loader gives (see :func:`to_pandas`)."""
     names = ", ".join(quote(c.name) for c in cols)
     return to_pandas(con.sql(f"SELECT {names} FROM {typed} ORDER BY {ROW}").to_arrow_table(), cols)
 
@@ -282,8 +296,10 @@ def check_references(con, typed: dict, sources: dict, problems: Problems) -> Non
     """person_id and municipality_code must exist in persons / municipalities (when those could be read)."""
     def unknown(name: str, column: str, ref: str, ref_column: str, rule: str, message: str, fix: str) -> None:
         t, c = typed[name], quote(column)
-        query = (f"SELECT t.{ROW} FROM {t} t ANTI JOIN (SELECT DISTINCT {quote(ref_column)} AS k FROM {typed[ref]} "
-                 f"WHERE {quote(ref_column)} IS NOT NULL) r ON t.{c} = r.k WHERE t.{c} IS NOT NULL")
+        known = f"known_{ref}_{ref_column}"
+        con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {known} AS SELECT DISTINCT {quote(ref_column)} AS k "
+                    f"FROM {typed[ref]} WHERE {quote(ref_column)} IS NOT NULL")
+        query = (f"SELECT t.{ROW} FROM {t} t ANTI JOIN {known} r ON t.{c} = r.k WHERE t.{c} IS NOT NULL")
         count, rows = _first_rows(con, query)
         values = {}
         if rows:

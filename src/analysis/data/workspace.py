@@ -49,7 +49,10 @@ def connect(path: str, *, limit: str, spill: Path | None, see_nan: bool = True):
     con.execute(f"SET memory_limit = '{limit}'")
     con.execute(f"SET threads = {THREADS}")
     con.execute("SET preserve_insertion_order = false")
-    con.execute("SET enable_progress_bar = false")
+    try:  # a terminal would show DuckDB's progress bar; in Jupyter the setting needs ipywidgets
+        con.execute("SET enable_progress_bar = false")
+    except duckdb.Error:
+        pass
     if see_nan:
         # Parquet min/max statistics leave NaN out, and DuckDB's statistics propagation then folds isnan(x)
         # to false for a column that holds NaN (seen with DuckDB 2.0): validation must see every value. A
