@@ -191,7 +191,7 @@ def _read_chunks(f: BinaryIO, chunk_rows: int | None):
         raise _csv_syntax_error(str(exc).replace("Error tokenizing data. C error: ", "").strip()) from None
 
 
-def iter_csv(path: Path, *, chunk_rows: int = CSV_CHUNK_ROWS):
+def iter_csv(path: Path, *, chunk_rows: int | None = None):
     """Stream a table CSV as chunks of strings (empty cells missing), with the checks of :func:`read_csv`.
 
     Memory stays at one chunk whatever the size of the file; a file without data rows yields one
@@ -201,11 +201,11 @@ def iter_csv(path: Path, *, chunk_rows: int = CSV_CHUNK_ROWS):
     with _open(path) as f:
         _check_csv_head(f)
         _check_field_counts(f)
-        yield from _read_chunks(f, chunk_rows)
+        yield from _read_chunks(f, chunk_rows or CSV_CHUNK_ROWS)
 
 
 def csv_to_parquet(path: Path, out: Path, *, row_column: str = "__row",
-                   chunk_rows: int = CSV_CHUNK_ROWS) -> list:
+                   chunk_rows: int | None = None) -> list:
     """Write a table CSV as a Parquet file of strings plus ``row_column`` (data rows counted from 1),
     streaming; returns the column names as pandas gives them. Raises :class:`FileProblem` like
     :func:`read_csv`."""

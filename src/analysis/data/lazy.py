@@ -75,8 +75,10 @@ def read_table(source: Source, *, limit: str | None = None) -> pd.DataFrame:
 class LazyTables(Mapping):
     """Table name -> typed pandas frame, read from its validated file on first access and cached."""
 
-    def __init__(self, sources: dict, *, merged: dict | None = None, limit: str | None = None) -> None:
+    def __init__(self, sources: dict, *, merged: dict | None = None, limit: str | None = None,
+                 rows: dict | None = None) -> None:
         self._sources = dict(sources)
+        self._rows = dict(rows or {})
         self._merged = dict(merged or {})  # table -> key of the touching-spell merge applied on read
         self._limit = limit
         self._cache: dict = {}
@@ -116,6 +118,10 @@ class LazyTables(Mapping):
         """Whether the table is repaired on read (``merge_touching``): then it is materialised."""
         return name in self._merged
 
+    def n_rows(self) -> dict:
+        """Rows per table as validated (after the merge of touching spells), without reading any."""
+        return {n: self._rows[n] if n in self._rows else len(self[n]) for n in self._sources}
+
     def loaded(self) -> list:
         return [n for n in self._sources if n in self._cache]
 
@@ -133,10 +139,10 @@ class LazyTables(Mapping):
     __hash__ = None
 
     def __getstate__(self) -> dict:  # pickled (to a worker) without the frames read so far
-        return {"sources": self._sources, "merged": self._merged, "limit": self._limit}
+        return {"sources": self._sources, "merged": self._merged, "limit": self._limit, "rows": self._rows}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["sources"], merged=state["merged"], limit=state["limit"])
+        self.__init__(state["sources"], merged=state["merged"], limit=state["limit"], rows=state["rows"])
 
 
 __all__ = ["LazyTables", "read_table"]

@@ -76,6 +76,11 @@ class Dataset:
     def table(self, name: str) -> pd.DataFrame | None:
         return self.tables.get(name)
 
+    def n_rows(self) -> dict:
+        """Rows per table (after the repairs applied), without reading any table."""
+        rows = getattr(self.tables, "n_rows", None)
+        return rows() if rows is not None else {n: len(f) for n, f in self.tables.items()}
+
 
 #: Observation windows of register data fall inside these dates (pandas dates end in 2262).
 META_DATE_RANGE = (date(1900, 1, 1), date(2100, 12, 31))
@@ -216,7 +221,7 @@ def load_dataset(path: str | Path, *, merge_touching: bool = False, memory_limit
                                   "Nothing was written.")
     problems = Problems(path)
     meta, meta_sha = _read_meta(path, problems)
-    hashes, sources, typed = {}, {}, {}
+    hashes, sources, typed, n_rows = {}, {}, {}, {}
     if meta_sha is not None:
         hashes["dataset.yml"] = meta_sha
     merged_counts = {}
@@ -240,7 +245,7 @@ def load_dataset(path: str | Path, *, merge_touching: bool = False, memory_limit
                 continue
             try:
                 table = v.check_table(con, name, source, v.relation(source, staged), meta, problems,
-                                      v._Examples(staged or file, None))
+                                      v._Examples(staged or file, None), rows=n_rows)
             except duckdb.Error as exc:
                 v.file_problem(problems, file.name, FileProblem(
                     "parquet", f"is not a readable Parquet file, probably truncated or corrupt ({exc})",
@@ -262,7 +267,8 @@ def load_dataset(path: str | Path, *, merge_touching: bool = False, memory_limit
     # dataset.yml is part of the key: observation_end decides where open spells end and which years exist
     content = json.dumps({"files": hashes, "options": {"merge_touching": bool(merge_touching)},
                           "store_version": STORE_VERSION}, sort_keys=True)
-    tables = LazyTables({n: sources[n] for n in typed}, merged=merged, limit=limit)
+    tables = LazyTables({n: sources[n] for n in typed}, merged=merged, limit=limit,
+                        rows={n: n_rows[n] - merged_counts.get(n, 0) for n in typed})
     return Dataset(path=path.resolve(), meta=meta, tables=tables, sha256=hashes,
                    content_hash=hashlib.sha256(content.encode()).hexdigest(), options=options)
 

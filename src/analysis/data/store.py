@@ -127,7 +127,7 @@ def _raw_views(con: duckdb.DuckDBPyConnection, ds: Dataset, spill: Path) -> dict
 def _build(con: duckdb.DuckDBPyConnection, ds: Dataset, out: Path) -> None:
     start, end = ds.meta["observation_start"], ds.meta["observation_end"]
     m0, m1 = start.year * 12 + start.month - 1, end.year * 12 + end.month - 1
-    spill = Path(con.execute("SELECT current_setting('temp_directory')").fetchone()[0]).parent
+    spill = Path(con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]).parent
     columns = _raw_views(con, ds, spill)
 
     def write(table: str, sql: str) -> None:

@@ -150,8 +150,9 @@ def _first_rows(con, sql: str) -> tuple[int, list]:
 
 
 def check_table(con, name: str, source: Source, rel: str, meta: dict, problems: Problems,
-                examples: _Examples) -> str | None:
-    """Check one table; returns the SQL of its typed rows (a subquery), None when it is unusable."""
+                examples: _Examples, rows: dict | None = None) -> str | None:
+    """Check one table; returns the SQL of its typed rows (a subquery), None when it is unusable.
+    ``rows`` receives the table's number of rows."""
     from analysis.data.load import _identifying
 
     spec: Table = TABLES[name]
@@ -230,18 +231,20 @@ def check_table(con, name: str, source: Source, rel: str, meta: dict, problems: 
                      fix=f"export {name} again: a required table with no rows is almost always a failed export")
     plain = frozenset(cols[i].name for i, strip in zip(strips, found[len(flag_sql):-1]) if not strip)
     typed = f"({typed_select(columns_sql(con, source, rel, plain=plain), rel, flags=False)})"
+    if rows is not None:
+        rows[name] = int(found[-1])
     counts = iter(found[:len(flag_sql)])
     for rule, message, fix, column, show, (how, sql) in checks:
         if how == "flag":
             count = next(counts)
-            rows = [int(r[0]) for r in con.execute(
+            example_rows = [int(r[0]) for r in con.execute(
                 f"SELECT {ROW} FROM {flagged} WHERE COALESCE(({sql}), false) ORDER BY {ROW} LIMIT {MAX_EXAMPLES}"
             ).fetchall()] if count else []
         else:
-            count, rows = _first_rows(con, sql(typed))
+            count, example_rows = _first_rows(con, sql(typed))
         shown = [c for c in show if c in source.columns]
-        values = examples.values(rows, shown) if rows and shown else {}
-        _add(problems, file, rule=rule, message=message, fix=fix, column=column, count=count, rows=rows,
+        values = examples.values(example_rows, shown) if example_rows and shown else {}
+        _add(problems, file, rule=rule, message=message, fix=fix, column=column, count=count, rows=example_rows,
              values=values)
     if name == "experiments":
         from analysis.data.experiments_rules import check_experiments
