@@ -16,6 +16,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from analysis.data.contract import TABLES
@@ -65,8 +66,13 @@ def read_table(source: Source, *, limit: str | None = None) -> pd.DataFrame:
         else:
             rel = relation(source)
         cols = columns_sql(con, source, rel)
-        frame = to_pandas(con.sql(f"SELECT * FROM ({typed_select(cols, rel, flags=False)}) "
-                                  f"ORDER BY {ROW}").to_arrow_table(), cols)
+        # a scan keeps the file's order (no sort, which would need memory DuckDB cannot spill here)
+        con.execute("SET preserve_insertion_order = true")
+        table = con.sql(typed_select(cols, rel, flags=False)).to_arrow_table()
+        rows = table.column(ROW).to_numpy()
+        if len(rows) and not (np.diff(rows) == 1).all():  # never seen; then sort by the row number
+            table = table.take(np.argsort(rows, kind="stable"))
+        frame = to_pandas(table, cols)
     finally:
         con.close()
     return frame
