@@ -181,3 +181,19 @@ def test_nan_in_parquet_is_seen_despite_statistics(tmp_path):
     with pytest.raises(DataValidationError, match=r"health_yearly.parquet, column gp_costs_eur, rule finite: 1 row "
                                                   r"has a NaN \(not a number\) value, not a null; row 2\."):
         load_dataset(path, work_dir=tmp_path / "work")
+
+
+def test_timestamp_outside_the_pandas_range_is_refused(tmp_path):
+    """pandas holds nanosecond timestamps (1677-2262): a Parquet timestamp of the year 1000 cannot be a date."""
+    import datetime
+
+    path = write_dataset(tmp_path / "d")
+    (path / "employment_spells.csv").unlink()
+    pq.write_table(pa.table({
+        "person_id": ["P1", "P3"],
+        "start_date": pa.array([datetime.datetime(1000, 1, 1), datetime.datetime(2014, 1, 1)], pa.timestamp("us")),
+        "end_date": pa.array([None, None], pa.timestamp("us"))}), path / "employment_spells.parquet")
+    with pytest.raises(DataValidationError, match=r"employment_spells.parquet, rule parquet: holds values pandas "
+                                                  r"cannot represent") as info:
+        load_dataset(path, work_dir=tmp_path / "work")
+    only_problem(info, "parquet")

@@ -246,7 +246,12 @@ def load_dataset(path: str | Path, *, merge_touching: bool = False, memory_limit
             try:
                 table = v.check_table(con, name, source, v.relation(source, staged), meta, problems,
                                       v._Examples(staged or file, None), rows=n_rows)
-            except duckdb.Error as exc:
+            except duckdb.ConversionException as exc:  # e.g. a timestamp outside pandas' range
+                v.file_problem(problems, file.name, FileProblem(
+                    "parquet", f"holds values pandas cannot represent ({exc})",
+                    "store dates as date32 or timestamps without time zone, numbers as int or float"))
+                continue
+            except duckdb.Error as exc:  # a data page the footer promised cannot be read
                 v.file_problem(problems, file.name, FileProblem(
                     "parquet", f"is not a readable Parquet file, probably truncated or corrupt ({exc})",
                     "write or copy the file again and compare its size with the original"))

@@ -154,7 +154,13 @@ def column_sql(col: Column, dtype, *, i: int, nonnull: int | None = None, strip:
             flags.append(Flag("date-without-time", "a date with a time of day",
                               f"store {col.name} as a calendar date, without time of day",
                               f"{raw} IS NOT NULL AND epoch_ns({raw}) % {_NS_PER_DAY} <> 0"))
-            out.value = f"CAST({raw} AS DATE)"
+            # a timestamp outside pandas' range (pyarrow refused to convert it before): a date rule
+            inside = f"CAST({raw} AS DATE) BETWEEN DATE '{DATE_MIN}' AND DATE '{DATE_MAX}'"
+            flags.append(Flag("date", "a value that is not a date YYYY-MM-DD",
+                              f"write {col.name} as a real calendar date YYYY-MM-DD in ASCII digits (2015-03-10) "
+                              "between the years 1678 and 2261, or leave it empty where the contract allows",
+                              f"{raw} IS NOT NULL AND NOT ({inside})"))
+            out.value = f"CASE WHEN {inside} THEN CAST({raw} AS DATE) END"
         else:
             out.helpers.append((t, _stripped(raw)))
             out.helpers.append((x, f"CASE WHEN regexp_full_match({t}, {lit(DATE_RE)}) THEN TRY_CAST({t} AS DATE) END"))
