@@ -89,8 +89,10 @@ def child(step: str, data: Path, scratch: Path) -> dict:
     return out
 
 
-def measure(step: str, data: Path, scratch: Path, src: Path) -> dict:
+def measure(step: str, data: Path, scratch: Path, src: Path, limit: str | None = None) -> dict:
     env = {**os.environ, "PYTHONPATH": str(src), "RENDEERT_HOME": str(scratch)}
+    if limit:
+        env["RENDEERT_MEMORY_LIMIT"] = limit  # DuckDB's memory_limit in load_dataset and build_store
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, __file__, "--child", step, "--data", str(data), "--scratch",
                              str(scratch)], env=env, stdout=subprocess.PIPE, text=True, cwd=scratch)
@@ -111,6 +113,8 @@ def main() -> None:
     p.add_argument("--copies", type=int, nargs=2, default=[20, 80], metavar=("SMALL", "LARGE"))
     p.add_argument("--main-src", type=Path, help="another checkout's src/ to measure at the small size")
     p.add_argument("--keep", action="store_true", help="keep the stacked datasets")
+    p.add_argument("--memory-limit", help="DuckDB memory_limit for this branch's code (default: its default, 2GB)")
+    p.add_argument("--steps", nargs="+", default=["validate", "store"], choices=["validate", "store"])
     p.add_argument("--child")
     p.add_argument("--data", type=Path)
     args = p.parse_args()
@@ -128,8 +132,8 @@ def main() -> None:
             runs = [("this branch", src)] + ([("main (pandas)", args.main_src)]
                                               if args.main_src and copies == min(args.copies) else [])
             for code, where in runs:
-                for step in ("validate", "store"):
-                    r = measure(step, data, args.scratch, where)
+                for step in args.steps:
+                    r = measure(step, data, args.scratch, where, args.memory_limit if where == src else None)
                     rows.append({"code": code, "step": step, "persons": persons, **r})
                     print(rows[-1], flush=True)
     finally:
@@ -146,7 +150,8 @@ def write_report(rows: list, commit: str, args) -> None:
              f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, commit {commit}, {os.cpu_count()} cores "
              "(shared with other jobs), each step in a fresh process; peak = the process's maximum resident set "
              "(ru_maxrss via os.wait4). Datasets: stacked copies of a 50,000-person synthetic dataset "
-             "(benchmarks/bench_validate_store.py). DuckDB memory_limit 2GB (the default), 2 threads.", "",
+             "(benchmarks/bench_validate_store.py). DuckDB memory_limit "
+             f"{args.memory_limit or '2GB (the default)'}, 2 threads.", "",
              "| code | step | persons | peak GB | validate s | store build s | process s |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -160,7 +165,8 @@ def write_report(rows: list, commit: str, args) -> None:
             lines.append(f"- {step}: peak {a['peak_gb']:.2f} -> {b['peak_gb']:.2f} GB, ratio "
                          f"{b['peak_gb'] / a['peak_gb']:.2f}; seconds {a['process_s']} -> {b['process_s']}, ratio "
                          f"{b['process_s'] / a['process_s']:.1f}")
-    out = HERE / "results" / "validate_store.md"
+    out = HERE / "results" / ("validate_store.md" if not args.memory_limit
+                              else f"validate_store_{args.memory_limit}.md")
     out.parent.mkdir(exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -65,6 +65,9 @@ MANIFEST = "store.json"
 #: A temporary build directory this old is stale whatever its pid says (another host, a reused pid).
 STALE_AFTER_S = 24 * 3600
 VERIFY = ("quick", "full")
+#: person_month is built for this many bijstand recipients at a time (their month grids and joins are
+#: what needs memory), so its build stays within the memory limit whatever the population.
+PERSON_MONTH_BLOCK = 100_000
 
 TABLES = ("persons", "bijstand_spells", "person_year", "person_month", "partnership_ends",
           "employment_ends", "benefit_ends", "bijstand_exits")
@@ -122,6 +125,29 @@ def _raw_views(con: duckdb.DuckDBPyConnection, ds: Dataset, spill: Path) -> dict
         con.execute(f"CREATE VIEW raw_{name} AS {typed_select(cols, rel, flags=False)}")
         columns[name] = [c.name for c in cols]
     return columns
+
+
+def _person_month_schema():
+    import pyarrow as pa
+
+    return pa.schema([pa.field("person_id", pa.string(), nullable=False), ("month", pa.int32()),
+                      ("bijstand", pa.int8()), ("other_benefit", pa.int8()), ("employed", pa.int8()),
+                      ("partnered", pa.int8()), ("municipality_code", pa.string())])
+
+
+def _write_arrow(con, sql: str, path: Path, schema) -> None:
+    """Stream a query's rows into a Parquet file with ``schema`` (the schema the one-piece COPY writes:
+    DuckDB marks a column NOT NULL from what its statistics prove, which differs between the two paths)."""
+    import pyarrow.parquet as pq
+
+    con.execute("SET preserve_insertion_order = true")  # else the streamed rows of an ORDER BY come unordered
+    try:
+        reader = con.sql(sql).to_arrow_reader(1 << 17)
+        with pq.ParquetWriter(path, schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch.cast(schema))
+    finally:
+        con.execute("SET preserve_insertion_order = false")
 
 
 def _build(con: duckdb.DuckDBPyConnection, ds: Dataset, out: Path) -> None:
@@ -190,10 +216,11 @@ def _build(con: duckdb.DuckDBPyConnection, ds: Dataset, out: Path) -> None:
         LEFT JOIN dec USING (person_id, year) LEFT JOIN bm USING (person_id, year) LEFT JOIN em USING (person_id, year)
         {'LEFT JOIN raw_health_yearly h USING (person_id, year)' if has_health else 'LEFT JOIN (SELECT NULL AS person_id) h ON FALSE'}
         ORDER BY person_id, year""")
-    write("person_month", f"""
+    def person_month(where: str) -> str:
+        return f"""
         WITH rec AS (SELECT person_id, GREATEST(min(start_month), {m0}) AS first_m,
                             LEAST(max(end_month), {m1}) AS last_m
-                     FROM bs WHERE end_month >= {m0} GROUP BY person_id),
+                     FROM bs WHERE end_month >= {m0} {where} GROUP BY person_id),
         grid AS (SELECT person_id, unnest(range(first_m, last_m + 1)) AS month FROM rec),
         b AS (SELECT DISTINCT person_id, unnest(range(start_month, end_month + 1)) AS month FROM bs
               WHERE person_id IN (SELECT person_id FROM rec)),
@@ -211,8 +238,21 @@ def _build(con: duckdb.DuckDBPyConnection, ds: Dataset, out: Path) -> None:
                p.municipality_code
         FROM grid g JOIN raw_persons p USING (person_id)
         LEFT JOIN b USING (person_id, month) LEFT JOIN e USING (person_id, month)
-        LEFT JOIN o USING (person_id, month) LEFT JOIN pt USING (person_id, month)
-        ORDER BY g.person_id, g.month""")
+        LEFT JOIN o USING (person_id, month) LEFT JOIN pt USING (person_id, month)"""
+
+    # in blocks of recipients (a hash of person_id): the month grids and their joins of one block at a time,
+    # then one sort; every row depends on one person only, so the table is the same as in one piece
+    recipients = con.execute(f"SELECT count(DISTINCT person_id) FROM bs WHERE end_month >= {m0}").fetchall()[0][0]
+    blocks = max(1, -(-recipients // PERSON_MONTH_BLOCK))
+    if blocks == 1:
+        write("person_month", person_month("") + " ORDER BY g.person_id, g.month")
+    else:
+        for k in range(blocks):
+            part = person_month(f"AND hash(person_id) % {blocks} = {k}")
+            con.execute((f"CREATE TEMP TABLE pm AS {part}" if k == 0 else f"INSERT INTO pm {part}"))
+        _write_arrow(con, "SELECT * FROM pm ORDER BY person_id, month", out / "person_month.parquet",
+                     _person_month_schema())
+        con.execute("DROP TABLE pm")
     write("partnership_ends", f"""
         SELECT person_id, end_date::DATE AS end_date, {_month('end_date::DATE')}::INTEGER AS month, kind, end_reason
         FROM raw_partnerships WHERE end_date IS NOT NULL AND end_date::DATE >= DATE '{start}'
