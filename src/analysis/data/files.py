@@ -119,37 +119,146 @@ def _not_utf8(f: BinaryIO) -> FileProblem:
 def read_csv(path: Path) -> pd.DataFrame:
     """Read a table CSV (UTF-8, comma separated, header row) as strings, empty cells missing."""
     with _open(path) as f:
+        _check_csv_head(f)
+        return next(_read_chunks(f, None))
+
+
+#: Rows per chunk when a CSV is streamed (strings only: a chunk of 200,000 rows is some tens of MB).
+CSV_CHUNK_ROWS = 200_000
+
+
+def _check_csv_head(f: BinaryIO) -> list:
+    """The header of a table CSV after the checks that need only its first line (size, UTF-8, separator)."""
+    if _size(f) == 0:
+        raise FileProblem("empty-file", "is empty (0 bytes): no header row and no data",
+                          "export the table again; a table file holds a header row and one row per record")
+    try:
+        header_line = f.readline().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _not_utf8(f) from None
+    if "\0" in header_line:
+        raise FileProblem("utf-8", "is not a text file (its first line holds NUL bytes)",
+                          "export the table as CSV text (UTF-8, comma separated)")
+    header = next(csv.reader([header_line]), [])
+    if len(header) <= 1 and (";" in header_line or "\t" in header_line):
+        sep = "semicolons" if ";" in header_line else "tabs"
+        raise FileProblem("comma-separated", f"is separated by {sep}, not commas "
+                                             f"(header {header_line.strip()[:_MAX_TEXT]!r})",
+                          "save it comma separated with a point as decimal separator "
+                          "(Excel in a Dutch locale uses semicolons)")
+    _check_unique_header(header)
+    return header
+
+
+def _csv_syntax_error(detail: str) -> FileProblem:
+    return FileProblem("csv-syntax", f"is not valid CSV: {detail}",
+                       "give every row as many fields as the header; quote fields that contain "
+                       "a comma or a line break")
+
+
+def _check_field_counts(f: BinaryIO) -> None:
+    """Refuse a row with more fields than the header, streaming (pandas' chunked reader lets a ragged
+    row through when it starts a chunk, so this is a pass of its own, in pandas' wording)."""
+    f.seek(0)
+    text = io.TextIOWrapper(f, encoding="utf-8-sig", newline="")
+    try:
+        reader = csv.reader(text)
+        n = len(next(reader, []))
+        for row in reader:
+            if len(row) > n:
+                raise _csv_syntax_error(f"Expected {n} fields in line {reader.line_num}, saw {len(row)}")
+    except UnicodeDecodeError:
+        raise _not_utf8(f) from None
+    except csv.Error as exc:
+        raise _csv_syntax_error(str(exc)) from None
+    finally:
+        text.detach()
+
+
+def _read_chunks(f: BinaryIO, chunk_rows: int | None):
+    f.seek(0)
+    try:
+        if chunk_rows is None:
+            yield pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+            return
+        yield from pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8",
+                               chunksize=chunk_rows)
+    except UnicodeDecodeError:
+        raise _not_utf8(f) from None
+    except pd.errors.EmptyDataError:
+        raise FileProblem("empty-file", "has no header row", "export the table again with a header row") from None
+    except pd.errors.ParserError as exc:
+        raise _csv_syntax_error(str(exc).replace("Error tokenizing data. C error: ", "").strip()) from None
+
+
+def iter_csv(path: Path, *, chunk_rows: int | None = None):
+    """Stream a table CSV as chunks of strings (empty cells missing), with the checks of :func:`read_csv`.
+
+    Memory stays at one chunk whatever the size of the file; a file without data rows yields one
+    empty chunk with the header's columns.
+    """
+    csv.field_size_limit(1 << 30)
+    with _open(path) as f:
+        _check_csv_head(f)
+        _check_field_counts(f)
+        yield from _read_chunks(f, chunk_rows or CSV_CHUNK_ROWS)
+
+
+def csv_to_parquet(path: Path, out: Path, *, row_column: str = "__row",
+                   chunk_rows: int | None = None) -> list:
+    """Write a table CSV as a Parquet file of strings plus ``row_column`` (data rows counted from 1),
+    streaming; returns the column names as pandas gives them. Raises :class:`FileProblem` like
+    :func:`read_csv`."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer, names, start = None, None, 1
+    try:
+        for chunk in iter_csv(path, chunk_rows=chunk_rows):
+            if names is None:
+                names = [str(c) for c in chunk.columns]
+                schema = pa.schema([(row_column, pa.int64())] + [(n, pa.string()) for n in names])
+                writer = pq.ParquetWriter(out, schema)
+            arrays = [pa.array(np.arange(start, start + len(chunk), dtype=np.int64))]
+            arrays += [pa.array(chunk[c].to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+                       for c in chunk.columns]
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            start += len(chunk)
+    finally:
+        if writer is not None:
+            writer.close()
+    return names or []
+
+
+def parquet_columns(path: Path) -> tuple[list, dict]:
+    """(columns as pandas names them, {column: pandas dtype}) of a Parquet table, from its footer only.
+
+    Raises :class:`FileProblem` for an empty, truncated or corrupt file. The dtypes are those
+    ``read_table(...).to_pandas()`` gives (an empty table of the file's schema is converted), so
+    the rules treat a column exactly as the pandas loader did; a date column is ``"date32"``.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with _open(path) as f:
         if _size(f) == 0:
-            raise FileProblem("empty-file", "is empty (0 bytes): no header row and no data",
-                              "export the table again; a table file holds a header row and one row per record")
+            raise FileProblem("empty-file", "is empty (0 bytes)", "write the table again")
         try:
-            header_line = f.readline().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise _not_utf8(f) from None
-        if "\0" in header_line:
-            raise FileProblem("utf-8", "is not a text file (its first line holds NUL bytes)",
-                              "export the table as CSV text (UTF-8, comma separated)")
-        header = next(csv.reader([header_line]), [])
-        if len(header) <= 1 and (";" in header_line or "\t" in header_line):
-            sep = "semicolons" if ";" in header_line else "tabs"
-            raise FileProblem("comma-separated", f"is separated by {sep}, not commas "
-                                                 f"(header {header_line.strip()[:_MAX_TEXT]!r})",
-                              "save it comma separated with a point as decimal separator "
-                              "(Excel in a Dutch locale uses semicolons)")
-        _check_unique_header(header)
-        f.seek(0)
-        try:
-            frame = pd.read_csv(f, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
-        except UnicodeDecodeError:
-            raise _not_utf8(f) from None
-        except pd.errors.EmptyDataError:
-            raise FileProblem("empty-file", "has no header row", "export the table again with a header row") from None
-        except pd.errors.ParserError as exc:
-            detail = str(exc).replace("Error tokenizing data. C error: ", "").strip()
-            raise FileProblem("csv-syntax", f"is not valid CSV: {detail}",
-                              "give every row as many fields as the header; quote fields that contain "
-                              "a comma or a line break") from None
-    return frame
+            schema = pq.read_schema(f)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise FileProblem("parquet", f"is not a readable Parquet file, probably truncated or corrupt ({exc})",
+                              "write or copy the file again and compare its size with the original") from None
+    _check_unique_header(schema.names)
+    try:
+        empty = schema.empty_table().to_pandas()
+    except (pa.ArrowException, ValueError, OverflowError, TypeError) as exc:
+        raise FileProblem("parquet", f"holds values pandas cannot represent ({exc})",
+                          "store dates as date32 or timestamps without time zone, numbers as int or float") from None
+    dtypes = {str(c): empty[c].dtype for c in empty.columns}
+    for f in schema:  # pandas shows a Parquet date as object: name it, so that SQL can take it as a date
+        if str(f.name) in dtypes and (pa.types.is_date32(f.type) or pa.types.is_date64(f.type)):
+            dtypes[str(f.name)] = "date32"
+    return [str(c) for c in empty.columns], dtypes
 
 
 def _check_unique_header(names: list) -> None:
@@ -302,5 +411,6 @@ def show_value(value) -> str:
     return shown
 
 
-__all__ = ["FileProblem", "check_inside", "file_sha256", "open_binary", "read_csv", "read_parquet",
-           "read_yaml", "safe_load_yaml", "show_value"]
+__all__ = ["CSV_CHUNK_ROWS", "FileProblem", "check_inside", "csv_to_parquet", "file_sha256", "iter_csv",
+           "open_binary", "parquet_columns", "read_csv", "read_parquet", "read_yaml", "safe_load_yaml",
+           "show_value"]

@@ -46,7 +46,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import time
 import uuid
 from dataclasses import dataclass
@@ -56,15 +55,19 @@ import duckdb
 import pandas as pd
 
 from analysis.data.load import STORE_VERSION, Dataset
+from analysis.data.sql_columns import ROW, typed_select
+from analysis.data.workspace import TMP_PREFIX, host, workspace
 from analysis.errors import check_choice
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "store.json"
-TMP_PREFIX = ".tmp-build-"
 #: A temporary build directory this old is stale whatever its pid says (another host, a reused pid).
 STALE_AFTER_S = 24 * 3600
 VERIFY = ("quick", "full")
+#: person_month is built for this many bijstand recipients at a time (their month grids and joins are
+#: what needs memory), so its build stays within the memory limit whatever the population.
+PERSON_MONTH_BLOCK = 100_000
 
 TABLES = ("persons", "bijstand_spells", "person_year", "person_month", "partnership_ends",
           "employment_ends", "benefit_ends", "bijstand_exits")
@@ -100,21 +103,68 @@ def _month(col: str) -> str:
     return f"(year({col}) * 12 + month({col}) - 1)"
 
 
+def _raw_views(con: duckdb.DuckDBPyConnection, ds: Dataset, spill: Path) -> dict:
+    """A view ``raw_<table>`` per dataset table, typed as ``Dataset.tables`` types it, read from the
+    validated file by DuckDB (a CSV is first streamed into a Parquet copy in ``spill``); a table repaired
+    on load (``merge_touching``) is registered as its repaired frame. Returns {table: its columns}."""
+    from analysis.data.lazy import LazyTables
+    from analysis.data.validate_sql import columns_sql, relation, stage
+
+    columns = {}
+    for name in ds.tables:
+        lazy = isinstance(ds.tables, LazyTables)
+        if not lazy or ds.tables.merged(name):
+            frame = ds.tables[name]
+            con.register(f"frame_{name}", frame.assign(**{ROW: range(1, len(frame) + 1)}))
+            con.execute(f"CREATE VIEW raw_{name} AS SELECT * FROM frame_{name}")
+            columns[name] = [str(c) for c in frame.columns]
+            continue
+        source, staged = stage(ds.tables.source(name), spill)
+        rel = relation(source, staged)
+        cols = columns_sql(con, source, rel)
+        con.execute(f"CREATE VIEW raw_{name} AS {typed_select(cols, rel, flags=False)}")
+        columns[name] = [c.name for c in cols]
+    return columns
+
+
+def _person_month_schema():
+    import pyarrow as pa
+
+    return pa.schema([pa.field("person_id", pa.string(), nullable=False), ("month", pa.int32()),
+                      ("bijstand", pa.int8()), ("other_benefit", pa.int8()), ("employed", pa.int8()),
+                      ("partnered", pa.int8()), ("municipality_code", pa.string())])
+
+
+def _write_arrow(con, sql: str, path: Path, schema) -> None:
+    """Stream a query's rows into a Parquet file with ``schema`` (the schema the one-piece COPY writes:
+    DuckDB marks a column NOT NULL from what its statistics prove, which differs between the two paths)."""
+    import pyarrow.parquet as pq
+
+    con.execute("SET preserve_insertion_order = true")  # else the streamed rows of an ORDER BY come unordered
+    try:
+        reader = con.sql(sql).to_arrow_reader(1 << 17)
+        with pq.ParquetWriter(path, schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch.cast(schema))
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+
+
 def _build(con: duckdb.DuckDBPyConnection, ds: Dataset, out: Path) -> None:
     start, end = ds.meta["observation_start"], ds.meta["observation_end"]
     m0, m1 = start.year * 12 + start.month - 1, end.year * 12 + end.month - 1
-    for name, frame in ds.tables.items():
-        con.register(f"raw_{name}", frame)
+    spill = Path(con.execute("SELECT current_setting('temp_directory')").fetchall()[0][0]).parent
+    columns = _raw_views(con, ds, spill)
 
     def write(table: str, sql: str) -> None:
         con.execute(f"COPY ({sql}) TO '{(out / (table + '.parquet')).as_posix()}' (FORMAT parquet)")
 
-    write("persons", "SELECT * FROM raw_persons")
+    write("persons", f"SELECT * EXCLUDE ({ROW}) FROM raw_persons ORDER BY {ROW}")
     con.execute(f"""
         CREATE TEMP TABLE bij AS
         SELECT person_id, start_date::DATE AS start_date,
                COALESCE(end_date::DATE, DATE '{end}') AS end_date, end_date IS NULL AS open,
-               municipality_code, {'monthly_amount_eur' if 'monthly_amount_eur' in ds.tables['benefit_spells'] else 'NULL::DOUBLE AS monthly_amount_eur'}
+               municipality_code, {'monthly_amount_eur' if 'monthly_amount_eur' in columns['benefit_spells'] else 'NULL::DOUBLE AS monthly_amount_eur'}
         FROM raw_benefit_spells WHERE benefit = 'bijstand'""")
     write("bijstand_spells", f"""
         WITH s AS (
@@ -166,10 +216,11 @@ def _build(con: duckdb.DuckDBPyConnection, ds: Dataset, out: Path) -> None:
         LEFT JOIN dec USING (person_id, year) LEFT JOIN bm USING (person_id, year) LEFT JOIN em USING (person_id, year)
         {'LEFT JOIN raw_health_yearly h USING (person_id, year)' if has_health else 'LEFT JOIN (SELECT NULL AS person_id) h ON FALSE'}
         ORDER BY person_id, year""")
-    write("person_month", f"""
+    def person_month(where: str) -> str:
+        return f"""
         WITH rec AS (SELECT person_id, GREATEST(min(start_month), {m0}) AS first_m,
                             LEAST(max(end_month), {m1}) AS last_m
-                     FROM bs WHERE end_month >= {m0} GROUP BY person_id),
+                     FROM bs WHERE end_month >= {m0} {where} GROUP BY person_id),
         grid AS (SELECT person_id, unnest(range(first_m, last_m + 1)) AS month FROM rec),
         b AS (SELECT DISTINCT person_id, unnest(range(start_month, end_month + 1)) AS month FROM bs
               WHERE person_id IN (SELECT person_id FROM rec)),
@@ -187,8 +238,21 @@ def _build(con: duckdb.DuckDBPyConnection, ds: Dataset, out: Path) -> None:
                p.municipality_code
         FROM grid g JOIN raw_persons p USING (person_id)
         LEFT JOIN b USING (person_id, month) LEFT JOIN e USING (person_id, month)
-        LEFT JOIN o USING (person_id, month) LEFT JOIN pt USING (person_id, month)
-        ORDER BY g.person_id, g.month""")
+        LEFT JOIN o USING (person_id, month) LEFT JOIN pt USING (person_id, month)"""
+
+    # in blocks of recipients (a hash of person_id): the month grids and their joins of one block at a time,
+    # then one sort; every row depends on one person only, so the table is the same as in one piece
+    recipients = con.execute(f"SELECT count(DISTINCT person_id) FROM bs WHERE end_month >= {m0}").fetchall()[0][0]
+    blocks = max(1, -(-recipients // PERSON_MONTH_BLOCK))
+    if blocks == 1:
+        write("person_month", person_month("") + " ORDER BY g.person_id, g.month")
+    else:
+        for k in range(blocks):
+            part = person_month(f"AND hash(person_id) % {blocks} = {k}")
+            con.execute((f"CREATE TEMP TABLE pm AS {part}" if k == 0 else f"INSERT INTO pm {part}"))
+        _write_arrow(con, "SELECT * FROM pm ORDER BY person_id, month", out / "person_month.parquet",
+                     _person_month_schema())
+        con.execute("DROP TABLE pm")
     write("partnership_ends", f"""
         SELECT person_id, end_date::DATE AS end_date, {_month('end_date::DATE')}::INTEGER AS month, kind, end_reason
         FROM raw_partnerships WHERE end_date IS NOT NULL AND end_date::DATE >= DATE '{start}'
@@ -207,8 +271,7 @@ def _build(con: duckdb.DuckDBPyConnection, ds: Dataset, out: Path) -> None:
         WHERE NOT b.censored GROUP BY ALL ORDER BY b.person_id, b.end_date""")
 
 
-def _host() -> str:
-    return _slug(socket.gethostname())[:40].replace("-", "_") or "host"
+_host = host
 
 
 def _alive(pid: int) -> bool:
@@ -293,13 +356,19 @@ def verify_store(path: Path, *, verify: str = "quick") -> str | None:
     return None
 
 
-def build_store(dataset: Dataset, *, root: str | Path = "data/processed", verify: str = "quick") -> Store:
+def build_store(dataset: Dataset, *, root: str | Path = "data/processed", verify: str = "quick",
+                memory_limit: str | None = None) -> Store:
     """Build (or reuse, after verifying it) the processed store of ``dataset`` under ``root``.
 
     ``verify`` is how a store found on disk is checked before reuse: ``"quick"`` (sizes and
     Parquet footers against ``store.json``) or ``"full"`` (also every file's sha256).
+    DuckDB reads the validated table files itself, within ``memory_limit`` (default ``"2GB"`` or
+    $RENDEERT_MEMORY_LIMIT), spilling to a directory under ``root`` that is removed afterwards.
     """
+    from analysis.data.workspace import memory_limit as check_limit
+
     check_choice("verify", verify, VERIFY)
+    memory_limit = check_limit(memory_limit)
     root = Path(root)
     base = root / _slug(dataset.name)
     target = base / dataset.content_hash[:16]
@@ -319,13 +388,8 @@ def build_store(dataset: Dataset, *, root: str | Path = "data/processed", verify
     tmp = root / f"{TMP_PREFIX}{_host()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         tmp.mkdir()
-        con = duckdb.connect()
-        try:
-            con.execute("SET threads = 2")
-            con.execute("SET preserve_insertion_order = false")
+        with workspace(root, limit=memory_limit, see_nan=False) as (con, _spill):
             _build(con, dataset, tmp)
-        finally:
-            con.close()
         _write_manifest(tmp, dataset)  # last: a store without it is unfinished
         base.mkdir(parents=True, exist_ok=True)
         try:
