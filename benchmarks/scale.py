@@ -325,6 +325,18 @@ def _fmt(row: dict, key: str, digits: int) -> str:
     return "" if value is None else f"{value:,.{digits}f}"
 
 
+def _notes(row: dict) -> str:
+    inner = row.get("inner") or {}
+    parts = []
+    if "load_s" in inner:
+        parts.append(f"load_dataset {inner['load_s']:.1f} s")
+    if "build_s" in inner:
+        parts.append(f"build_store {inner['build_s']:.1f} s")
+    if row.get("rows"):
+        parts.append(f"{sum(row['rows'].values()):,} rows")
+    return "; ".join(parts)
+
+
 def markdown(meta: dict, rows: list[dict], growths: list[dict]) -> str:
     lines = [f"# Scale benchmark ({meta['date']})", "",
              f"Machine: {meta['machine']}, {meta['cpu_count']} cores, {meta['ram_gb']} GB RAM; "
@@ -333,7 +345,8 @@ def markdown(meta: dict, rows: list[dict], growths: list[dict]) -> str:
         lines += [f"**{meta['label']}**", ""]
     if meta["data_from"] == "stack":
         lines += ["Stacked data (copies of a 50,000-person dataset with renamed ids): for memory and time only.", ""]
-    lines += ["| step | persons | wall s | CPU s | peak GB | disk GB | status |", "|---|---|---|---|---|---|---|"]
+    lines += ["| step | persons | wall s | CPU s | peak GB | disk GB | status | notes |",
+              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         peak = _fmt(r, "peak_gb", 2)
         status = r.get("status", "")
@@ -342,7 +355,7 @@ def markdown(meta: dict, rows: list[dict], growths: list[dict]) -> str:
         if r.get("error"):
             status += f": {r['error'][:120]}"
         lines.append(f"| {r['step']} | {r['persons']:,} | {_fmt(r, 'wall_s', 1)} | {_fmt(r, 'cpu_s', 1)} | "
-                     f"{peak} | {_fmt(r, 'disk_gb', 2)} | {status} |")
+                     f"{peak} | {_fmt(r, 'disk_gb', 2)} | {status} | {_notes(r)} |")
     if growths:
         lines += ["", "Growth between sizes (peak and wall time at the larger size over the smaller):", "",
                   "| step | from | to | persons x | peak x | time x |", "|---|---|---|---|---|---|"]
