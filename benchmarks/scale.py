@@ -247,7 +247,10 @@ def run_size(persons: int, steps: list[str], *, data_from: str, base: Path | Non
     shutil.rmtree(dataset, ignore_errors=True)
     shutil.rmtree(dataset.with_name(dataset.name + ".partial"), ignore_errors=True)
     shutil.rmtree(workdir / f"reports-{persons}", ignore_errors=True)
-    rows, stores = [], set()
+    from analysis.paths import processed_root
+
+    stores_before = _stores(processed_root())
+    rows = []
     plan = [data_step, *[s for s in steps if s not in DATA_STEPS]]
     for step in plan:
         row = {"step": step, "persons": persons}
@@ -258,11 +261,10 @@ def run_size(persons: int, steps: list[str], *, data_from: str, base: Path | Non
             continue
         cmd, written = step_command(step, persons=persons, dataset=dataset, workdir=workdir, base=base,
                                     synth_args=synth_args)
-        row.update(measure(cmd, cap_gb=cap_gb, env=env, timeout_s=timeout_s,
-                           log=workdir / f"{step}-{persons}.log"))
+        log = workdir / f"{step}-{persons}.log"
+        row.update(measure(cmd, cap_gb=cap_gb, env=env, timeout_s=timeout_s, log=log), log=str(log))
         store = (row.get("inner") or {}).get("store")
         if store:
-            stores.add(Path(store))
             written = Path(store)
         if written is not None and Path(written).exists():
             row["disk_gb"] = round(disk_bytes(written) / GB, 3)
@@ -271,11 +273,9 @@ def run_size(persons: int, steps: list[str], *, data_from: str, base: Path | Non
         rows.append(row)
         echo(_line(row))
     if not keep:
-        from analysis.paths import processed_root
-
-        for store in stores:  # the store lives under the project's data/processed: remove what we built
+        for store in _stores(processed_root()) - stores_before:  # under the project's data/processed: ours only
             shutil.rmtree(store, ignore_errors=True)
-            if store.parent.is_dir() and store.parent.parent == processed_root() and not any(store.parent.iterdir()):
+            if store.parent.is_dir() and not any(store.parent.iterdir()):
                 store.parent.rmdir()
         try:  # the unfinished build of a store step killed at the cap
             from analysis.data.store import remove_stale_builds
@@ -286,6 +286,11 @@ def run_size(persons: int, steps: list[str], *, data_from: str, base: Path | Non
         shutil.rmtree(dataset, ignore_errors=True)
         shutil.rmtree(workdir / f"reports-{persons}", ignore_errors=True)
     return rows
+
+
+def _stores(root: Path) -> set[Path]:
+    """The store directories under ``root`` (``<dataset>/<content hash>``)."""
+    return {p for p in root.glob("*/*") if p.is_dir() and not p.parent.name.startswith(".")} if root.is_dir() else set()
 
 
 def _line(row: dict) -> str:
@@ -379,26 +384,31 @@ def figure(rows: list[dict], path: Path, *, cap_gb: float) -> None:
 
     fig, ax = plt.subplots(figsize=(8.0, 4.2))
     steps = list(dict.fromkeys(r["step"] for r in rows))
-    for step in steps:
+    markers = "osDvP*Xhp<>d"  # with colour, so that more steps than the palette's colours stay apart
+    for i, step in enumerate(steps):
         pts = sorted((r for r in rows if r["step"] == step and r.get("status") in ("ok", "> cap")),
                      key=lambda r: r["persons"])
         if not pts:
             continue
         xs = [r["persons"] / 1e6 for r in pts]
         ys = [cap_gb if r["status"] == "> cap" else r["peak_gb"] for r in pts]
-        (line,) = ax.plot(xs, ys, marker="o", label=step)
+        (line,) = ax.plot(xs, ys, marker=markers[i % len(markers)], label=step)
         capped = [(x, y) for x, y, r in zip(xs, ys, pts) if r["status"] == "> cap"]
         if capped:
             ax.plot(*zip(*capped), linestyle="none", marker="^", markersize=9, markerfacecolor="white",
                     color=line.get_color())
     ax.axhline(TARGET_GB, color="black", linestyle="--", linewidth=1)
+    if cap_gb < TARGET_GB:
+        ax.axhline(cap_gb, color="grey", linestyle=":", linewidth=1)
+        ax.annotate(f"cap {cap_gb:g} GB", xy=(0, cap_gb), xycoords=("axes fraction", "data"), xytext=(4, 3),
+                    textcoords="offset points", fontsize=8, color="grey")
     ax.annotate(f"{TARGET_GB} GB", xy=(0, TARGET_GB), xycoords=("axes fraction", "data"), xytext=(4, 3),
                 textcoords="offset points", fontsize=8)
     ax.set_xlabel("persons (millions)")
     ax.set_ylabel("peak resident memory (GB)")
     ax.set_ylim(0, max(TARGET_GB, *(r.get("peak_gb") or 0 for r in rows)) * 1.1)
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.set_title("Peak memory per step (each in a fresh process); open triangle: killed at the cap")
+    ax.set_title("Peak memory of each step's process tree; open triangle: stopped at the cap", fontsize=10)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=150)
@@ -458,6 +468,13 @@ def main(argv: list[str] | None = None) -> int:
     sizes = _sizes(args.sizes)
     steps = [s.strip() for s in args.steps.split(",") if s.strip()] if args.steps else \
         ["validate", "store", *default_studies()]
+    if args.cap_gb <= 0:
+        raise SystemExit(f"--cap-gb {args.cap_gb}: give the memory a step may take, in GB (> 0), e.g. 14")
+    known = {*CORE_STEPS, *DATA_STEPS, *default_studies()}
+    unknown = [s for s in steps if s not in known]
+    if unknown:
+        raise SystemExit(f"--steps: unknown {', '.join(unknown)}; allowed: {', '.join(sorted(known))} "
+                         "(studies from `rendeert studies`)")
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
