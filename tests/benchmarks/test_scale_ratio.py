@@ -45,12 +45,13 @@ def _load(name: str):
 
 
 def _phase(row: dict) -> str:
+    """How far the step got: seconds of validation and of the build, or where it was stopped."""
     inner = row.get("inner") or {}
     if "build_s" in inner:
-        return f"validation {inner['load_s']:.0f} s (own peak {inner['load_peak_gb']:.2f} GB), build {inner['build_s']:.0f} s"
+        return f"validation {inner['load_s']:.0f} s, own peak {inner['load_peak_gb']:.2f} GB; build {inner['build_s']:.0f} s"
     if "load_s" in inner:
-        return f"validated in {inner['load_s']:.0f} s (own peak {inner['load_peak_gb']:.2f} GB), then in the store build"
-    return "still in validation (load_dataset)"
+        return f"validation {inner['load_s']:.0f} s, own peak {inner['load_peak_gb']:.2f} GB; stopped in the build"
+    return "stopped in validation, load_dataset"
 
 
 def test_store_step_peak_at_4m_persons_at_most_1_3_times_its_peak_at_1m(tmp_path):
