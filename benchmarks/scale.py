@@ -15,7 +15,8 @@ CLI or the public functions only, so whatever the code does today is what is mea
   then reuse (removed at the end unless ``--keep``);
 - a study name: ``rendeert run STUDY --dataset DIR --out WORKDIR/reports-N``, PDF included.
 
-Recorded per step: wall seconds, CPU seconds (the step's process and every descendant it reaped), peak
+Recorded per step: wall seconds, CPU seconds (the step's process and its descendants: their rusage once
+reaped, or for a tree killed at the cap the CPU time polled from each process, whichever is larger), peak
 resident memory of the whole process tree (psutil, every 0.2 s, the sum of RSS over the process and its
 descendants, so a study's kernel counts; shared pages count once per process, so it errs high), disk
 use of what the step wrote, and the exit status. A step whose tree passes ``--cap-gb`` is killed (the
@@ -65,11 +66,15 @@ def _tree(proc: psutil.Process) -> list[psutil.Process]:
         return []
 
 
-def _rss(procs) -> int:
+def _rss(procs, cpu_seen: dict) -> int:
+    """The summed RSS of ``procs``; records each one's own CPU seconds so far in ``cpu_seen``."""
     total = 0
     for p in procs:
         try:
-            total += p.memory_info().rss
+            with p.oneshot():
+                total += p.memory_info().rss
+                t = p.cpu_times()
+                cpu_seen[(p.pid, p.create_time())] = t.user + t.system
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             pass
     return total
@@ -98,10 +103,10 @@ def measure(cmd: list[str], *, cap_gb: float, env: dict | None = None, timeout_s
     start = time.perf_counter()
     with open(out_path, "w") as out, open(log, "w") as err:  # files, not pipes: a full pipe would stall the step
         proc = psutil.Popen(cmd, env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-        peak, status = 0, None
+        peak, status, cpu_seen = 0, None, {}
         while True:
             procs = _tree(proc)
-            peak = max(peak, _rss(procs))
+            peak = max(peak, _rss(procs, cpu_seen))
             if peak > cap:
                 status = "> cap"
                 _kill(procs)
@@ -119,6 +124,8 @@ def measure(cmd: list[str], *, cap_gb: float, env: dict | None = None, timeout_s
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # a killed tree's grandchildren are never reaped into our rusage: then the polled sum is the better count
+    cpu = max(cpu, sum(cpu_seen.values()))
     row = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "peak_gb": round(peak / GB, 3),
            "exit": code, "status": status or ("ok" if code == 0 else "failed")}
     if row["status"] == "failed":

@@ -100,3 +100,15 @@ def test_stacking_refuses_an_existing_directory(base, tmp_path):
     (tmp_path / "taken").mkdir()
     with pytest.raises(stack.StackError, match="exists"):
         stack.stack_dataset(base, tmp_path / "taken", persons=10)
+
+
+#: CPU seconds the grandchild burns before it allocates (measured by its own clock, so load does not matter).
+BURN_S = 1.0
+
+
+def test_a_killed_trees_cpu_counts_the_grandchild_nobody_reaps(tmp_path):
+    burn = f"import time\nwhile time.process_time() < {BURN_S}: pass\n" + HOLD.replace("time.sleep(1.0)", "time.sleep(60)")
+    cmd = [sys.executable, "-c", f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}])"]
+    row = scale.measure(cmd, cap_gb=(ALLOC_MB / 2) / 1024, log=tmp_path / "burn.log")
+    assert row["status"] == "> cap"
+    assert row["cpu_s"] >= BURN_S
