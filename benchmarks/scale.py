@@ -274,7 +274,7 @@ def run_size(persons: int, steps: list[str], *, data_from: str, base: Path | Non
         if store:
             written = Path(store)
         if written is not None and Path(written).exists():
-            row["disk_gb"] = round(disk_bytes(written) / GB, 3)
+            row["disk_gb"] = round(disk_bytes(written) / GB, 4)
         if step == data_step and row["status"] == "ok":
             row["rows"] = dataset_rows(dataset)
         rows.append(row)
@@ -337,6 +337,10 @@ def _fmt(row: dict, key: str, digits: int) -> str:
     return "" if value is None else f"{value:,.{digits}f}"
 
 
+def _disk_mb(row: dict) -> str:
+    return "" if row.get("disk_gb") is None else f"{row['disk_gb'] * 1024:,.0f}"
+
+
 def _notes(row: dict) -> str:
     inner = row.get("inner") or {}
     parts = []
@@ -356,8 +360,9 @@ def markdown(meta: dict, rows: list[dict], growths: list[dict]) -> str:
     if meta.get("label"):
         lines += [f"**{meta['label']}**", ""]
     if meta["data_from"] == "stack":
-        lines += ["Stacked data (copies of a 50,000-person dataset with renamed ids): for memory and time only.", ""]
-    lines += ["| step | persons | wall s | CPU s | peak GB | disk GB | status | notes |",
+        lines += [f"Stacked data (copies of `{meta.get('base')}` with renamed ids, benchmarks/stack_dataset.py): "
+                  "for memory and time only; the estimates mean nothing.", ""]
+    lines += ["| step | persons | wall s | CPU s | peak GB | disk MB | status | notes |",
               "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         peak = _fmt(r, "peak_gb", 2)
@@ -367,7 +372,7 @@ def markdown(meta: dict, rows: list[dict], growths: list[dict]) -> str:
         if r.get("error"):
             status += f": {r['error'][:120]}"
         lines.append(f"| {r['step']} | {r['persons']:,} | {_fmt(r, 'wall_s', 1)} | {_fmt(r, 'cpu_s', 1)} | "
-                     f"{peak} | {_fmt(r, 'disk_gb', 2)} | {status} | {_notes(r)} |")
+                     f"{peak} | {_disk_mb(r)} | {status} | {_notes(r)} |")
     if growths:
         lines += ["", "Growth between sizes (peak and wall time at the larger size over the smaller):", "",
                   "| step | from | to | persons x | peak x | time x |", "|---|---|---|---|---|---|"]
