@@ -14,10 +14,10 @@ PYTEST_ARGS ?=
 
 SOURCES := $(shell find src notebooks -type f \( -name '*.py' -o -name '*.ipynb' -o -name '*.yml' -o -name '*.typ' -o -name '*.lua' \) 2>/dev/null)
 
-.PHONY: report test lab data bench clean help requirements-ra
+.PHONY: report test lab data bench bench-scale clean help requirements-ra
 
 help:
-	@echo "make report | make test | make lab | make data | make bench | make clean | make requirements-ra"
+	@echo "make report | make test | make lab | make data | make bench | make bench-scale | make clean | make requirements-ra"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,17 @@ lab: $(STAMP) $(LAB_OVERRIDES)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py --studies
+
+# Issue #18: every step at national-scale sizes, each in a fresh process (benchmarks/scale.py): seconds, peak
+# memory of the process tree, disk, growth factor -> benchmarks/results/scale.{md,json,png}. 1M and 4M by
+# default; 18M once, outside CI, only when asked: make bench-scale SCALE_SIZES=1000000,4000000,18000000
+# (SCALE_DATA=stack: copies of the bundled data with renamed ids, for memory and time only).
+SCALE_SIZES  ?= 1000000,4000000
+SCALE_CAP_GB ?= 14
+SCALE_DATA   ?= generate
+SCALE_ARGS   ?=
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/scale.py --sizes $(SCALE_SIZES) --cap-gb $(SCALE_CAP_GB) --data-from $(SCALE_DATA) $(SCALE_ARGS)
 
 clean:
 	rm -rf data/processed/*/ reports/*/ reports/.make-report
