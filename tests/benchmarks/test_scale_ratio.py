@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.scale]
+pytestmark = [pytest.mark.slow, pytest.mark.scale, pytest.mark.xdist_group("scale_ratio")]  # starts early: the longest test
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 #: The issue's two points: 1M, where bounded working sets are past their fixed costs, and 4M.
