@@ -12,6 +12,28 @@ studies report (docs/architecture.md).
     rendeert synth --persons 50000 --seed 1 --out data/raw/synthetic-default
 
 Deterministic for a given seed and size.
+
+National scale (issue #18): shards and blocks. The seeding unit is a *shard* of
+``shards.SHARD_PERSONS`` (100,000) consecutive persons: every random number of a
+person comes from their shard's own streams (``shards.ShardStreams``). Shard 0
+draws from the streams the simulator has always used (``default_rng([seed,
+*key])``), so a dataset of up to 100,000 persons is the same draw as before;
+shard j >= 1 from ``default_rng([seed, *key, SHARD_TAG, j])``. A *block* is a run
+of consecutive shards simulated together in memory (``block_persons``, default
+200,000, rounded up to whole shards; ``blocks.py``), in ``workers`` processes, and
+``generate`` appends each block's tables to the Parquet files as it comes (dataset.yml
+last). Why the result does not depend on the block size or the worker count:
+
+- the model has no links between persons (``partner_id`` is empty), and a block's
+  draw is the concatenation of its shards' own draws, in shard order, so each person's
+  numbers are those of their shard simulated alone; draws per row of a derived table
+  (spells, unions) are taken from the stream of the row's person's shard;
+- the experiment is randomised within strata of each shard, on that shard's stream (a
+  shard with fewer than ``experiments.MIN_PARTICIPANTS`` participants has none);
+- every truth is a mean, a ratio or a count, computed per shard as a sum and a count
+  (``shards.Ratio``) and added over the shards in shard order before the one division:
+  the same floating-point operations whatever the grouping into blocks. For a single
+  shard the sum divided by the count is bit for bit ``numpy.mean``.
 """
 
 from __future__ import annotations
@@ -27,7 +49,7 @@ import yaml
 
 from analysis.data.synthetic import (blocks as bl, exit_risk_set, experiments as ex, jobloss, model, programme,
                                      tables as tb, truth as tr)
-from analysis.data.synthetic.shards import SHARD_PERSONS, Layout, ShardStreams, fold_all, resolve
+from analysis.data.synthetic.shards import SHARD_PERSONS, Layout, ShardStreams, fold_all, resolve, shard_zero
 from analysis.errors import ParameterError
 
 START_YEAR = 2014
@@ -87,7 +109,7 @@ def _municipal_effects(pop: model.Population, seed: int, *, layout: Layout | Non
 
     k = len(tb.MUNICIPALITIES)
     rng = ShardStreams(seed, (3,), layout or Layout.single(len(pop.u)))
-    effects = np.random.default_rng([seed, 3]).permutation(np.linspace(*MUNICIPAL_EFFECT_RANGE, k))
+    effects = shard_zero(seed, (3,)).permutation(np.linspace(*MUNICIPAL_EFFECT_RANGE, k))
     rng.advance(lambda g: g.permutation(np.linspace(*MUNICIPAL_EFFECT_RANGE, k)))
     low = np.clip(0.3 - COMPOSITION_SLOPE * effects, 0.03, 0.6)
     high = np.clip(0.3 + COMPOSITION_SLOPE * effects, 0.03, 0.6)
@@ -150,7 +172,7 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     frames = bl.concat_tables(tables)
     frames = {**{k: v for k, v in frames.items() if k != "experiments"}, "municipalities": state.municipalities(),
               **({"experiments": frames["experiments"]} if "experiments" in frames else {})}
-    truth, meta = _truth_and_meta(config, state, requested_experiment=experiment)
+    truth, meta = _truth_and_meta(config, state)
     return SyntheticDraw(tables=frames, truth=truth, meta=meta)
 
 
@@ -176,7 +198,7 @@ def generate(out_dir: str | Path, *, n_persons: int = 50_000, seed: int = 0, pro
         sink.write("municipalities", _arrow(state.municipalities()))
     finally:
         sink.close()
-    truth, meta = _truth_and_meta(config, state, requested_experiment=experiment)
+    truth, meta = _truth_and_meta(config, state)
     return SyntheticDraw(tables={}, truth=truth, meta=meta).write(out)
 
 
@@ -242,7 +264,7 @@ class _Totals:
         return frame
 
 
-def _truth_and_meta(config: bl.Config, state: _Totals, *, requested_experiment) -> tuple[dict, dict]:
+def _truth_and_meta(config: bl.Config, state: _Totals) -> tuple[dict, dict]:
     folded = fold_all(state.shard_truths)
     trial = folded.pop("experiment", None)
     by_group = folded.pop("programme_effect_by_group", None)
@@ -256,7 +278,7 @@ def _truth_and_meta(config: bl.Config, state: _Totals, *, requested_experiment) 
     n_persons, seed, dynamics = config.n_persons, config.seed, config.dynamics
     pre_exit_dip, municipal_effects, programme_effect = (config.pre_exit_dip, config.municipal_effects,
                                                          config.programme_effect)
-    experiment = _experiment_on(requested_experiment, dynamics=dynamics)
+    experiment = config.experiment
     meta = {
         "name": f"synthetic-n{n_persons}-seed{seed}" + ("-dip" if pre_exit_dip else "") + ("-dynamic" if dynamics else "")
                 + ("-municipal" if municipal_effects else "")

@@ -234,7 +234,8 @@ def simulate_shard_worlds(pop: Population, run_world: Callable, world_list, *, i
             continue
         here = slice(at, at + len(p[0]))
         at = here.stop
-        truths.append(_shard_truth(arm[here], analysed[here], {a: (y[0][here], y[1][here]) for a, y in potential.items()}))
+        truths.append(_shard_truth(arm[here], analysed[here],
+                                   {a: (y[0][here], y[1][here]) for a, y in potential.items()}))
     return worlds, table, truths
 
 

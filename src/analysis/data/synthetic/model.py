@@ -144,7 +144,8 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
     last_emp[cur_emp] = -1
 
     for t in range(n_months):
-        draws = ShardStreams(seed, (t,), layout).random(lead=(11 if dynamics else 9,))  # the first 9 rows are the same either way
+        # the first 9 rows are the same either way
+        draws = ShardStreams(seed, (t,), layout).random(lead=(11 if dynamics else 9,))
         age = start_year + t // 12 - pop.birth_year
         active = (age >= 18) & (age <= 66)
 

@@ -69,6 +69,11 @@ def stream_key(seed: int, key: tuple, shard: int) -> list:
     return [seed, *key] if shard == 0 else [seed, *key, SHARD_TAG, shard]
 
 
+def shard_zero(seed: int, key: tuple) -> np.random.Generator:
+    """Shard 0's stream ``key``: for a draw that is common to all persons (taken from it in every block)."""
+    return np.random.default_rng(stream_key(seed, tuple(key), 0))
+
+
 class ShardStreams:
     """One random stream per shard of a block, with the Generator's methods drawing per person.
 
