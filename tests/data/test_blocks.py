@@ -60,7 +60,8 @@ def test_spawned_workers_give_the_same_draw(one_shard_blocks):
 def test_written_files_do_not_depend_on_the_block_size(tmp_path, one_shard_blocks):
     """generate() appends each block's rows; the files read back as the whole tables."""
     small = syn.generate(tmp_path / "a", n_persons=N, seed=SEED, _shard_persons=SHARD, block_persons=SHARD)
-    large = syn.generate(tmp_path / "b", n_persons=N, seed=SEED, _shard_persons=SHARD, block_persons=3 * SHARD)
+    large = syn.generate(tmp_path / "b", n_persons=N, seed=SEED, _shard_persons=SHARD, block_persons=2 * SHARD,
+                         workers=2)
     names = sorted(p.name for p in small.glob("*.parquet"))
     assert names == sorted(p.name for p in large.glob("*.parquet")) == sorted(
         f"{t}.parquet" for t in one_shard_blocks.tables)
@@ -74,6 +75,23 @@ def test_written_files_do_not_depend_on_the_block_size(tmp_path, one_shard_block
     assert json.loads((small / "truth.json").read_text())["parameters"]["shard_persons"] == SHARD
     ds = load_dataset(small)  # the data contract holds for the appended files
     assert len(ds.tables["persons"]) == N
+
+
+def test_a_column_without_values_in_the_first_block_gets_its_type(tmp_path):
+    """A tiny first block may have no end date at all; the file keeps the dates of the later blocks."""
+    import datetime
+
+    import pyarrow as pa
+
+    sink = bl.TableSink(tmp_path, several_blocks=True)
+    first = pd.DataFrame({"person_id": ["P0000000"], "end_date": [None], "partner_id": [None]})
+    later = pd.DataFrame({"person_id": ["P0000001"], "end_date": [datetime.date(2015, 3, 1)], "partner_id": [None]})
+    for frame in (first, later):
+        sink.write("t", pa.Table.from_pandas(frame, preserve_index=False))
+    sink.close()
+    back = pd.read_parquet(tmp_path / "t.parquet")
+    assert list(back["end_date"]) == [None, datetime.date(2015, 3, 1)]
+    assert back["partner_id"].isna().all()
 
 
 def test_ids_unique_sorted_and_tables_in_person_order(one_shard_blocks):

@@ -219,11 +219,13 @@ def _config(n_persons, *, seed, pre_exit_dip=False, dynamics=False, municipal_ef
     if programme_effect not in programme.PROGRAMME_EFFECTS:
         raise ParameterError(f"programme_effect={programme_effect!r} is not allowed; choose one of "
                              f"{', '.join(programme.PROGRAMME_EFFECTS)}.")
+    hints = {"block_persons": f"persons simulated together, rounded up to whole shards of {SHARD_PERSONS:,} "
+                              f"persons; default {bl.DEFAULT_BLOCK_PERSONS:,}",
+             "workers": "the number of processes simulating blocks at once; default 1",
+             "shard_persons": f"persons per shard, a private option of the tests; default {SHARD_PERSONS:,}"}
     for name, value in (("block_persons", block_persons), ("workers", workers), ("shard_persons", shard_persons)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-            raise ParameterError(f"{name}={value!r}: give a whole number of at least 1 (block_persons is rounded "
-                                 f"up to whole shards of {shard_persons!r} persons; workers is a number of "
-                                 "processes).")
+            raise ParameterError(f"{name}={value!r}: give a whole number of at least 1 ({hints[name]}).")
     on = _experiment_on(experiment, dynamics=bool(dynamics))
     config = bl.Config(n_persons=int(n_persons), seed=seed, pre_exit_dip=pre_exit_dip, dynamics=bool(dynamics),
                        municipal_effects=bool(municipal_effects), programme_effect=programme_effect, experiment=on,
