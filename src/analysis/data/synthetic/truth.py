@@ -195,7 +195,6 @@ def contract_tables(pop: Population, world: World, ids: np.ndarray, health: pd.D
         "municipality_code": codes[pop.municipality], "migration_background": tb.MIGRATION[pop.migration],
         "education": tb.EDUCATION[pop.education],
     })
-    n = len(ids)
     earlier = rng.integers(1, 900)
     bij = tb.spell_frame(world.bijstand, ids, start_year, rng, left_open_start=earlier)
     partnered_at_start = world.partnered[bij["_row"].to_numpy(), bij["_first"].to_numpy()]
