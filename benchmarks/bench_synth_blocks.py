@@ -98,10 +98,12 @@ NOTES = """Notes.
   17.8 GB at 2,000,000 (issue #18's table); it is not run here (above the 6 GB this shared machine allows a
   run). In blocks the peak is one block's (about 2.2 GB at 200,000 persons) plus, with two workers, the
   second block and the main process that writes: it does not grow with the population.
-- 18,000,000 persons were not run: the machine's two cores were shared with other jobs (load 5 to 9) and
-  the run did not fit the time available. From the CPU seconds above (about 205 microseconds per person
-  at 4,000,000) 18,000,000 persons need about 3,700 CPU seconds: some 31 minutes of wall time with
-  two workers on two otherwise idle cores, with the peak of the two-worker row.
+- 18,000,000 persons with two workers (2026-12-02 07:54 UTC, commit of the 4M rows) did not finish in the
+  time available: it was stopped after 41 of its 90 blocks (8,000,000 persons written, person ids of 8
+  digits) at 21.4 minutes of wall time and 1,528 CPU seconds, with a peak of 4.77 GB for the process tree,
+  reached by block 23 and flat after it (4.41 GB after 5 blocks). At that rate (about 190 CPU microseconds
+  per person) 18,000,000 persons need about 3,500 CPU seconds: some 30 minutes of wall time with two
+  workers on two otherwise idle cores (it ran at 7,100 persons a second while sharing them).
 - Wall times here are on a shared machine (the runs waited for a core most of the time); the CPU seconds
   are the work done.
 """
