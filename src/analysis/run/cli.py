@@ -1,6 +1,6 @@
 """The ``rendeert`` command line.
 
-    rendeert synth --persons N --seed S --out DIR     generate a synthetic dataset
+    rendeert synth --persons N --seed S --out DIR [--block-persons B] [--workers K]   generate a synthetic dataset
     rendeert validate DIR                             check a dataset against the contract
     rendeert studies [STUDY]                          list studies and their parameters
     rendeert new NAME [--from STUDY]                  start a study: notebooks/NN_NAME.py and its test
@@ -37,7 +37,9 @@ def _cmd_synth(args) -> int:
     scenario = {"pre_exit_dip": True} if args.pre_exit_dip else {}
     if args.experiment is not None:  # default: the simulator's (the experiment is in)
         scenario["experiment"] = args.experiment
-    out = generate(Path(args.out), n_persons=args.persons, seed=args.seed, progress=True,
+    if args.block_persons is not None:  # default: the simulator's (synthetic.blocks.DEFAULT_BLOCK_PERSONS)
+        scenario["block_persons"] = args.block_persons
+    out = generate(Path(args.out), n_persons=args.persons, seed=args.seed, progress=True, workers=args.workers,
                    **scenario)
     print(f"Synthetic dataset written to {out}")
     return 0
@@ -220,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--persons", type=int, default=50_000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", required=True)
+    p.add_argument("--block-persons", type=int, default=None,
+                   help="persons simulated together in memory, rounded up to whole shards of 100,000 (about 2 GB "
+                        "per block; default 200,000; the data do not depend on it)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes simulating blocks at once (memory: one block each; the data do not depend on it)")
     p.add_argument("--pre-exit-dip", action="store_true", help="build in a health dip before exit to work")
     p.add_argument("--experiment", action=argparse.BooleanOptionalAction, default=None,
                    help="the randomised multi-arm experiment (the experiments table, for the experiment study) "

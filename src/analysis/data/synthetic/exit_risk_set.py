@@ -26,6 +26,7 @@ import numpy as np
 
 from analysis.data.synthetic import truth as tr
 from analysis.data.synthetic.model import Population, World
+from analysis.data.synthetic.shards import Layout, mean, per_shard
 
 #: The world simulated for this truth (name, ``switch_off``), added to the default world's worlds.
 WORLD = ("exit_not_now", "delay_exit")
@@ -41,10 +42,17 @@ DEFINITIONS = {"att_<outcome>_risk_set (default world)": (
               "leaving now rather than not now, the risk-set design's estimand (Sianesi 2004); _e<k> by t - g = k")}
 
 
-def risk_set_truths(pop: Population, factual: World, not_now: World, *, seed: int, start_year: int) -> dict:
-    """``att_<outcome>_risk_set`` and ``..._e<k>`` from the factual and the ``exit_not_now`` world."""
-    _, fact = tr.health(pop, factual, seed=seed, start_year=start_year, pre_exit_dip=False)
-    _, later = tr.health(pop, not_now, seed=seed, start_year=start_year, pre_exit_dip=False)
+def risk_set_truths(pop: Population, factual: World, not_now: World, *, seed: int, start_year: int,
+                    layout: Layout | None = None) -> list:
+    """``att_<outcome>_risk_set`` and ``..._e<k>`` from the factual and the ``exit_not_now`` world, for each
+    shard of ``layout`` (default one) in shard order (``shards.Ratio``)."""
+    layout = layout or Layout.single(len(pop.u))
+    _, fact = tr.health(pop, factual, seed=seed, start_year=start_year, pre_exit_dip=False, layout=layout)
+    _, later = tr.health(pop, not_now, seed=seed, start_year=start_year, pre_exit_dip=False, layout=layout)
+    return per_shard(layout, _truths, factual, fact, later)
+
+
+def _truths(factual: World, fact: dict, later: dict) -> dict:
     g, k = fact["g"], fact["k"]
     n, T = factual.bijstand.shape
     december_before = np.clip(12 * g - 1, 0, T - 1)
@@ -53,9 +61,9 @@ def risk_set_truths(pop: Population, factual: World, not_now: World, *, seed: in
     out = {}
     for outcome in OUTCOMES:
         diff = fact[outcome][0] - later[outcome][0]      # both with the work effect of their own world
-        out[f"att_{outcome}_risk_set"] = float(diff[cells].mean()) if cells.any() else None
+        out[f"att_{outcome}_risk_set"] = mean(diff[cells], empty=None)
         if outcome in DYNAMIC:
             for e in EVENT_TIMES:
                 sel = cells & (k == e)
-                out[f"att_{outcome}_risk_set_e{e}"] = float(diff[sel].mean()) if sel.any() else None
+                out[f"att_{outcome}_risk_set_e{e}"] = mean(diff[sel], empty=None)
     return out

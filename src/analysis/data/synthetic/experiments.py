@@ -67,6 +67,7 @@ import pandas as pd
 
 from analysis.data.synthetic import tables as tb
 from analysis.data.synthetic.model import Population, World
+from analysis.data.synthetic.shards import Layout, ShardStreams, fold_all, mean, resolve
 
 EXPERIMENT = "participatiewet_2017"
 #: Utrecht, Groningen, Eindhoven, Enschede (Utrecht and Groningen took part in the real experiments).
@@ -150,33 +151,62 @@ def _with_rows(world: World, other: World, rows: np.ndarray) -> None:
 def simulate_worlds(pop: Population, run_world: Callable, world_list, *, ids: np.ndarray, seed: int,
                     start_year: int, tick: Callable = lambda: None) -> tuple[dict, tuple | None]:
     """Simulate every world of ``world_list`` ((name, switch_off), the factual one first) with the experiment
-    inside; ``run_world(switch_off, trial)`` runs one world (``model.simulate_world``).
+    inside; ``run_world(switch_off, trial)`` runs one world (``model.simulate_world``), for one shard.
+
+    Returns the worlds and (the ``experiments`` table, ``truths["experiment"]``), or the worlds without an
+    experiment and None (:func:`simulate_shard_worlds`)."""
+    worlds, table, shard_truths = simulate_shard_worlds(pop, run_world, world_list, ids=ids, seed=seed,
+                                                        start_year=start_year, tick=tick)
+    return worlds, None if table is None else (table, finish_truth(fold_all(shard_truths)))
+
+
+def finish_truth(folded: dict) -> dict:
+    """``truths["experiment"]`` from the shards' added counts and ratios (``shards.fold_all``)."""
+    return {"name": EXPERIMENT, "municipalities": list(MUNICIPALITIES), "arms": list(ARMS), **resolve(folded)}
+
+
+def simulate_shard_worlds(pop: Population, run_world: Callable, world_list, *, ids: np.ndarray, seed: int,
+                          start_year: int, tick: Callable = lambda: None,
+                          layout: Layout | None = None) -> tuple[dict, pd.DataFrame | None, list]:
+    """The worlds of a block of shards (``layout``, default one) with the experiment inside, randomised within
+    each shard.
 
     The factual world is run once per arm with every participant in that arm (their potential outcomes;
     who is enrolled and when does not depend on the arm: the arm acts from the month after assignment),
-    then randomised, and assembled from those runs. Every other world runs with the same arms: the
-    factual participants' arm, and a draw of their own (equal probabilities) for persons enrolled only
-    there. Returns the worlds and (the ``experiments`` table, ``truths["experiment"]``), or the worlds
-    without an experiment and None when fewer than :data:`MIN_PARTICIPANTS` are enrolled or an arm is
-    empty."""
+    then randomised within strata of each shard (each shard's own stream), and assembled from those runs.
+    Every other world runs with the same arms: the factual participants' arm, and a draw of their own
+    (equal probabilities) for persons enrolled only there. A shard with fewer than
+    :data:`MIN_PARTICIPANTS` participants, or with an empty arm, has no experiment: its persons are not
+    eligible (every world of theirs is the world without it). Returns the worlds, the ``experiments``
+    table (None when no shard has the experiment) and each shard's truth (counts and ``shards.Ratio``;
+    None for a shard without the experiment)."""
+    layout = layout or Layout.single(len(pop.u))
     eligible = _eligible(pop, start_year)
     shifts = np.array([ARM_LOG_ODDS[a] for a in ARMS])
     fact = run_world(None, Trial(eligible=eligible, shift=np.full(len(eligible), shifts[0])))  # all in control
     tick()
-    rows = np.flatnonzero(fact.assignment_month >= 0)
-    month = fact.assignment_month[rows].astype(np.int64)
-    rng = np.random.default_rng([seed, RNG_STREAM])
     codes = np.array([c for c, _, _ in tb.MUNICIPALITIES], dtype=object)
-    age = start_year + month // 12 - pop.birth_year[rows]
-    strata = (codes[pop.municipality[rows]] + "_" + np.where(pop.sex_f[rows] == 1, "F", "M") + "_"
-              + _age_band(age)).astype(str)
-    arm = _randomise(strata, rng)
-    if len(rows) < MIN_PARTICIPANTS or len(set(arm.tolist())) < len(ARMS):
+    parts = []
+    for sl, rng in zip(layout.slices, ShardStreams(seed, (RNG_STREAM,), layout).generators):
+        rows = sl.start + np.flatnonzero(fact.assignment_month[sl] >= 0)
+        month = fact.assignment_month[rows].astype(np.int64)
+        age = start_year + month // 12 - pop.birth_year[rows]
+        strata = (codes[pop.municipality[rows]] + "_" + np.where(pop.sex_f[rows] == 1, "F", "M") + "_"
+                  + _age_band(age)).astype(str)
+        arm = _randomise(strata, rng)
+        if len(rows) < MIN_PARTICIPANTS or len(set(arm.tolist())) < len(ARMS):
+            parts.append(None)  # too few participants in this shard: no experiment here
+            eligible[sl] = False
+            continue
+        parts.append((rows, month, strata, arm, rng.integers(0, 28, len(rows))))
+    if all(p is None for p in parts):
         # too small a population for the experiment: no table, no truth, every world without it
         worlds = {name: run_world(off, None) for name, off in world_list}
-        return worlds, None
-    days = rng.integers(0, 28, len(rows))
-    person_arm = np.random.default_rng([seed, RNG_STREAM, 2]).integers(len(ARMS), size=len(eligible))
+        return worlds, None, [None] * len(parts)
+    if any(p is None for p in parts):  # the shards without the experiment: the factual world without it
+        fact = run_world(None, Trial(eligible=eligible, shift=np.full(len(eligible), shifts[0])))
+    rows, month, strata, arm, days = (np.concatenate([p[i] for p in parts if p is not None]) for i in range(5))
+    person_arm = ShardStreams(seed, (RNG_STREAM, 2), layout).integers(len(ARMS))
     person_arm[rows] = arm
     potential = {ARMS[0]: _outcomes(fact.bijstand[rows], fact.exit_to_work[rows], month)}
     for j, name in enumerate(ARMS[1:], start=1):
@@ -197,16 +227,28 @@ def simulate_worlds(pop: Population, run_world: Callable, world_list, *, ids: np
     }).sort_values("person_id", kind="mergesort").reset_index(drop=True)
     end_age = start_year + (month + FOLLOW_UP) // 12 - pop.birth_year[rows]
     analysed = (end_age <= AGE_RANGE[1]) & (month + FOLLOW_UP < n_months)
-    truth = {"name": EXPERIMENT, "municipalities": list(MUNICIPALITIES), "arms": list(ARMS),
-             "n_participants": int(len(rows)), "n_analysed": int(analysed.sum()),
+    truths, at = [], 0
+    for p in parts:
+        if p is None:
+            truths.append(None)
+            continue
+        here = slice(at, at + len(p[0]))
+        at = here.stop
+        truths.append(_shard_truth(arm[here], analysed[here],
+                                   {a: (y[0][here], y[1][here]) for a, y in potential.items()}))
+    return worlds, table, truths
+
+
+def _shard_truth(arm: np.ndarray, analysed: np.ndarray, potential: dict) -> dict:
+    """One shard's participants: counts, and the means of the ITT truth as ``shards.Ratio``."""
+    truth = {"n_participants": int(len(arm)), "n_analysed": int(analysed.sum()),
              "n_by_arm": {a: int((arm == j).sum()) for j, a in enumerate(ARMS)}}
     for k, outcome in enumerate(("exit_to_work_24m", "bijstand_months_24m")):
         y0 = potential["control"][k][analysed]
-        truth[f"control_mean_{outcome}"] = float(y0.mean()) if len(y0) else None
+        truth[f"control_mean_{outcome}"] = mean(y0, empty=None)
         for name in ARMS[1:]:
-            diff = potential[name][k][analysed] - y0
-            truth[f"itt_{outcome}_{name}"] = float(diff.mean()) if len(diff) else None
-    return worlds, (table, truth)
+            truth[f"itt_{outcome}_{name}"] = mean(potential[name][k][analysed] - y0, empty=None)
+    return truth
 
 
 PARAMETERS = {"experiment": EXPERIMENT, "municipalities": list(MUNICIPALITIES), "arms": list(ARMS),

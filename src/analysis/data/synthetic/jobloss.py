@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analysis.data.synthetic.shards import Layout, ShardStreams, mean, per_shard
+
 #: Effects from the year after the job end on (half in its year), for a job end at OLDER_AGE or older
 #: (half as large for a younger job end).
 EFFECTS = {"antidepressants": 0.05, "mental_costs_eur": 160.0}
@@ -47,13 +49,15 @@ def first_job_end(world) -> np.ndarray:
     return np.where(ends.any(axis=1), ends.argmax(axis=1), -1)
 
 
-def health_effects(pop, world, health: pd.DataFrame, *, seed: int, start_year: int):
-    """The health table with the job-loss effects added, and the truths (module docstring)."""
+def health_effects(pop, world, health: pd.DataFrame, *, seed: int, start_year: int, layout: Layout | None = None):
+    """The health table with the job-loss effects added, and the truths (module docstring) of each shard of
+    ``layout`` (default one), in shard order (``shards.Ratio`` and counts)."""
     n_years = int(health["year"].nunique())
     n = len(pop.u)
-    rng = np.random.default_rng([seed, STREAM])
-    uni = rng.random((n, n_years))
-    size = rng.gamma(2.0, 0.5, size=(n, n_years))
+    layout = layout or Layout.single(n)
+    rng = ShardStreams(seed, (STREAM,), layout)
+    uni = rng.random(tail=(n_years,))
+    size = rng.gamma(2.0, 0.5, tail=(n_years,))
     end = first_job_end(world)
     g = np.where(end >= 0, end // 12, -1)                       # year index of the first job end
     age_at_end = start_year + g - pop.birth_year
@@ -77,12 +81,16 @@ def health_effects(pop, world, health: pd.DataFrame, *, seed: int, start_year: i
     base = np.clip(12 * g - 1, 0, world.employed.shape[1] - 1)
     age_base = start_year + g - 1 - pop.birth_year
     treated = (g >= 1) & world.employed[np.arange(n), base] & (age_base >= AGE_BAND[0]) & (age_base <= AGE_BAND[1])
+    return out, per_shard(layout, _truth, treated, k, (ad1, ad0), (mental1, mental0))
+
+
+def _truth(treated, k, ad, mental) -> dict:
     cells = treated[:, None] & (k >= 0)
     truth = {}
-    for name, (y1, y0) in (("antidepressants", (ad1, ad0)), ("mental_healthcare_costs_eur", (mental1, mental0))):
+    for name, (y1, y0) in (("antidepressants", ad), ("mental_healthcare_costs_eur", mental)):
         diff = y1 - y0
-        truth[f"att_{name}_job_loss_50plus"] = float(diff[cells].mean())
+        truth[f"att_{name}_job_loss_50plus"] = mean(diff[cells])
         for e in EVENT_TIMES:
-            truth[f"att_{name}_job_loss_50plus_e{e}"] = float(diff[cells & (k == e)].mean())
+            truth[f"att_{name}_job_loss_50plus_e{e}"] = mean(diff[cells & (k == e)])
     truth["job_loss_50plus_treated"] = int(treated.sum())
-    return out, truth
+    return truth

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analysis.data.synthetic.shards import Layout, ShardStreams
+
 N_MONTHS_DEFAULT = 120
 
 #: The dynamic world's union and household effects (log-odds).
@@ -89,14 +91,17 @@ class World:
 
 
 def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int,
-                   switch_off: str | None = None, dynamics: bool = False, trial=None) -> World:
+                   switch_off: str | None = None, dynamics: bool = False, trial=None,
+                   layout: Layout | None = None) -> World:
     """Run the monthly model; ``switch_off`` names an effect to remove ("divorce", "job_loss", "programme"),
     or "delay_start": the first programme start offered to a person does not happen (later ones may);
     "exit_to_work" (dynamic world): nobody leaves bijstand for work; "delay_exit": a person's first exit
     to work does not happen in that calendar year (later ones may). With ``dynamics`` the union and
     household effects of :data:`DYNAMICS` are on and "divorce" means that no union ends. ``trial`` (an
-    ``experiments.Trial``) runs the randomised experiment inside this world, on its own paths."""
+    ``experiments.Trial``) runs the randomised experiment inside this world, on its own paths. ``layout``:
+    the shards of the persons (``shards.Layout``; default one shard), whose own streams give the draws."""
     n = len(pop.u)
+    layout = layout or Layout.single(n)
     edu_score = pop.education - 1.0
     nonwest = (pop.migration == 2).astype(float)
     e = 0.7 * edu_score + 0.9 * pop.u - 0.35 * nonwest  # employability index
@@ -124,23 +129,23 @@ def simulate_world(pop: Population, *, seed: int, n_months: int, start_year: int
     unions: list = []
     assigned = np.full(n, -1, dtype=np.int32)  # ``trial`` (experiments.Trial): enrols, shifts exit to work
 
-    rng0 = np.random.default_rng([seed, 10_001])
+    rng0 = ShardStreams(seed, (10_001,), layout)
     age0 = start_year - pop.birth_year
     working = (age0 >= 18) & (age0 <= 66)
     p_emp0 = logistic(1.1 + 1.1 * e)
-    cur_emp = working & (rng0.random(n) < p_emp0)
+    cur_emp = working & (rng0.random() < p_emp0)
     p_bij0 = logistic(-2.9 - 1.2 * e)
-    cur_bij = working & ~cur_emp & (rng0.random(n) < p_bij0)
+    cur_bij = working & ~cur_emp & (rng0.random() < p_bij0)
     p_par0 = np.clip(0.15 + 0.012 * (age0 - 18), 0.05, 0.7)
-    cur_par = (age0 >= 18) & (rng0.random(n) < p_par0)
-    kind[:] = np.searchsorted([0.6, 0.65, 1.0], rng0.random(n))
-    union_start[cur_par] = -1 - rng0.integers(1, 240, cur_par.sum())
-    dur[cur_bij] = rng0.integers(1, 60, cur_bij.sum())
+    cur_par = (age0 >= 18) & (rng0.random() < p_par0)
+    kind[:] = np.searchsorted([0.6, 0.65, 1.0], rng0.random())
+    union_start[cur_par] = -1 - rng0.integers(1, 240, where=cur_par)
+    dur[cur_bij] = rng0.integers(1, 60, where=cur_bij)
     last_emp[cur_emp] = -1
 
     for t in range(n_months):
-        rng = np.random.default_rng([seed, t])
-        draws = rng.random((11 if dynamics else 9, n))  # the first 9 rows are the same either way
+        # the first 9 rows are the same either way
+        draws = ShardStreams(seed, (t,), layout).random(lead=(11 if dynamics else 9,))
         age = start_year + t // 12 - pop.birth_year
         active = (age >= 18) & (age <= 66)
 

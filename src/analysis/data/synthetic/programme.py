@@ -23,6 +23,7 @@ from dataclasses import replace
 import numpy as np
 
 from analysis.data.synthetic import tables as tb
+from analysis.data.synthetic.shards import Layout, mean, per_shard
 from analysis.errors import ParameterError
 
 PROGRAMME_EFFECTS = ("constant", "heterogeneous", "none")
@@ -45,10 +46,14 @@ def with_programme_effect(pop, programme_effect: str):
     return replace(pop, programme_effect=np.asarray(EFFECT_BY_EDUCATION, dtype=float)[pop.education])
 
 
-def truth_by_group(pop, worlds: dict) -> dict:
+def truth_by_group(pop, worlds: dict, *, layout: Layout | None = None) -> list:
     """True effects per education level and migration background: participants of werkfit whose 24-month
-    window is observed, factual world minus the world where that start does not happen then."""
-    fact, cf = worlds["factual"], worlds["delayed_start"]
+    window is observed, factual world minus the world where that start does not happen then; for each shard
+    of ``layout`` (default one) in shard order (``shards.Ratio`` and counts)."""
+    return per_shard(layout or Layout.single(len(pop.u)), _by_group, pop, worlds["factual"], worlds["delayed_start"])
+
+
+def _by_group(pop, fact, cf) -> dict:
     m = fact.programme_month
     T = fact.bijstand.shape[1]
     sel = (m >= 0) & (m + HORIZON < T) & (fact.programme_kind == PROGRAMME_CODE)
@@ -64,6 +69,6 @@ def truth_by_group(pop, worlds: dict) -> dict:
             here = codes[rows] == code
             out[column][str(label)] = {
                 "participants": int(here.sum()),
-                "att_months_bijstand_24m": float(months[here].mean()) if here.any() else None,
-                "att_employed_24m": float(emp[here].mean()) if here.any() else None}
+                "att_months_bijstand_24m": mean(months[here], empty=None),
+                "att_employed_24m": mean(emp[here], empty=None)}
     return out

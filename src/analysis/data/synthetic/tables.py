@@ -45,10 +45,16 @@ def runs(matrix: np.ndarray):
 
 
 def spell_frame(matrix, ids, start_year, rng, *, left_open_start=None) -> pd.DataFrame:
-    """Spells with random days inside their first and last month; open spells get no end_date."""
+    """Spells with random days inside their first and last month; open spells get no end_date.
+
+    ``rng``: the block's ``shards.ShardStreams`` (a Generator is taken as one shard)."""
     rows, first, last, open_end = runs(matrix)
-    sday = rng.integers(0, 28, len(rows))
-    eday = rng.integers(0, 28, len(rows))
+    if isinstance(rng, np.random.Generator):
+        from analysis.data.synthetic.shards import ShardStreams
+
+        rng = ShardStreams.wrap(rng, matrix.shape[0])
+    sday = rng.integers(0, 28, rows=rows)
+    eday = rng.integers(0, 28, rows=rows)
     same = first == last
     eday = np.where(same, sday + (eday % (28 - sday)), eday)
     start = _dates(start_year, first, sday)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from analysis.data.synthetic import tables as tb
 from analysis.data.synthetic.model import Population, World
+from analysis.data.synthetic.shards import Layout, Ratio, ShardStreams, mean, per_shard
 
 N_YEARS = 10
 #: The dynamic world's state dependence of health: per bijstand month in the 24 months up to December.
@@ -61,16 +62,18 @@ def recent_bijstand_months(world: World, window: int = 24) -> np.ndarray:
 
 
 def health(pop: Population, world: World, *, seed: int, start_year: int, pre_exit_dip: bool,
-           untreated_worlds: dict | None = None):
+           untreated_worlds: dict | None = None, layout: Layout | None = None):
     """Yearly health outcomes (factual) and, for the treated, the outcomes without the work effect.
 
-    ``untreated_worlds`` (the dynamic world) switches to :func:`_state_health`.
+    ``untreated_worlds`` (the dynamic world) switches to :func:`_state_health`. ``layout``: the persons'
+    shards (default one), whose streams give the draws.
     """
+    layout = layout or Layout.single(len(pop.u))
     if untreated_worlds is not None:
         return _state_health(pop, world, untreated_worlds, seed=seed, start_year=start_year,
-                             pre_exit_dip=pre_exit_dip)
+                             pre_exit_dip=pre_exit_dip, layout=layout)
     n = len(pop.u)
-    rng = np.random.default_rng([seed, 20_000])
+    rng = ShardStreams(seed, (20_000,), layout)
     years = np.arange(N_YEARS)
     g = first_exit_year(world)
     ever_bij = world.bijstand.any(axis=1)
@@ -83,17 +86,17 @@ def health(pop: Population, world: World, *, seed: int, start_year: int, pre_exi
     p0 = np.clip(p0, 0.005, 0.9)
     effect_ad = np.where(k == 0, 0.02, 0.035) * post
     p1 = np.clip(p0 - effect_ad, 0.0, 0.9)
-    uni = rng.random((n, N_YEARS))
+    uni = rng.random(tail=(N_YEARS,))
     ad0, ad1 = uni < p0, uni < p1
 
-    base = 900 * np.exp(0.6 * rng.normal(size=n) - 0.25 * pop.u) + 700 * ever_bij
-    shock = rng.gamma(2.0, 0.5, size=(n, N_YEARS))
+    base = 900 * np.exp(0.6 * rng.normal() - 0.25 * pop.u) + 700 * ever_bij
+    shock = rng.gamma(2.0, 0.5, tail=(N_YEARS,))
     other0 = base[:, None] * shock + 35 * years[None, :]
     if pre_exit_dip:
         other0 = other0 + 500 * (k == -1) + 300 * (k == -2)
     mental_base = np.where(pop.u < -0.5, 450.0, 90.0) + 250 * ever_bij
-    mental0 = mental_base[:, None] * rng.gamma(1.5, 1 / 1.5, size=(n, N_YEARS))
-    gp0 = 140 + 40 * rng.gamma(2.0, 0.5, size=(n, N_YEARS))
+    mental0 = mental_base[:, None] * rng.gamma(1.5, 1 / 1.5, tail=(N_YEARS,))
+    gp0 = 140 + 40 * rng.gamma(2.0, 0.5, tail=(N_YEARS,))
     other1 = other0 - np.minimum(np.where(k == 0, 150.0, 300.0), 0.5 * other0) * post
     mental1 = mental0 - np.minimum(np.where(k == 0, 80.0, 150.0), 0.8 * mental0) * post
     gp1 = gp0 - np.minimum(15.0, 0.5 * gp0) * post
@@ -119,7 +122,7 @@ def _health_frame(start_year, n, ad, total, mental, gp) -> pd.DataFrame:
 
 
 def _state_health(pop: Population, world: World, untreated_worlds: dict, *, seed: int, start_year: int,
-                  pre_exit_dip: bool):
+                  pre_exit_dip: bool, layout: Layout):
     """Health that depends on the current benefit state and its duration (the dynamic world).
 
     Antidepressant use and costs rise with the bijstand months in the 24 months up to December, on each
@@ -138,15 +141,15 @@ def _state_health(pop: Population, world: World, untreated_worlds: dict, *, seed
     selects on the state too.
     """
     n = len(pop.u)
-    rng = np.random.default_rng([seed, 20_000])
+    rng = ShardStreams(seed, (20_000,), layout)
     years = np.arange(N_YEARS)
     female = pop.sex_f.astype(float)
-    uni = rng.random((n, N_YEARS))
-    base = 900 * np.exp(0.6 * rng.normal(size=n) - 0.25 * pop.u)
-    shock = rng.gamma(2.0, 0.5, size=(n, N_YEARS))
+    uni = rng.random(tail=(N_YEARS,))
+    base = 900 * np.exp(0.6 * rng.normal() - 0.25 * pop.u)
+    shock = rng.gamma(2.0, 0.5, tail=(N_YEARS,))
     mental_base = np.where(pop.u < -0.5, 450.0, 90.0)
-    mental_draw = rng.gamma(1.5, 1 / 1.5, size=(n, N_YEARS))
-    gp_draw = 140 + 40 * rng.gamma(2.0, 0.5, size=(n, N_YEARS))
+    mental_draw = rng.gamma(1.5, 1 / 1.5, tail=(N_YEARS,))
+    gp_draw = 140 + 40 * rng.gamma(2.0, 0.5, tail=(N_YEARS,))
     g_fact = first_exit_year(world)
     k_fact = np.where(g_fact[:, None] >= 0, years[None, :] - g_fact[:, None], -99)
 
@@ -183,39 +186,40 @@ def _state_health(pop: Population, world: World, untreated_worlds: dict, *, seed
 
 
 def contract_tables(pop: Population, world: World, ids: np.ndarray, health: pd.DataFrame, *, seed: int,
-                    start_year: int) -> dict:
-    rng = np.random.default_rng([seed, 30_000])
+                    start_year: int, layout: Layout | None = None) -> dict:
+    """The contract's tables of the persons ``ids`` (a block; ``municipalities`` counts only them)."""
+    rng = ShardStreams(seed, (30_000,), layout or Layout.single(len(ids)))
     codes = np.array([c for c, _, _ in tb.MUNICIPALITIES], dtype=object)
     persons = pd.DataFrame({
         "person_id": ids, "sex": np.where(pop.sex_f == 1, "F", "M"), "birth_year": pop.birth_year,
         "municipality_code": codes[pop.municipality], "migration_background": tb.MIGRATION[pop.migration],
         "education": tb.EDUCATION[pop.education],
     })
-    n = len(ids)
-    earlier = rng.integers(1, 900, n)
+    earlier = rng.integers(1, 900)
     bij = tb.spell_frame(world.bijstand, ids, start_year, rng, left_open_start=earlier)
     partnered_at_start = world.partnered[bij["_row"].to_numpy(), bij["_first"].to_numpy()]
     bij = bij.assign(benefit="bijstand", municipality_code=codes[pop.municipality[bij["_row"]]],
                      monthly_amount_eur=np.where(partnered_at_start, 1620.0, 1150.0))
     ww = tb.spell_frame(world.ww, ids, start_year, rng)
     ww = ww.assign(benefit="ww", municipality_code=codes[pop.municipality[ww["_row"]]],
-                   monthly_amount_eur=np.round(1500 + 600 * rng.random(len(ww)), 2))
-    emp = tb.spell_frame(world.employed, ids, start_year, rng, left_open_start=rng.integers(1, 3000, n))
+                   monthly_amount_eur=np.round(1500 + 600 * rng.random(rows=ww["_row"]), 2))
+    emp = tb.spell_frame(world.employed, ids, start_year, rng, left_open_start=rng.integers(1, 3000))
     # an exit to work: the job starts 1-20 days after the bijstand spell ends
     etw_first = world.exit_to_work[emp["_row"].to_numpy(), emp["_first"].to_numpy()]
     link = emp[etw_first][["_row", "_first"]].reset_index().merge(
         bij[["_row", "_last", "end_date"]].assign(_first=bij["_last"] + 1), on=["_row", "_first"], how="left")
-    gap = pd.to_timedelta(rng.integers(1, 21, len(link)), unit="D")
+    gap = pd.to_timedelta(rng.integers(1, 21, rows=link["_row"]), unit="D")
     new_start = link["end_date"] + gap
     ok = new_start.notna().to_numpy()
     emp.loc[link["index"][ok], "start_date"] = new_start[ok].to_numpy()
     bad = emp["end_date"].notna() & (emp["end_date"] < emp["start_date"])
     emp.loc[bad, "end_date"] = emp.loc[bad, "start_date"]
-    emp["monthly_wage_eur"] = np.round(1900 + 900 * np.exp(0.3 * pop.u[emp["_row"]]) * rng.random(len(emp)), 2)
+    emp["monthly_wage_eur"] = np.round(1900 + 900 * np.exp(0.3 * pop.u[emp["_row"]])
+                                       * rng.random(rows=emp["_row"]), 2)
 
     ev = pd.DataFrame(world.union_events, columns=["_row", "_s", "_e", "_kind", "end_reason"])
-    sday = rng.integers(0, 28, len(ev))
-    eday = rng.integers(0, 28, len(ev))
+    sday = rng.integers(0, 28, rows=ev["_row"])
+    eday = rng.integers(0, 28, rows=ev["_row"])
     start = pd.to_datetime(tb._dates(start_year, ev["_s"].to_numpy(), sday))
     end_m = ev["_e"].to_numpy()
     same = ev["_s"].to_numpy() == end_m
@@ -227,14 +231,14 @@ def contract_tables(pop: Population, world: World, ids: np.ndarray, health: pd.D
     }).sort_values(["person_id", "start_date"], kind="mergesort")
 
     prog = np.flatnonzero(world.programme_month >= 0)
-    pstart = pd.to_datetime(tb._dates(start_year, world.programme_month[prog], rng.integers(0, 28, len(prog))))
+    pstart = pd.to_datetime(tb._dates(start_year, world.programme_month[prog], rng.integers(0, 28, rows=prog)))
     pend = pstart + pd.Timedelta(days=182)
     obs_end = pd.Timestamp(start_year + N_YEARS - 1, 12, 31)
     kind = world.programme_kind[prog]
     interventions = pd.DataFrame({
         "person_id": ids[prog], "intervention": np.where(kind == 1, "taaltraject", "werkfit"),
         "start_date": pstart, "end_date": pend.where(pend <= obs_end),
-        "cost_eur": np.round(np.where(kind == 1, 2400.0, 3600.0) * (0.8 + 0.4 * rng.random(len(prog))), 2),
+        "cost_eur": np.round(np.where(kind == 1, 2400.0, 3600.0) * (0.8 + 0.4 * rng.random(rows=prog)), 2),
     })
     # participation ladder: the caseworker's assessment, recorded at the start of every bijstand spell
     # and each January in bijstand; one step up 12 months after a programme start
@@ -292,13 +296,13 @@ def _event_truths(pop, fact: World, cf: World, first_event: np.ndarray, all_even
     ev_cum = np.cumsum(all_events, axis=1)
     recent = ev_cum - np.concatenate([np.zeros((n, 13), dtype=ev_cum.dtype), ev_cum[:, :-13]], axis=1) > 0
     mask = infl1[:, P_START:]
-    out[f"share_inflow_after_{tag}"] = float(recent[:, P_START:][mask].mean())
+    out[f"share_inflow_after_{tag}"] = mean(recent[:, P_START:][mask])
     s = first_event
     for sex, code in (("F", 1), ("M", 0)):
         sel = (s >= 1) & (s + 12 < T) & (pop.sex_f == code)
         rows = np.flatnonzero(sel)
-        out[f"excess_bijstand_after_{tag}_12m_{sex}"] = float(
-            (fact.bijstand[rows, s[rows] + 12].astype(float) - cf.bijstand[rows, s[rows] + 12]).mean())
+        out[f"excess_bijstand_after_{tag}_12m_{sex}"] = mean(
+            fact.bijstand[rows, s[rows] + 12].astype(float) - cf.bijstand[rows, s[rows] + 12])
     excess = 0.0
     rows = np.flatnonzero(s >= 1)  # first separations with a pre-period, as the study's design
     for e in range(HORIZON + 1):
@@ -306,7 +310,7 @@ def _event_truths(pop, fact: World, cf: World, first_event: np.ndarray, all_even
         ok = (t >= P_START) & (t < T)
         r, tt = rows[ok], t[ok]
         excess += float((infl1[r, tt].astype(float) - infl0[r, tt]).sum())
-    out[f"attributable_share_inflow_{tag}_24m"] = excess / float(infl1[:, P_START:].sum())
+    out[f"attributable_share_inflow_{tag}_24m"] = Ratio(excess, float(infl1[:, P_START:].sum()), np.nan)
     return out
 
 
@@ -333,7 +337,15 @@ def _ladder_at(pop: Population, world: World, rows: np.ndarray, at: np.ndarray) 
     return np.where(world.employed[rows, at], 6.0, np.where(has, step, np.nan))
 
 
-def truths(pop: Population, worlds: dict, health_truth: dict, *, start_year: int) -> dict:
+def truths(pop: Population, worlds: dict, health_truth: dict, *, start_year: int,
+           layout: Layout | None = None) -> list:
+    """The truths of every shard of ``layout`` (default one), in shard order: trees of ``shards.Ratio``
+    and counts, to be added over shards (``shards.fold_all``) and divided (``shards.resolve``)."""
+    return per_shard(layout or Layout.single(len(pop.u)),
+                     lambda p, w, h: _shard_truths(p, w, h, start_year=start_year), pop, worlds, health_truth)
+
+
+def _shard_truths(pop: Population, worlds: dict, health_truth: dict, *, start_year: int) -> dict:
     fact = worlds["factual"]
     n, T = fact.bijstand.shape
     out: dict = {}
@@ -343,7 +355,7 @@ def truths(pop: Population, worlds: dict, health_truth: dict, *, start_year: int
         wa = (age >= 18) & (age <= 66)
         dec, jan = 12 * y + 11, 12 * y + 12
         on_dec31 = fact.bijstand[:, dec] & (fact.bijstand[:, jan] if jan < T else True)
-        out[f"bijstand_share_{start_year + y}"] = float(on_dec31[wa].mean())
+        out[f"bijstand_share_{start_year + y}"] = mean(on_dec31[wa])
         infl = _inflow(fact.bijstand)[:, 12 * y:12 * y + 12]
         out[f"inflow_{start_year + y}"] = int(infl.sum())
     # intake: separations and job losses
@@ -366,17 +378,17 @@ def truths(pop: Population, worlds: dict, health_truth: dict, *, start_year: int
     for outcome in ("antidepressants", "healthcare_costs_eur", "mental_healthcare_costs_eur", "gp_costs_eur"):
         y1, y0 = health_truth[outcome]
         diff = y1 - y0
-        out[f"att_{outcome}"] = float(diff[treated_py].mean())
+        out[f"att_{outcome}"] = mean(diff[treated_py])
         if outcome in ("antidepressants", "healthcare_costs_eur"):
             for e in range(4):
-                out[f"att_{outcome}_e{e}"] = float(diff[treated_py & (k == e)].mean())
+                out[f"att_{outcome}_e{e}"] = mean(diff[treated_py & (k == e)])
         if f"{outcome}:not_now" not in health_truth:
             continue
         # the dynamic world: the at-risk designs' estimands, over persons on bijstand on 31 December before
         for suffix, d in (("_at_risk", diff), ("_risk_set", np.subtract(*health_truth[f"{outcome}:not_now"]))):
-            out[f"att_{outcome}{suffix}"] = float(d[treated_py & at_risk[:, None]].mean())
+            out[f"att_{outcome}{suffix}"] = mean(d[treated_py & at_risk[:, None]])
             for e in range(4):
-                out[f"att_{outcome}{suffix}_e{e}"] = float(d[treated_py & at_risk[:, None] & (k == e)].mean())
+                out[f"att_{outcome}{suffix}_e{e}"] = mean(d[treated_py & at_risk[:, None] & (k == e)])
     # intervention
     m = fact.programme_month
     by = {}
@@ -392,12 +404,12 @@ def truths(pop: Population, worlds: dict, health_truth: dict, *, start_year: int
             months0 = cf.bijstand[rows[:, None], idx].sum(axis=1)
             emp1 = fact.employed[rows, m[rows] + HORIZON].astype(float)
             emp0 = cf.employed[rows, m[rows] + HORIZON].astype(float)
-            entry[f"att_months_bijstand_24m{suffix}"] = float((months1 - months0).mean()) if len(rows) else None
-            entry[f"att_employed_24m{suffix}"] = float((emp1 - emp0).mean()) if len(rows) else None
+            entry[f"att_months_bijstand_24m{suffix}"] = mean(months1 - months0, empty=None)
+            entry[f"att_employed_24m{suffix}"] = mean(emp1 - emp0, empty=None)
             step1 = _ladder_at(pop, fact, rows, m[rows] + LADDER_MONTH)
             step0 = _ladder_at(pop, cf, rows, m[rows] + LADDER_MONTH)
             both = ~np.isnan(step1) & ~np.isnan(step0)
-            entry[f"att_ladder_step_12m{suffix}"] = float((step1 - step0)[both].mean()) if both.any() else None
+            entry[f"att_ladder_step_12m{suffix}"] = mean((step1 - step0)[both], empty=None)
         by[name] = entry
     out["att_months_bijstand_24m"] = by["werkfit"]["att_months_bijstand_24m"]
     out["att_employed_24m"] = by["werkfit"]["att_employed_24m"]
