@@ -11,9 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -23,6 +20,7 @@ import pandas as pd
 import pytest
 
 from analysis.run.batch import run_batch
+from dask_cluster import dask_cluster
 from notebook_builder import build_notebook
 
 pytestmark = pytest.mark.slow
@@ -49,12 +47,6 @@ rows = [{"name": f"x_{i}", "estimate": float(v), "se": 1.0, "ci_low": None, "ci_
 '''
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture()
 def cluster(tmp_path, monkeypatch):
     """A toy project, a scheduler and two single-thread workers without nannies."""
@@ -64,33 +56,9 @@ def cluster(tmp_path, monkeypatch):
     nb = build_notebook([("markdown", "# Toy study"), ("parameters", PARAMS), ("code", BODY), ("code", FINISH)])
     nbformat.write(nb, root / "notebooks" / "01_toy.ipynb")
     monkeypatch.setenv("RENDEERT_HOME", str(root))
-    env = {**os.environ, "RENDEERT_HOME": str(root)}
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
     logs = tmp_path / "logs"
-    logs.mkdir()
-    procs = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                               "--port", str(port), "--no-dashboard"], env=env,
-                              stdout=open(logs / "scheduler.log", "w"), stderr=subprocess.STDOUT)]
-    for i in range(2):
-        procs.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
-                                       "--no-nanny", "--no-dashboard", "--host", "127.0.0.1", "--name", f"w{i}"],
-                                      env=env, stdout=open(logs / f"worker{i}.log", "w"), stderr=subprocess.STDOUT))
-    from distributed import Client
-
-    with Client(address, timeout="60s") as client:
-        client.wait_for_workers(2, timeout=60)
-    try:
+    with dask_cluster(logs, env={**os.environ, "RENDEERT_HOME": str(root)}) as (address, procs):
         yield {"address": address, "root": root, "procs": procs, "logs": logs}
-    finally:
-        for p in procs[1:] + procs[:1]:  # workers first, then the scheduler
-            if p.poll() is None:
-                p.terminate()
-            try:
-                p.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
 
 
 def test_batch_runs_on_a_dask_cluster(cluster, tmp_path):

@@ -1,6 +1,6 @@
 """The ``rendeert`` command line.
 
-    rendeert synth --persons N --seed S --out DIR [--block-persons B] [--workers K]   generate a synthetic dataset
+    rendeert synth --persons N --seed S --out DIR [--block-persons B] [--workers K | --scheduler tcp://H:P]
     rendeert validate DIR                             check a dataset against the contract
     rendeert studies [STUDY]                          list studies and their parameters
     rendeert new NAME [--from STUDY]                  start a study: notebooks/NN_NAME.py and its test
@@ -40,7 +40,7 @@ def _cmd_synth(args) -> int:
     if args.block_persons is not None:  # default: the simulator's (synthetic.blocks.DEFAULT_BLOCK_PERSONS)
         scenario["block_persons"] = args.block_persons
     out = generate(Path(args.out), n_persons=args.persons, seed=args.seed, progress=True, workers=args.workers,
-                   **scenario)
+                   scheduler=args.scheduler, **scenario)
     print(f"Synthetic dataset written to {out}")
     return 0
 
@@ -227,6 +227,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "per block; default 200,000; the data do not depend on it)")
     p.add_argument("--workers", type=int, default=1,
                    help="processes simulating blocks at once (memory: one block each; the data do not depend on it)")
+    p.add_argument("--scheduler", default=None,
+                   help="simulate the blocks on a Dask cluster (tcp://HOST:PORT), as `rendeert batch --scheduler` "
+                        "runs batches; the data do not depend on it")
     p.add_argument("--pre-exit-dip", action="store_true", help="build in a health dip before exit to work")
     p.add_argument("--experiment", action=argparse.BooleanOptionalAction, default=None,
                    help="the randomised multi-arm experiment (the experiments table, for the experiment study) "

@@ -142,7 +142,8 @@ DYNAMIC_WORLDS = (("no_exit_to_work", "exit_to_work"), ("exit_not_now", "delay_e
 def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = False, dynamics: bool = False,
              municipal_effects: bool = False, programme_effect: str = "constant", experiment: bool | None = None,
              progress: bool = False, block_persons: int = bl.DEFAULT_BLOCK_PERSONS, workers: int = 1,
-             _shard_persons: int = SHARD_PERSONS, _mp_context: str | None = None) -> SyntheticDraw:
+             scheduler: str | None = None, _shard_persons: int = SHARD_PERSONS,
+             _mp_context: str | None = None) -> SyntheticDraw:
     """Simulate ``n_persons`` over 2014-2023 and compute the truths; see the module docstring.
 
     ``dynamics`` switches on the dynamic world of ``model.DYNAMICS`` and state-dependent health
@@ -159,14 +160,16 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
     ``experiments`` table, ``truths["experiment"]``): None (the default) means on, except with ``dynamics``
     (the dynamic world has no experiment; ``experiment=True`` there is an error); False leaves it out.
     ``block_persons`` persons (rounded up to whole shards) are simulated together, in ``workers``
-    processes; neither changes the draw. ``progress`` shows a bar on standard error, one step per block.
+    processes or, with ``scheduler`` (a Dask scheduler's address), on that cluster's workers; none of
+    these changes the draw. ``progress`` shows a bar on standard error, one step per block.
     """
     config, bounds = _config(n_persons, seed=seed, pre_exit_dip=pre_exit_dip, dynamics=dynamics,
                              municipal_effects=municipal_effects, programme_effect=programme_effect,
                              experiment=experiment, block_persons=block_persons, workers=workers,
-                             shard_persons=_shard_persons)
+                             shard_persons=_shard_persons, scheduler=scheduler)
     tables, state = [], _Totals()
-    for result in _blocks(config, bounds, workers=workers, progress=progress, mp_context=_mp_context):
+    for result in _blocks(config, bounds, workers=workers, progress=progress, mp_context=_mp_context,
+                          scheduler=scheduler):
         state.add(result)
         tables.append(result.tables)
     frames = bl.concat_tables(tables)
@@ -177,20 +180,22 @@ def simulate(n_persons: int = 50_000, *, seed: int = 0, pre_exit_dip: bool = Fal
 
 
 def generate(out_dir: str | Path, *, n_persons: int = 50_000, seed: int = 0, progress: bool = False,
-             block_persons: int = bl.DEFAULT_BLOCK_PERSONS, workers: int = 1, _shard_persons: int = SHARD_PERSONS,
-             _mp_context: str | None = None, **scenario) -> Path:
+             block_persons: int = bl.DEFAULT_BLOCK_PERSONS, workers: int = 1, scheduler: str | None = None,
+             _shard_persons: int = SHARD_PERSONS, _mp_context: str | None = None, **scenario) -> Path:
     """Simulate and write a dataset directory (parquet tables, truth.json and, last, dataset.yml), block by
     block: each block's tables are appended to the files as it is done, so memory holds at most
     ``workers`` blocks and the one being written (``simulate`` for the scenario options)."""
     experiment = scenario.pop("experiment", None)
     config, bounds = _config(n_persons, seed=seed, experiment=experiment, block_persons=block_persons,
-                             workers=workers, shard_persons=_shard_persons, arrow=True, **scenario)
+                             workers=workers, shard_persons=_shard_persons, arrow=True, scheduler=scheduler,
+                             **scenario)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "dataset.yml").unlink(missing_ok=True)  # an older draw's marker must not bless a half-written one
     sink, state = bl.TableSink(out, several_blocks=len(bounds) > 1), _Totals()
     try:
-        for result in _blocks(config, bounds, workers=workers, progress=progress, mp_context=_mp_context):
+        for result in _blocks(config, bounds, workers=workers, progress=progress, mp_context=_mp_context,
+                              scheduler=scheduler):
             state.add(result)
             for name in bl.TABLE_ORDER:
                 if name in result.tables:
@@ -209,7 +214,8 @@ def _arrow(frame: pd.DataFrame):
 
 
 def _config(n_persons, *, seed, pre_exit_dip=False, dynamics=False, municipal_effects=False,
-            programme_effect="constant", experiment=None, block_persons, workers, shard_persons, arrow=False):
+            programme_effect="constant", experiment=None, block_persons, workers, shard_persons, arrow=False,
+            scheduler=None):
     if not isinstance(n_persons, (int, np.integer)) or isinstance(n_persons, bool) or n_persons < 100:
         raise ParameterError(f"n_persons={n_persons!r}: give an integer of at least 100.")
     if not isinstance(dynamics, (bool, np.bool_)):
@@ -226,6 +232,11 @@ def _config(n_persons, *, seed, pre_exit_dip=False, dynamics=False, municipal_ef
     for name, value in (("block_persons", block_persons), ("workers", workers), ("shard_persons", shard_persons)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise ParameterError(f"{name}={value!r}: give a whole number of at least 1 ({hints[name]}).")
+    if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
+        raise ParameterError(f"scheduler={scheduler!r}: give a Dask scheduler's address, e.g. tcp://10.0.0.5:8786.")
+    if scheduler and workers != 1:
+        raise ParameterError(f"workers={workers!r} with scheduler={scheduler!r}: give one of them (the cluster's "
+                             "workers simulate the blocks).")
     on = _experiment_on(experiment, dynamics=bool(dynamics))
     config = bl.Config(n_persons=int(n_persons), seed=seed, pre_exit_dip=pre_exit_dip, dynamics=bool(dynamics),
                        municipal_effects=bool(municipal_effects), programme_effect=programme_effect, experiment=on,
@@ -233,14 +244,14 @@ def _config(n_persons, *, seed, pre_exit_dip=False, dynamics=False, municipal_ef
     return config, bl.block_bounds(int(n_persons), int(block_persons), int(shard_persons))
 
 
-def _blocks(config, bounds, *, workers, progress, mp_context):
+def _blocks(config, bounds, *, workers, progress, mp_context, scheduler=None):
     from tqdm import tqdm
 
     bar = tqdm(total=config.n_persons, desc="synthetic", unit="person", unit_scale=True, disable=not progress,
                file=sys.stderr)
     bar.set_postfix_str(f"block 1/{len(bounds)}")
     try:
-        for result in bl.run_blocks(config, bounds, workers=int(workers), mp_context=mp_context):
+        for result in bl.run_blocks(config, bounds, workers=int(workers), mp_context=mp_context, scheduler=scheduler):
             bar.update(result.hi - result.lo)
             bar.set_postfix_str(f"block {min(result.index + 2, len(bounds))}/{len(bounds)}")
             yield result

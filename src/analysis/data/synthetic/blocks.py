@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.data.synthetic.shards import Layout, ShardStreams
+from analysis.errors import ParameterError
 
 #: Persons simulated together in memory (rounded up to whole shards): about 2 GB per block in flight.
 DEFAULT_BLOCK_PERSONS = 200_000
@@ -129,10 +130,15 @@ def simulate_block(config: Config, index: int, lo: int, hi: int) -> BlockResult:
                        shard_truths=shard_truths, municipal_truth=municipal_truth)
 
 
-def run_blocks(config: Config, bounds: list, *, workers: int = 1,
-               mp_context: str | None = None) -> Iterator[BlockResult]:
+def run_blocks(config: Config, bounds: list, *, workers: int = 1, mp_context: str | None = None,
+               scheduler: str | None = None) -> Iterator[BlockResult]:
     """The blocks' results in block order; with ``workers`` > 1 in as many processes (``mp_context``: a
-    start method, e.g. "spawn" as on Windows), at most ``workers`` blocks simulated at once."""
+    start method, e.g. "spawn" as on Windows), at most ``workers`` blocks simulated at once; with
+    ``scheduler`` (a Dask scheduler's address, ``tcp://host:port``) on that cluster's workers, at most one
+    block per worker thread in flight (:func:`_run_on_dask`)."""
+    if scheduler:
+        yield from _run_on_dask(config, bounds, scheduler)
+        return
     if workers == 1 or len(bounds) == 1:
         for i, (lo, hi) in enumerate(bounds):
             yield simulate_block(config, i, lo, hi)
@@ -156,6 +162,42 @@ def run_blocks(config: Config, bounds: list, *, workers: int = 1,
             yield result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_on_dask(config: Config, bounds: list, scheduler: str) -> Iterator[BlockResult]:
+    """The blocks on a Dask cluster (the one batches use, ``rendeert batch --scheduler``): each block is one
+    task, :func:`simulate_block` with the same arguments as in a local process, so the draw is the same;
+    a lost worker's block is retried once on another. Results come back in block order; the client holds
+    the blocks in flight (one per worker thread) and the one being written."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ParameterError("scheduler needs the packages dask and distributed "
+                             "(pip install 'dask[distributed]').") from None
+    with Client(scheduler, timeout="30s") as client:
+        slots = max(1, sum(client.nthreads().values()))
+        todo = iter(enumerate(bounds))
+        pending: deque = deque()
+
+        def submit():
+            nxt = next(todo, None)
+            if nxt is not None:
+                i, (lo, hi) = nxt
+                pending.append(client.submit(simulate_block, config, i, lo, hi, pure=False, retries=1,
+                                             key=f"rendeert-synth-{config.seed}-{config.n_persons}-{i}"))
+
+        for _ in range(slots):
+            submit()
+        try:
+            while pending:
+                future = pending.popleft()
+                result = future.result()
+                future.release()
+                submit()
+                yield result
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 #: Multi-block datasets: a column with no value in the first block gets its type from this list (else
