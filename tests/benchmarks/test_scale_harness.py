@@ -3,30 +3,21 @@ and what a stacked dataset holds (row counts a closed form of the base's)."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+from benchmark_scripts import load_benchmark
+
 ALLOC_MB = 400  # what each test child allocates and touches
 #: RSS counts the interpreter besides the allocation, and one 0.2 s poll may miss the last pages:
 #: the peak must lie between the allocation less this and the allocation plus the interpreters' few tens of MB.
 ALLOC_SLACK_MB = 60
 
 
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"rendeert_bench_{name}", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-scale = _load("scale")
-stack = _load("stack_dataset")
+scale = load_benchmark("scale")
+stack = load_benchmark("stack_dataset")
 
 HOLD = f"import time; b = bytearray({ALLOC_MB} * 2**20); b[::4096] = b'x' * len(b[::4096]); time.sleep(1.0)"
 

@@ -13,17 +13,15 @@ stopping keeps it cheap and keeps a step whose memory grows with the population 
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from benchmark_scripts import load_benchmark
+
 pytestmark = [pytest.mark.slow, pytest.mark.scale, pytest.mark.xdist_group("scale_ratio")]  # starts early: the longest test
 
-BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 #: The issue's two points: 1M, where bounded working sets are past their fixed costs, and 4M.
 SMALL_PERSONS, LARGE_PERSONS = 1_000_000, 4_000_000
 #: Issue #18: "4M peak at most 1.3 times 1M peak" (a bounded working set, not the linear growth of 4x).
@@ -34,14 +32,6 @@ SAFETY_CAP_GB = 6.0
 STEP = "store"
 #: The draw that is stacked: small, so that generating it costs a few seconds.
 BASE_PERSONS, BASE_SEED = 10_000, 1
-
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"rendeert_bench_{name}", BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 def _phase(row: dict) -> str:
@@ -57,7 +47,7 @@ def _phase(row: dict) -> str:
 def test_store_step_peak_at_4m_persons_at_most_1_3_times_its_peak_at_1m(tmp_path):
     from analysis.data.synthetic import generate
 
-    scale, stack = _load("scale"), _load("stack_dataset")
+    scale, stack = load_benchmark("scale"), load_benchmark("stack_dataset")
     started = time.perf_counter()
     base = generate(tmp_path / "base", n_persons=BASE_PERSONS, seed=BASE_SEED)
     rows = {}
