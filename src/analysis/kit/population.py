@@ -19,6 +19,7 @@ panels and event cohorts use (an event counts only inside the band).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -60,48 +61,105 @@ class PopulationDefinition:
         return "persons " + ", ".join(parts)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Population:
-    """Persons of a store selected by a :class:`PopulationDefinition` (ids sorted)."""
+    """Persons of a store selected by a :class:`PopulationDefinition`.
+
+    The selection is a SQL condition on the store's ``persons`` table (``where_sql``), so a population of
+    the whole country costs nothing until something asks for its persons: :meth:`connect` gives views of it
+    inside DuckDB, ``len()`` counts there, and ``person_ids`` / ``birth_year`` (sorted by id) and
+    :meth:`persons` read only the rows and columns they need, on first use.
+    """
 
     store: Any  # analysis.data.Store
     definition: PopulationDefinition
-    person_ids: np.ndarray
-    birth_year: np.ndarray  # aligned with person_ids
+    where_sql: str  # a condition on ``persons p``
+
+    def _select(self, columns: str, *, extra: str = "") -> pd.DataFrame:
+        con = self.store.connect()
+        try:
+            return con.execute(f"SELECT {columns} FROM persons p WHERE {self.where_sql} {extra} "
+                               "ORDER BY p.person_id").df()
+        finally:
+            con.close()
+
+    @functools.cached_property
+    def _ids_and_birth(self) -> pd.DataFrame:
+        return self._select("p.person_id, p.birth_year")
+
+    @property
+    def person_ids(self) -> np.ndarray:
+        """The person ids, sorted (read on first use: at national scale prefer :meth:`connect`)."""
+        return self._ids_and_birth["person_id"].to_numpy()
+
+    @property
+    def birth_year(self) -> np.ndarray:
+        """Birth years aligned with ``person_ids``."""
+        return self._ids_and_birth["birth_year"].to_numpy(dtype=int)
+
+    @functools.cached_property
+    def _count(self) -> int:
+        con = self.store.connect()
+        try:
+            return int(con.execute(f"SELECT count(*) FROM persons p WHERE {self.where_sql}").fetchone()[0])
+        finally:
+            con.close()
 
     def __len__(self) -> int:
-        return len(self.person_ids)
+        return self._count
 
     @property
     def years(self) -> np.ndarray:
         return np.arange(self.definition.first_year, self.definition.last_year + 1)
 
-    def persons(self) -> pd.DataFrame:
-        """The ``persons`` rows of the population, in ``person_ids`` order."""
-        people = self.store.read("persons")
-        people = people[people["person_id"].isin(self.person_ids)]
-        return people.set_index("person_id").loc[self.person_ids].reset_index()
+    def persons(self, ids=None, *, columns=None) -> pd.DataFrame:
+        """The ``persons`` rows of the population in ``person_ids`` order; with ``ids`` only those persons
+        (in the order given; every id must belong to the population), with ``columns`` only those columns
+        (``person_id`` always first). Reads only what is asked for."""
+        cols = ["person_id", *[c for c in (columns or []) if c != "person_id"]] if columns is not None else None
+        select = "p.*" if cols is None else ", ".join(f"p.{_quote(c)}" for c in cols)
+        if ids is None:
+            return self._select(select)
+        wanted = pd.DataFrame({"person_id": np.asarray(ids)})
+        con = self.store.connect()
+        try:
+            con.register("wanted_ids", wanted)
+            found = con.execute(f"SELECT {select} FROM persons p SEMI JOIN wanted_ids w USING (person_id) "
+                                f"WHERE {self.where_sql}").df()
+        finally:
+            con.close()
+        if len(found) != len(wanted):
+            missing = len(wanted) - len(found)
+            raise ParameterError(f"population.persons(ids=...): {missing} of the {len(wanted)} ids are not persons "
+                                 "of this population (or occur twice); give ids of the population only.")
+        return found.set_index("person_id").loc[wanted["person_id"]].reset_index()
 
-    def in_band(self, years) -> np.ndarray:
-        """Persons x ``years``: True where the person's age lies in the age band that year."""
-        age = np.asarray(years)[None, :] - self.birth_year[:, None]
+    def in_band(self, years, birth_year=None) -> np.ndarray:
+        """Persons x ``years``: True where the person's age lies in the age band that year (the persons of
+        ``birth_year``, by default the population's)."""
+        birth = self.birth_year if birth_year is None else np.asarray(birth_year)
+        age = np.asarray(years)[None, :] - birth[:, None]
         return (age >= self.definition.age_min) & (age <= self.definition.age_max)
 
     def levels(self, column: str) -> list[str]:
         """The values a categorical column of ``persons`` takes in the population (for ``where`` and ``by``)."""
-        people = self.persons()
-        if column not in people.columns or column in NOT_CATEGORICAL:
-            allowed = [c for c in people.columns if c not in NOT_CATEGORICAL]
+        allowed = [c for c in _columns(self.store) if c not in NOT_CATEGORICAL]
+        if column not in allowed:
             raise ParameterError(f"{column!r} is not a categorical column of persons; use one of: {', '.join(allowed)}.")
-        return sorted(people[column].dropna().astype(str).unique())
+        con = self.store.connect()
+        try:
+            rows = con.execute(f"SELECT DISTINCT CAST(p.{_quote(column)} AS VARCHAR) FROM persons p "
+                               f"WHERE {self.where_sql} AND p.{_quote(column)} IS NOT NULL").fetchall()
+        finally:
+            con.close()
+        return sorted(r[0] for r in rows)
 
     def connect(self):
         """A DuckDB connection to the store with a view ``population`` (the person ids) and
-        ``population_persons`` (their persons rows)."""
+        ``population_persons`` (their persons rows), both defined in SQL over the store's files."""
         con = self.store.connect()
-        con.register("population_ids_frame", pd.DataFrame({"person_id": self.person_ids}))
-        con.execute("CREATE VIEW population AS SELECT person_id FROM population_ids_frame")
-        con.execute("CREATE VIEW population_persons AS SELECT p.* FROM persons p SEMI JOIN population USING (person_id)")
+        con.execute(f"CREATE VIEW population_persons AS SELECT p.* FROM persons p WHERE {self.where_sql}")
+        con.execute("CREATE VIEW population AS SELECT person_id FROM population_persons")
         return con
 
     def describe(self, *, min_units: int | None = None) -> str:
@@ -146,33 +204,56 @@ def population(store, *, municipality: str = "all", age_min: int = 18, age_max: 
     if age_min > age_max:
         raise ParameterError(f"population: age_min={age_min} exceeds age_max={age_max}; give age_min <= age_max.")
     check_choice("sex", sex, SEXES)
-    people = store.read("persons")
-    keep = ((people["birth_year"] >= first_year - age_max) & (people["birth_year"] <= last_year - age_min)).to_numpy()
+    columns = _columns(store)
+    conditions_sql = [f"p.birth_year BETWEEN {first_year - age_max} AND {last_year - age_min}"]
     if sex != "all":
-        keep &= (people["sex"] == sex).to_numpy()
+        conditions_sql.append(f"p.sex = {_literal(sex)}")
     if municipality != "all":
-        codes = sorted(people["municipality_code"].dropna().astype(str).unique())
+        codes = _distinct(store, "municipality_code")
         if municipality not in codes:
             raise ParameterError(f"population: municipality={municipality!r} does not occur in this dataset; use "
                                  f"'all' or one of: {', '.join(codes[:12])}{' ...' if len(codes) > 12 else ''}.")
-        keep &= (people["municipality_code"] == municipality).to_numpy()
+        conditions_sql.append(f"CAST(p.municipality_code AS VARCHAR) = {_literal(municipality)}")
     conditions = []
     for column, value in dict(where or {}).items():
-        if column not in people.columns or column in NOT_CATEGORICAL:
-            allowed = [c for c in people.columns if c not in NOT_CATEGORICAL]
+        if column not in columns or column in NOT_CATEGORICAL:
+            allowed = [c for c in columns if c not in NOT_CATEGORICAL]
             raise ParameterError(f"population: where={{{column!r}: ...}}: {column!r} is not a categorical column of "
                                  f"persons; use one of: {', '.join(allowed)}.")
         values = tuple(value) if isinstance(value, (list, tuple, set)) else (value,)
-        observed = sorted(people[column].dropna().astype(str).unique())
+        observed = _distinct(store, column)
         for v in values:
             check_choice(f"where[{column!r}]", str(v), observed)
-        keep &= people[column].astype(str).isin([str(v) for v in values]).to_numpy()
+        conditions_sql.append(f"CAST(p.{_quote(column)} AS VARCHAR) IN ({', '.join(_literal(str(v)) for v in values)})")
         conditions.append((column, values if len(values) > 1 else values[0]))
-    chosen = people[keep].sort_values("person_id")
     definition = PopulationDefinition(municipality=municipality, age_min=age_min, age_max=age_max, sex=sex,
                                       first_year=first_year, last_year=last_year, where=tuple(conditions))
-    return Population(store=store, definition=definition, person_ids=chosen["person_id"].to_numpy(),
-                      birth_year=chosen["birth_year"].to_numpy(dtype=int))
+    return Population(store, definition, " AND ".join(conditions_sql))
+
+
+def _quote(column: str) -> str:
+    return '"' + str(column).replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _columns(store) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return list(pq.read_schema(store.path("persons")).names)
+
+
+def _distinct(store, column: str) -> list[str]:
+    """The values of a persons column (as text, sorted), counted in DuckDB."""
+    con = store.connect()
+    try:
+        rows = con.execute(f"SELECT DISTINCT CAST({_quote(column)} AS VARCHAR) FROM persons "
+                           f"WHERE {_quote(column)} IS NOT NULL").fetchall()
+    finally:
+        con.close()
+    return sorted(r[0] for r in rows)
 
 
 __all__ = ["Population", "PopulationDefinition", "population"]
