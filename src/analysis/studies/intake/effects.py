@@ -199,10 +199,22 @@ def att_gt(dsg: Design, y: np.ndarray, opts: Options, *, event_window, keep: np.
 class EventStudy:
     """The event study per group: (att_gt, dynamic) results, their checked tables, the pre-trend tests."""
 
-    results: dict = field(default_factory=dict)  # group -> (AttGtResult, DynamicResult)
+    results: dict = field(default_factory=dict)  # group -> (AttGtResult, DynamicResult), without unit data
     checked: dict = field(default_factory=dict)  # group -> CheckedTable
     pretrend: dict = field(default_factory=dict)  # "F"/"M" -> pretrend_test() dict
     reference: float = -4.0
+
+
+def _without_unit_data(gt, dyn) -> tuple:
+    """(gt, dyn) without what holds units x cells data: the group-time result's influence functions (their
+    closures keep the group's outcome and at-risk rows and the cohorts' subsamples) and the dynamic
+    aggregation's units x terms influence matrix. The study needs neither after the aggregation and the
+    pre-trend test; kept for every group they were most of the study's memory."""
+    from dataclasses import replace
+
+    light_gt = replace(gt, influence=None, influence_sum=None, influence_batch=None, units_used=None)
+    light_dyn = replace(dyn, diagnostics={k: v for k, v in dyn.diagnostics.items() if k != "influence"})
+    return light_gt, light_dyn
 
 
 def _groups(dsg: Design) -> dict:
@@ -242,7 +254,7 @@ def event_study(run, dsg: Design, y: np.ndarray, opts: Options, *, horizon_month
         run.report.markdown(f"*{t('intake.event_withheld', lang, min_units=dsg.min_units)}*")
         return EventStudy(reference=opts.reference)
     window = (-PRE_MONTHS, horizon_months)
-    results = {}
+    results, tests = {}, {}
     for key, keep in _groups(dsg).items():
         group = t_plain(f"intake.group.{key}", lang)
         if not dsg.enough(keep):
@@ -254,7 +266,10 @@ def event_study(run, dsg: Design, y: np.ndarray, opts: Options, *, horizon_month
         if not np.isfinite(gt.estimates["estimate"].to_numpy()).any():  # every cohort's model left out
             run.report.markdown(f"*{t('intake.group_without_model', lang, group=group)}*")
             continue
-        results[key] = (gt, gt.aggregate("dynamic", min_e=window[0], max_e=window[1]))
+        dyn = gt.aggregate("dynamic", min_e=window[0], max_e=window[1])
+        if key in ("F", "M") and "e=12" in dyn.estimates.index:
+            tests[key] = gt.pretrend_test()
+        results[key] = _without_unit_data(gt, dyn)
     if not results:  # no group with enough persons: nothing to draw
         run.add(withheld)
         run.report.markdown(f"*{t('intake.event_withheld', lang, min_units=dsg.min_units)}*")
@@ -269,15 +284,13 @@ def event_study(run, dsg: Design, y: np.ndarray, opts: Options, *, horizon_month
                               lang=lang)
     run.report.figure(fig, caption=t(f"intake.event_caption.{event}", lang) + ". "
                       + t(f"intake.base_caption.{opts.base_period}", lang, ref=int(opts.reference)))
-    rows, tests = [], {}
+    rows = []
     for sex in ("F", "M"):
         name = f"excess_bijstand_after_{event}_12m_{sex}"
         if sex not in results or "e=12" not in results[sex][1].estimates.index:
             rows.append(_withheld_row(name, "probability difference"))
             continue
-        gt, dyn = results[sex]
-        rows += dyn.to_estimates(terms=["e=12"], names={"e=12": name}, unit="probability difference")
-        tests[sex] = gt.pretrend_test()
+        rows += results[sex][1].to_estimates(terms=["e=12"], names={"e=12": name}, unit="probability difference")
     run.add(rows)
     for sex, test in tests.items():
         run.add([{"name": f"pretrend_p_{event}_{sex}", "estimate": test["p_value"], "se": None,
