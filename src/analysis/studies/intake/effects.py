@@ -187,9 +187,16 @@ def att_gt(dsg: Design, y: np.ndarray, opts: Options, *, event_window, keep: np.
     keep = np.ones(len(dsg.people), dtype=bool) if keep is None else keep
     names = list(ev.covariate_names)
     covs = covariates_for(dsg, opts, keep)[0] if covariates is None else covariates
-    idx = [names.index(c) for c in covs]
-    return att_gt_at_risk(y[keep], ev.cohort[keep], ev.at_risk[keep],
-                          covariates=(lambda b: ev.covariates_at(b)[keep][:, idx]) if covs else None,
+    idx = np.array([names.index(c) for c in covs], dtype=int)
+    rows = np.flatnonzero(keep)
+    every = len(rows) == len(keep)
+
+    def x_of(b: int) -> np.ndarray:  # the kept rows and columns in one copy
+        x = ev.covariates_at(b)
+        return x[:, idx] if every else x[np.ix_(rows, idx)]
+
+    return att_gt_at_risk(y if every else y[rows], ev.cohort[rows], ev.at_risk if every else ev.at_risk[rows],
+                          covariates=x_of if covs else None,
                           covariate_names=covs, control=opts.control, method="dr",
                           anticipation=opts.anticipation if anticipation is None else anticipation,
                           base_period=opts.base_period, event_window=event_window, seed=opts.seed)
