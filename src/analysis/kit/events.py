@@ -18,8 +18,12 @@ compares the units that have the event with units at risk at the same base perio
   (1-2 years, over 2 years; a year or less the reference) and bijstand months in the 24
   months up to that December (7-12, 13-18, 19-24; 6 or fewer the reference).
 
-Matrices are built from spells with difference arrays (one pass, int8), not by
-expanding spells to rows.
+Matrices are built from spells with difference arrays per block of rows (``interval_matrix``), not by
+expanding spells to rows. Memory at register scale (issue #18): the only units x periods arrays
+``divorce_cohorts`` keeps are the at-risk matrix (bool); the union duration at a base month is
+computed from the spell list when ``covariates_at`` asks for it (no units x periods matrix of union
+starts), and tables are read by column (``read_columns``). Every path is exact (integer and 0/1
+arithmetic): tests/kit/test_intake_streaming.py compares it with the dense code it replaced.
 """
 
 from __future__ import annotations
@@ -96,7 +100,7 @@ def read_columns(ds, table: str, columns: list) -> pd.DataFrame:
     from analysis.data.lazy import LazyTables
 
     tables = ds.tables
-    if isinstance(tables, LazyTables) and table not in getattr(tables, "_cache", {}) and not tables.merged(table):
+    if isinstance(tables, LazyTables) and table not in tables.loaded() and not tables.merged(table):
         source = tables.source(table)
         if not source.is_csv:
             from analysis.data.sql_columns import typed_select
