@@ -1,5 +1,11 @@
 """Intake, causal part: the design (event cohorts at risk), the event study, its sensitivity, the effects
-per group, the attributable share, the methods text."""
+per group, the attributable share, the methods text.
+
+Memory at register scale (issue #18): the design reads only the population's persons with a union (or a
+job) and the columns it needs, prior dependence comes from the employment spells of the persons with the
+event (no units x months employment matrix), the outcome matrices are int8 (0/1), a group's estimator gets
+its rows in one copy, and the event study keeps its groups' results without their unit data. All exact:
+the same results as the dense code (tests/kit/test_intake_streaming.py; results.json equal)."""
 
 from __future__ import annotations
 
@@ -70,7 +76,7 @@ def worked_before(store, unit_ids: np.ndarray, cohort: np.ndarray, m0: int, T: i
     end = np.where(e["end_date"].isna(), T - 1, _month(e["end_date"].fillna(pd.Timestamp(ds.meta["observation_end"]))) - m0)
     end = np.clip(end, -1, T - 1)
     unit = treated[rows[ok]]
-    hi = c[unit] - 2                          # the month before the event month's predecessor ... c-2
+    hi = c[unit] - 2                          # event month at position c - 1: the 12 months c-13..c-2
     lo = np.maximum(c[unit] - 13, 0)
     hit = (end >= start) & (hi >= 0) & (start <= hi) & (end >= lo)
     worked[unit[hit]] = True
