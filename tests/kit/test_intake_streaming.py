@@ -111,7 +111,8 @@ def test_read_columns_equals_the_full_table(small):
     pd.testing.assert_frame_equal(got, ds.tables["partnerships"][cols])
 
 
-def test_design_equals_the_dense_design(small):
+@pytest.mark.parametrize("event", ["divorce", "job_loss"])
+def test_design_equals_the_dense_design(small, event):
     """design(): the same units, cohorts, sexes and prior dependence as from the whole persons frame and
     the units x months employment matrix (the previous code)."""
     import analysis as rd
@@ -127,9 +128,12 @@ def test_design_equals_the_dense_design(small):
         policy = type("P", (), {"min_units": 10})()
 
     _Run.store = store
-    dsg = design(_Run(), pop, event="divorce", by="education")
-    ev = events.divorce_cohorts(store, persons=pop.persons())
+    dsg = design(_Run(), pop, event=event, by="education")
+    builder = events.divorce_cohorts if event == "divorce" else events.job_end_cohorts
+    ev = builder(store, persons=pop.persons())
     assert np.array_equal(dsg.cohorts.unit_ids, ev.unit_ids) and np.array_equal(dsg.cohorts.at_risk, ev.at_risk)
+    for b in (0, len(ev.periods) // 2):
+        assert np.array_equal(dsg.cohorts.covariates_at(b), ev.covariates_at(b))
     T, m0 = len(ev.periods), int(ev.periods[0])
     emp = employment_matrix(store, ev.unit_ids, m0, T)
     c = ev.cohort.astype(int)
@@ -142,7 +146,9 @@ def test_design_equals_the_dense_design(small):
     assert np.array_equal(dsg.people["cohort"].to_numpy(), c)
     assert np.array_equal(dsg.people["sex"].to_numpy(), persons["sex"].to_numpy())
     assert list(dsg.people["dependent"]) == list(np.where(treated, ~worked, None))
-    assert 0 < worked.sum() < treated.sum()        # both kinds of prior dependence occur
+    assert worked.sum() > 0
+    if event == "divorce":                         # both kinds of prior dependence occur
+        assert worked.sum() < treated.sum()
     assert np.array_equal(dsg.people["education"].to_numpy(), persons["education"].astype(str).to_numpy())
 
 
