@@ -166,3 +166,26 @@ def test_event_cohorts_native_equal_with_only_covariate_columns(small, event):
     assert np.array_equal(new.unit_ids, old.unit_ids) and np.array_equal(new.cohort, old.cohort)
     for b in (0, len(old.periods) // 2, len(old.periods) - 1):
         assert np.array_equal(new.covariates_at(b), old.covariates_at(b))
+
+
+def test_design_of_a_shorter_period_equals_the_whole_persons_frame(small):
+    """A period shorter than the data's (the kit's generic cohorts): sex and ``by`` of the units read by id
+    equal those of the whole persons frame (the previous code)."""
+    import analysis as rd
+    from analysis.studies.intake.effects import design
+
+    _, store, _ = small
+    meta = store.dataset.meta
+    pop = rd.population(store, first_year=meta["observation_start"].year + 1, last_year=meta["observation_end"].year)
+
+    class _Run:
+        dataset = store.dataset
+        policy = type("P", (), {"min_units": 10})()
+
+    _Run.store = store
+    dsg = design(_Run(), pop, event="divorce", by="migration_background")
+    persons = pop.persons().set_index("person_id").loc[dsg.cohorts.unit_ids]
+    assert len(dsg.people) > 0 and (dsg.people["cohort"] > 0).any()
+    assert np.array_equal(dsg.people["sex"].to_numpy(), persons["sex"].to_numpy())
+    assert np.array_equal(dsg.people["migration_background"].to_numpy(),
+                          persons["migration_background"].astype(str).to_numpy())
