@@ -73,6 +73,14 @@ def _first_event_month(store, event: str, *, exit_window_days: int, benefit: str
     return pd.Series(d["m"].to_numpy(), index=d["person_id"].to_numpy())
 
 
+def _covariate_columns(pop) -> list[str]:
+    """The persons columns the cohorts' covariates use (``events._person_covariates``), those the store has."""
+    import pyarrow.parquet as pq
+
+    have = pq.read_schema(pop.store.path("persons")).names
+    return [c for c in ("birth_year", "sex", "education", "migration_background") if c in have]
+
+
 def _generic(pop, event: str, rule, frequency: str, *, exit_window_days: int, benefit: str | None):
     years = pop.years
     m0, T = int(years[0]) * 12, 12 * len(years)
@@ -88,7 +96,7 @@ def _generic(pop, event: str, rule, frequency: str, *, exit_window_days: int, be
     event_pos = np.where(in_window, pos, T).astype(int)
     not_yet = np.arange(T)[None, :] < event_pos[:, None]
     at = state & not_yet & ~before[:, None]
-    people = pop.persons().set_index("person_id").loc[ids].reset_index()
+    people = pop.persons(ids, columns=_covariate_columns(pop))
     base = ev._person_covariates(people)
     if frequency == "month":
         cohort = np.where(in_window, event_pos + 1, 0).astype(float)
@@ -115,7 +123,7 @@ def _generic(pop, event: str, rule, frequency: str, *, exit_window_days: int, be
 def _native(pop, event: str, frequency: str, **options) -> ev.EventCohorts:
     """The event's own builder on the population's persons, restricted to its age band."""
     builder = NATIVE[(event, frequency)]
-    c = builder(pop.store, persons=pop.persons(), **options)
+    c = builder(pop.store, persons=pop.persons(columns=_covariate_columns(pop)), **options)
     years = c.periods // 12 if frequency == "month" else c.periods
     band = pop.in_band(np.asarray(years))
     rows = pd.Index(pop.person_ids).get_indexer(c.unit_ids)

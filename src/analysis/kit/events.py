@@ -18,8 +18,12 @@ compares the units that have the event with units at risk at the same base perio
   (1-2 years, over 2 years; a year or less the reference) and bijstand months in the 24
   months up to that December (7-12, 13-18, 19-24; 6 or fewer the reference).
 
-Matrices are built from spells with difference arrays (one pass, int8), not by
-expanding spells to rows.
+Matrices are built from spells with difference arrays per block of rows (``interval_matrix``), not by
+expanding spells to rows. Memory at register scale (issue #18): the only units x periods arrays
+``divorce_cohorts`` keeps are the at-risk matrix (bool); the union duration at a base month is
+computed from the spell list when ``covariates_at`` asks for it (no units x periods matrix of union
+starts), and tables are read by column (``read_columns``). Every path is exact (integer and 0/1
+arithmetic): tests/kit/test_intake_streaming.py compares it with the dense code it replaced.
 """
 
 from __future__ import annotations
@@ -58,15 +62,65 @@ class EventCohorts:
         return np.stack([self.covariates_at(b)[:, idx] for b in range(len(self.periods))], axis=1)
 
 
+#: Rows of an interval matrix built at a time: its difference array (rows x T+1 int64) stays ~30 MB.
+INTERVAL_BLOCK_ROWS = 32_768
+
+
 def interval_matrix(rows: np.ndarray, start: np.ndarray, end: np.ndarray, n: int, T: int) -> np.ndarray:
-    """n x T bool: True in periods start..end (positions, inclusive, clipped to the window) of each row."""
+    """n x T bool: True in periods start..end (positions, inclusive, clipped to the window) of each row.
+
+    Built per block of ``INTERVAL_BLOCK_ROWS`` rows (spells sorted by row), so besides the n x T result
+    only one block's difference array is held: the same matrix as a whole-array difference array."""
+    rows = np.asarray(rows, dtype=np.int64)
     start = np.clip(np.asarray(start, dtype=np.int64), 0, T)
     end = np.clip(np.asarray(end, dtype=np.int64), -1, T - 1)
     ok = end >= start
-    diff = np.zeros((n, T + 1), dtype=np.int16)
-    np.add.at(diff, (rows[ok], start[ok]), 1)
-    np.add.at(diff, (rows[ok], end[ok] + 1), -1)
-    return np.cumsum(diff[:, :T], axis=1, dtype=np.int16) > 0
+    rows, start, end = rows[ok], start[ok], end[ok]
+    order = np.argsort(rows, kind="stable")
+    rows, start, end = rows[order], start[order], end[order]
+    out = np.zeros((n, T), dtype=bool)
+    width = T + 1
+    for lo in range(0, n, INTERVAL_BLOCK_ROWS):
+        hi = min(lo + INTERVAL_BLOCK_ROWS, n)
+        i0, i1 = np.searchsorted(rows, [lo, hi])
+        if i0 == i1:
+            continue
+        r = rows[i0:i1] - lo
+        size = (hi - lo) * width
+        diff = np.bincount(r * width + start[i0:i1], minlength=size)
+        diff -= np.bincount(r * width + end[i0:i1] + 1, minlength=size)
+        out[lo:hi] = np.cumsum(diff.reshape(hi - lo, width)[:, :T], axis=1) > 0
+    return out
+
+
+def read_columns(ds, table: str, columns: list) -> pd.DataFrame:
+    """Only ``columns`` of a dataset table, typed as ``Dataset.tables`` types them: read by DuckDB from the
+    validated Parquet file where the table is lazy (nothing else of it is read or kept), otherwise
+    the columns of the frame ``ds.tables`` has."""
+    from analysis.data.lazy import LazyTables
+
+    tables = ds.tables
+    if isinstance(tables, LazyTables) and table not in tables.loaded() and not tables.merged(table):
+        source = tables.source(table)
+        if not source.is_csv:
+            from analysis.data.sql_columns import typed_select
+            from analysis.data.validate_sql import columns_sql, relation, to_pandas
+            from analysis.data.workspace import connect, memory_limit
+
+            con = connect(":memory:", limit=memory_limit(getattr(tables, "_limit", None)), spill=None)
+            try:
+                rel = relation(source)
+                cols = [c for c in columns_sql(con, source, rel) if c.name in columns]
+                con.execute("SET preserve_insertion_order = true")
+                arrow = con.sql(typed_select(cols, rel, flags=False)).to_arrow_table()
+                row = arrow.column("__row").to_numpy()
+                if len(row) and not (np.diff(row) == 1).all():
+                    arrow = arrow.take(np.argsort(row, kind="stable"))
+                frame = to_pandas(arrow, cols)
+            finally:
+                con.close()
+            return frame[[c for c in columns if c in frame.columns]]
+    return tables[table][columns]
 
 
 def _person_covariates(persons: pd.DataFrame) -> dict:
@@ -88,42 +142,56 @@ def _month(dates: pd.Series) -> np.ndarray:
     return (d.dt.year * 12 + d.dt.month - 1).to_numpy()
 
 
+def union_duration_at(rows: np.ndarray, start: np.ndarray, end: np.ndarray, n: int, T: int, b: int) -> np.ndarray:
+    """Per row, months since the start of the union covering position ``b`` (the latest-starting one if
+    several do), 0 where none does; unions are positions ``start..end`` (clipped to the window when
+    judging cover, not when measuring the duration). Computed from the spell list, no rows x T matrix.
+
+    As the rows x T matrix of union starts did, a covering union that started at position -1 (the month
+    before the window) counts as none: that matrix used -1 for "no union"."""
+    cover = (np.maximum(start, 0) <= b) & (np.minimum(end, T - 1) >= b)
+    latest = np.full(n, np.iinfo(np.int64).min)
+    np.maximum.at(latest, rows[cover], start[cover])
+    has = (latest != np.iinfo(np.int64).min) & (latest != -1)
+    return np.where(has, (b - latest) / 12.0, 0.0)
+
+
 def divorce_cohorts(store, *, persons: pd.DataFrame | None = None) -> EventCohorts:
     """Monthly divorce/separation cohorts among everyone ever in a union (see the module docstring)."""
     ds = store.dataset
     start, end = ds.meta["observation_start"], ds.meta["observation_end"]
     m0, m1 = start.year * 12 + start.month - 1, end.year * 12 + end.month - 1
     T = m1 - m0 + 1
-    unions = ds.tables["partnerships"]
+    unions = read_columns(ds, "partnerships", ["person_id", "start_date", "end_date", "end_reason"])
     people = ds.tables["persons"] if persons is None else persons
     people = people[people["person_id"].isin(unions["person_id"])].reset_index(drop=True)
     index = pd.Index(people["person_id"])
     rows = index.get_indexer(unions["person_id"])
     u = unions[rows >= 0]
+    del unions
     rows = rows[rows >= 0]
     s = _month(u["start_date"]) - m0
     e = np.where(u["end_date"].isna(), T - 1, _month(u["end_date"].fillna(pd.Timestamp(end))) - m0)
-    partnered = interval_matrix(rows, s, e, len(people), T)
+    at_risk = interval_matrix(rows, s, e, len(people), T)           # partnered
     ended = u["end_reason"].isin(["divorce", "separation"]).to_numpy() & u["end_date"].notna().to_numpy()
+    del u
     first = np.full(len(people), np.iinfo(np.int64).max)
     np.minimum.at(first, rows[ended], e[ended])
     in_window = (first >= 0) & (first < T)
     cohort = np.where(in_window, first + 1, 0).astype(float)          # position 1..T
     # not yet separated: before the first separation (a union ending before the window counts as none)
-    not_yet = np.arange(T)[None, :] < np.where(in_window, first, T)[:, None]
-    at_risk = partnered & not_yet
-    # union duration at month b: months since the start of the union covering b
-    union_start = np.full((len(people), T), -1, dtype=np.int32)
-    order = np.argsort(s, kind="stable")
-    for r, a, b in zip(rows[order], s[order], e[order]):
-        lo, hi = max(a, 0), min(b, T - 1)
-        if hi >= lo:
-            union_start[r, lo:hi + 1] = a
+    stop = np.where(in_window, first, T)
+    for lo in range(0, len(people), INTERVAL_BLOCK_ROWS):
+        blk = slice(lo, lo + INTERVAL_BLOCK_ROWS)
+        at_risk[blk] &= np.arange(T)[None, :] < stop[blk, None]
+    # union duration at month b: months since the start of the union covering b, from the spells on demand
+    spells = (rows.astype(np.int64), np.asarray(s, dtype=np.int64), np.asarray(e, dtype=np.int64))
     base = _person_covariates(people)
+    n = len(people)
 
     def covariates_at(b: int) -> np.ndarray:
         year = (m0 + b) // 12
-        dur = np.where(union_start[:, b] != -1, (b - union_start[:, b]) / 12.0, 0.0)
+        dur = union_duration_at(*spells, n, T, b)
         return np.column_stack([year - base["birth_year"], base["female"], base["education_middle"],
                                 base["education_high"], base["migration_western"], base["migration_non_western"],
                                 (dur >= 2) & (dur < 5), dur >= 5])
@@ -225,7 +293,8 @@ def job_end_cohorts(store, *, persons: pd.DataFrame | None = None) -> EventCohor
     m0, m1 = start.year * 12 + start.month - 1, end.year * 12 + end.month - 1
     T = m1 - m0 + 1
     people = ds.tables["persons"] if persons is None else persons
-    people = people[people["person_id"].isin(ds.tables["employment_spells"]["person_id"])].reset_index(drop=True)
+    people = people[people["person_id"].isin(read_columns(ds, "employment_spells", ["person_id"])["person_id"])]
+    people = people.reset_index(drop=True)
     ids = people["person_id"].to_numpy()
     employed = employment_matrix(store, ids, m0, T)
     ends = store.connect().execute("SELECT person_id, min(month) AS month FROM employment_ends GROUP BY person_id").df()

@@ -293,7 +293,9 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
         if model is None:
             return None, None, None, sub, n_t, n_c
         xs, d, ws, gamma = model
-        DY = y[np.ix_(sub, ti[ks])].astype(float) - y[np.ix_(sub, bi[ks])]
+        ys = y[sub]                       # the subsample's rows once (contiguous), then the cells' columns
+        DY = ys[:, ti[ks]].astype(float) - ys[:, bi[ks]]
+        del ys
         if coef is not None:
             DY = DY @ coef
         try:
@@ -301,7 +303,8 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
         except np.linalg.LinAlgError:
             unfitted.add(float(g))
             return None, None, None, sub, n_t, n_c
-        return a, inf, lam[:, None] * DY, sub, n_t, n_c
+        np.multiply(lam[:, None], DY, out=DY)     # the units' terms, in place of the outcome changes
+        return a, inf, DY, sub, n_t, n_c
 
     def cell_cov(k: int):
         """One cell with covariates: ATT, influence on the subsample rows, rows, n_t, n_c."""
@@ -458,8 +461,16 @@ def att_gt_at_risk(y: np.ndarray, cohort: np.ndarray, at_risk: np.ndarray, *,
                     cols = np.flatnonzero((W != 0).any(axis=0))    # the pairs this block enters
                     a, inf, terms_b, sub, _, _ = cohort_cov(g, kb, coef=W[:, cols])
                     if a is not None:
-                        out[np.ix_(sub, cols)] += inf
-                        out_terms[np.ix_(sub, cols)] += n * terms_b
+                        terms_b *= n
+                        if 2 * len(cols) >= len(pairs):  # most pairs: whole rows (a row gather, not a 2-d one)
+                            full = np.zeros((len(sub), len(pairs)))
+                            full[:, cols] = inf
+                            out[sub] += full
+                            full[:, cols] = terms_b
+                            out_terms[sub] += full
+                        else:
+                            out[np.ix_(sub, cols)] += inf
+                            out_terms[np.ix_(sub, cols)] += terms_b
                 else:
                     for r, k in enumerate(kb):
                         out += np.outer(influence_sum_raw([k], [1.0], centred=True), W[r])

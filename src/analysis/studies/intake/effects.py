@@ -1,5 +1,11 @@
 """Intake, causal part: the design (event cohorts at risk), the event study, its sensitivity, the effects
-per group, the attributable share, the methods text."""
+per group, the attributable share, the methods text.
+
+Memory at register scale (issue #18): the design reads only the population's persons with a union (or a
+job) and the columns it needs, prior dependence comes from the employment spells of the persons with the
+event (no units x months employment matrix), the outcome matrices are int8 (0/1), a group's estimator gets
+its rows in one copy, and the event study keeps its groups' results without their unit data. All exact:
+the same results as the dense code (tests/kit/test_intake_streaming.py; results.json equal)."""
 
 from __future__ import annotations
 
@@ -30,32 +36,83 @@ class Design:
         return treated >= self.min_units and len(people) - treated >= self.min_units
 
 
-def design(run, pop, *, event: str, by: str = "") -> Design:
-    """Monthly cohorts of the event among the population's persons at risk of it (``rd.event_cohorts``)."""
-    import analysis as rd
-    from analysis.kit.events import employment_matrix
+def _store_columns(store, table: str) -> list[str]:
+    import pyarrow.parquet as pq
 
-    from analysis.kit.events import divorce_cohorts, job_end_cohorts
+    return list(pq.read_schema(store.path(table)).names)
+
+
+def _persons_in(pop, ids: np.ndarray, columns: list[str]) -> pd.DataFrame:
+    """The population's persons among ``ids`` (sorted by id, as ``pop.persons()``), only ``columns``."""
+    wanted = pd.DataFrame({"person_id": pd.unique(np.asarray(ids))})
+    con = pop.connect()
+    try:
+        con.register("wanted_ids", wanted)
+        inside = con.execute("SELECT person_id FROM population SEMI JOIN wanted_ids USING (person_id) "
+                             "ORDER BY person_id").df()["person_id"].to_numpy()
+    finally:
+        con.close()
+    return pop.persons(inside, columns=columns)
+
+
+def worked_before(store, unit_ids: np.ndarray, cohort: np.ndarray, m0: int, T: int) -> np.ndarray:
+    """Per unit: employed in any of the 12 months before its event month (positions c-13..c-2 inside the
+    window, c the cohort 1..T; False for units without the event), from the employment spells directly:
+    the same as reading those months off the units x months employment matrix, without building it."""
+    from analysis.kit.events import _month, read_columns
+
+    ds = store.dataset
+    c = np.asarray(cohort).astype(int)
+    treated = np.flatnonzero(c > 0)
+    worked = np.zeros(len(c), dtype=bool)
+    if not len(treated):
+        return worked
+    emp = read_columns(ds, "employment_spells", ["person_id", "start_date", "end_date"])
+    rows = pd.Index(np.asarray(unit_ids)[treated]).get_indexer(emp["person_id"])
+    ok = rows >= 0
+    e = emp[ok]
+    del emp
+    start = np.clip(_month(e["start_date"]) - m0, 0, T)
+    end = np.where(e["end_date"].isna(), T - 1, _month(e["end_date"].fillna(pd.Timestamp(ds.meta["observation_end"]))) - m0)
+    end = np.clip(end, -1, T - 1)
+    unit = treated[rows[ok]]
+    hi = c[unit] - 2                          # event month at position c - 1: the 12 months c-13..c-2
+    lo = np.maximum(c[unit] - 13, 0)
+    hit = (end >= start) & (hi >= 0) & (start <= hi) & (end >= lo)
+    worked[unit[hit]] = True
+    return worked
+
+
+def design(run, pop, *, event: str, by: str = "") -> Design:
+    """Monthly cohorts of the event among the population's persons at risk of it (``rd.event_cohorts``).
+
+    Reads only the persons and columns it needs: the population's persons with a union (or a job), their
+    covariate columns; prior dependence comes from the employment spells of the persons with the event."""
+    import analysis as rd
+    from analysis.kit.events import divorce_cohorts, job_end_cohorts, read_columns
 
     check_choice("event", event, EVENTS)
     meta = run.dataset.meta
     full = (pop.definition.first_year, pop.definition.last_year) == (meta["observation_start"].year,
                                                                      meta["observation_end"].year)
+    have = _store_columns(run.store, "persons")
+    wanted = [c for c in ("birth_year", "sex", "education", "migration_background", by) if c and c in have]
     if full:  # the event's own builder on the population's persons (the age band selects persons, not months)
         builder = divorce_cohorts if event == "divorce" else job_end_cohorts
-        ev = builder(run.store, persons=pop.persons())
+        table = "partnerships" if event == "divorce" else "employment_spells"
+        ever = read_columns(run.dataset, table, ["person_id"])["person_id"].to_numpy()
+        persons = _persons_in(pop, ever, list(dict.fromkeys(wanted)))
+        del ever
+        ev = builder(run.store, persons=persons)
+        persons = persons.set_index("person_id").loc[ev.unit_ids]
     else:  # a shorter period: the kit's cohorts over the population's years, at risk inside the age band
         ev = rd.event_cohorts(pop, event=KIT_EVENT[event], frequency="month")
+        persons = pop.persons(ev.unit_ids, columns=["sex"] + ([by] if by else [])).set_index("person_id")
     T, m0 = len(ev.periods), int(ev.periods[0])
-    emp = employment_matrix(run.store, ev.unit_ids, m0, T)
     c = ev.cohort.astype(int)
     treated = c > 0
     # economically dependent: no employment in the 12 months before the event
-    worked = np.zeros(len(c), dtype=bool)
-    for lag in range(1, 13):
-        pos = np.clip(c - 1 - lag, 0, T - 1)
-        worked |= treated & (c - 1 - lag >= 0) & emp[np.arange(len(c)), pos]
-    persons = pop.persons().set_index("person_id").loc[ev.unit_ids]
+    worked = worked_before(run.store, ev.unit_ids, c, m0, T)
     people = pd.DataFrame({"person_id": ev.unit_ids, "sex": persons["sex"].to_numpy(), "cohort": c,
                            "dependent": np.where(treated, ~worked, None)})
     if by:
@@ -64,22 +121,24 @@ def design(run, pop, *, event: str, by: str = "") -> Design:
 
 
 def outcome_matrix(run, dsg: Design, outcome: str) -> np.ndarray:
-    """Persons x months of the design: receiving bijstand (``"bijstand"``) or starting a new spell (``"inflow"``)."""
+    """Persons x months of the design, int8 0/1: receiving bijstand (``"bijstand"``) or starting a new spell
+    (``"inflow"``). One byte a cell (the estimator takes differences in float64, so the numbers are those
+    of a float matrix)."""
     from analysis.kit.events import interval_matrix
 
     check_choice("outcome", outcome, ("bijstand", "inflow"))
     ev = dsg.cohorts
     m0, T = int(ev.periods[0]), len(ev.periods)
-    spells = run.store.read("bijstand_spells")
+    spells = run.store.read("bijstand_spells", columns=["person_id", "start_month", "end_month"])
     rows = pd.Index(ev.unit_ids).get_indexer(spells["person_id"])
     ok = rows >= 0
     start_m = spells["start_month"].to_numpy()[ok] - m0
     if outcome == "bijstand":
         end_m = spells["end_month"].to_numpy()[ok] - m0
-        return interval_matrix(rows[ok], start_m, end_m, len(ev.unit_ids), T).astype(np.float32)
-    y = np.zeros((len(ev.unit_ids), T), dtype=np.float32)  # 0/1: exact in float32, half the memory
+        return interval_matrix(rows[ok], start_m, end_m, len(ev.unit_ids), T).view(np.int8)
+    y = np.zeros((len(ev.unit_ids), T), dtype=np.int8)
     inside = (start_m > 0) & (start_m < T)
-    y[rows[ok][inside], start_m[inside]] = 1.0
+    y[rows[ok][inside], start_m[inside]] = 1
     return y
 
 
@@ -134,9 +193,16 @@ def att_gt(dsg: Design, y: np.ndarray, opts: Options, *, event_window, keep: np.
     keep = np.ones(len(dsg.people), dtype=bool) if keep is None else keep
     names = list(ev.covariate_names)
     covs = covariates_for(dsg, opts, keep)[0] if covariates is None else covariates
-    idx = [names.index(c) for c in covs]
-    return att_gt_at_risk(y[keep], ev.cohort[keep], ev.at_risk[keep],
-                          covariates=(lambda b: ev.covariates_at(b)[keep][:, idx]) if covs else None,
+    idx = np.array([names.index(c) for c in covs], dtype=int)
+    rows = np.flatnonzero(keep)
+    every = len(rows) == len(keep)
+
+    def x_of(b: int) -> np.ndarray:  # the kept rows and columns in one copy
+        x = ev.covariates_at(b)
+        return x[:, idx] if every else x[np.ix_(rows, idx)]
+
+    return att_gt_at_risk(y if every else y[rows], ev.cohort[rows], ev.at_risk if every else ev.at_risk[rows],
+                          covariates=x_of if covs else None,
                           covariate_names=covs, control=opts.control, method="dr",
                           anticipation=opts.anticipation if anticipation is None else anticipation,
                           base_period=opts.base_period, event_window=event_window, seed=opts.seed)
@@ -146,10 +212,22 @@ def att_gt(dsg: Design, y: np.ndarray, opts: Options, *, event_window, keep: np.
 class EventStudy:
     """The event study per group: (att_gt, dynamic) results, their checked tables, the pre-trend tests."""
 
-    results: dict = field(default_factory=dict)  # group -> (AttGtResult, DynamicResult)
+    results: dict = field(default_factory=dict)  # group -> (AttGtResult, DynamicResult), without unit data
     checked: dict = field(default_factory=dict)  # group -> CheckedTable
     pretrend: dict = field(default_factory=dict)  # "F"/"M" -> pretrend_test() dict
     reference: float = -4.0
+
+
+def _without_unit_data(gt, dyn) -> tuple:
+    """(gt, dyn) without what holds units x cells data: the group-time result's influence functions (their
+    closures keep the group's outcome and at-risk rows and the cohorts' subsamples) and the dynamic
+    aggregation's units x terms influence matrix. The study needs neither after the aggregation and the
+    pre-trend test; kept for every group they were most of the study's memory."""
+    from dataclasses import replace
+
+    light_gt = replace(gt, influence=None, influence_sum=None, influence_batch=None, units_used=None)
+    light_dyn = replace(dyn, diagnostics={k: v for k, v in dyn.diagnostics.items() if k != "influence"})
+    return light_gt, light_dyn
 
 
 def _groups(dsg: Design) -> dict:
@@ -189,7 +267,7 @@ def event_study(run, dsg: Design, y: np.ndarray, opts: Options, *, horizon_month
         run.report.markdown(f"*{t('intake.event_withheld', lang, min_units=dsg.min_units)}*")
         return EventStudy(reference=opts.reference)
     window = (-PRE_MONTHS, horizon_months)
-    results = {}
+    results, tests = {}, {}
     for key, keep in _groups(dsg).items():
         group = t_plain(f"intake.group.{key}", lang)
         if not dsg.enough(keep):
@@ -201,7 +279,10 @@ def event_study(run, dsg: Design, y: np.ndarray, opts: Options, *, horizon_month
         if not np.isfinite(gt.estimates["estimate"].to_numpy()).any():  # every cohort's model left out
             run.report.markdown(f"*{t('intake.group_without_model', lang, group=group)}*")
             continue
-        results[key] = (gt, gt.aggregate("dynamic", min_e=window[0], max_e=window[1]))
+        dyn = gt.aggregate("dynamic", min_e=window[0], max_e=window[1])
+        if key in ("F", "M") and "e=12" in dyn.estimates.index:
+            tests[key] = gt.pretrend_test()
+        results[key] = _without_unit_data(gt, dyn)
     if not results:  # no group with enough persons: nothing to draw
         run.add(withheld)
         run.report.markdown(f"*{t('intake.event_withheld', lang, min_units=dsg.min_units)}*")
@@ -216,15 +297,13 @@ def event_study(run, dsg: Design, y: np.ndarray, opts: Options, *, horizon_month
                               lang=lang)
     run.report.figure(fig, caption=t(f"intake.event_caption.{event}", lang) + ". "
                       + t(f"intake.base_caption.{opts.base_period}", lang, ref=int(opts.reference)))
-    rows, tests = [], {}
+    rows = []
     for sex in ("F", "M"):
         name = f"excess_bijstand_after_{event}_12m_{sex}"
         if sex not in results or "e=12" not in results[sex][1].estimates.index:
             rows.append(_withheld_row(name, "probability difference"))
             continue
-        gt, dyn = results[sex]
-        rows += dyn.to_estimates(terms=["e=12"], names={"e=12": name}, unit="probability difference")
-        tests[sex] = gt.pretrend_test()
+        rows += results[sex][1].to_estimates(terms=["e=12"], names={"e=12": name}, unit="probability difference")
     run.add(rows)
     for sex, test in tests.items():
         run.add([{"name": f"pretrend_p_{event}_{sex}", "estimate": test["p_value"], "se": None,
