@@ -212,7 +212,7 @@ def recipients(store, *, columns=None) -> pd.DataFrame:
     ``store.read("persons")`` filtered to them), only ``columns``: read with a filter, never all persons."""
     con = store.connect()
     try:
-        ids = con.execute("SELECT DISTINCT person_id FROM bijstand_spells").to_arrow_table().column(0)
+        ids = con.sql("SELECT DISTINCT person_id FROM bijstand_spells").to_arrow_table().column(0)
     finally:
         con.close()
     return store_persons(store, ids, columns=columns)
