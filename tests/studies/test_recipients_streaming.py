@@ -188,8 +188,8 @@ def test_exit_to_work_cohorts_from_the_recipients_equal_the_whole_table_cohorts(
 
 @pytest.mark.parametrize("where", [
     {},
-    {"first_year": 2016, "last_year": 2021, "age_min": 25, "age_max": 55},
-    {"sex": "F", "municipality": None},   # None: the most common municipality of the draw
+    pytest.param({"first_year": 2016, "last_year": 2021, "age_min": 25, "age_max": 55}, marks=pytest.mark.slow),
+    pytest.param({"sex": "F", "municipality": None}, marks=pytest.mark.slow),  # None: the most common one
 ])
 def test_exit_health_design_from_the_recipients_equals_the_whole_table_design(draw, where):
     import analysis as rd
@@ -237,7 +237,8 @@ def _as_csv(path):
     return path
 
 
-@pytest.mark.parametrize("fmt, merge", [("parquet", False), ("csv", False), ("parquet", True)])
+@pytest.mark.parametrize("fmt, merge", [("parquet", False), pytest.param("csv", False, marks=pytest.mark.slow),
+                                        ("parquet", True)])
 def test_person_rows_are_the_rows_dataset_tables_gives(tmp_path, fmt, merge):
     """The same rows, order, dtypes and index as filtering ``dataset.tables[name]``; a table repaired on load
     (merge_touching) gives its repaired rows; only the file of an unrepaired table is read (no frame cached)."""
