@@ -20,6 +20,11 @@ compares the units that have the event with units at risk at the same base perio
 
 Matrices are built from spells with difference arrays (one pass, int8), not by
 expanding spells to rows.
+
+Reads (issue #18) are restricted to the persons asked for: ``exit_to_work_cohorts`` reads the spells, exits and
+bijstand months of its persons (by default the store's bijstand recipients, :func:`recipients`) in SQL,
+``employment_matrix`` the employment spells of its units (:func:`person_rows`: DuckDB over the validated file,
+typed as ``Dataset.tables``). Both are exact: the same arrays as reading the whole tables.
 """
 
 from __future__ import annotations

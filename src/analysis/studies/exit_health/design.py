@@ -23,6 +23,12 @@ visible in a cell (``rd.att_gt_at_risk(design.panel, design.cohorts(control_grou
 covariates=design.covariate_columns(covariates), control=estimator_control(control_group), ...)``);
 :func:`estimate` is that same call for the design's other fits (groups, placebo, other comparison groups).
 No estimator code here: composition of ``analysis.kit`` and :func:`analysis.kit.designs.att_gt_at_risk`.
+
+Memory (issue #18): :func:`build` reads, in SQL over the store's Parquet files, only the persons rows, spells,
+exits, bijstand months and health outcomes of the population's bijstand recipients (a few percent of the
+persons), never a whole table, so it grows with the recipients. The path is exact: the same design, value for
+value, as reading the whole ``persons`` and ``person_year`` tables (tests/studies/test_recipients_streaming.py
+keeps that computation as the reference).
 """
 
 from __future__ import annotations

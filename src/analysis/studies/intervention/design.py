@@ -39,6 +39,14 @@ is withheld too. Survival and cumulative-incidence curves stop where fewer than
 rule; balance rows of a 0/1 covariate held by fewer than 10 participants or
 comparisons (or lacked by fewer than 10) are withheld; overlap histogram bins with
 fewer than 10 persons are marked, not drawn.
+
+Memory (issue #18): the risk sets read only the population's bijstand recipients: their spells in SQL over the
+store, and their persons rows, programme starts, employment spells and ladder steps from the files
+(:func:`analysis.kit.events.person_rows`, DuckDB filtered to these persons), never a whole raw table. Exact:
+the same frame, row for row and in the same order (so the seeded draw of comparison persons is the same), as
+the whole-table computation kept as the reference in tests/studies/test_recipients_streaming_intervention.py.
+What still grows with the recipients is ``risk_set_frame``'s frame of every candidate comparison before the
+``max_controls`` draw (one random number per candidate, in frame order).
 """
 
 from __future__ import annotations
