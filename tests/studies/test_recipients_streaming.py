@@ -267,3 +267,35 @@ def test_person_rows_are_the_rows_dataset_tables_gives(tmp_path, fmt, merge):
     repaired = {"benefit_spells", "employment_spells"} if merge else set()
     assert set(ds.tables.loaded()) == repaired
     shutil.rmtree(tmp_path / "w", ignore_errors=True)
+
+
+def old_employment_matrix(store, unit_ids, m0: int, T: int) -> np.ndarray:
+    """employment_matrix as it was: the whole employment_spells table in pandas."""
+    from analysis.kit.events import _month, interval_matrix
+
+    ds = store.dataset
+    end = ds.meta["observation_end"]
+    emp = ds.tables["employment_spells"]
+    rows = pd.Index(unit_ids).get_indexer(emp["person_id"])
+    ok = rows >= 0
+    e = emp[ok]
+    s = _month(e["start_date"]) - m0
+    f = np.where(e["end_date"].isna(), T - 1, _month(e["end_date"].fillna(pd.Timestamp(end))) - m0)
+    return interval_matrix(rows[ok], s, f, len(unit_ids), T)
+
+
+def test_employment_matrix_of_some_units_equals_the_whole_table_matrix(draw, tmp_path):
+    from analysis.data import build_store, load_dataset
+    from analysis.kit.events import employment_matrix
+
+    path, _ = draw
+    fresh = build_store(load_dataset(path, work_dir=tmp_path / "w"), root=tmp_path / "p")
+    meta = fresh.dataset.meta
+    m0 = meta["observation_start"].year * 12 + meta["observation_start"].month - 1
+    T = meta["observation_end"].year * 12 + meta["observation_end"].month - m0
+    ids = fresh.read("persons")["person_id"].sample(frac=0.2, random_state=3).to_numpy()
+    new = employment_matrix(fresh, ids, m0, T)
+    assert fresh.dataset.tables.loaded() == []  # read from the file, filtered to the units
+    old = old_employment_matrix(fresh, ids, m0, T)
+    assert new.any() and not new.all()
+    np.testing.assert_array_equal(new, old)
