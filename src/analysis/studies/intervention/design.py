@@ -206,7 +206,7 @@ def risk_sets(run: Run, pop, opts: Options) -> Design:
     meta = run.dataset.meta
     m1 = meta["observation_end"].year * 12 + meta["observation_end"].month - 1
     # only the population's bijstand recipients are read (their spells, starts, persons rows, jobs, ladder
-    # steps), so memory grows with them, not with the population; exact (tests/studies/test_recipients_streaming.py)
+    # steps), so memory grows with them, not with the population; exact (test_recipients_streaming_intervention.py)
     con = pop.connect()
     spells = con.execute(f"""SELECT person_id, start_month, end_month
                              FROM read_parquet('{run.store.path("bijstand_spells").as_posix()}', file_row_number = true)
@@ -236,6 +236,7 @@ def risk_sets(run: Run, pop, opts: Options) -> Design:
     units = (int(frame.loc[frame["treated"] == 1, "person_id"].nunique()),
              int(frame.loc[frame["treated"] == 0, "person_id"].nunique()))
     if min(units) < run.policy.min_units:
+        con.close()
         return Design(frame=frame, covariates=(), units=units, estimable=False)
     con.register("rs", frame[["person_id", "month", "base_month"]].drop_duplicates())
     con.register("emp_raw", person_rows(run.dataset, "employment_spells", frame["person_id"].unique(),
