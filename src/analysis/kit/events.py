@@ -24,6 +24,11 @@ expanding spells to rows. Memory at register scale (issue #18): the only units x
 computed from the spell list when ``covariates_at`` asks for it (no units x periods matrix of union
 starts), and tables are read by column (``read_columns``). Every path is exact (integer and 0/1
 arithmetic): tests/kit/test_intake_streaming.py compares it with the dense code it replaced.
+
+Reads (issue #18) are restricted to the persons asked for: ``exit_to_work_cohorts`` reads the spells, exits and
+bijstand months of its persons (by default the store's bijstand recipients, :func:`recipients`) in SQL,
+``employment_matrix`` the employment spells of its units (:func:`person_rows`: DuckDB over the validated file,
+typed as ``Dataset.tables``). Both are exact: the same arrays as reading the whole tables.
 """
 
 from __future__ import annotations
@@ -94,33 +99,9 @@ def interval_matrix(rows: np.ndarray, start: np.ndarray, end: np.ndarray, n: int
 
 
 def read_columns(ds, table: str, columns: list) -> pd.DataFrame:
-    """Only ``columns`` of a dataset table, typed as ``Dataset.tables`` types them: read by DuckDB from the
-    validated Parquet file where the table is lazy (nothing else of it is read or kept), otherwise
-    the columns of the frame ``ds.tables`` has."""
-    from analysis.data.lazy import LazyTables
-
-    tables = ds.tables
-    if isinstance(tables, LazyTables) and table not in tables.loaded() and not tables.merged(table):
-        source = tables.source(table)
-        if not source.is_csv:
-            from analysis.data.sql_columns import typed_select
-            from analysis.data.validate_sql import columns_sql, relation, to_pandas
-            from analysis.data.workspace import connect, memory_limit
-
-            con = connect(":memory:", limit=memory_limit(getattr(tables, "_limit", None)), spill=None)
-            try:
-                rel = relation(source)
-                cols = [c for c in columns_sql(con, source, rel) if c.name in columns]
-                con.execute("SET preserve_insertion_order = true")
-                arrow = con.sql(typed_select(cols, rel, flags=False)).to_arrow_table()
-                row = arrow.column("__row").to_numpy()
-                if len(row) and not (np.diff(row) == 1).all():
-                    arrow = arrow.take(np.argsort(row, kind="stable"))
-                frame = to_pandas(arrow, cols)
-            finally:
-                con.close()
-            return frame[[c for c in columns if c in frame.columns]]
-    return tables[table][columns]
+    """Only ``columns`` of a dataset table, every row, typed as ``Dataset.tables`` types them (:func:`person_rows`
+    without a filter: read by DuckDB from the validated file, nothing else of the table kept)."""
+    return person_rows(ds, table, None, columns=columns)
 
 
 def _person_covariates(persons: pd.DataFrame) -> dict:
@@ -203,12 +184,99 @@ def divorce_cohorts(store, *, persons: pd.DataFrame | None = None) -> EventCohor
                         frequency="month")
 
 
+def person_rows(dataset, table: str, ids, *, columns=None) -> pd.DataFrame:
+    """The rows of the dataset's table ``table`` whose ``person_id`` is in ``ids`` (``None``: every row), typed
+    and ordered as ``dataset.tables[table]`` gives them (index from 0), only ``columns`` (default all).
+
+    Read by DuckDB from the validated file with the typing SQL of the loader (``analysis.data.validate_sql``),
+    filtered to the persons before anything reaches pandas, so memory grows with the rows of these persons,
+    not with the table. Exact: the same rows as ``dataset.tables[table][lambda f: f.person_id.isin(ids)]``.
+    A table repaired on load (``merge_touching``: its rows are the repaired frame's), a table already read,
+    or a dataset whose tables are plain frames is filtered in pandas instead.
+    """
+    from analysis.data.lazy import LazyTables
+
+    tables = dataset.tables
+    wanted = None if ids is None else pd.DataFrame({"person_id": pd.unique(np.asarray(ids, dtype=object))})
+    if not isinstance(tables, LazyTables) or tables.merged(table) or table in tables.loaded():
+        frame = tables[table]
+        if wanted is not None:
+            frame = frame[frame["person_id"].isin(wanted["person_id"])]
+        return (frame if columns is None else frame[list(columns)]).reset_index(drop=True)
+    return _filtered_read(tables, table, wanted, columns)
+
+
+def _filtered_read(tables, table: str, wanted: pd.DataFrame | None, columns) -> pd.DataFrame:
+    """:func:`person_rows` of a validated file: the loader's typed SELECT, semi-joined to ``wanted``."""
+    from analysis.data.sql_columns import ROW, quote, typed_select
+    from analysis.data.validate_sql import columns_sql, relation, stage, to_pandas
+    from analysis.data.workspace import memory_limit, workspace
+    from analysis.errors import DataValidationError
+
+    source = tables.source(table)
+    try:
+        stat = source.file.stat()
+    except OSError as exc:
+        raise DataValidationError(f"{source.file}: cannot be read any more ({exc.strerror or exc}); it was "
+                                  "validated when the dataset was loaded. Load the dataset again.") from None
+    if (stat.st_size, stat.st_mtime_ns) != (source.size, source.mtime_ns):
+        raise DataValidationError(f"{source.file}: changed since the dataset was validated (size or time of "
+                                  "change differ). Load the dataset again so that it is validated (and hashed) "
+                                  "as it is now.")
+    with workspace(None, limit=memory_limit(tables._limit)) as (con, spill):
+        source, staged = stage(source, spill)   # a CSV: streamed into a Parquet copy first, as the store does
+        rel = relation(source, staged)
+        every = columns_sql(con, source, rel)
+        by_name = {c.name: c for c in every}
+        cols = every if columns is None else [by_name[name] for name in columns]
+        typed = typed_select([c for c in every if (c.name == "person_id" and wanted is not None) or c in cols], rel,
+                             flags=False)
+        where = ""
+        if wanted is not None:
+            con.register("wanted_ids", wanted)
+            where = "WHERE t.person_id IN (SELECT person_id FROM wanted_ids)"
+        names = ", ".join(f"t.{quote(c.name)}" for c in cols)
+        sql = f"SELECT {names} FROM ({typed}) t {where} ORDER BY t.{ROW}"
+        return to_pandas(con.sql(sql).to_arrow_table(), cols)
+
+
+def store_persons(store, ids, *, columns=None) -> pd.DataFrame:
+    """The store's ``persons`` rows of the persons ``ids``, in the store's order and typed as
+    ``store.read("persons")`` gives them (a filtered Parquet read: the other persons never reach pandas),
+    only ``columns`` (``person_id`` always first)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    cols = None if columns is None else ["person_id", *[c for c in columns if c != "person_id"]]
+    wanted = ids if isinstance(ids, (pa.Array, pa.ChunkedArray)) else pa.array(np.asarray(ids, dtype=object),
+                                                                                  type=pa.string())
+    if isinstance(wanted, pa.ChunkedArray):
+        wanted = wanted.combine_chunks()
+    return pq.read_table(store.path("persons"), columns=cols, filters=pc.field("person_id").isin(wanted)).to_pandas()
+
+
+def recipients(store, *, columns=None) -> pd.DataFrame:
+    """The store's ``persons`` rows of everyone with a bijstand spell, in the store's order (as
+    ``store.read("persons")`` filtered to them), only ``columns``: read with a filter, never all persons."""
+    con = store.connect()
+    try:
+        ids = con.sql("SELECT DISTINCT person_id FROM bijstand_spells").to_arrow_table().column(0)
+    finally:
+        con.close()
+    return store_persons(store, ids, columns=columns)
+
+
 def exit_to_work_cohorts(store, *, exit_window_days: int = 31, persons: pd.DataFrame | None = None,
                          reason: str = "work") -> EventCohorts:
     """Yearly exit-to-work cohorts among everyone with bijstand in the window (module docstring).
 
     ``reason="other"`` gives the placebo's cohorts instead: the first exit from bijstand *not* followed by a
     job within ``exit_window_days``, at risk = on bijstand in December and no such exit yet.
+
+    ``persons`` (default: everyone, :func:`recipients`) are the persons considered; their spells, exits and
+    bijstand months are read from the store in SQL restricted to them, so memory grows with the recipients
+    among ``persons``, not with the store's population (exact: the same cohorts as reading everything).
     """
     from analysis.errors import check_choice
 
@@ -218,15 +286,22 @@ def exit_to_work_cohorts(store, *, exit_window_days: int = 31, persons: pd.DataF
     ds = store.dataset
     start, end = ds.meta["observation_start"], ds.meta["observation_end"]
     years = np.arange(start.year, end.year + 1)
+    people = recipients(store) if persons is None else persons
     con = store.connect()
-    spells = con.execute("SELECT person_id, start_month, end_month FROM bijstand_spells").df()
-    exits = con.execute(f"""SELECT person_id, min(year(end_date)) AS year FROM bijstand_exits
-                            WHERE {which} GROUP BY person_id""").df()
-    people = store.read("persons") if persons is None else persons
+    try:
+        con.register("units", pd.DataFrame({"person_id": people["person_id"].to_numpy()}))
+        mine = "person_id IN (SELECT person_id FROM units)"
+        spells = con.execute(f"SELECT person_id, start_month, end_month FROM bijstand_spells WHERE {mine}").df()
+        exits = con.execute(f"""SELECT person_id, min(year(end_date)) AS year FROM bijstand_exits
+                                WHERE ({which}) AND {mine} GROUP BY person_id""").df()
+        # bijstand months in the 24 months up to 31 December of each year (the state health drifts with)
+        bm = con.execute(f"SELECT person_id, year, bijstand_months FROM person_year "
+                         f"WHERE bijstand_months > 0 AND {mine}").df()
+    finally:
+        con.close()
     people = people[people["person_id"].isin(spells["person_id"])].reset_index(drop=True)
     index = pd.Index(people["person_id"])
     n, T = len(people), len(years)
-    m0 = start.year * 12 + start.month - 1
     rows = index.get_indexer(spells["person_id"])
     sp = spells[rows >= 0]
     rows = rows[rows >= 0]
@@ -239,8 +314,6 @@ def exit_to_work_cohorts(store, *, exit_window_days: int = 31, persons: pd.DataF
         cover = (sm <= dm) & (em >= dm)
         on_dec[rows[cover], j] = True
         spell_start[rows[cover], j] = sm[cover]
-    # bijstand months in the 24 months up to 31 December of each year (the state health drifts with)
-    bm = con.execute("SELECT person_id, year, bijstand_months FROM person_year WHERE bijstand_months > 0").df()
     months = np.zeros((n, T))
     br = index.get_indexer(bm["person_id"])
     okb = br >= 0
@@ -262,7 +335,6 @@ def exit_to_work_cohorts(store, *, exit_window_days: int = 31, persons: pd.DataF
                                 (recent[:, b] > 6) & (recent[:, b] <= 12), (recent[:, b] > 12) & (recent[:, b] <= 18),
                                 recent[:, b] > 18])
 
-    del m0
     left = "left for work" if reason == "work" else "left for other reasons"
     return EventCohorts(event="exit_to_work" if reason == "work" else "exit_other", unit_ids=people["person_id"].to_numpy(),
                         periods=years, cohort=g, at_risk=at_risk,
@@ -272,10 +344,11 @@ def exit_to_work_cohorts(store, *, exit_window_days: int = 31, persons: pd.DataF
 
 
 def employment_matrix(store, unit_ids, m0: int, T: int) -> np.ndarray:
-    """Units x months: employed in the month (from the contract's employment spells)."""
+    """Units x months: employed in the month (from the contract's employment spells of these units only,
+    :func:`person_rows`: memory grows with the units' spells, not with the table)."""
     ds = store.dataset
     end = ds.meta["observation_end"]
-    emp = ds.tables["employment_spells"]
+    emp = person_rows(ds, "employment_spells", unit_ids, columns=["person_id", "start_date", "end_date"])
     rows = pd.Index(unit_ids).get_indexer(emp["person_id"])
     ok = rows >= 0
     e = emp[ok]

@@ -23,6 +23,12 @@ visible in a cell (``rd.att_gt_at_risk(design.panel, design.cohorts(control_grou
 covariates=design.covariate_columns(covariates), control=estimator_control(control_group), ...)``);
 :func:`estimate` is that same call for the design's other fits (groups, placebo, other comparison groups).
 No estimator code here: composition of ``analysis.kit`` and :func:`analysis.kit.designs.att_gt_at_risk`.
+
+Memory (issue #18): :func:`build` reads, in SQL over the store's Parquet files, only the persons rows, spells,
+exits, bijstand months and health outcomes of the population's bijstand recipients (a few percent of the
+persons), never a whole table, so it grows with the recipients. The path is exact: the same design, value for
+value, as reading the whole ``persons`` and ``person_year`` tables (tests/studies/test_recipients_streaming.py
+keeps that computation as the reference).
 """
 
 from __future__ import annotations
@@ -149,18 +155,22 @@ def build(store, *, exit_window_days: int, municipality: str = "all", population
     ``first_year``..``last_year`` (a person who left before the first year is left out: treated before the
     window) and the risk of the event to the years inside its age band; ``municipality`` alone is the
     older selection by municipality over the data's whole window.
+
+    Every read is restricted in SQL to the bijstand recipients of the population (:func:`recipients`) and
+    to the columns used, so memory grows with the recipients, not with the population; exact: the same
+    design as reading the whole ``persons`` and ``person_year`` tables (tests/studies/test_recipients_streaming.py).
     """
     from analysis.kit.events import exit_to_work_cohorts
 
-    persons = store.read("persons") if population is None else population.persons()
+    persons = recipients(store, population)
     if municipality != "all":
         persons = persons[persons["municipality_code"] == municipality]
     work = exit_to_work_cohorts(store, exit_window_days=exit_window_days, persons=persons)
     other = exit_to_work_cohorts(store, exit_window_days=exit_window_days, persons=persons, reason="other")
     if population is not None:
-        work, other = _in_window(work, other, population)
+        work, other = _in_window(work, other, population, persons)
     years = np.asarray(work.periods)
-    py = store.read("person_year", columns=["person_id", "year", *OUTCOMES])
+    py = _outcomes(store, work.unit_ids)
     r = pd.Index(work.unit_ids).get_indexer(py["person_id"])
     c = py["year"].to_numpy() - years[0]
     ok = (r >= 0) & (c >= 0) & (c < len(years))
@@ -181,14 +191,43 @@ def build(store, *, exit_window_days: int, municipality: str = "all", population
                       dropped_incomplete=int(n - len(rows)), rows=rows, persons=info.reset_index())
 
 
-def _in_window(work, other, population):
-    """Both cohort sets cut to the population's years, with the risk of the event inside its age band."""
+def recipients(store, population=None) -> pd.DataFrame:
+    """The ``persons`` rows (every column) of the persons with a bijstand spell: of ``population`` in its
+    order (by person id), else of the store in its order. Only these rows are read (the design's units are
+    among them: a person without a spell is never in an exit cohort)."""
+    from analysis.kit.events import recipients as store_recipients
+
+    if population is None:
+        return store_recipients(store)
+    con = population.connect()
+    try:
+        return con.execute("SELECT p.* FROM population_persons p WHERE p.person_id IN "
+                           "(SELECT person_id FROM bijstand_spells) ORDER BY p.person_id").df()
+    finally:
+        con.close()
+
+
+def _outcomes(store, unit_ids) -> pd.DataFrame:
+    """person_year's health outcomes of the units only (person_id, year, OUTCOMES), typed as the Parquet
+    file holds them (an integer column with nulls as float, as ``store.read`` gives it)."""
+    con = store.connect()
+    try:
+        con.register("units", pd.DataFrame({"person_id": np.asarray(unit_ids, dtype=object)}))
+        return con.sql(f"SELECT person_id, year, {', '.join(OUTCOMES)} FROM person_year "
+                       "WHERE person_id IN (SELECT person_id FROM units)").to_arrow_table().to_pandas()
+    finally:
+        con.close()
+
+
+def _in_window(work, other, population, persons):
+    """Both cohort sets cut to the population's years, with the risk of the event inside its age band
+    (birth years from ``persons``, the population's rows of the units)."""
     from dataclasses import replace
 
     years = np.asarray(work.periods)
     cols = np.flatnonzero((years >= population.definition.first_year) & (years <= population.definition.last_year))
     c0, T = int(cols[0]), len(cols)
-    birth = pd.Series(population.birth_year, index=population.person_ids).loc[work.unit_ids].to_numpy()
+    birth = persons.set_index("person_id")["birth_year"].loc[work.unit_ids].to_numpy(dtype=int)
     age = years[cols][None, :] - birth[:, None]
     band = (age >= population.definition.age_min) & (age <= population.definition.age_max)
     early = np.zeros(len(work.unit_ids), dtype=bool)

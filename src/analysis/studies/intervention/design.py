@@ -39,6 +39,14 @@ is withheld too. Survival and cumulative-incidence curves stop where fewer than
 rule; balance rows of a 0/1 covariate held by fewer than 10 participants or
 comparisons (or lacked by fewer than 10) are withheld; overlap histogram bins with
 fewer than 10 persons are marked, not drawn.
+
+Memory (issue #18): the risk sets read only the population's bijstand recipients: their spells in SQL over the
+store, and their persons rows, programme starts, employment spells and ladder steps from the files
+(:func:`analysis.kit.events.person_rows`, DuckDB filtered to these persons), never a whole raw table. Exact:
+the same frame, row for row and in the same order (so the seeded draw of comparison persons is the same), as
+the whole-table computation kept as the reference in tests/studies/test_recipients_streaming_intervention.py.
+What still grows with the recipients is ``risk_set_frame``'s frame of every candidate comparison before the
+``max_controls`` draw (one random number per candidate, in frame order).
 """
 
 from __future__ import annotations
@@ -135,18 +143,32 @@ def options(*, intervention: str = "", outcome_months: int = 24, monthly_benefit
 
 def programme(run: Run, opts: Options) -> Options:
     """``opts`` with the programme to study: the one named, or the most frequent in the interventions table."""
-    table = run.dataset.tables.get("interventions")
-    if table is None or table.empty:
+    from analysis.kit.events import person_rows
+
+    if _rows(run, "interventions") == 0:
         raise StudyError("This dataset has no interventions table: the intervention study needs one "
                          "(person_id, intervention, start_date, end_date, cost_eur).")
-    if opts.by != "none" and opts.by not in run.dataset.tables["persons"].columns:
+    if opts.by != "none" and opts.by not in _columns(run, "persons"):
         raise ParameterError(f"by={opts.by!r}: this dataset's persons table has no column {opts.by!r} (it is "
                              "optional in the data contract); choose another column or 'none'.")
-    names = table["intervention"].value_counts()
+    names = person_rows(run.dataset, "interventions", None, columns=["intervention"])["intervention"].value_counts()
     intervention = opts.intervention or str(names.index[0])
     if intervention not in names.index:
         raise ParameterError(f"intervention={intervention!r} is not in the data; available: {', '.join(names.index)}.")
     return replace(opts, intervention=intervention)
+
+
+def _rows(run: Run, table: str) -> int:
+    """Rows of a dataset table (0 without it), counted when the dataset was validated: nothing is read."""
+    if table not in run.dataset.tables:
+        return 0
+    return int(run.dataset.n_rows()[table])
+
+
+def _columns(run: Run, table: str) -> list:
+    """A dataset table's columns without reading it (a lazy table's validated columns)."""
+    columns = getattr(run.dataset.tables, "columns", None)
+    return list(columns(table)) if callable(columns) else list(run.dataset.tables[table].columns)
 
 
 @dataclass(frozen=True)
@@ -178,16 +200,22 @@ def risk_sets(run: Run, pop, opts: Options) -> Design:
     persons, start months in its years and its age band (age in years at the start month's year)."""
     from analysis.estimators.risk_set import risk_set_frame
 
+    from analysis.kit.events import person_rows, store_persons
+
     h, a = opts.outcome_months, opts.anticipation
-    con = run.store.connect()
     meta = run.dataset.meta
     m1 = meta["observation_end"].year * 12 + meta["observation_end"].month - 1
-    inter = run.dataset.tables["interventions"]
+    # only the population's bijstand recipients are read (their spells, starts, persons rows, jobs, ladder
+    # steps), so memory grows with them, not with the population; exact (test_recipients_streaming_intervention.py)
+    con = pop.connect()
+    spells = con.execute(f"""SELECT person_id, start_month, end_month
+                             FROM read_parquet('{run.store.path("bijstand_spells").as_posix()}', file_row_number = true)
+                             WHERE person_id IN (SELECT person_id FROM population) ORDER BY file_row_number""").df()
+    ids = spells["person_id"].unique()
+    inter = person_rows(run.dataset, "interventions", ids, columns=["person_id", "intervention", "start_date"])
     inter = inter[inter["intervention"] == opts.intervention]
     starts = pd.DataFrame({"person_id": inter["person_id"],
                            "month": inter["start_date"].dt.year * 12 + inter["start_date"].dt.month - 1})
-    spells = con.execute("SELECT person_id, start_month, end_month FROM bijstand_spells").df()
-    spells = spells[spells["person_id"].isin(pop.person_ids)]
     # the risk set of a start in month m is formed in month m - a (its base month): the same calendar month and
     # spell duration then, comparison persons not started by m (risk_set_frame on the starts moved a months back)
     frame = risk_set_frame(spells, starts.assign(month=starts["month"] - a), max_controls=opts.max_controls,
@@ -201,15 +229,18 @@ def risk_sets(run: Run, pop, opts: Options) -> Design:
         frame = frame[frame.groupby("risk_set")["treated"].transform("min") == 0]  # a risk set needs comparisons
     frame = frame[frame["month"] + h <= m1].reset_index(drop=True)  # the full outcome window is observed
     d = pop.definition
-    birth = pd.Series(pop.birth_year, index=pop.person_ids)
+    persons = store_persons(run.store, frame["person_id"].unique())
+    birth = pd.Series(persons["birth_year"].to_numpy(dtype=int), index=persons["person_id"])
     year, age = frame["month"] // 12, frame["month"] // 12 - frame["person_id"].map(birth)
     frame = frame[year.between(d.first_year, d.last_year) & age.between(d.age_min, d.age_max)].reset_index(drop=True)
     units = (int(frame.loc[frame["treated"] == 1, "person_id"].nunique()),
              int(frame.loc[frame["treated"] == 0, "person_id"].nunique()))
     if min(units) < run.policy.min_units:
+        con.close()
         return Design(frame=frame, covariates=(), units=units, estimable=False)
     con.register("rs", frame[["person_id", "month", "base_month"]].drop_duplicates())
-    con.register("emp_raw", run.dataset.tables["employment_spells"])
+    con.register("emp_raw", person_rows(run.dataset, "employment_spells", frame["person_id"].unique(),
+                                        columns=["person_id", "start_date", "end_date"]))
     end = meta["observation_end"]
     # One pass of joins (no correlated subqueries: those do not scale to a million persons): per
     # risk-set row the spells of that person, aggregated.
@@ -238,7 +269,8 @@ def risk_sets(run: Run, pop, opts: Options) -> Design:
               sum(GREATEST(0, LEAST(e.em, r.base_month - 1) - GREATEST(e.sm, r.base_month - 24) + 1)) AS emp_months_24
             FROM rs r JOIN emp e ON e.person_id = r.person_id
             GROUP BY r.person_id, r.month, r.base_month),
-        exits AS (SELECT spell_id, min(days_to_employment) AS days_to_job FROM bijstand_exits GROUP BY spell_id)
+        exits AS (SELECT spell_id, min(days_to_employment) AS days_to_job FROM bijstand_exits
+                  WHERE person_id IN (SELECT person_id FROM rs) GROUP BY spell_id)
         SELECT r.person_id, r.month,
                COALESCE(bij.months_bijstand, 0) AS months_bijstand,
                COALESCE(em.employed_end, 0) AS employed_end,
@@ -248,13 +280,14 @@ def risk_sets(run: Run, pop, opts: Options) -> Design:
                bij.spell_end, bij.spell_censored, x.days_to_job, bij.monthly_amount_eur
         FROM rs r LEFT JOIN bij USING (person_id, month) LEFT JOIN em USING (person_id, month)
              LEFT JOIN exits x ON x.spell_id = bij.spell_id""").df()
-    persons = run.store.read("persons")
+    con.close()
     frame = frame.merge(feats, on=["person_id", "month"]).merge(persons, on="person_id")
-    ladder = run.dataset.tables.get("participation_ladder")
     covariates = list(COVARIATES_BASE)
-    if ladder is not None and not ladder.empty:
+    if _rows(run, "participation_ladder"):
+        ladder = person_rows(run.dataset, "participation_ladder", frame["person_id"].unique(),
+                             columns=["person_id", "date", "step"])
         lad = ladder.assign(lmonth=ladder["date"].dt.year * 12 + ladder["date"].dt.month - 1)
-        lad = lad.sort_values("lmonth")[["person_id", "lmonth", "step"]]
+        lad = lad.sort_values("lmonth", kind="stable")[["person_id", "lmonth", "step"]]  # ties: file order
         keys = frame[["person_id", "month", "base_month"]].drop_duplicates().sort_values("base_month")
         last = pd.merge_asof(keys, lad, left_on="base_month", right_on="lmonth", by="person_id", direction="backward")
         frame = frame.merge(last[["person_id", "month", "step"]], on=["person_id", "month"], how="left")
@@ -293,8 +326,7 @@ def _names(run: Run, opts: Options) -> list[str]:
     """Every results.json name this study writes (also when it withholds them all)."""
     h = opts.outcome_months
     names = [f"att_months_bijstand_{h}m", f"att_employed_{h}m", f"naive_months_bijstand_{h}m"]
-    ladder = run.dataset.tables.get("participation_ladder")
-    if ladder is not None and not ladder.empty:
+    if _rows(run, "participation_ladder"):
         names.append(f"att_ladder_step_{LADDER_MONTH}m")
     return names + list(RETURNS)
 

@@ -53,11 +53,12 @@ def _mean_amount(run: Run, values: pd.Series, name: str) -> float | None:
 
 def _programme_costs(run: Run, design: Design, opts: Options) -> pd.Series:
     """The cost of each start of the programme by a person of the study population, one value per person."""
-    inter = run.dataset.tables["interventions"]
-    inter = inter[inter["intervention"] == opts.intervention]
+    from analysis.kit.events import person_rows
+
     frame = design.frame
-    people = set(frame.loc[frame["treated"] == 1, "person_id"])
-    inter = inter[inter["person_id"].isin(people)]
+    people = frame.loc[frame["treated"] == 1, "person_id"].unique()
+    inter = person_rows(run.dataset, "interventions", people, columns=["person_id", "intervention", "cost_eur"])
+    inter = inter[inter["intervention"] == opts.intervention]
     return inter.groupby("person_id")["cost_eur"].sum()
 
 
