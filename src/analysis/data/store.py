@@ -22,6 +22,13 @@
 - ``benefit_ends``       ww / wia / other benefit spells that ended inside the window;
 - ``bijstand_exits``     merged bijstand spells that ended, with days to the next employment start.
 
+Above :data:`PERSON_BLOCK` persons, ``person_year`` and ``person_month`` are built per range of person
+ids (:func:`_build_in_blocks`): their inputs are split once into the ranges, and each range's rows are
+computed, sorted and appended to the table's one Parquet file. This path is exact: every row depends on
+one person only and the ranges follow each other in id order, so the tables are the one-piece build's,
+row for row and with its Parquet schema; the time grows linearly with the population and the memory
+with the block size only.
+
 The store directory is keyed by the dataset's content hash, which covers every table file
 *and* ``dataset.yml`` (``observation_end`` decides where open spells end and which years the
 grids hold), the merge option and the store layout version. It is written atomically: into a
