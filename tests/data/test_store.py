@@ -235,3 +235,59 @@ def test_build_killed_outright_leaves_no_temp_dir_after_the_next_build(tiny, tmp
     store = build_store(load_dataset(tiny), root=root)
     assert [p.name for p in root.iterdir()] == ["tiny"]
     assert store_mod.verify_store(store.root, verify="full") is None
+
+
+def _count_blocks(monkeypatch) -> list:
+    """Record the number of person ranges of every blocked build."""
+    seen, real = [], store_mod._build_in_blocks
+
+    def spy(con, inputs, cuts, *args, **kwargs):
+        seen.append(len(cuts) + 1)
+        return real(con, inputs, cuts, *args, **kwargs)
+
+    monkeypatch.setattr(store_mod, "_build_in_blocks", spy)
+    return seen
+
+
+def _tables(store):
+    import pyarrow.parquet as pq
+
+    return {name: pq.read_table(store.path(name)) for name in store_mod.TABLES}
+
+
+def _assert_same_store(whole, blocks):
+    a, b = _tables(whole), _tables(blocks)
+    for name in store_mod.TABLES:
+        assert a[name].schema.equals(b[name].schema), (name, a[name].schema, b[name].schema)
+        assert a[name].equals(b[name]), name
+
+
+@pytest.mark.slow
+def test_person_tables_in_blocks_equal_one_piece(tmp_path, monkeypatch):
+    """Above PERSON_BLOCK persons, person_year and person_month are built per range of person ids: the
+    same rows in the same order with the same Parquet schema as the one-piece COPY, and so every table."""
+    from analysis.data.synthetic import generate
+
+    ds = load_dataset(generate(tmp_path / "d", n_persons=2_000, seed=5), work_dir=tmp_path / "work")
+    seen = _count_blocks(monkeypatch)
+    monkeypatch.setattr(store_mod, "PERSON_BLOCK", 10_000)  # one block: the one-piece queries
+    whole = build_store(ds, root=tmp_path / "whole")
+    assert seen == []
+    monkeypatch.setattr(store_mod, "PERSON_BLOCK", 150)  # about 14 ranges of persons
+    blocks = build_store(ds, root=tmp_path / "blocks")
+    assert len(seen) == 1 and seen[0] >= 10
+    assert whole.read("person_month")["person_id"].nunique() > 100  # recipients in every block
+    _assert_same_store(whole, blocks)
+
+
+def test_blocks_without_recipients_or_spells_equal_one_piece(tiny, tmp_path, monkeypatch):
+    """One person a block: blocks whose persons have no bijstand, job or health row still give the same tables."""
+    ds = load_dataset(tiny)
+    seen = _count_blocks(monkeypatch)
+    whole = build_store(ds, root=tmp_path / "whole")
+    monkeypatch.setattr(store_mod, "PERSON_BLOCK", 1)
+    blocks = build_store(ds, root=tmp_path / "blocks")
+    n_persons = len(whole.read("persons"))
+    assert seen == [n_persons]
+    assert n_persons >= 3 and whole.read("person_month")["person_id"].nunique() < n_persons
+    _assert_same_store(whole, blocks)

@@ -197,16 +197,3 @@ def test_timestamp_outside_the_pandas_range_is_refused(tmp_path):
                                                   r"cannot represent") as info:
         load_dataset(path, work_dir=tmp_path / "work")
     only_problem(info, "parquet")
-
-
-def test_person_month_in_blocks_equals_one_piece(tmp_path, monkeypatch):
-    """Above PERSON_MONTH_BLOCK recipients person_month is built block by block: the same table."""
-    from analysis.data.synthetic import generate
-
-    ds = load_dataset(generate(tmp_path / "d", n_persons=2_000, seed=5), work_dir=tmp_path / "work")
-    whole = build_store(ds, root=tmp_path / "whole")
-    assert whole.read("bijstand_spells")["person_id"].nunique() > 2 * 50  # so 50 a block makes several
-    monkeypatch.setattr(store_mod, "PERSON_MONTH_BLOCK", 50)  # a few hundred recipients: several blocks
-    blocks = build_store(ds, root=tmp_path / "blocks")
-    a, b = pq.read_table(whole.path("person_month")), pq.read_table(blocks.path("person_month"))
-    assert a.num_rows > 1_000 and a.schema.equals(b.schema) and a.equals(b)

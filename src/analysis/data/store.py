@@ -22,6 +22,13 @@
 - ``benefit_ends``       ww / wia / other benefit spells that ended inside the window;
 - ``bijstand_exits``     merged bijstand spells that ended, with days to the next employment start.
 
+Above :data:`PERSON_BLOCK` persons, ``person_year`` and ``person_month`` are built per range of person
+ids (:func:`_build_in_blocks`): their inputs are split once into the ranges, and each range's rows are
+computed, sorted and appended to the table's one Parquet file. This path is exact: every row depends on
+one person only and the ranges follow each other in id order, so the tables are the one-piece build's,
+row for row and with its Parquet schema; the time grows linearly with the population and the memory
+with the block size only.
+
 The store directory is keyed by the dataset's content hash, which covers every table file
 *and* ``dataset.yml`` (``observation_end`` decides where open spells end and which years the
 grids hold), the merge option and the store layout version. It is written atomically: into a
@@ -55,7 +62,7 @@ import duckdb
 import pandas as pd
 
 from analysis.data.load import STORE_VERSION, Dataset
-from analysis.data.sql_columns import ROW, typed_select
+from analysis.data.sql_columns import ROW, lit, typed_select
 from analysis.data.workspace import TMP_PREFIX, host, workspace
 from analysis.errors import check_choice
 
@@ -65,9 +72,12 @@ MANIFEST = "store.json"
 #: A temporary build directory this old is stale whatever its pid says (another host, a reused pid).
 STALE_AFTER_S = 24 * 3600
 VERIFY = ("quick", "full")
-#: person_month is built for this many bijstand recipients at a time (their month grids and joins are
-#: what needs memory), so its build stays within the memory limit whatever the population.
-PERSON_MONTH_BLOCK = 100_000
+#: person_year and person_month are built for this many persons at a time (a range of person ids: their
+#: year and month grids and joins are what needs memory), so their build stays within the memory limit
+#: and its time grows linearly with the population.
+PERSON_BLOCK = 250_000
+#: Person ids sampled per block to choose the ranges' bounds.
+SAMPLE_PER_BLOCK = 64
 
 TABLES = ("persons", "bijstand_spells", "person_year", "person_month", "partnership_ends",
           "employment_ends", "benefit_ends", "bijstand_exits")
@@ -127,27 +137,122 @@ def _raw_views(con: duckdb.DuckDBPyConnection, ds: Dataset, spill: Path) -> dict
     return columns
 
 
-def _person_month_schema():
+def _person_year_sql(has_health: bool) -> str:
+    """person_year of the persons in ``in_persons`` from the ``in_*`` relations (without ORDER BY)."""
+    return f"""
+        WITH grid AS (SELECT p.person_id, y.year, y.year - p.birth_year AS age, p.sex, p.municipality_code
+                      FROM in_persons p CROSS JOIN years y),
+        bm AS (SELECT b.person_id, y.year,
+                      sum(LEAST(b.end_month, y.year * 12 + 11) - GREATEST(b.start_month, y.year * 12) + 1) AS months
+               FROM in_bs b JOIN years y ON b.start_month <= y.year * 12 + 11 AND b.end_month >= y.year * 12
+               GROUP BY ALL),
+        em AS (SELECT e.person_id, y.year,
+                      least(12, sum(LEAST(e.em, y.year * 12 + 11) - GREATEST(e.sm, y.year * 12) + 1)) AS months
+               FROM in_emp e JOIN years y ON e.sm <= y.year * 12 + 11 AND e.em >= y.year * 12
+               GROUP BY ALL),
+        dec AS (SELECT DISTINCT b.person_id, y.year FROM in_bs b JOIN years y
+                ON b.start_date <= make_date(y.year, 12, 31) AND b.end_date >= make_date(y.year, 12, 31))
+        SELECT g.*, (dec.person_id IS NOT NULL)::TINYINT AS bijstand_dec31,
+               COALESCE(bm.months, 0)::SMALLINT AS bijstand_months, COALESCE(em.months, 0)::SMALLINT AS employed_months,
+               h.healthcare_costs_eur, h.mental_healthcare_costs_eur, h.gp_costs_eur,
+               h.antidepressants::TINYINT AS antidepressants
+        FROM grid g
+        LEFT JOIN dec USING (person_id, year) LEFT JOIN bm USING (person_id, year) LEFT JOIN em USING (person_id, year)
+        {'LEFT JOIN in_health h USING (person_id, year)' if has_health else 'LEFT JOIN (SELECT NULL AS person_id) h ON FALSE'}"""
+
+
+def _person_month_sql(m0: int, m1: int, end) -> str:
+    """person_month of the recipients in ``in_bs`` from the ``in_*`` relations (without ORDER BY)."""
+    return f"""
+        WITH rec AS (SELECT person_id, GREATEST(min(start_month), {m0}) AS first_m,
+                            LEAST(max(end_month), {m1}) AS last_m
+                     FROM in_bs WHERE end_month >= {m0} GROUP BY person_id),
+        grid AS (SELECT person_id, unnest(range(first_m, last_m + 1)) AS month FROM rec),
+        b AS (SELECT DISTINCT person_id, unnest(range(start_month, end_month + 1)) AS month FROM in_bs
+              WHERE person_id IN (SELECT person_id FROM rec)),
+        e AS (SELECT DISTINCT person_id, unnest(range(sm, em + 1)) AS month FROM in_emp
+              WHERE person_id IN (SELECT person_id FROM rec)),
+        o AS (SELECT DISTINCT person_id, unnest(range({_month('start_date::DATE')},
+                     {_month(f"COALESCE(end_date::DATE, DATE '{end}')")} + 1)) AS month
+              FROM in_other WHERE person_id IN (SELECT person_id FROM rec)),
+        pt AS (SELECT DISTINCT person_id, unnest(range({_month('start_date::DATE')},
+                      {_month(f"COALESCE(end_date::DATE, DATE '{end}')")} + 1)) AS month
+               FROM in_partners WHERE person_id IN (SELECT person_id FROM rec))
+        SELECT g.person_id, g.month::INTEGER AS month,
+               (b.person_id IS NOT NULL)::TINYINT AS bijstand, (o.person_id IS NOT NULL)::TINYINT AS other_benefit,
+               (e.person_id IS NOT NULL)::TINYINT AS employed, (pt.person_id IS NOT NULL)::TINYINT AS partnered,
+               p.municipality_code
+        FROM grid g JOIN in_persons p USING (person_id)
+        LEFT JOIN b USING (person_id, month) LEFT JOIN e USING (person_id, month)
+        LEFT JOIN o USING (person_id, month) LEFT JOIN pt USING (person_id, month)"""
+
+
+#: The columns the one-piece COPY writes NOT NULL (DuckDB proves them from its statistics); the blocks'
+#: Parquet writer is given the same schema.
+_NOT_NULL = {"person_year": ("year",), "person_month": ("person_id",)}
+
+
+def _cuts(con, n_persons: int) -> list[str]:
+    """Person ids that cut the persons into ranges of about :data:`PERSON_BLOCK` (none: one block).
+
+    Chosen from a sample of person ids: the blocks' sizes vary a little, their rows never depend on them."""
+    blocks = -(-n_persons // PERSON_BLOCK)
+    if blocks <= 1:
+        return []
+    sample = min(n_persons, blocks * SAMPLE_PER_BLOCK)
+    ids = sorted({r[0] for r in con.execute(
+        f"SELECT person_id FROM raw_persons USING SAMPLE reservoir({sample} ROWS) REPEATABLE (18)").fetchall()
+        if r[0] is not None})
+    return sorted({ids[len(ids) * k // blocks] for k in range(1, blocks)})
+
+
+def _block_of(cuts: list[str], lo: int = 0) -> str:
+    """SQL of the block number of ``person_id`` (how many cuts are at or below it), a binary search."""
+    if not cuts:
+        return str(lo)
+    mid = len(cuts) // 2
+    return (f"CASE WHEN person_id < {lit(cuts[mid])} THEN {_block_of(cuts[:mid], lo)} "
+            f"ELSE {_block_of(cuts[mid + 1:], lo + mid + 1)} END")
+
+
+def _build_in_blocks(con, inputs: dict, cuts: list[str], work: Path, out: Path, *, has_health: bool,
+                     m0: int, m1: int, end) -> None:
+    """person_year and person_month block by block: each input is split once into person_id ranges (one
+    pass, a Parquet file per range), then each range's rows are computed, sorted and appended. Every row
+    depends on one person only and the ranges follow each other in id order, so both tables are the
+    ones the one-piece build writes, row for row; time grows linearly with the persons and memory with
+    the block size only."""
     import pyarrow as pa
-
-    return pa.schema([pa.field("person_id", pa.string(), nullable=False), ("month", pa.int32()),
-                      ("bijstand", pa.int8()), ("other_benefit", pa.int8()), ("employed", pa.int8()),
-                      ("partnered", pa.int8()), ("municipality_code", pa.string())])
-
-
-def _write_arrow(con, sql: str, path: Path, schema) -> None:
-    """Stream a query's rows into a Parquet file with ``schema`` (the schema the one-piece COPY writes:
-    DuckDB marks a column NOT NULL from what its statistics prove, which differs between the two paths)."""
     import pyarrow.parquet as pq
 
+    block = _block_of(cuts)
+    work.mkdir(parents=True, exist_ok=True)
+    for name, sql in inputs.items():
+        con.execute(f"COPY (SELECT *, {block} AS blk FROM ({sql})) TO {lit((work / name).as_posix())} "
+                    "(FORMAT parquet, PARTITION_BY (blk))")
+    queries = {"person_year": _person_year_sql(has_health) + " ORDER BY person_id, year",
+               "person_month": _person_month_sql(m0, m1, end) + " ORDER BY g.person_id, g.month"}
+    writers = {}
     con.execute("SET preserve_insertion_order = true")  # else the streamed rows of an ORDER BY come unordered
     try:
-        reader = con.sql(sql).to_arrow_reader(1 << 17)
-        with pq.ParquetWriter(path, schema) as writer:
-            for batch in reader:
-                writer.write_batch(batch.cast(schema))
+        for k in range(len(cuts) + 1):
+            for name, sql in inputs.items():
+                part = work / name / f"blk={k}"
+                src = (f"read_parquet({lit((part / '*.parquet').as_posix())}, hive_partitioning = false)"
+                       if part.is_dir() else f"({sql} LIMIT 0)")
+                con.execute(f"CREATE OR REPLACE TEMP VIEW in_{name} AS SELECT * FROM {src}")
+            for table, sql in queries.items():
+                reader = con.sql(sql).to_arrow_reader(1 << 17)
+                if table not in writers:
+                    schema = pa.schema([f.with_nullable(f.name not in _NOT_NULL[table]) for f in reader.schema])
+                    writers[table] = pq.ParquetWriter(out / f"{table}.parquet", schema)
+                for batch in reader:
+                    writers[table].write_batch(batch.cast(writers[table].schema))
     finally:
         con.execute("SET preserve_insertion_order = false")
+        for w in writers.values():
+            w.close()
+    shutil.rmtree(work, ignore_errors=True)
 
 
 def _build(con: duckdb.DuckDBPyConnection, ds: Dataset, out: Path) -> None:
@@ -157,7 +262,9 @@ def _build(con: duckdb.DuckDBPyConnection, ds: Dataset, out: Path) -> None:
     columns = _raw_views(con, ds, spill)
 
     def write(table: str, sql: str) -> None:
+        t0 = time.perf_counter()
         con.execute(f"COPY ({sql}) TO '{(out / (table + '.parquet')).as_posix()}' (FORMAT parquet)")
+        log.info("store table %s written in %.1f s", table, time.perf_counter() - t0)
 
     write("persons", f"SELECT * EXCLUDE ({ROW}) FROM raw_persons ORDER BY {ROW}")
     con.execute(f"""
@@ -195,64 +302,25 @@ def _build(con: duckdb.DuckDBPyConnection, ds: Dataset, out: Path) -> None:
     years = list(range(start.year, end.year + 1))
     con.execute(f"CREATE TEMP TABLE years AS SELECT unnest({years}) AS year")
     has_health = "health_yearly" in ds.tables
-    write("person_year", f"""
-        WITH grid AS (SELECT p.person_id, y.year, y.year - p.birth_year AS age, p.sex, p.municipality_code
-                      FROM raw_persons p CROSS JOIN years y),
-        bm AS (SELECT b.person_id, y.year,
-                      sum(LEAST(b.end_month, y.year * 12 + 11) - GREATEST(b.start_month, y.year * 12) + 1) AS months
-               FROM bs b JOIN years y ON b.start_month <= y.year * 12 + 11 AND b.end_month >= y.year * 12
-               GROUP BY ALL),
-        em AS (SELECT e.person_id, y.year,
-                      least(12, sum(LEAST(e.em, y.year * 12 + 11) - GREATEST(e.sm, y.year * 12) + 1)) AS months
-               FROM emp e JOIN years y ON e.sm <= y.year * 12 + 11 AND e.em >= y.year * 12
-               GROUP BY ALL),
-        dec AS (SELECT DISTINCT b.person_id, y.year FROM bs b JOIN years y
-                ON b.start_date <= make_date(y.year, 12, 31) AND b.end_date >= make_date(y.year, 12, 31))
-        SELECT g.*, (dec.person_id IS NOT NULL)::TINYINT AS bijstand_dec31,
-               COALESCE(bm.months, 0)::SMALLINT AS bijstand_months, COALESCE(em.months, 0)::SMALLINT AS employed_months,
-               h.healthcare_costs_eur, h.mental_healthcare_costs_eur, h.gp_costs_eur,
-               h.antidepressants::TINYINT AS antidepressants
-        FROM grid g
-        LEFT JOIN dec USING (person_id, year) LEFT JOIN bm USING (person_id, year) LEFT JOIN em USING (person_id, year)
-        {'LEFT JOIN raw_health_yearly h USING (person_id, year)' if has_health else 'LEFT JOIN (SELECT NULL AS person_id) h ON FALSE'}
-        ORDER BY person_id, year""")
-    def person_month(where: str) -> str:
-        return f"""
-        WITH rec AS (SELECT person_id, GREATEST(min(start_month), {m0}) AS first_m,
-                            LEAST(max(end_month), {m1}) AS last_m
-                     FROM bs WHERE end_month >= {m0} {where} GROUP BY person_id),
-        grid AS (SELECT person_id, unnest(range(first_m, last_m + 1)) AS month FROM rec),
-        b AS (SELECT DISTINCT person_id, unnest(range(start_month, end_month + 1)) AS month FROM bs
-              WHERE person_id IN (SELECT person_id FROM rec)),
-        e AS (SELECT DISTINCT person_id, unnest(range(sm, em + 1)) AS month FROM emp
-              WHERE person_id IN (SELECT person_id FROM rec)),
-        o AS (SELECT DISTINCT person_id, unnest(range({_month('start_date::DATE')},
-                     {_month(f"COALESCE(end_date::DATE, DATE '{end}')")} + 1)) AS month
-              FROM raw_benefit_spells WHERE benefit <> 'bijstand' AND person_id IN (SELECT person_id FROM rec)),
-        pt AS (SELECT DISTINCT person_id, unnest(range({_month('start_date::DATE')},
-                      {_month(f"COALESCE(end_date::DATE, DATE '{end}')")} + 1)) AS month
-               FROM raw_partnerships WHERE person_id IN (SELECT person_id FROM rec))
-        SELECT g.person_id, g.month::INTEGER AS month,
-               (b.person_id IS NOT NULL)::TINYINT AS bijstand, (o.person_id IS NOT NULL)::TINYINT AS other_benefit,
-               (e.person_id IS NOT NULL)::TINYINT AS employed, (pt.person_id IS NOT NULL)::TINYINT AS partnered,
-               p.municipality_code
-        FROM grid g JOIN raw_persons p USING (person_id)
-        LEFT JOIN b USING (person_id, month) LEFT JOIN e USING (person_id, month)
-        LEFT JOIN o USING (person_id, month) LEFT JOIN pt USING (person_id, month)"""
-
-    # in blocks of recipients (a hash of person_id): the month grids and their joins of one block at a time,
-    # then one sort; every row depends on one person only, so the table is the same as in one piece
-    recipients = con.execute(f"SELECT count(DISTINCT person_id) FROM bs WHERE end_month >= {m0}").fetchall()[0][0]
-    blocks = max(1, -(-recipients // PERSON_MONTH_BLOCK))
-    if blocks == 1:
-        write("person_month", person_month("") + " ORDER BY g.person_id, g.month")
+    inputs = {  # what person_year and person_month read, each a relation with person_id
+        "persons": "SELECT person_id, birth_year, sex, municipality_code FROM raw_persons",
+        "bs": "SELECT person_id, start_date, end_date, start_month, end_month FROM bs",
+        "emp": "SELECT person_id, sm, em FROM emp",
+        "other": "SELECT person_id, start_date, end_date FROM raw_benefit_spells WHERE benefit <> 'bijstand'",
+        "partners": "SELECT person_id, start_date, end_date FROM raw_partnerships"}
+    if has_health:
+        inputs["health"] = f"SELECT * EXCLUDE ({ROW}) FROM raw_health_yearly"
+    n_persons = con.execute("SELECT count(*) FROM raw_persons").fetchall()[0][0]
+    cuts = _cuts(con, n_persons)
+    t0 = time.perf_counter()
+    if not cuts:
+        for name, sql in inputs.items():
+            con.execute(f"CREATE TEMP VIEW in_{name} AS {sql}")
+        write("person_year", _person_year_sql(has_health) + " ORDER BY person_id, year")
+        write("person_month", _person_month_sql(m0, m1, end) + " ORDER BY g.person_id, g.month")
     else:
-        for k in range(blocks):
-            part = person_month(f"AND hash(person_id) % {blocks} = {k}")
-            con.execute((f"CREATE TEMP TABLE pm AS {part}" if k == 0 else f"INSERT INTO pm {part}"))
-        _write_arrow(con, "SELECT * FROM pm ORDER BY person_id, month", out / "person_month.parquet",
-                     _person_month_schema())
-        con.execute("DROP TABLE pm")
+        _build_in_blocks(con, inputs, cuts, spill / "blocks", out, has_health=has_health, m0=m0, m1=m1, end=end)
+    log.info("person_year and person_month in %d block(s) in %.1f s", len(cuts) + 1, time.perf_counter() - t0)
     write("partnership_ends", f"""
         SELECT person_id, end_date::DATE AS end_date, {_month('end_date::DATE')}::INTEGER AS month, kind, end_reason
         FROM raw_partnerships WHERE end_date IS NOT NULL AND end_date::DATE >= DATE '{start}'
