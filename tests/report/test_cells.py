@@ -23,7 +23,7 @@ from analysis.report.disclosure import DisclosureLog, DisclosurePolicy, safe_agg
 
 #: Sums and means of amounts: pandas and DuckDB may add in another order (counts and shares are exact).
 AMOUNT_RTOL = 1e-10
-SEEDS = (0, 1, 2, 3)
+SEEDS = (0, 1, 2)
 POLICY = DisclosurePolicy()
 
 
@@ -112,6 +112,7 @@ def test_cells_from_the_database_decide_as_the_unit_rows(seed, person_years, wit
     assert rules, "the frames are meant to put cells on both sides of the thresholds"
 
 
+@pytest.mark.slow
 def test_the_random_frames_reach_every_rule():
     """The cases above exercise each decision: size, numerator, complement, dominance and secondary."""
     seen = set()

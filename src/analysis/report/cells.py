@@ -62,39 +62,42 @@ def cell_stats(con, source: str, *, by: Sequence[str], stat: str = "count", valu
     if stat != "count" and value is None:
         raise ParameterError(f"cell_stats: stat={stat!r} needs a value column; pass value='<column>'.")
     keys = ", ".join(_quote(c) for c in by)
-    v = _quote(value) if value else "NULL"
+    v = f"CAST({_quote(value)} AS DOUBLE)" if value else "NULL"
     u = _quote(unit_id) if unit_id else "NULL"
     rows = f"(SELECT {keys}, {v} AS _v, {u} AS _u FROM ({source}) AS _src)"
-    if stat == "share":
-        bad = con.execute(f"SELECT DISTINCT _v FROM {rows} AS r WHERE _v IS NOT NULL AND _v NOT IN (0, 1) "
-                          "LIMIT 5").fetchall()
-        if bad:
-            raise ParameterError(f"cell_stats: stat='share' needs a 0/1 column; {value!r} holds "
-                                 f"{sorted(b[0] for b in bad)}. Use stat='mean' for amounts.")
-    select = ["count(*)::DOUBLE AS n"]
+    k, top = int(policy.dominance_top_n), top_column(policy)
+    if unit_id:  # first per unit of a cell (a GROUP BY DuckDB can spill to disk), then per cell
+        rows = f"""(SELECT {keys}, _u, count(*) AS _n, sum(_v) AS _s, count(_v) AS _m,
+                           bool_or(coalesce(_v = 1, false)) AS _with, bool_or(NOT coalesce(_v = 1, false)) AS _without,
+                           count(*) FILTER (WHERE _v NOT IN (0, 1)) AS _bad
+                    FROM {rows} AS r GROUP BY {keys}, _u)"""
+        n, s, m, bad = "sum(_n)::DOUBLE", "sum(_s)", "sum(_m)", "sum(_bad)"
+        c = "coalesce(_s, 0)"  # a unit's contribution: its summed value (pandas' groupby sum; none gives 0)
+        ok = f"_u IS NOT NULL AND isfinite({c})"  # units without an id are no contributor, as in pandas' groupby
+    else:
+        n, s, m, c, ok = "count(*)::DOUBLE", "sum(_v)", "count(_v)", "_v", "isfinite(_v)"
+        bad = "count(*) FILTER (WHERE _v NOT IN (0, 1))"
+    select = [f"{n} AS n"]
     if stat in ("share", "sum"):
-        select.append("coalesce(sum(_v::DOUBLE), 0) AS total")
+        select.append(f"coalesce({s}, 0) AS total")
+    if stat == "share":
+        select.append(f"{bad} AS _bad")
     if stat == "mean":
-        select.append("avg(_v::DOUBLE) AS mean")
+        select.append(f"CASE WHEN {m} > 0 THEN {s} / {m} END AS mean")
     if unit_id:
-        select.append("count(DISTINCT _u)::DOUBLE AS units")
+        select.append("count(_u)::DOUBLE AS units")
         if stat == "share":
-            select += ["count(DISTINCT _u) FILTER (WHERE coalesce(_v = 1, false))::DOUBLE AS units_with",
-                       "count(DISTINCT _u) FILTER (WHERE NOT coalesce(_v = 1, false))::DOUBLE AS units_without"]
-    cells = con.execute(f"SELECT {keys}, {', '.join(select)} FROM {rows} AS r GROUP BY {keys}").df()
+            select += ["(count(_u) FILTER (WHERE _with))::DOUBLE AS units_with",
+                       "(count(_u) FILTER (WHERE _without))::DOUBLE AS units_without"]
     if stat in ("sum", "mean"):
-        k = int(policy.dominance_top_n)
-        if unit_id:  # a unit's rows are one contributor (units without an id are none, as in pandas' groupby)
-            contrib = (f"(SELECT {keys}, coalesce(sum(_v::DOUBLE), 0) AS _c FROM {rows} AS r WHERE _u IS NOT NULL "
-                       f"GROUP BY {keys}, _u)")
-        else:
-            contrib = f"(SELECT {keys}, _v::DOUBLE AS _c FROM {rows} AS r)"
-        dom = con.execute(
-            f"""SELECT {keys}, coalesce(sum(abs(_c)), 0) AS dominance_total,
-                       coalesce(list_sum(max(abs(_c), {k})), 0) AS {top_column(policy)}
-                FROM {contrib} AS c WHERE _c IS NOT NULL AND isfinite(_c) GROUP BY {keys}""").df()
-        cells = cells.merge(dom, on=by, how="left")
-        cells[["dominance_total", top_column(policy)]] = cells[["dominance_total", top_column(policy)]].fillna(0.0)
+        select += [f"coalesce(sum(abs({c})) FILTER (WHERE {ok}), 0) AS dominance_total",
+                   f"coalesce(list_sum(max(abs({c}), {k}) FILTER (WHERE {ok})), 0) AS {top}"]
+    cells = con.execute(f"SELECT {keys}, {', '.join(select)} FROM {rows} AS r GROUP BY {keys}").df()
+    if stat == "share":
+        bad = int(cells.pop("_bad").fillna(0).sum())
+        if bad:
+            raise ParameterError(f"cell_stats: stat='share' needs a 0/1 column; {value!r} holds {bad} values other "
+                                 "than 0 and 1 (and missing). Use stat='mean' for amounts.")
     return cells
 
 

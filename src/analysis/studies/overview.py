@@ -160,12 +160,12 @@ def outflow(pop, win: Window, *, policy) -> pd.DataFrame:
 
 def durations(pop, win: Window) -> pd.DataFrame:
     """The spells whose start is seen, in a year studied, by a person in the band then: ``months``, ``ended``
-    (one row per spell, two small integer columns: what Kaplan-Meier reads)."""
+    (one row per spell, two small integer columns: what Kaplan-Meier reads), ordered by them."""
     con = pop.connect()
     try:
         frame = con.execute(
             f"""SELECT CAST(months AS INTEGER) AS months, CAST(ended AS TINYINT) AS ended FROM ({_spells_sql(pop, win)})
-                WHERE new AND in_band_at_start AND start_year IN ({_years(win)})""").df()
+                WHERE new AND in_band_at_start AND start_year IN ({_years(win)}) ORDER BY months, ended""").df()
     finally:
         con.close()
     return frame
