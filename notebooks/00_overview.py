@@ -50,10 +50,10 @@ run.report.markdown(rd.label("overview.definitions", lang, ages=AGES))
 
 # %%
 SEXES = {s: rd.label(label, lang) for s, label in (("F", "women"), ("M", "men")) if sex in ("all", s)}
-people = overview.persons_by_age_band(pop, year=win.last)
+people = overview.persons_by_age_band(pop, year=win.last, policy=run.policy)  # cells, counted in DuckDB
 people["sex"] = people["sex"].map(SEXES)
-table = rd.safe_aggregate(people, by=["age_band", "sex"], stat="count", name="population", total_published=True,
-                          levels={"age_band": overview.age_bands(pop), "sex": list(SEXES.values())}, **checks)
+table = rd.safe_aggregate_cells(people, by=["age_band", "sex"], stat="count", name="population", total_published=True,
+                                levels={"age_band": overview.age_bands(pop), "sex": list(SEXES.values())}, **checks)
 wide = table.pivot(index="age_band", columns="sex").rename({"age_band": rd.label("age_band", lang)})
 run.report.table(wide, caption=rd.label("overview.population_caption", lang, ages=AGES, year=win.last),
                  number_formats={c: "int" for c in wide.values})
@@ -63,9 +63,9 @@ run.report.table(wide, caption=rd.label("overview.population_caption", lang, age
 # (`bijstand_share_<year>`, with its binomial standard error).
 
 # %%
-on_dec31 = overview.bijstand_on_december_31(pop, win.years)
-stock = rd.safe_aggregate(on_dec31, by=["year"], value="bijstand", stat="share", name="bijstand_share",
-                          levels={"year": list(win.years)}, **checks)
+on_dec31 = overview.bijstand_on_december_31(pop, win.years, by=["year"], policy=run.policy)
+stock = rd.safe_aggregate_cells(on_dec31, by=["year"], stat="share", name="bijstand_share",
+                                levels={"year": list(win.years)}, **checks)
 run.add(overview.estimate_rows(stock, prefix="bijstand_share", key="year", unit="share", binomial_se=True))
 yearly = stock.relabel("year", str)
 run.report.figure(rd.figures.line_by_group(yearly.with_key("group", t_plain("bijstand", lang)), x="year", y="value",
@@ -91,9 +91,9 @@ run.report.table(stock_table.rename({"year": rd.label("year", lang)}),
 # municipalities is the stock table's last year, so the withheld cells are protected from it).
 
 # %%
-last = on_dec31[on_dec31["year"] == win.last]
-by_muni = rd.safe_aggregate(last, by=["municipality_code"], value="bijstand", stat="share", total_published=True,
-                            name="bijstand_share_by_municipality", **checks)
+last = overview.bijstand_on_december_31(pop, [win.last], by=["municipality_code"], policy=run.policy)
+by_muni = rd.safe_aggregate_cells(last, by=["municipality_code"], stat="share", total_published=True,
+                                  name="bijstand_share_by_municipality", **checks)
 by_muni = by_muni.relabel("municipality_code", lambda c: names.get(c, c), into="name").sort("value", ascending=False)
 run.report.figure(rd.figures.bar(by_muni, x="value", y="name", percent=True, lang=lang,
                                  xlabel=t_plain("overview.share_working_age", lang, ages=AGES)),
@@ -111,12 +111,11 @@ run.report.table(by_muni.rename({"name": rd.label("municipality", lang), "munici
 # %%
 from analysis.report.checked import concat
 
-spell_frame = overview.spells(pop, win)
 years = {"year": list(win.years)}
-tin = rd.safe_aggregate(overview.inflow(spell_frame, win), by=["year"], stat="count", levels=years,
-                        unit_id="person_id", name="inflow", **checks)
-tout = rd.safe_aggregate(overview.outflow(spell_frame, win), by=["year"], stat="count", levels=years,
-                         unit_id="person_id", name="outflow", **checks)
+tin = rd.safe_aggregate_cells(overview.inflow(pop, win, policy=run.policy), by=["year"], stat="count", levels=years,
+                              per_unit=True, name="inflow", **checks)
+tout = rd.safe_aggregate_cells(overview.outflow(pop, win, policy=run.policy), by=["year"], stat="count",
+                               levels=years, per_unit=True, name="outflow", **checks)
 run.add(overview.estimate_rows(tin, prefix="inflow", key="year", unit="spells"))
 tin, tout = tin.relabel("year", str), tout.relabel("year", str)
 in_label, out_label = rd.label("inflow", lang), rd.label("outflow", lang)
@@ -138,7 +137,7 @@ run.report.table(flows.rename({"year": rd.label("year", lang)}),
 # %%
 from analysis.report.disclosure import survival_curve, survival_median
 
-spans = overview.durations(spell_frame, win)
+spans = overview.durations(pop, win)
 if len(spans) < run.policy.min_units:  # a small gemeente: withheld, the rest of the report stands
     run.add([overview.withheld_row("median_spell_months", unit="months")])
     run.report.log.add("spell_durations", "all", "min_units")
@@ -156,11 +155,11 @@ else:
 # Partnership ends per year by reason (the events the intake study starts from), of persons in the band that year.
 
 # %%
-ends = overview.partnership_ends(pop, win)
+ends = overview.partnership_ends(pop, win, policy=run.policy)  # cells by year and reason
 ends["end_reason"] = ends["end_reason"].map(lambda r: rd.label(f"end_reason.{r}", lang))
 reasons = sorted(ends["end_reason"].unique())
-ended = rd.safe_aggregate(ends, by=["year", "end_reason"], stat="count", name="partnership_ends",
-                          levels={"year": list(win.years), "end_reason": reasons} if reasons else None, **checks)
+ended = rd.safe_aggregate_cells(ends, by=["year", "end_reason"], stat="count", name="partnership_ends",
+                                levels={"year": list(win.years), "end_reason": reasons} if reasons else None, **checks)
 wide = ended.relabel("year", str).pivot(index="year", columns="end_reason").rename({"year": rd.label("year", lang)})
 run.report.table(wide, caption=rd.label("overview.partnership_caption", lang, ages=AGES),
                  number_formats={c: "int" for c in wide.values})
@@ -170,15 +169,14 @@ run.report.table(wide, caption=rd.label("overview.partnership_caption", lang, ag
 # question). Rows are person-years: the output rules count persons, a person's years are one contributor.
 
 # %%
-import numpy as np
-
-health = overview.health_years(pop, win)
 statuses = [rd.label("overview.in_bijstand", lang), rd.label("overview.not_in_bijstand", lang)]
-health["status"] = np.where(health["in_bijstand"], statuses[0], statuses[1])
-share = rd.safe_aggregate(health, by=["status"], value="antidepressants", stat="share", levels={"status": statuses},
-                          unit_id="person_id", name="antidepressants_by_status", **checks)
-costs = rd.safe_aggregate(health, by=["status"], value="healthcare_costs_eur", stat="mean",
-                          levels={"status": statuses}, unit_id="person_id", name="costs_by_status", **checks)
+health = {stat: overview.health_years(pop, win, stat=stat, policy=run.policy) for stat in ("share", "mean")}
+for cells in health.values():  # cells by in_bijstand (True/False), labelled
+    cells["status"] = cells.pop("in_bijstand").map({True: statuses[0], False: statuses[1]})
+share = rd.safe_aggregate_cells(health["share"], by=["status"], stat="share", levels={"status": statuses},
+                                per_unit=True, name="antidepressants_by_status", **checks)
+costs = rd.safe_aggregate_cells(health["mean"], by=["status"], stat="mean", levels={"status": statuses},
+                                per_unit=True, name="costs_by_status", **checks)
 labels = {k: rd.label(f"overview.{k}", lang) for k in ("person_years", "antidepressants_share", "mean_costs")}
 health_table = combine([(labels["person_years"], share, "n"), (labels["antidepressants_share"], share, "value"),
                         (labels["mean_costs"], costs, "value")], on=["status"], name="health_by_status")

@@ -67,6 +67,8 @@ _PUBLIC = {
     "text": ("analysis.kit.text", None),
     "label": ("analysis.report.labels", "t"),
     "safe_aggregate": ("analysis.report.disclosure", "safe_aggregate"),
+    "safe_aggregate_cells": ("analysis.report.cells", "safe_aggregate_cells"),
+    "cell_stats": ("analysis.report.cells", "cell_stats"),
     "checked_result": ("analysis.report.checked", "checked_result"),
 }
 

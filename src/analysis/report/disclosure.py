@@ -193,8 +193,6 @@ def safe_aggregate(frame: pd.DataFrame, *, by: Sequence[str], value: str | None 
     share: units with and units without the property), and a unit's rows are one contributor in the
     dominance share.
     """
-    from analysis.report.checked import _long_table
-
     if stat in ("min", "max", "median"):
         raise ParameterError(f"stat={stat!r}: a {stat} is a single person's value and is never published.")
     check_choice("stat", stat, STATS)
@@ -216,6 +214,22 @@ def safe_aggregate(frame: pd.DataFrame, *, by: Sequence[str], value: str | None 
     if unit_id is not None and unit_id not in frame.columns:
         raise ParameterError(f"safe_aggregate({name!r}): unit_id column {unit_id!r} not in the frame.")
     out = _group_stats(frame, by=by, value=value, stat=stat, units=units, unit_id=unit_id, policy=policy)
+    table = _control(out, by=by, stat=stat, policy=policy, log=log, name=name, levels=levels,
+                     total_published=total_published, per_unit=unit_id is not None)
+    if table.any_withheld:
+        warnings.warn(f"{name}: cells withheld by disclosure control (the disclosure log names them).",
+                      SmallCellWarning, stacklevel=2)
+    return table
+
+
+def _control(out: pd.DataFrame, *, by, stat, policy, log, name, levels, total_published, per_unit: bool):
+    """The decisions on per-cell statistics ``out`` (columns ``by..., n, value``, with ``per_unit`` also
+    ``u_n`` and for shares ``u_num``/``u_comp``, for sums and means ``_dominated``): the grid completed by
+    ``levels``, the size, share and dominance rules, secondary suppression, the log; a CheckedTable. The one
+    place both :func:`safe_aggregate` (unit rows) and ``analysis.report.cells`` (cells from the database)
+    decide."""
+    from analysis.report.checked import _long_table
+
     if levels:
         lists = [list(levels.get(c, out[c].unique())) for c in by]
         grid = pd.MultiIndex.from_product(lists, names=by) if len(by) > 1 else pd.Index(lists[0], name=by[0])
@@ -225,13 +239,13 @@ def safe_aggregate(frame: pd.DataFrame, *, by: Sequence[str], value: str | None 
             out["value"] = out["value"].fillna(0.0)
     dom = (out["_dominated"].map(lambda v: bool(v) if pd.notna(v) else False).to_numpy(dtype=bool)
            if "_dominated" in out else np.zeros(len(out), dtype=bool))
-    if unit_id is not None:  # the rules count distinct units (persons), not rows (person-years)
+    if per_unit:  # the rules count distinct units (persons), not rows (person-years)
         for c in ("u_n", "u_num", "u_comp"):
             out[c] = out[c].fillna(0) if c in out else 0.0
     rules = []
     for i in range(len(out)):
-        n = out.at[i, "n"] if unit_id is None else out.at[i, "u_n"]
-        if stat == "share" and unit_id is None:
+        n = out.at[i, "n"] if not per_unit else out.at[i, "u_n"]
+        if stat == "share" and not per_unit:
             rule = share_rule(n, out.at[i, "value"], policy)
         elif n < policy.min_units:
             rule = "min_units"
@@ -249,11 +263,8 @@ def safe_aggregate(frame: pd.DataFrame, *, by: Sequence[str], value: str | None 
         _secondary(out, lines, stat=stat, policy=policy)
     for i in np.flatnonzero(out["rule"].notna().to_numpy()):
         log.add(name, cell_name(tuple(out.loc[i, by])), out.at[i, "rule"])
-    if out["rule"].notna().any():
-        warnings.warn(f"{name}: cells withheld by disclosure control (the disclosure log names them).",
-                      SmallCellWarning, stacklevel=2)
     table = _long_table(out, by=by, stat=stat, name=name, policy=policy)
-    if unit_id is not None:
+    if per_unit:
         table._units[:] = np.where(table._held.to_numpy(), np.nan, out[["u_n"]].to_numpy(dtype=float))
     return table
 

@@ -2,7 +2,12 @@
 
 The study itself is notebooks/00_overview.py (population, definitions, every disclosure-controlled table
 and figure, the summary sentence). The functions here read the processed store for a population
-(:func:`analysis.population`) and return frames or frozen objects; they hold no state and write nothing.
+(:func:`analysis.population`) and return frozen objects or the tables' *cells*, computed in DuckDB (``GROUP BY``
+the table's keys, :func:`analysis.report.cells.cell_stats`) for ``rd.safe_aggregate_cells``: no frame with a
+row per person or person-year of the population reaches pandas (issue #18). Exact: the same counts, shares
+and disclosure decisions as aggregating the unit rows with ``safe_aggregate`` (tests/studies/test_overview.py);
+a mean of amounts may differ in the last bits of summation order. Kaplan-Meier reads one row of two small
+integers per spell whose start is seen. They hold no state and write nothing.
 
 Definitions (also in the notebook and the report):
 - age: year - birth year, on 31 December; a person counts in a year's figures when their age lies in the
@@ -26,7 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from analysis.errors import ParameterError
+from analysis.errors import ParameterError, check_choice
+from analysis.report.cells import cell_stats
 
 #: Age bands of the population table, clipped to the population's band.
 AGE_BANDS = ((18, 26), (27, 34), (35, 44), (45, 54), (55, 66))
@@ -69,106 +75,126 @@ def age_bands(pop) -> list[str]:
     return [f"{lo}-{hi}" if lo < hi else str(lo) for lo, hi in bands if lo <= hi]
 
 
-def _band_of(age: pd.Series, labels: list[str]) -> pd.Series:
-    out = pd.Series(pd.NA, index=age.index, dtype="string")
+def _band_case(age: str, labels: list[str]) -> str:
+    """A SQL CASE giving the label of ``labels`` whose ages contain ``age`` (NULL outside them)."""
+    whens = []
     for label in labels:
         lo, hi = (map(int, label.split("-")) if "-" in label else (int(label), int(label)))
-        out[(age >= lo) & (age <= hi)] = label
-    return out
+        whens.append(f"WHEN {age} BETWEEN {lo} AND {hi} THEN '{label}'")
+    return f"CASE {' '.join(whens)} END"
 
 
 def _in_band(column: str, pop) -> str:
     return f"{column} BETWEEN {int(pop.definition.age_min)} AND {int(pop.definition.age_max)}"
 
 
-def persons_by_age_band(pop, *, year: int) -> pd.DataFrame:
-    """One row per person of the band on 31 December ``year``: ``sex`` (F/M) and ``age_band``."""
+def _cells(pop, source: str, **options) -> pd.DataFrame:
     con = pop.connect()
-    frame = con.execute(
-        f"""SELECT p.person_id, p.sex, {int(year)} - p.birth_year AS age FROM population_persons p
-            WHERE {_in_band(f'{int(year)} - p.birth_year', pop)}""").df()
-    frame["age_band"] = _band_of(frame["age"], age_bands(pop))
-    return frame.dropna(subset=["age_band"])[["person_id", "sex", "age_band"]]
+    try:
+        return cell_stats(con, source, **options)
+    finally:
+        con.close()
 
 
-def bijstand_on_december_31(pop, years) -> pd.DataFrame:
-    """One row per person of the band and year: ``municipality_code``, ``year``, ``bijstand`` (1.0 when a
-    bijstand spell covers 31 December)."""
-    con = pop.connect()
+def persons_by_age_band(pop, *, year: int, policy) -> pd.DataFrame:
+    """Cells of the persons of the band on 31 December ``year`` by ``age_band`` and ``sex`` (F/M): ``n``."""
+    age = f"({int(year)} - p.birth_year)"
+    source = f"""SELECT p.person_id, p.sex, {_band_case(age, age_bands(pop))} AS age_band
+                 FROM population_persons p WHERE {_in_band(age, pop)}"""
+    return _cells(pop, source, by=["age_band", "sex"], stat="count", policy=policy)
+
+
+def _on_december_31(pop, years) -> str:
+    """SQL: one row per person of the band and year: ``person_id``, ``municipality_code``, ``year``,
+    ``bijstand`` (1.0 when a bijstand spell covers 31 December)."""
     parts = []
     for year in years:
         dec31 = f"DATE '{int(year)}-12-31'"
-        parts.append(con.execute(
-            f"""SELECT p.person_id, p.municipality_code,
+        parts.append(
+            f"""SELECT p.person_id, p.municipality_code, CAST({int(year)} AS BIGINT) AS year,
                        CAST(EXISTS (SELECT 1 FROM bijstand_spells s WHERE s.person_id = p.person_id
                              AND s.start_date <= {dec31} AND s.end_date >= {dec31}) AS DOUBLE) AS bijstand
-                FROM population_persons p WHERE {_in_band(f'{int(year)} - p.birth_year', pop)}""").df()
-                     .assign(year=int(year)))
-    return pd.concat(parts, ignore_index=True)
+                FROM population_persons p WHERE {_in_band(f'{int(year)} - p.birth_year', pop)}""")
+    return " UNION ALL ".join(parts)
 
 
-def spells(pop, win: Window) -> pd.DataFrame:
-    """The population's merged bijstand spells: ``person_id``, ``start_year``, ``end_year`` (NaN when still
-    running), ``months``, ``ended`` (0/1), ``new`` (starts after the window's first month, so its start is
-    seen), and ``in_band_at_start`` / ``in_band_at_end`` (the person's age in the band that year)."""
+def bijstand_on_december_31(pop, years, *, by=("year",), policy) -> pd.DataFrame:
+    """Cells of the persons of the band on 31 December of ``years`` by ``by`` (``year`` and/or
+    ``municipality_code``), for the share with a bijstand spell covering that day: ``n``, ``total``."""
+    return _cells(pop, _on_december_31(pop, years), by=list(by), stat="share", value="bijstand", policy=policy)
+
+
+def _spells_sql(pop, win: Window) -> str:
+    """SQL: the population's merged bijstand spells with ``person_id``, ``start_year``, ``end_year`` (NULL when
+    still running), ``months``, ``ended`` (0/1), ``new`` (starts in or after the window's first month, so its
+    start is seen), ``in_band_at_start`` / ``in_band_at_end`` (the person's age in the band that year)."""
+    first = win.first_month.date().isoformat()
+    return f"""SELECT s.person_id, year(s.start_date) AS start_year,
+                      CASE WHEN s.censored THEN NULL ELSE year(s.end_date) END AS end_year,
+                      s.end_month - s.start_month + 1 AS months, CAST(NOT s.censored AS INTEGER) AS ended,
+                      s.start_date >= DATE '{first}' AS new,
+                      coalesce({_in_band('year(s.start_date) - p.birth_year', pop)}, false) AS in_band_at_start,
+                      coalesce({_in_band('(CASE WHEN s.censored THEN NULL ELSE year(s.end_date) END) - p.birth_year',
+                                         pop)}, false) AS in_band_at_end
+               FROM bijstand_spells s JOIN population_persons p USING (person_id)"""
+
+
+def _years(win: Window) -> str:
+    return ", ".join(str(int(y)) for y in win.years)
+
+
+def inflow(pop, win: Window, *, policy) -> pd.DataFrame:
+    """Cells of new spells by ``year`` of their start, for persons in the band that year: ``n`` (spells) and
+    ``units`` (persons)."""
+    source = f"""SELECT person_id, CAST(start_year AS BIGINT) AS year FROM ({_spells_sql(pop, win)})
+                 WHERE new AND in_band_at_start AND start_year IN ({_years(win)})"""
+    return _cells(pop, source, by=["year"], stat="count", unit_id="person_id", policy=policy)
+
+
+def outflow(pop, win: Window, *, policy) -> pd.DataFrame:
+    """Cells of ended spells by ``year`` of their end, for persons in the band that year: ``n``, ``units``."""
+    source = f"""SELECT person_id, CAST(end_year AS BIGINT) AS year FROM ({_spells_sql(pop, win)})
+                 WHERE end_year IS NOT NULL AND in_band_at_end AND end_year IN ({_years(win)})"""
+    return _cells(pop, source, by=["year"], stat="count", unit_id="person_id", policy=policy)
+
+
+def durations(pop, win: Window) -> pd.DataFrame:
+    """The spells whose start is seen, in a year studied, by a person in the band then: ``months``, ``ended``
+    (one row per spell, two small integer columns: what Kaplan-Meier reads), ordered by them."""
     con = pop.connect()
-    frame = con.execute(
-        f"""SELECT s.person_id, year(s.start_date) AS start_year, s.start_date,
-                   CASE WHEN s.censored THEN NULL ELSE year(s.end_date) END AS end_year,
-                   s.end_month - s.start_month + 1 AS months, CAST(NOT s.censored AS INTEGER) AS ended,
-                   p.birth_year
-            FROM bijstand_spells s JOIN population_persons p USING (person_id)""").df()
-    d = pop.definition
-    frame["new"] = pd.to_datetime(frame["start_date"]) >= win.first_month
-    age_start = frame["start_year"] - frame["birth_year"]
-    age_end = frame["end_year"] - frame["birth_year"]
-    frame["in_band_at_start"] = age_start.between(d.age_min, d.age_max)
-    frame["in_band_at_end"] = age_end.between(d.age_min, d.age_max)  # NaN (still running): False
-    return frame.drop(columns=["start_date", "birth_year"])
+    try:
+        frame = con.execute(
+            f"""SELECT CAST(months AS INTEGER) AS months, CAST(ended AS TINYINT) AS ended FROM ({_spells_sql(pop, win)})
+                WHERE new AND in_band_at_start AND start_year IN ({_years(win)}) ORDER BY months, ended""").df()
+    finally:
+        con.close()
+    return frame
 
 
-def inflow(spell_frame: pd.DataFrame, win: Window) -> pd.DataFrame:
-    """New spells by ``year`` of their start, for persons in the band that year."""
-    s = spell_frame
-    keep = s["new"] & s["in_band_at_start"] & s["start_year"].isin(win.years)
-    return s[keep].assign(year=lambda f: f["start_year"].astype(int))
+def partnership_ends(pop, win: Window, *, policy) -> pd.DataFrame:
+    """Cells of the partnerships of the population ending in a year studied, the person in the band then, by
+    ``year`` and ``end_reason`` (the catalogue's code): ``n``."""
+    source = f"""SELECT e.person_id, CAST(year(e.end_date) AS BIGINT) AS year, e.end_reason
+                 FROM partnership_ends e JOIN population_persons p USING (person_id)
+                 WHERE {_in_band('year(e.end_date) - p.birth_year', pop)} AND year(e.end_date) IN ({_years(win)})"""
+    return _cells(pop, source, by=["year", "end_reason"], stat="count", policy=policy)
 
 
-def outflow(spell_frame: pd.DataFrame, win: Window) -> pd.DataFrame:
-    """Ended spells by ``year`` of their end, for persons in the band that year."""
-    s = spell_frame.dropna(subset=["end_year"])
-    keep = s["in_band_at_end"] & s["end_year"].isin(win.years)
-    return s[keep].assign(year=lambda f: f["end_year"].astype(int))
+def _health_sql(pop, win: Window) -> str:
+    return f"""SELECT y.person_id, y.year, y.bijstand_months > 0 AS in_bijstand,
+                      y.antidepressants::DOUBLE AS antidepressants, y.healthcare_costs_eur
+               FROM person_year y JOIN population USING (person_id)
+               WHERE {_in_band('y.age', pop)} AND y.year IN ({_years(win)}) AND y.healthcare_costs_eur IS NOT NULL"""
 
 
-def durations(spell_frame: pd.DataFrame, win: Window) -> pd.DataFrame:
-    """The spells whose start is seen, in a year studied, by a person in the band then: ``months``, ``ended``."""
-    s = spell_frame
-    keep = s["new"] & s["in_band_at_start"] & s["start_year"].isin(win.years)
-    return s[keep][["person_id", "months", "ended"]].reset_index(drop=True)
-
-
-def partnership_ends(pop, win: Window) -> pd.DataFrame:
-    """Partnerships of the population ending in a year studied, the person in the band then: ``year``,
-    ``end_reason`` (the catalogue's code)."""
-    con = pop.connect()
-    frame = con.execute(
-        f"""SELECT e.person_id, year(e.end_date) AS year, e.end_reason
-            FROM partnership_ends e JOIN population_persons p USING (person_id)
-            WHERE {_in_band('year(e.end_date) - p.birth_year', pop)}""").df()
-    return frame[frame["year"].isin(win.years)].reset_index(drop=True)
-
-
-def health_years(pop, win: Window) -> pd.DataFrame:
-    """Person-years of the band in the years studied with health data: ``person_id``, ``year``,
-    ``in_bijstand`` (bijstand in some month of the year), ``antidepressants`` (0/1), ``healthcare_costs_eur``."""
-    con = pop.connect()
-    years = ", ".join(str(int(y)) for y in win.years)
-    return con.execute(
-        f"""SELECT y.person_id, y.year, y.bijstand_months > 0 AS in_bijstand,
-                   y.antidepressants::DOUBLE AS antidepressants, y.healthcare_costs_eur
-            FROM person_year y JOIN population USING (person_id)
-            WHERE {_in_band('y.age', pop)} AND y.year IN ({years}) AND y.healthcare_costs_eur IS NOT NULL""").df()
+def health_years(pop, win: Window, *, stat: str, policy) -> pd.DataFrame:
+    """Cells of the person-years of the band in the years studied with health data, by ``in_bijstand``
+    (bijstand in some month of the year): ``stat="share"`` of ``antidepressants`` (0/1) or ``"mean"`` of
+    ``healthcare_costs_eur``, persons as units (``units``; a person's years are one contributor)."""
+    check_choice("stat", stat, ("share", "mean"))
+    value = "antidepressants" if stat == "share" else "healthcare_costs_eur"
+    return _cells(pop, _health_sql(pop, win), by=["in_bijstand"], stat=stat, value=value, unit_id="person_id",
+                  policy=policy)
 
 
 def municipality_names(dataset) -> dict:
@@ -202,4 +228,4 @@ def withheld_row(name: str, *, unit: str) -> dict:
 
 __all__ = ["AGE_BANDS", "Window", "age_bands", "bijstand_on_december_31", "durations", "estimate_rows",
            "health_years", "inflow", "municipality_names", "outflow", "partnership_ends", "persons_by_age_band",
-           "spells", "window", "withheld_row"]
+           "window", "withheld_row"]
