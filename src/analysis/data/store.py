@@ -97,8 +97,13 @@ class Store:
         return pd.read_parquet(self.path(table), columns=columns)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A DuckDB connection with one view per store table."""
+        """A DuckDB connection with one view per store table, under the dataset's memory limit (the one
+        ``load_dataset`` was given, else $RENDEERT_MEMORY_LIMIT or 2GB): a study's queries work in a
+        bounded amount of memory whatever the population, spilling to disk beyond it."""
+        from analysis.data.workspace import memory_limit
+
         con = duckdb.connect()
+        con.execute(f"SET memory_limit = '{memory_limit(getattr(self.dataset.tables, '_limit', None))}'")
         con.execute("SET threads = 2")
         for t in TABLES:
             con.execute(f"CREATE VIEW {t} AS SELECT * FROM read_parquet('{self.path(t).as_posix()}')")
