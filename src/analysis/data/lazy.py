@@ -43,10 +43,8 @@ def _csv_arrow(source: Source):
     return pa.concat_tables(batches), names
 
 
-def read_table(source: Source, *, limit: str | None = None) -> pd.DataFrame:
-    """The typed frame of one validated table file (contract columns only, in contract order)."""
-    from analysis.data.workspace import connect, memory_limit
-
+def check_unchanged(source: Source) -> None:
+    """Refuse a table file that is gone or changed (size or time of change) since it was validated."""
     try:
         stat = source.file.stat()
     except OSError as exc:
@@ -56,6 +54,13 @@ def read_table(source: Source, *, limit: str | None = None) -> pd.DataFrame:
         raise DataValidationError(f"{source.file}: changed since the dataset was validated (size or time of "
                                   "change differ). Load the dataset again so that it is validated (and hashed) "
                                   "as it is now.")
+
+
+def read_table(source: Source, *, limit: str | None = None) -> pd.DataFrame:
+    """The typed frame of one validated table file (contract columns only, in contract order)."""
+    from analysis.data.workspace import connect, memory_limit
+
+    check_unchanged(source)
     con = connect(":memory:", limit=memory_limit(limit), spill=None)
     try:
         if source.is_csv:

@@ -210,19 +210,11 @@ def _filtered_read(tables, table: str, wanted: pd.DataFrame | None, columns) -> 
     """:func:`person_rows` of a validated file: the loader's typed SELECT, semi-joined to ``wanted``."""
     from analysis.data.sql_columns import ROW, quote, typed_select
     from analysis.data.validate_sql import columns_sql, relation, stage, to_pandas
+    from analysis.data.lazy import check_unchanged
     from analysis.data.workspace import memory_limit, workspace
-    from analysis.errors import DataValidationError
 
     source = tables.source(table)
-    try:
-        stat = source.file.stat()
-    except OSError as exc:
-        raise DataValidationError(f"{source.file}: cannot be read any more ({exc.strerror or exc}); it was "
-                                  "validated when the dataset was loaded. Load the dataset again.") from None
-    if (stat.st_size, stat.st_mtime_ns) != (source.size, source.mtime_ns):
-        raise DataValidationError(f"{source.file}: changed since the dataset was validated (size or time of "
-                                  "change differ). Load the dataset again so that it is validated (and hashed) "
-                                  "as it is now.")
+    check_unchanged(source)
     with workspace(None, limit=memory_limit(tables._limit)) as (con, spill):
         source, staged = stage(source, spill)   # a CSV: streamed into a Parquet copy first, as the store does
         rel = relation(source, staged)

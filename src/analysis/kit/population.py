@@ -146,13 +146,7 @@ class Population:
         allowed = [c for c in _columns(self.store) if c not in NOT_CATEGORICAL]
         if column not in allowed:
             raise ParameterError(f"{column!r} is not a categorical column of persons; use one of: {', '.join(allowed)}.")
-        con = self.store.connect()
-        try:
-            rows = con.execute(f"SELECT DISTINCT CAST(p.{_quote(column)} AS VARCHAR) FROM persons p "
-                               f"WHERE {self.where_sql} AND p.{_quote(column)} IS NOT NULL").fetchall()
-        finally:
-            con.close()
-        return sorted(r[0] for r in rows)
+        return _distinct(self.store, column, where_sql=self.where_sql)
 
     def connect(self):
         """A DuckDB connection to the store with a view ``population`` (the person ids) and
@@ -245,12 +239,12 @@ def _columns(store) -> list[str]:
     return list(pq.read_schema(store.path("persons")).names)
 
 
-def _distinct(store, column: str) -> list[str]:
-    """The values of a persons column (as text, sorted), counted in DuckDB."""
+def _distinct(store, column: str, *, where_sql: str = "TRUE") -> list[str]:
+    """The values of a persons column (as text, sorted) among the persons ``where_sql`` selects, in DuckDB."""
     con = store.connect()
     try:
-        rows = con.execute(f"SELECT DISTINCT CAST({_quote(column)} AS VARCHAR) FROM persons "
-                           f"WHERE {_quote(column)} IS NOT NULL").fetchall()
+        rows = con.execute(f"SELECT DISTINCT CAST(p.{_quote(column)} AS VARCHAR) FROM persons p "
+                           f"WHERE {where_sql} AND p.{_quote(column)} IS NOT NULL").fetchall()
     finally:
         con.close()
     return sorted(r[0] for r in rows)
