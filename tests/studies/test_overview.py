@@ -16,6 +16,7 @@ import pytest
 
 from analysis.kit.population import PopulationDefinition
 from analysis.studies import overview
+from checked_tables import assert_same_table
 
 PERSONS = 8_000  # enough women aged 30-55 in Amsterdam for the yearly shares to be published
 SEED = 5
@@ -86,8 +87,6 @@ def test_population_parameters_select_the_persons_counted(tmp_path_factory):
 
 
 # -- the cells from DuckDB against the unit rows they replace (issue #18) ----------------------------------------
-#: A mean of amounts added by DuckDB and by pandas in another order; counts and shares are exact.
-AMOUNT_RTOL = 1e-10
 CELL_PERSONS = 3_000  # a few seconds to build; small enough that many cells are withheld
 
 
@@ -148,17 +147,6 @@ def _reference_frames(pop, win) -> dict:
             "ends": ends[ends["year"].isin(win.years)], "health": health}
 
 
-def _same_table(expected, got) -> None:
-    keys = list(expected.keys)
-    pd.testing.assert_frame_equal(got.frame[keys], expected.frame[keys], check_dtype=False)
-    for col in ("n", "value"):
-        np.testing.assert_allclose(got.frame[col].to_numpy(float), expected.frame[col].to_numpy(float),
-                                   rtol=AMOUNT_RTOL, equal_nan=True)
-    pd.testing.assert_frame_equal(got.withheld, expected.withheld)
-    np.testing.assert_array_equal(got._units.to_numpy(float), expected._units.to_numpy(float))
-    assert got._raw["rule"].tolist() == expected._raw["rule"].tolist()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("population", [
     {"municipality": "all", "age_min": 18, "age_max": 66, "sex": "all"},
@@ -209,7 +197,7 @@ def test_cells_from_duckdb_give_the_tables_of_the_unit_rows(small_store, populat
             expected = rd.safe_aggregate(rows, policy=policy, log=ref_log, name=f"t{i}", **options)
             options = {k: v for k, v in options.items() if k not in ("value", "unit_id")}
             got = rd.safe_aggregate_cells(cells, policy=policy, log=cell_log, name=f"t{i}", **options, **cell_options)
-            _same_table(expected, got)
+            assert_same_table(expected, got)
     assert cell_log.to_records() == ref_log.to_records()
     durations = overview.durations(pop, win)  # the same spells (Kaplan-Meier does not depend on their order)
     order = ["months", "ended"]
